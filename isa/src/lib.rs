@@ -1,0 +1,15 @@
+//! Tessera's shared core, free of any HDL or simulator dependency so that the
+//! compiler, the driver and the tools can all use it:
+//!
+//! - [`config`]: `AccelConfig`, the description of one accelerator instance;
+//! - [`isa`]: instruction definitions, 256-bit encoding, static checks, listings;
+//! - [`regs`]: the AXI4-Lite register map;
+//! - [`quant`]: fixed-point and float requantization arithmetic (TFLite / ONNX exact).
+
+pub mod config;
+pub mod isa;
+pub mod quant;
+pub mod regs;
+
+pub use config::AccelConfig;
+pub use isa::{Instr, Program};

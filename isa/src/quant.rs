@@ -1,0 +1,298 @@
+//! Fixed-point quantization arithmetic, bit-exact with the reference runtimes.
+//!
+//! TFLite's integer kernels scale an int32 accumulator by a real multiplier that is
+//! stored as an int32 mantissa plus a power-of-two shift (gemmlowp semantics). The
+//! functions here are the normative definition for the golden model, the requant
+//! unit in the RTL and the compiler. See `docs/quantization.md` for where each
+//! reference kernel uses which rounding.
+
+use crate::isa::RequantMode;
+
+/// gemmlowp `SaturatingRoundingDoublingHighMul`: `round(a * b / 2^31)` with ties
+/// towards positive infinity, saturating the single overflow case `MIN * MIN`.
+pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = i64::from(a) * i64::from(b);
+    let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+    // i64 division truncates towards zero, as the C++ reference does.
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// gemmlowp `RoundingDivideByPOT`: `x / 2^exponent` rounded to nearest, ties away
+/// from zero. `exponent` is taken modulo 32 (the reference requires 0..=31).
+pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
+    let exponent = exponent & 31;
+    let x = i64::from(x);
+    let mask = (1i64 << exponent) - 1;
+    let remainder = x & mask;
+    let threshold = (mask >> 1) + i64::from(x < 0);
+    ((x >> exponent) + i64::from(remainder > threshold)) as i32
+}
+
+/// Shifts outside this range are clamped into it by every requantization mode.
+pub const SHIFT_RANGE: std::ops::RangeInclusive<i32> = -31..=30;
+
+fn clamp_shift(shift: i32) -> i32 {
+    shift.clamp(*SHIFT_RANGE.start(), *SHIFT_RANGE.end())
+}
+
+/// TFLite `MultiplyByQuantizedMultiplier` (double rounding, the default build):
+/// `RoundingDivideByPOT(SRDHM(x << left, m), right)`. The left shift wraps.
+pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
+    let shift = clamp_shift(shift);
+    let left = shift.max(0) as u32;
+    let right = (-shift).max(0) as u32;
+    rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x.wrapping_shl(left), multiplier), right)
+}
+
+/// TFLite single-rounding `MultiplyByQuantizedMultiplier` (`TFLITE_SINGLE_ROUNDING`):
+/// `(x * m + 2^(30 - shift)) >> (31 - shift)` in 64-bit arithmetic, truncated to 32 bits.
+pub fn multiply_by_quantized_multiplier_single(x: i32, multiplier: i32, shift: i32) -> i32 {
+    let total_shift = 31 - clamp_shift(shift);
+    let round = 1i64 << (total_shift - 1);
+    ((i64::from(x) * i64::from(multiplier) + round) >> total_shift) as i32
+}
+
+/// A real multiplier as TFLite stores it: `multiplier * 2^(shift - 31)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuantizedMultiplier {
+    pub multiplier: i32,
+    pub shift: i32,
+}
+
+/// `std::frexp`: `x = mantissa * 2^exponent` with `|mantissa|` in `[0.5, 1)`.
+pub fn frexp(x: f64) -> (f64, i32) {
+    if x == 0.0 || !x.is_finite() {
+        return (x, 0);
+    }
+    let bits = x.to_bits();
+    let raw_exp = ((bits >> 52) & 0x7ff) as i32;
+    if raw_exp == 0 {
+        // Subnormal: scale into the normal range first.
+        let (m, e) = frexp(x * 2f64.powi(54));
+        return (m, e - 54);
+    }
+    let mantissa = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1022u64 << 52));
+    (mantissa, raw_exp - 1022)
+}
+
+/// TFLite `QuantizeMultiplier` (double-rounding build): splits a real multiplier into
+/// an int32 mantissa with the binary point at bit 31 and a shift; multipliers below
+/// 2^-31 flush to zero. Returns `None` for non-finite input.
+pub fn quantize_multiplier(real: f64) -> Option<QuantizedMultiplier> {
+    if !real.is_finite() {
+        return None;
+    }
+    if real == 0.0 {
+        return Some(QuantizedMultiplier { multiplier: 0, shift: 0 });
+    }
+    let (q, mut shift) = frexp(real);
+    // TfLiteRound is std::round: ties away from zero.
+    let mut q_fixed = (q * (1i64 << 31) as f64).round() as i64;
+    if q_fixed == 1i64 << 31 {
+        q_fixed /= 2;
+        shift += 1;
+    }
+    if shift < -31 {
+        shift = 0;
+        q_fixed = 0;
+    }
+    Some(QuantizedMultiplier { multiplier: q_fixed as i32, shift })
+}
+
+/// Effective output multiplier of TFLite's per-channel conv / fully-connected kernels
+/// (`PopulateConvolutionQuantizationParams`): every product in double precision.
+pub fn tflite_per_channel_scale(input_scale: f32, filter_scale: f32, output_scale: f32) -> f64 {
+    f64::from(input_scale) * f64::from(filter_scale) / f64::from(output_scale)
+}
+
+/// Effective output multiplier of TFLite's per-tensor kernels
+/// (`GetQuantizedConvolutionMultipler`): the input product is taken in single precision.
+pub fn tflite_per_tensor_scale(input_scale: f32, filter_scale: f32, output_scale: f32) -> f64 {
+    f64::from(input_scale * filter_scale) / f64::from(output_scale)
+}
+
+/// Requantization scale of ONNX `QLinearConv` / `QLinearMatMul` as the reference
+/// evaluates it: `x_scale * w_scale / y_scale` in float32.
+pub fn onnx_requant_scale(x_scale: f32, w_scale: f32, y_scale: f32) -> f32 {
+    x_scale * w_scale / y_scale
+}
+
+/// Fused activation functions of TFLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    None,
+    Relu,
+    Relu6,
+    ReluN1To1,
+}
+
+/// TFLite `CalculateActivationRangeQuantized`: the clamp an activation becomes in the
+/// quantized domain, intersected with `[qmin, qmax]`.
+pub fn activation_range(act: Activation, output_scale: f32, zero_point: i32, qmin: i32, qmax: i32) -> (i32, i32) {
+    // `f / scale` in float, rounded half away from zero (TfLiteRound).
+    let quantize = |f: f32| zero_point + (f / output_scale).round() as i32;
+    match act {
+        Activation::None => (qmin, qmax),
+        Activation::Relu => (qmin.max(quantize(0.0)), qmax),
+        Activation::Relu6 => (qmin.max(quantize(0.0)), qmax.min(quantize(6.0))),
+        Activation::ReluN1To1 => (qmin.max(quantize(-1.0)), qmax.min(quantize(1.0))),
+    }
+}
+
+/// One output channel's requantization parameters (one lane of a PBUF entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParamLane {
+    /// Added to the accumulator before scaling (wrapping).
+    pub bias: i32,
+    /// Fixed modes: the int32 mantissa. Float mode: the bits of the f32 scale.
+    pub multiplier: i32,
+    /// Fixed modes: the TFLite shift (positive = left), clamped to -31..=30.
+    pub shift: i8,
+}
+
+impl ParamLane {
+    /// A float-mode lane carrying an f32 scale.
+    pub fn float(bias: i32, scale: f32) -> Self {
+        ParamLane { bias, multiplier: scale.to_bits() as i32, shift: 0 }
+    }
+
+    /// A fixed-mode lane from a TFLite multiplier.
+    pub fn fixed(bias: i32, m: QuantizedMultiplier) -> Self {
+        ParamLane { bias, multiplier: m.multiplier, shift: m.shift.clamp(-128, 127) as i8 }
+    }
+}
+
+/// The store path: turns one accumulator lane into an output value. `None` ignores the
+/// parameters; the other modes add the bias, scale, add the zero point and clamp.
+pub fn requantize(mode: RequantMode, acc: i32, p: ParamLane, zero_point: i32, lo: i32, hi: i32) -> i32 {
+    let shift = i32::from(p.shift);
+    match mode {
+        RequantMode::None => acc.clamp(lo, hi),
+        RequantMode::Fixed => multiply_by_quantized_multiplier(acc.wrapping_add(p.bias), p.multiplier, shift)
+            .wrapping_add(zero_point)
+            .clamp(lo, hi),
+        RequantMode::FixedSingle => {
+            multiply_by_quantized_multiplier_single(acc.wrapping_add(p.bias), p.multiplier, shift)
+                .wrapping_add(zero_point)
+                .clamp(lo, hi)
+        }
+        RequantMode::Float => {
+            let scale = f64::from(f32::from_bits(p.multiplier as u32));
+            // numpy: (int32 * float32) promotes to float64; the zero point is added
+            // before rounding half to even; clipping to integer bounds commutes with it.
+            let r = f64::from(acc.wrapping_add(p.bias)) * scale + f64::from(zero_point);
+            r.clamp(f64::from(lo), f64::from(hi)).round_ties_even() as i32
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srdhm_hand_cases() {
+        // 2^30 * 2^30 * 2 / 2^32 = 2^29
+        assert_eq!(saturating_rounding_doubling_high_mul(1 << 30, 1 << 30), 1 << 29);
+        // Only MIN * MIN overflows, and saturates.
+        assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
+        assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MAX), -i32::MAX);
+        // 100 * 0.5 = 50 exactly.
+        assert_eq!(saturating_rounding_doubling_high_mul(100, 1 << 30), 50);
+        // 3 * 0.5 = 1.5 -> 2, and -1.5 -> -1: ties go towards +infinity.
+        assert_eq!(saturating_rounding_doubling_high_mul(3, 1 << 30), 2);
+        assert_eq!(saturating_rounding_doubling_high_mul(-3, 1 << 30), -1);
+        // -5 * 0.5 = -2.5 -> -2
+        assert_eq!(saturating_rounding_doubling_high_mul(-5, 1 << 30), -2);
+    }
+
+    #[test]
+    fn rounding_divide_by_pot_hand_cases() {
+        assert_eq!(rounding_divide_by_pot(5, 1), 3); // 2.5 -> 3
+        assert_eq!(rounding_divide_by_pot(-5, 1), -3); // -2.5 -> -3
+        assert_eq!(rounding_divide_by_pot(4, 1), 2);
+        assert_eq!(rounding_divide_by_pot(7, 2), 2); // 1.75 -> 2
+        assert_eq!(rounding_divide_by_pot(-6, 2), -2); // -1.5 -> -2
+        assert_eq!(rounding_divide_by_pot(-5, 2), -1); // -1.25 -> -1
+        assert_eq!(rounding_divide_by_pot(123, 0), 123);
+        assert_eq!(rounding_divide_by_pot(i32::MAX, 31), 1);
+        assert_eq!(rounding_divide_by_pot(i32::MIN, 31), -1);
+    }
+
+    #[test]
+    fn quantize_multiplier_hand_cases() {
+        let q = |r| quantize_multiplier(r).unwrap();
+        assert_eq!(q(0.5), QuantizedMultiplier { multiplier: 1 << 30, shift: 0 });
+        assert_eq!(q(1.0), QuantizedMultiplier { multiplier: 1 << 30, shift: 1 });
+        assert_eq!(q(0.25), QuantizedMultiplier { multiplier: 1 << 30, shift: -1 });
+        assert_eq!(q(0.75), QuantizedMultiplier { multiplier: 1_610_612_736, shift: 0 });
+        assert_eq!(q(0.0), QuantizedMultiplier { multiplier: 0, shift: 0 });
+        // Just below 1.0: the mantissa rounds up to 2^31, which renormalises.
+        assert_eq!(q(1.0 - 1e-12), QuantizedMultiplier { multiplier: 1 << 30, shift: 1 });
+        // Below 2^-31 everything flushes to zero.
+        assert_eq!(q(1e-12), QuantizedMultiplier { multiplier: 0, shift: 0 });
+        assert!(quantize_multiplier(f64::NAN).is_none());
+    }
+
+    #[test]
+    fn frexp_matches_definition() {
+        for x in [1.0, 0.5, 3.0, 1e-300, 5e-324, 123456.789, -0.375] {
+            let (m, e) = frexp(x);
+            assert!((0.5..1.0).contains(&m.abs()), "{x}: mantissa {m}");
+            // Two steps so that 2^e itself does not underflow for subnormal x.
+            assert_eq!(m * 2f64.powi(e + 60) * 2f64.powi(-60), x);
+        }
+    }
+
+    #[test]
+    fn multiply_by_quantized_multiplier_hand_cases() {
+        assert_eq!(multiply_by_quantized_multiplier(100, 1 << 30, 0), 50); // x 0.5
+        assert_eq!(multiply_by_quantized_multiplier(100, 1 << 30, -1), 25); // x 0.25
+        assert_eq!(multiply_by_quantized_multiplier(3, 1 << 30, 1), 3); // x 1.0
+        assert_eq!(multiply_by_quantized_multiplier(-7, 1 << 30, -1), -2); // -1.75 -> -2
+                                                                           // Double rounding: 5 x 0.25 = 1.25, but SRDHM first rounds 2.5 up to 3, then 3/2 = 1.5 -> 2.
+        assert_eq!(multiply_by_quantized_multiplier(5, 1 << 30, -1), 2);
+        // Single rounding rounds the exact 1.25 once -> 1.
+        assert_eq!(multiply_by_quantized_multiplier_single(5, 1 << 30, -1), 1);
+        assert_eq!(multiply_by_quantized_multiplier_single(100, 1 << 30, 0), 50);
+        // Single rounding: ties towards +infinity (arithmetic shift of x*m + half).
+        assert_eq!(multiply_by_quantized_multiplier_single(3, 1 << 30, 0), 2);
+        assert_eq!(multiply_by_quantized_multiplier_single(-3, 1 << 30, 0), -1);
+        // Out-of-range shifts are clamped rather than undefined.
+        assert_eq!(
+            multiply_by_quantized_multiplier(1 << 20, 1 << 30, -100),
+            multiply_by_quantized_multiplier(1 << 20, 1 << 30, -31)
+        );
+    }
+
+    #[test]
+    fn activation_ranges() {
+        // Scale 0.05, zero point -128: 0.0 -> -128, 6.0 -> -128 + 120 = -8.
+        assert_eq!(activation_range(Activation::Relu6, 0.05, -128, -128, 127), (-128, -8));
+        assert_eq!(activation_range(Activation::Relu, 0.05, -10, -128, 127), (-10, 127));
+        assert_eq!(activation_range(Activation::ReluN1To1, 0.1, 0, -128, 127), (-10, 10));
+        assert_eq!(activation_range(Activation::None, 0.1, 3, -128, 127), (-128, 127));
+        // Ranges are intersected with the type range.
+        assert_eq!(activation_range(Activation::Relu6, 0.01, 0, -128, 127), (0, 127));
+    }
+
+    #[test]
+    fn requantize_modes() {
+        let half = ParamLane { bias: 0, multiplier: 1 << 30, shift: 0 };
+        assert_eq!(requantize(RequantMode::None, 300, half, 0, -128, 127), 127);
+        assert_eq!(requantize(RequantMode::Fixed, 100, ParamLane { bias: 10, ..half }, 3, -128, 127), 58);
+        assert_eq!(requantize(RequantMode::Fixed, 1000, half, 0, -128, 127), 127);
+        // Float: 5 * 0.5 = 2.5 -> 2 (ties to even); with zero point 1 added before
+        // rounding: 3.5 -> 4, which differs from rounding first (2 + 1 = 3).
+        let f = ParamLane::float(0, 0.5);
+        assert_eq!(requantize(RequantMode::Float, 5, f, 0, -128, 127), 2);
+        assert_eq!(requantize(RequantMode::Float, 5, f, 1, -128, 127), 4);
+        assert_eq!(requantize(RequantMode::Float, 7, f, 0, -128, 127), 4); // 3.5 -> 4
+        assert_eq!(requantize(RequantMode::Float, -1000, f, 0, -128, 127), -128);
+        assert_eq!(requantize(RequantMode::Float, 3, ParamLane::float(2, 0.5), 0, 0, 255), 2);
+        // 2.5 -> 2
+    }
+}

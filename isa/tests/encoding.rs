@@ -1,0 +1,206 @@
+//! Property tests of the instruction encoding: every instruction survives
+//! encode -> decode unchanged, and decoding arbitrary bytes never panics and only
+//! accepts canonical encodings.
+
+use proptest::prelude::*;
+use tessera_isa::isa::*;
+
+fn deps() -> impl Strategy<Value = Deps> {
+    any::<[bool; 4]>().prop_map(|[a, b, c, d]| Deps { pop_prev: a, pop_next: b, push_prev: c, push_next: d })
+}
+
+fn pick<T: Copy + std::fmt::Debug + 'static>(all: &'static [T]) -> impl Strategy<Value = T> {
+    proptest::sample::select(all)
+}
+
+fn loops() -> impl Strategy<Value = (Loop2, Stride2, Stride2)> {
+    any::<[u16; 6]>().prop_map(|[o, i, a, b, c, d]| {
+        (Loop2 { outer: o, inner: i }, Stride2 { outer: a, inner: b }, Stride2 { outer: c, inner: d })
+    })
+}
+
+fn load() -> impl Strategy<Value = Instr> {
+    (deps(), pick(Mem::ALL), pick(AccElem::ALL), any::<[u16; 3]>(), any::<[u32; 3]>(), any::<[u8; 6]>()).prop_map(
+        |(
+            deps,
+            mem,
+            acc_elem,
+            [sram_addr, x_size, y_size],
+            [dram_addr, x_stride, y_stride],
+            [lanes, t, b, l, r, pad_value],
+        )| {
+            Instr::Load(Load {
+                deps,
+                mem,
+                acc_elem,
+                sram_addr,
+                dram_addr,
+                x_size,
+                y_size,
+                x_stride,
+                y_stride,
+                lanes,
+                pad: Pad { top: t, bottom: b, left: l, right: r },
+                pad_value,
+            })
+        },
+    )
+}
+
+fn store() -> impl Strategy<Value = Instr> {
+    (
+        deps(),
+        pick(OutType::ALL),
+        pick(RequantMode::ALL),
+        any::<u8>(),
+        any::<[i16; 3]>(),
+        any::<[u16; 4]>(),
+        any::<[u32; 3]>(),
+    )
+        .prop_map(
+            |(
+                deps,
+                out_type,
+                mode,
+                lanes,
+                [zero_point, clamp_lo, clamp_hi],
+                [acc_addr, pbuf_addr, x_size, y_size],
+                [dram_addr, x_stride, y_stride],
+            )| {
+                Instr::Store(Store {
+                    deps,
+                    out_type,
+                    mode,
+                    lanes,
+                    zero_point,
+                    clamp_lo,
+                    clamp_hi,
+                    acc_addr,
+                    pbuf_addr,
+                    dram_addr,
+                    x_size,
+                    y_size,
+                    x_stride,
+                    y_stride,
+                })
+            },
+        )
+}
+
+fn gemm() -> impl Strategy<Value = Instr> {
+    (deps(), any::<[bool; 4]>(), any::<[i16; 2]>(), any::<[u16; 3]>(), loops()).prop_map(
+        |(
+            deps,
+            [accumulate, reuse_weights, a_unsigned, w_unsigned],
+            [a_zero, w_zero],
+            [wbuf_addr, ibuf_addr, acc_addr],
+            (loops, ibuf_stride, acc_stride),
+        )| {
+            Instr::Gemm(Gemm {
+                deps,
+                accumulate,
+                reuse_weights,
+                a_unsigned,
+                w_unsigned,
+                a_zero,
+                w_zero,
+                wbuf_addr,
+                ibuf_addr,
+                acc_addr,
+                loops,
+                ibuf_stride,
+                acc_stride,
+            })
+        },
+    )
+}
+
+fn alu() -> impl Strategy<Value = Instr> {
+    (deps(), pick(AluOp::ALL), any::<bool>(), any::<i32>(), any::<i8>(), any::<[u16; 2]>(), loops()).prop_map(
+        |(deps, op, use_imm, imm, shift, [dst, src], (loops, dst_stride, src_stride))| {
+            Instr::Alu(Alu { deps, op, use_imm, imm, shift, dst, src, loops, dst_stride, src_stride })
+        },
+    )
+}
+
+fn instr() -> impl Strategy<Value = Instr> {
+    prop_oneof![load(), store(), gemm(), alu(), Just(Instr::Fence), Just(Instr::Finish)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn encode_decode_round_trips(i in instr()) {
+        let bytes = i.encode();
+        prop_assert_eq!(Instr::decode(&bytes), Ok(i));
+    }
+
+    #[test]
+    fn program_round_trips(instrs in proptest::collection::vec(instr(), 0..40)) {
+        let p = Program::new(instrs);
+        prop_assert_eq!(Program::decode(&p.encode()), Ok(p));
+    }
+
+    #[test]
+    fn arbitrary_bytes_decode_canonically_or_fail(bytes in any::<[u8; 32]>()) {
+        if let Ok(i) = Instr::decode(&bytes) {
+            prop_assert_eq!(i.encode(), bytes);
+        }
+    }
+
+    #[test]
+    fn flipping_a_reserved_bit_is_rejected(i in instr(), bit in 0usize..256) {
+        let mut bytes = i.encode();
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        // Either the flip hit a field (and decodes to something else, canonically)
+        // or it is rejected; it never decodes back to the original instruction.
+        if let Ok(other) = Instr::decode(&bytes) {
+            prop_assert_ne!(other, i);
+            prop_assert_eq!(other.encode(), bytes);
+        }
+    }
+}
+
+#[test]
+fn known_encoding_of_finish_and_fence() {
+    let mut finish = [0u8; 32];
+    finish[0] = 6;
+    assert_eq!(Instr::Finish.encode(), finish);
+    assert_eq!(Instr::decode(&finish), Ok(Instr::Finish));
+    // Deps bits are reserved for FENCE/FINISH.
+    let mut bad = finish;
+    bad[0] |= 0x10;
+    assert!(matches!(Instr::decode(&bad), Err(DecodeError::ReservedBits { format: "FINISH", .. })));
+}
+
+#[test]
+fn zero_and_unknown_opcodes_are_rejected() {
+    assert_eq!(Instr::decode(&[0u8; 32]), Err(DecodeError::UnknownOpcode(0)));
+    let mut b = [0u8; 32];
+    b[0] = 0x0f;
+    assert_eq!(Instr::decode(&b), Err(DecodeError::UnknownOpcode(15)));
+}
+
+#[test]
+fn invalid_enum_values_name_the_field() {
+    // STORE with out_type 7.
+    let mut b = [0u8; 32];
+    b[0] = 2; // opcode STORE
+    b[1] = 7; // out_type occupies bits 8..10
+    match Instr::decode(&b) {
+        Err(DecodeError::BadValue { format, field, value }) => {
+            assert_eq!((format, field, value), ("STORE", "out_type", 7));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn program_decode_names_the_instruction() {
+    let mut bytes = Program::new(vec![Instr::Fence, Instr::Finish]).encode();
+    bytes[32] = 9;
+    let err = Program::decode(&bytes).unwrap_err().to_string();
+    assert_eq!(err, "instruction #1 (byte offset 0x20): unknown opcode 9");
+    assert!(Program::decode(&bytes[..31]).unwrap_err().to_string().contains("not a multiple"));
+}
