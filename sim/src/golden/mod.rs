@@ -1,0 +1,207 @@
+//! The golden model: a fast, bit-exact functional model of the Tessera ISA.
+//!
+//! It executes a program against a DDR image the way the hardware's controller
+//! would order it — instructions dispatched in program order into bounded load /
+//! compute / store queues that synchronise only through dependency tokens — but
+//! runs each instruction atomically instead of cycle by cycle. Programs whose
+//! queues are correctly synchronised therefore give the same DDR image here as on
+//! the RTL; a program that can never finish is reported as a deadlock with the
+//! instruction each queue waits at.
+
+mod exec;
+mod sched;
+
+pub use exec::{alu_op, Memories, WeightReuseMismatch};
+
+use sched::Controller;
+use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::{check_instr, DecodeError, Instr, InstrProblem, Program, Queue, INSTR_BYTES};
+use tessera_isa::regs::ErrorCode;
+
+/// What a run did, counted functionally (no cycles: those come from the RTL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Instructions executed, FENCE and FINISH included.
+    pub instructions: u64,
+    pub loads: u64,
+    pub stores: u64,
+    pub gemms: u64,
+    pub alus: u64,
+    /// Activation vectors streamed through the array.
+    pub gemm_vectors: u64,
+    /// Multiply-accumulates issued: vectors x rows x cols.
+    pub macs: u64,
+    pub dma_read_bytes: u64,
+    pub dma_write_bytes: u64,
+}
+
+/// Why a program was rejected or stopped. Each maps to the hardware's error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    #[error("instruction #{index}: {error}")]
+    Decode { index: usize, error: DecodeError },
+    #[error("instruction #{index} `{mnemonic}`: {problem}")]
+    Invalid { index: usize, mnemonic: &'static str, problem: InstrProblem },
+    #[error("instruction #{index} `gemm`: reuse_weights asks for tile {requested:?} (wbuf_addr, w_zero, w_unsigned) but the array holds {loaded:?}")]
+    WeightReuse { index: usize, loaded: Option<(u16, i16, bool)>, requested: (u16, i16, bool) },
+    #[error("dependency deadlock (dispatcher at #{dispatch_pc}):\n  {}", .waits.join("\n  "))]
+    Deadlock { oldest: usize, dispatch_pc: usize, waits: Vec<String> },
+    #[error("the program's {len} instructions ran out without FINISH")]
+    NoFinish { len: usize },
+    #[error("the program ({len} instructions at {offset:#x}) lies outside the {ddr_len:#x}-byte DDR region")]
+    ProgramOutOfRange { offset: u64, len: u32, ddr_len: usize },
+}
+
+impl ExecError {
+    /// The code the hardware reports in `STATUS[15:8]` for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ExecError::Decode { .. } => ErrorCode::BadInstruction,
+            ExecError::Invalid { .. } => ErrorCode::BadField,
+            ExecError::WeightReuse { .. } => ErrorCode::WeightReuse,
+            ExecError::Deadlock { .. } => ErrorCode::Deadlock,
+            ExecError::NoFinish { .. } => ErrorCode::NoFinish,
+            ExecError::ProgramOutOfRange { .. } => ErrorCode::DmaRead,
+        }
+    }
+
+    /// The instruction index the hardware reports in `ERROR_PC`.
+    pub fn pc(&self) -> usize {
+        match self {
+            ExecError::Decode { index, .. }
+            | ExecError::Invalid { index, .. }
+            | ExecError::WeightReuse { index, .. } => *index,
+            ExecError::Deadlock { oldest, .. } => *oldest,
+            ExecError::NoFinish { len } => *len,
+            ExecError::ProgramOutOfRange { .. } => 0,
+        }
+    }
+}
+
+/// The golden accelerator: configuration plus on-chip state, which persists across
+/// runs as SRAM does on the hardware.
+pub struct Golden {
+    cfg: AccelConfig,
+    mem: Memories,
+}
+
+impl Golden {
+    pub fn new(cfg: &AccelConfig) -> Self {
+        Golden { cfg: cfg.clone(), mem: Memories::new(cfg) }
+    }
+
+    pub fn config(&self) -> &AccelConfig {
+        &self.cfg
+    }
+
+    pub fn memories(&self) -> &Memories {
+        &self.mem
+    }
+
+    /// Fetches `prog_len` instructions from `ddr[prog_offset..]` and runs them, as the
+    /// hardware does after START.
+    pub fn run_from_ddr(&mut self, ddr: &mut [u8], prog_offset: u64, prog_len: u32) -> Result<RunStats, ExecError> {
+        let bytes = prog_len as u64 * INSTR_BYTES as u64;
+        let out_of_range = || ExecError::ProgramOutOfRange { offset: prog_offset, len: prog_len, ddr_len: ddr.len() };
+        let end = prog_offset.checked_add(bytes).ok_or_else(out_of_range)?;
+        if end > ddr.len() as u64 {
+            return Err(out_of_range());
+        }
+        let mut instrs = Vec::with_capacity(prog_len as usize);
+        for (index, chunk) in ddr[prog_offset as usize..end as usize].chunks_exact(INSTR_BYTES).enumerate() {
+            let raw: &[u8; INSTR_BYTES] = chunk.try_into().expect("exact chunk");
+            instrs.push(Instr::decode(raw).map_err(|error| ExecError::Decode { index, error })?);
+        }
+        self.run(&Program::new(instrs), ddr)
+    }
+
+    /// Runs a decoded program against `ddr`, the DRAM window every `dram_addr` is an
+    /// offset into.
+    pub fn run(&mut self, program: &Program, ddr: &mut [u8]) -> Result<RunStats, ExecError> {
+        let instrs = &program.instrs;
+        for (index, instr) in instrs.iter().enumerate() {
+            check_instr(instr, &self.cfg, Some(ddr.len() as u64)).map_err(|problem| ExecError::Invalid {
+                index,
+                mnemonic: instr.mnemonic(),
+                problem,
+            })?;
+        }
+
+        let mut ctl = Controller::new(self.cfg.control.queue_depth, self.cfg.control.token_depth);
+        let mut stats = RunStats::default();
+        let mut pc = 0;
+        loop {
+            let mut progressed = false;
+
+            // Dispatch in program order until a queue is full or a barrier waits.
+            while let Some(instr) = instrs.get(pc) {
+                match instr.queue() {
+                    Some(q) if ctl.has_room(q) => ctl.enqueue(q, pc),
+                    Some(_) => break,
+                    None if !ctl.all_empty() => break,
+                    None => {
+                        stats.instructions += 1;
+                        if *instr == Instr::Finish {
+                            return Ok(stats);
+                        }
+                    }
+                }
+                pc += 1;
+                progressed = true;
+            }
+
+            for q in Queue::ALL {
+                while let Some(index) = ctl.head(q) {
+                    let instr = &instrs[index];
+                    if !ctl.can_start(q, instr.deps()) {
+                        break;
+                    }
+                    self.execute(index, instr, ddr, &mut stats)?;
+                    ctl.retire_head(q, instr.deps());
+                    progressed = true;
+                }
+            }
+
+            if !progressed {
+                if ctl.all_empty() {
+                    return Err(ExecError::NoFinish { len: instrs.len() });
+                }
+                let oldest = Queue::ALL.iter().filter_map(|q| ctl.head(*q)).min().expect("a queue is non-empty");
+                let mut waits = ctl.blocked_heads(instrs);
+                match instrs.get(pc) {
+                    Some(next) => waits.push(format!("dispatcher waits to issue #{pc} `{}`", next.mnemonic())),
+                    None => waits.push("dispatcher has issued the whole program, which has no FINISH".to_string()),
+                }
+                return Err(ExecError::Deadlock { oldest, dispatch_pc: pc, waits });
+            }
+        }
+    }
+
+    fn execute(&mut self, index: usize, instr: &Instr, ddr: &mut [u8], stats: &mut RunStats) -> Result<(), ExecError> {
+        stats.instructions += 1;
+        match instr {
+            Instr::Load(l) => {
+                stats.loads += 1;
+                self.mem.load(&self.cfg, l, ddr, stats);
+            }
+            Instr::Store(s) => {
+                stats.stores += 1;
+                self.mem.store(s, ddr, stats);
+            }
+            Instr::Gemm(g) => {
+                stats.gemms += 1;
+                self.mem.gemm(g, stats).map_err(|m| ExecError::WeightReuse {
+                    index,
+                    loaded: m.loaded,
+                    requested: m.requested,
+                })?;
+            }
+            Instr::Alu(a) => {
+                stats.alus += 1;
+                self.mem.alu(a);
+            }
+            Instr::Fence | Instr::Finish => unreachable!("barriers are handled by the dispatcher"),
+        }
+        Ok(())
+    }
+}
