@@ -1,0 +1,386 @@
+//! Lowering of one int8/int4 matrix multiply `C[M,N] = A[M,K] x B[K,N]` to a
+//! double-buffered, token-synchronised accelerator program.
+//!
+//! Tiling: the A row panel of an M tile stays resident (all of K) while the output
+//! columns are produced in groups of `n_blocks_per_step` array-width blocks; weights
+//! stream in K chunks of `k_blocks_per_step` array-height blocks. Input buffer,
+//! weight buffer, accumulator and parameter buffer are each split in two halves so
+//! that DMA of the next step overlaps the GEMMs of the current one.
+//!
+//! Instruction order is software-pipelined (the loads of step s+1 precede the GEMMs
+//! of step s in the stream) so bounded queues never stall the prefetch.
+
+use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::*;
+
+/// How an operand matrix is quantized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OperandQuant {
+    /// Zero point, in the operand's own range.
+    pub zero: i16,
+    pub unsigned: bool,
+}
+
+impl OperandQuant {
+    /// The raw operand bits whose value equals the zero point (the padding value).
+    fn pad_bits(&self, operand_bits: u32) -> u8 {
+        (self.zero as u8) & if operand_bits == 4 { 0xf } else { 0xff }
+    }
+}
+
+/// What the store path writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GemmOutput {
+    /// Raw int32 accumulators, little-endian.
+    Raw32,
+    /// Requantized narrow outputs with per-column parameters at `params_addr`
+    /// (the layout of [`encode_param_entries`] with `cols` lanes per entry).
+    Requant { params_addr: u32, mode: RequantMode, out_type: OutType, zero_point: i16, clamp: (i16, i16) },
+}
+
+impl GemmOutput {
+    fn out_type(&self) -> OutType {
+        match self {
+            GemmOutput::Raw32 => OutType::I32,
+            GemmOutput::Requant { out_type, .. } => *out_type,
+        }
+    }
+}
+
+/// A GEMM with row-major operands in DDR (byte offsets from `DRAM_BASE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemmSpec {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    /// `M x K` operands, rows contiguous.
+    pub a_addr: u32,
+    /// `K x N` operands, rows contiguous.
+    pub b_addr: u32,
+    /// `M x N` outputs, rows contiguous.
+    pub c_addr: u32,
+    pub a: OperandQuant,
+    pub w: OperandQuant,
+    pub output: GemmOutput,
+}
+
+/// The tile sizes the lowering chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemmTiling {
+    /// Rows of A (and C) per tile.
+    pub m_tile: usize,
+    /// Array-width column blocks produced per output tile.
+    pub n_blocks_per_step: usize,
+    /// Array-height K blocks whose weights one step streams in.
+    pub k_blocks_per_step: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LowerError {
+    #[error("GEMM {m}x{k}x{n}: {reason}")]
+    DoesNotFit { m: usize, k: usize, n: usize, reason: String },
+}
+
+/// Sizes of the problem in array blocks.
+struct Blocks {
+    rows: usize,
+    cols: usize,
+    k_blocks: usize,
+    n_blocks: usize,
+}
+
+fn choose_tiling(cfg: &AccelConfig, spec: &GemmSpec, b: &Blocks) -> Result<GemmTiling, String> {
+    let mem = &cfg.memory;
+    let half = |entries: u32| entries as usize / 2;
+    if cfg.control.token_depth < 2 {
+        return Err("double buffering needs control.token_depth >= 2".into());
+    }
+    if half(mem.ibuf_entries) < b.k_blocks {
+        return Err(format!(
+            "one row of A needs {} input-buffer entries per half; the buffer has {} entries",
+            b.k_blocks, mem.ibuf_entries
+        ));
+    }
+    let w_tiles_per_half = half(mem.wbuf_entries) / b.rows;
+    if w_tiles_per_half == 0 {
+        return Err(format!("the weight buffer ({} entries) cannot hold two {}-entry tiles", mem.wbuf_entries, b.rows));
+    }
+    let k_blocks_per_step = b.k_blocks.min(w_tiles_per_half);
+    let mut n_blocks_per_step =
+        if k_blocks_per_step == b.k_blocks { (w_tiles_per_half / b.k_blocks).max(1) } else { 1 };
+    n_blocks_per_step = n_blocks_per_step.min(b.n_blocks);
+    if matches!(spec.output, GemmOutput::Requant { .. }) {
+        if half(mem.pbuf_entries) == 0 {
+            return Err(format!("requantized output needs two parameter entries; the buffer has {}", mem.pbuf_entries));
+        }
+        n_blocks_per_step = n_blocks_per_step.min(half(mem.pbuf_entries));
+    }
+    // Keep at least a few rows per accumulator half.
+    n_blocks_per_step = n_blocks_per_step.min((half(mem.acc_entries) / spec.m.clamp(1, 16)).max(1));
+    let acc_rows = half(mem.acc_entries) / n_blocks_per_step;
+    let ibuf_rows = half(mem.ibuf_entries) / b.k_blocks;
+    let m_tile = spec.m.min(acc_rows).min(ibuf_rows).min(usize::from(u16::MAX));
+    if m_tile == 0 {
+        return Err(format!("the accumulator ({} entries) cannot hold two output tiles", mem.acc_entries));
+    }
+    Ok(GemmTiling { m_tile, n_blocks_per_step, k_blocks_per_step })
+}
+
+/// One unit of work: an M tile, a group of N blocks, a chunk of K blocks.
+#[derive(Clone, Copy)]
+struct Step {
+    m0: usize,
+    m_rows: usize,
+    m_index: usize,
+    n_block0: usize,
+    n_blocks: usize,
+    k_block0: usize,
+    k_blocks: usize,
+    first_k: bool,
+    last_k: bool,
+    output: usize,
+}
+
+fn u16_of(v: usize) -> u16 {
+    u16::try_from(v).expect("tiling keeps SRAM addresses within 16 bits")
+}
+
+fn u32_of(v: usize) -> u32 {
+    u32::try_from(v).expect("DDR offsets fit in 32 bits (checked by the caller)")
+}
+
+/// Lowers `spec` to a program ending in FINISH.
+pub fn lower_gemm(cfg: &AccelConfig, spec: &GemmSpec) -> Result<(Program, GemmTiling), LowerError> {
+    let fail = |reason: String| LowerError::DoesNotFit { m: spec.m, k: spec.k, n: spec.n, reason };
+    let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
+    let bits = cfg.array.operand_bits as usize;
+    if spec.m == 0 || spec.k == 0 || spec.n == 0 {
+        return Err(fail("every dimension must be at least 1".into()));
+    }
+    if bits == 4 && (spec.k % 2 != 0 || spec.n % 2 != 0) {
+        return Err(fail("4-bit operands are packed in pairs: K and N must be even".into()));
+    }
+    let out_bits = spec.output.out_type().bits() as usize;
+    if out_bits == 4 && (spec.n % 2 != 0 || cols % 2 != 0) {
+        return Err(fail("4-bit outputs are packed in pairs: N and array.cols must be even".into()));
+    }
+    let blocks = Blocks { rows, cols, k_blocks: spec.k.div_ceil(rows), n_blocks: spec.n.div_ceil(cols) };
+    let t = choose_tiling(cfg, spec, &blocks).map_err(fail)?;
+
+    let mut steps = Vec::new();
+    let mut output = 0;
+    for (m_index, m0) in (0..spec.m).step_by(t.m_tile).enumerate() {
+        for n_block0 in (0..blocks.n_blocks).step_by(t.n_blocks_per_step) {
+            for k_block0 in (0..blocks.k_blocks).step_by(t.k_blocks_per_step) {
+                let k_blocks = t.k_blocks_per_step.min(blocks.k_blocks - k_block0);
+                steps.push(Step {
+                    m0,
+                    m_rows: t.m_tile.min(spec.m - m0),
+                    m_index,
+                    n_block0,
+                    n_blocks: t.n_blocks_per_step.min(blocks.n_blocks - n_block0),
+                    k_block0,
+                    k_blocks,
+                    first_k: k_block0 == 0,
+                    last_k: k_block0 + k_blocks == blocks.k_blocks,
+                    output,
+                });
+            }
+            output += 1;
+        }
+    }
+
+    let e = Emitter { cfg, spec, t, b: blocks, bits, out_bytes_per_elem_x2: out_bits / 4 };
+    let mut instrs = e.loads(&steps, 0);
+    for s in 0..steps.len() {
+        if s + 1 < steps.len() {
+            instrs.extend(e.loads(&steps, s + 1));
+        }
+        instrs.extend(e.computes(&steps[s], s));
+        if steps[s].last_k {
+            instrs.extend(e.stores(&steps[s]));
+        }
+    }
+    instrs.push(Instr::Finish);
+    Ok((Program::new(instrs), t))
+}
+
+struct Emitter<'a> {
+    cfg: &'a AccelConfig,
+    spec: &'a GemmSpec,
+    t: GemmTiling,
+    b: Blocks,
+    bits: usize,
+    /// Output bytes per element, doubled (so int4 is 1).
+    out_bytes_per_elem_x2: usize,
+}
+
+/// Sets the pops on the first and the pushes on the last instruction of a group.
+fn with_deps(mut group: Vec<Instr>, first: impl FnOnce(&mut Deps), last: impl FnOnce(&mut Deps)) -> Vec<Instr> {
+    if let Some(d) = group.first_mut().and_then(Instr::deps_mut) {
+        first(d);
+    }
+    if let Some(d) = group.last_mut().and_then(Instr::deps_mut) {
+        last(d);
+    }
+    group
+}
+
+impl Emitter<'_> {
+    /// Operand bytes of `n` consecutive elements.
+    fn op_bytes(&self, n: usize) -> usize {
+        n * self.bits / 8
+    }
+
+    fn a_slot(&self, s: &Step) -> usize {
+        (s.m_index % 2) * self.t.m_tile * self.b.k_blocks
+    }
+
+    fn w_slot(&self, step: usize) -> usize {
+        (step % 2) * self.t.k_blocks_per_step * self.t.n_blocks_per_step * self.b.rows
+    }
+
+    fn acc_slot(&self, s: &Step) -> usize {
+        (s.output % 2) * self.t.m_tile * self.t.n_blocks_per_step
+    }
+
+    fn p_slot(&self, s: &Step) -> usize {
+        (s.output % 2) * self.t.n_blocks_per_step
+    }
+
+    /// Load-queue work of step `index`: the A panel (first step of an M tile) and the
+    /// weights of the step. Pops the token of step `index - 2`'s GEMMs.
+    fn loads(&self, steps: &[Step], index: usize) -> Vec<Instr> {
+        let (s, spec, rows, cols) = (&steps[index], self.spec, self.b.rows, self.b.cols);
+        let mut group = Vec::new();
+        let starts_m_tile = index == 0 || steps[index - 1].m_index != s.m_index;
+        if starts_m_tile {
+            let full = spec.k / rows;
+            let tail = spec.k % rows;
+            let base = Load {
+                mem: Mem::Ibuf,
+                dram_addr: u32_of(spec.a_addr as usize + self.op_bytes(s.m0 * spec.k)),
+                x_size: u16_of(s.m_rows),
+                x_stride: u32_of(self.op_bytes(spec.k)),
+                y_stride: u32_of(self.op_bytes(rows)),
+                pad_value: spec.a.pad_bits(self.cfg.array.operand_bits),
+                ..Default::default()
+            };
+            if full > 0 {
+                group.push(Instr::Load(Load {
+                    sram_addr: u16_of(self.a_slot(s)),
+                    y_size: u16_of(full),
+                    lanes: rows as u8,
+                    ..base
+                }));
+            }
+            if tail > 0 {
+                group.push(Instr::Load(Load {
+                    sram_addr: u16_of(self.a_slot(s) + full * s.m_rows),
+                    dram_addr: base.dram_addr + u32_of(self.op_bytes(full * rows)),
+                    y_size: 1,
+                    lanes: tail as u8,
+                    ..base
+                }));
+            }
+        }
+        let k0 = s.k_block0 * rows;
+        let k_rows = (spec.k - k0).min(s.k_blocks * rows);
+        for j in 0..s.n_blocks {
+            let n0 = (s.n_block0 + j) * cols;
+            group.push(Instr::Load(Load {
+                mem: Mem::Wbuf,
+                sram_addr: u16_of(self.w_slot(index) + j * self.t.k_blocks_per_step * rows),
+                dram_addr: u32_of(spec.b_addr as usize + self.op_bytes(k0 * spec.n + n0)),
+                x_size: u16_of(k_rows),
+                x_stride: u32_of(self.op_bytes(spec.n)),
+                y_size: 1,
+                lanes: (spec.n - n0).min(cols) as u8,
+                pad: Pad { right: (s.k_blocks * rows - k_rows) as u8, ..Pad::default() },
+                pad_value: spec.w.pad_bits(self.cfg.array.operand_bits),
+                ..Default::default()
+            }));
+        }
+        with_deps(group, |d| d.pop_next = index >= 2, |d| d.push_next = true)
+    }
+
+    /// Compute-queue work of step `index`: parameters for a new output tile, then one
+    /// GEMM per (N block, K block).
+    fn computes(&self, s: &Step, index: usize) -> Vec<Instr> {
+        let (spec, rows, cols) = (self.spec, self.b.rows, self.b.cols);
+        let mut group = Vec::new();
+        if let (true, GemmOutput::Requant { params_addr, .. }) = (s.first_k, spec.output) {
+            group.push(Instr::Load(Load {
+                mem: Mem::Pbuf,
+                sram_addr: u16_of(self.p_slot(s)),
+                dram_addr: params_addr + u32_of(s.n_block0 * cols * PARAM_LANE_BYTES as usize),
+                x_size: u16_of(s.n_blocks),
+                x_stride: u32_of(cols * PARAM_LANE_BYTES as usize),
+                y_size: 1,
+                lanes: cols as u8,
+                ..Default::default()
+            }));
+        }
+        for j in 0..s.n_blocks {
+            for kb in 0..s.k_blocks {
+                group.push(Instr::Gemm(Gemm {
+                    accumulate: !(s.first_k && kb == 0),
+                    a_unsigned: spec.a.unsigned,
+                    w_unsigned: spec.w.unsigned,
+                    a_zero: spec.a.zero,
+                    w_zero: spec.w.zero,
+                    wbuf_addr: u16_of(self.w_slot(index) + (j * self.t.k_blocks_per_step + kb) * rows),
+                    ibuf_addr: u16_of(self.a_slot(s) + (s.k_block0 + kb) * s.m_rows),
+                    acc_addr: u16_of(self.acc_slot(s) + j * s.m_rows),
+                    loops: Loop2::flat(u16_of(s.m_rows)),
+                    ibuf_stride: Stride2::UNIT,
+                    acc_stride: Stride2::UNIT,
+                    ..Default::default()
+                }));
+            }
+        }
+        let reuses_acc = s.first_k && s.output >= 2;
+        with_deps(
+            group,
+            |d| {
+                d.pop_prev = true;
+                d.pop_next = reuses_acc;
+            },
+            |d| {
+                d.push_prev = true;
+                d.push_next = s.last_k;
+            },
+        )
+    }
+
+    /// Store-queue work once the last K chunk of an output tile is done.
+    fn stores(&self, s: &Step) -> Vec<Instr> {
+        let (spec, cols) = (self.spec, self.b.cols);
+        let out_bytes = |elems: usize| elems * self.out_bytes_per_elem_x2 / 2;
+        let group = (0..s.n_blocks)
+            .map(|j| {
+                let n0 = (s.n_block0 + j) * cols;
+                let mut st = Store {
+                    out_type: OutType::I32,
+                    acc_addr: u16_of(self.acc_slot(s) + j * s.m_rows),
+                    dram_addr: u32_of(spec.c_addr as usize + out_bytes(s.m0 * spec.n + n0)),
+                    x_size: u16_of(s.m_rows),
+                    x_stride: u32_of(out_bytes(spec.n)),
+                    y_size: 1,
+                    lanes: (spec.n - n0).min(cols) as u8,
+                    ..Default::default()
+                };
+                if let GemmOutput::Requant { mode, out_type, zero_point, clamp, .. } = spec.output {
+                    st.out_type = out_type;
+                    st.mode = mode;
+                    st.zero_point = zero_point;
+                    st.clamp_lo = clamp.0;
+                    st.clamp_hi = clamp.1;
+                    st.pbuf_addr = u16_of(self.p_slot(s) + j);
+                }
+                Instr::Store(st)
+            })
+            .collect();
+        with_deps(group, |d| d.pop_prev = true, |d| d.push_prev = true)
+    }
+}

@@ -1,0 +1,10 @@
+//! The Tessera compiler.
+//!
+//! - [`gemm`]: lowering of one quantized matrix multiply to a double-buffered program.
+//!
+//! Model importers (ONNX, TFLite), the graph IR, the tiler with its cost model and
+//! the per-layer report arrive with issue #5.
+
+pub mod gemm;
+
+pub use gemm::{lower_gemm, GemmOutput, GemmSpec, GemmTiling, LowerError, OperandQuant};

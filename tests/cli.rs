@@ -1,0 +1,88 @@
+//! The `tessera` binary as a user runs it.
+
+use std::process::{Command, Output};
+
+fn tessera(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("tessera runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn line<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("no `{key}` line in:\n{text}"))
+}
+
+#[test]
+fn info_prints_array_shape_and_peak() {
+    for (path, rows, cols, peak) in
+        [("configs/tiny.toml", 4, 4, 16), ("configs/pynq-z2.toml", 16, 16, 256), ("configs/zcu104.toml", 32, 32, 1024)]
+    {
+        let out = tessera(&["info", "--config", path]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(line(&text, "rows ").ends_with(&format!(" {rows}")), "{text}");
+        assert!(line(&text, "cols ").ends_with(&format!(" {cols}")), "{text}");
+        assert!(line(&text, "peak MACs/cycle").ends_with(&format!(" {peak}")), "{text}");
+        // The config itself follows, as TOML.
+        assert!(text.contains(&format!("[array]\nrows = {rows}\ncols = {cols}")), "{text}");
+    }
+}
+
+#[test]
+fn info_accepts_builtin_names() {
+    let out = tessera(&["info", "--config", "zcu104"]);
+    assert!(out.status.success());
+    assert!(line(&stdout(&out), "peak throughput").contains("409.6 GOP/s at 200 MHz"));
+}
+
+#[test]
+fn invalid_config_names_file_and_field() {
+    let dir = std::env::temp_dir().join(format!("tessera-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    let text = std::fs::read_to_string("configs/tiny.toml").unwrap().replace("acc_bits = 32", "acc_bits = 48");
+    std::fs::write(&bad, text).unwrap();
+    let out = tessera(&["info", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("bad.toml") && err.contains("array.acc_bits") && err.contains("got 48"), "{err}");
+
+    let missing = tessera(&["info", "--config", "no/such.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no/such.toml: cannot read config"), "{}", stderr(&missing));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn pending_subcommands_say_what_is_missing() {
+    for (args, issue) in [
+        (vec!["generate", "--config", "tiny", "-o", "out"], 3),
+        (vec!["synth", "--config", "tiny"], 3),
+        (vec!["run", "x.tsr"], 4),
+        (vec!["bench", "gemm"], 4),
+        (vec!["compile", "m.onnx", "-o", "m.tsr"], 5),
+    ] {
+        let out = tessera(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains("not implemented yet") && err.contains(&format!("issue #{issue}")), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn demo_runs_and_checks_its_result() {
+    let out = tessera(&["demo", "--size", "24"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(line(&text, "  reference check").contains("576 of 576 outputs match"), "{text}");
+}

@@ -1,0 +1,47 @@
+//! Helpers shared by the end-to-end tests: a bump allocator over a DDR image and
+//! operand packing.
+
+#![allow(dead_code)]
+
+/// A DDR image with a bump allocator (64-byte aligned, like a DMA buffer).
+#[derive(Default)]
+pub struct DdrImage {
+    pub bytes: Vec<u8>,
+}
+
+impl DdrImage {
+    /// Appends `data` and returns its offset.
+    pub fn push(&mut self, data: &[u8]) -> u32 {
+        let offset = self.bytes.len().next_multiple_of(64);
+        self.bytes.resize(offset, 0);
+        self.bytes.extend_from_slice(data);
+        offset as u32
+    }
+
+    /// Reserves `len` zero bytes and returns their offset.
+    pub fn reserve(&mut self, len: usize) -> u32 {
+        self.push(&vec![0; len])
+    }
+
+    pub fn read_i32(&self, offset: u32, n: usize) -> Vec<i32> {
+        self.bytes[offset as usize..offset as usize + 4 * n]
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    }
+
+    pub fn read_i8(&self, offset: u32, n: usize) -> Vec<i8> {
+        self.bytes[offset as usize..offset as usize + n].iter().map(|b| *b as i8).collect()
+    }
+}
+
+/// Operands as stored in DDR: one byte each, or two nibbles per byte (low first).
+pub fn pack_operands(values: &[i32], bits: u32) -> Vec<u8> {
+    match bits {
+        8 => values.iter().map(|v| *v as u8).collect(),
+        4 => {
+            values.chunks(2).map(|p| (p[0] as u8 & 0xf) | ((p.get(1).copied().unwrap_or(0) as u8 & 0xf) << 4)).collect()
+        }
+        _ => panic!("unsupported operand width {bits}"),
+    }
+}
