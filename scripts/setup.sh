@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what Tessera's build and tests need on a Debian machine, skipping whatever
+# is already there. Safe to run repeatedly; the quick-start scripts and CI call it.
+set -euo pipefail
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        log "need root for: $*"; return 1
+    fi
+}
+
+# Rust toolchain with rustfmt and clippy (the machine's rustup toolchain).
+if ! command -v cargo >/dev/null; then
+    log "cargo not found: install Rust (https://rustup.rs) and rerun"
+    exit 1
+fi
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        log "adding rustup component $component"
+        rustup component add "$component"
+    fi
+done
+
+# Debian packages: Verilator (RTL lint and cosimulation).
+apt_packages=()
+command -v verilator >/dev/null || apt_packages+=(verilator)
+if [ "${#apt_packages[@]}" -gt 0 ]; then
+    log "installing ${apt_packages[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+log "ready: $(cargo --version); $(verilator --version 2>/dev/null || echo 'no verilator')"

@@ -1,0 +1,12 @@
+//! One module per subcommand.
+
+pub mod demo;
+pub mod info;
+
+/// A subcommand whose implementation belongs to a later issue: say exactly that.
+pub fn pending(command: &str, issue: u32, would: &str) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`tessera {command}` is not implemented yet: it would produce {would}. \
+         It is owned by issue #{issue} (see `issues show {issue}`)."
+    )
+}
