@@ -26,6 +26,11 @@ fn as_bytes(v: &[i8]) -> Vec<u8> {
     v.iter().map(|x| *x as u8).collect()
 }
 
+/// A 4x4 weight tile stored row-major (4 bytes per row) at `dram_addr`, into WBUF 0.
+fn weight_tile_at(dram_addr: u32) -> Load {
+    Load { mem: Mem::Wbuf, dram_addr, x_size: 4, x_stride: 4, y_size: 1, lanes: 4, ..Default::default() }
+}
+
 /// C = A x B for a single 4x4 tile, written instruction by instruction.
 #[test]
 fn single_tile_gemm_matches_ndarray() {
@@ -46,16 +51,7 @@ fn single_tile_gemm_matches_ndarray() {
             ..Default::default()
         }),
         // The weight tile: entry k holds B[k][0..4].
-        Instr::Load(Load {
-            mem: Mem::Wbuf,
-            dram_addr: 0x40,
-            x_size: 4,
-            x_stride: 4,
-            y_size: 1,
-            lanes: 4,
-            deps: deps(|d| d.push_next = true),
-            ..Default::default()
-        }),
+        Instr::Load(Load { deps: deps(|d| d.push_next = true), ..weight_tile_at(0x40) }),
         Instr::Gemm(Gemm {
             loops: Loop2::flat(4),
             ibuf_stride: Stride2::UNIT,
@@ -492,15 +488,7 @@ fn strided_gemm_loops() {
     ddr[0x40..0x50].copy_from_slice(&as_bytes(&b));
     let program = Program::new(vec![
         Instr::Load(Load { mem: Mem::Ibuf, x_size: 8, x_stride: 4, y_size: 1, lanes: 4, ..Default::default() }),
-        Instr::Load(Load {
-            mem: Mem::Wbuf,
-            dram_addr: 0x40,
-            x_size: 4,
-            x_stride: 4,
-            y_size: 1,
-            lanes: 4,
-            ..Default::default()
-        }),
+        Instr::Load(weight_tile_at(0x40)),
         Instr::Fence,
         // rows 0, 2, 4, 6 (outer 2 x inner 2: o*4 + i*2) -> acc 0, 3, 6, 9 (o*6 + i*3)
         Instr::Gemm(Gemm {

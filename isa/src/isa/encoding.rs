@@ -23,12 +23,21 @@ const fn s(name: &'static str, lo: usize, width: usize, doc: &'static str) -> Fi
     Field { name, lo, width, signed: true, doc }
 }
 
-/// An instruction format: its opcode and fields (header fields included).
+/// An instruction format: its opcode, header and own fields.
 #[derive(Debug)]
 pub struct Format {
     pub name: &'static str,
     pub opcode: Opcode,
+    /// The opcode, plus the token flags for instructions that run on a queue.
+    pub header: &'static [Field],
     pub fields: &'static [Field],
+}
+
+impl Format {
+    /// Header and own fields together.
+    pub fn all_fields(&self) -> impl Iterator<Item = &'static Field> {
+        self.header.iter().chain(self.fields)
+    }
 }
 
 const OPCODE: Field = u("opcode", 0, 4, "1 LOAD, 2 STORE, 3 GEMM, 4 ALU, 5 FENCE, 6 FINISH; 0 and 7-15 are invalid");
@@ -55,8 +64,8 @@ mod load {
     pub const Y_STRIDE: Field = u("y_stride", 160, 32, "bytes between rows in DDR");
     pub const X_STRIDE: Field = u("x_stride", 192, 32, "bytes between entries of a row in DDR");
     pub const FIELDS: &[Field] = &[
-        OPCODE, POP_PREV, POP_NEXT, PUSH_PREV, PUSH_NEXT, MEM, ACC_ELEM, PAD_VALUE, LANES, PAD_TOP, PAD_BOTTOM,
-        PAD_LEFT, PAD_RIGHT, SRAM_ADDR, X_SIZE, Y_SIZE, DRAM_ADDR, Y_STRIDE, X_STRIDE,
+        MEM, ACC_ELEM, PAD_VALUE, LANES, PAD_TOP, PAD_BOTTOM, PAD_LEFT, PAD_RIGHT, SRAM_ADDR, X_SIZE, Y_SIZE,
+        DRAM_ADDR, Y_STRIDE, X_STRIDE,
     ];
 }
 
@@ -78,8 +87,8 @@ mod store {
     pub const CLAMP_LO: Field = s("clamp_lo", 224, 16, "lowest output value (activation and type range)");
     pub const CLAMP_HI: Field = s("clamp_hi", 240, 16, "highest output value");
     pub const FIELDS: &[Field] = &[
-        OPCODE, POP_PREV, POP_NEXT, PUSH_PREV, PUSH_NEXT, OUT_TYPE, MODE, LANES, ZERO_POINT, ACC_ADDR, X_SIZE, Y_SIZE,
-        PBUF_ADDR, DRAM_ADDR, Y_STRIDE, X_STRIDE, CLAMP_LO, CLAMP_HI,
+        OUT_TYPE, MODE, LANES, ZERO_POINT, ACC_ADDR, X_SIZE, Y_SIZE, PBUF_ADDR, DRAM_ADDR, Y_STRIDE, X_STRIDE,
+        CLAMP_LO, CLAMP_HI,
     ];
 }
 
@@ -101,11 +110,6 @@ mod gemm {
     pub const ACC_OUTER_STRIDE: Field = u("acc_outer_stride", 160, 16, "accumulator address step per outer iteration");
     pub const ACC_INNER_STRIDE: Field = u("acc_inner_stride", 176, 16, "accumulator address step per inner iteration");
     pub const FIELDS: &[Field] = &[
-        OPCODE,
-        POP_PREV,
-        POP_NEXT,
-        PUSH_PREV,
-        PUSH_NEXT,
         ACCUMULATE,
         REUSE_WEIGHTS,
         A_UNSIGNED,
@@ -139,11 +143,6 @@ mod alu {
     pub const SRC_OUTER_STRIDE: Field = u("src_outer_stride", 160, 16, "source step per outer iteration");
     pub const SRC_INNER_STRIDE: Field = u("src_inner_stride", 176, 16, "source step per inner iteration");
     pub const FIELDS: &[Field] = &[
-        OPCODE,
-        POP_PREV,
-        POP_NEXT,
-        PUSH_PREV,
-        PUSH_NEXT,
         OP,
         USE_IMM,
         SHIFT,
@@ -159,16 +158,19 @@ mod alu {
     ];
 }
 
+/// Header of queue instructions.
+const QUEUED: &[Field] = &[OPCODE, POP_PREV, POP_NEXT, PUSH_PREV, PUSH_NEXT];
+/// Header of the dispatcher-level FENCE and FINISH: no token flags.
 const BARE: &[Field] = &[OPCODE];
 
 /// Every instruction format, in opcode order.
 pub static FORMATS: [Format; 6] = [
-    Format { name: "LOAD", opcode: Opcode::Load, fields: load::FIELDS },
-    Format { name: "STORE", opcode: Opcode::Store, fields: store::FIELDS },
-    Format { name: "GEMM", opcode: Opcode::Gemm, fields: gemm::FIELDS },
-    Format { name: "ALU", opcode: Opcode::Alu, fields: alu::FIELDS },
-    Format { name: "FENCE", opcode: Opcode::Fence, fields: BARE },
-    Format { name: "FINISH", opcode: Opcode::Finish, fields: BARE },
+    Format { name: "LOAD", opcode: Opcode::Load, header: QUEUED, fields: load::FIELDS },
+    Format { name: "STORE", opcode: Opcode::Store, header: QUEUED, fields: store::FIELDS },
+    Format { name: "GEMM", opcode: Opcode::Gemm, header: QUEUED, fields: gemm::FIELDS },
+    Format { name: "ALU", opcode: Opcode::Alu, header: QUEUED, fields: alu::FIELDS },
+    Format { name: "FENCE", opcode: Opcode::Fence, header: BARE, fields: &[] },
+    Format { name: "FINISH", opcode: Opcode::Finish, header: BARE, fields: &[] },
 ];
 
 pub fn format_of(opcode: Opcode) -> &'static Format {
@@ -442,7 +444,7 @@ pub(super) fn decode(bytes: &[u8; INSTR_BYTES]) -> Result<Instr, DecodeError> {
 /// future ISA revision are rejected instead of misread.
 fn check_reserved(w: &Word, format: &Format) -> Result<(), DecodeError> {
     let mut covered = Bits::ZERO;
-    for f in format.fields {
+    for f in format.all_fields() {
         covered[f.lo..f.lo + f.width].fill(true);
     }
     let stray = w.0 & !covered;
@@ -462,7 +464,7 @@ pub fn layout_markdown() -> String {
     for format in &FORMATS {
         out.push_str(&format!("#### {} (opcode {})\n\n", format.name, format.opcode as u8));
         out.push_str("| bits | field | meaning |\n|---|---|---|\n");
-        let mut fields = format.fields.to_vec();
+        let mut fields: Vec<&Field> = format.all_fields().collect();
         fields.sort_by_key(|f| f.lo);
         for f in fields {
             let bits = if f.width == 1 { format!("{}", f.lo) } else { format!("{}..{}", f.lo, f.lo + f.width - 1) };
@@ -482,7 +484,7 @@ mod tests {
     fn fields_do_not_overlap_and_fit() {
         for format in &FORMATS {
             let mut used = Bits::ZERO;
-            for f in format.fields {
+            for f in format.all_fields() {
                 assert!(f.lo + f.width <= 256, "{}.{} exceeds 256 bits", format.name, f.name);
                 assert!(used[f.lo..f.lo + f.width].not_any(), "{}.{} overlaps another field", format.name, f.name);
                 used[f.lo..f.lo + f.width].fill(true);
