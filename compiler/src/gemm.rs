@@ -157,11 +157,11 @@ pub fn lower_gemm(cfg: &AccelConfig, spec: &GemmSpec) -> Result<(Program, GemmTi
     if spec.m == 0 || spec.k == 0 || spec.n == 0 {
         return Err(fail("every dimension must be at least 1".into()));
     }
-    if bits == 4 && (spec.k % 2 != 0 || spec.n % 2 != 0) {
+    if bits == 4 && (!spec.k.is_multiple_of(2) || !spec.n.is_multiple_of(2)) {
         return Err(fail("4-bit operands are packed in pairs: K and N must be even".into()));
     }
     let out_bits = spec.output.out_type().bits() as usize;
-    if out_bits == 4 && (spec.n % 2 != 0 || cols % 2 != 0) {
+    if out_bits == 4 && (!spec.n.is_multiple_of(2) || cols % 2 != 0) {
         return Err(fail("4-bit outputs are packed in pairs: N and array.cols must be even".into()));
     }
     let blocks = Blocks { rows, cols, k_blocks: spec.k.div_ceil(rows), n_blocks: spec.n.div_ceil(cols) };

@@ -1,4 +1,9 @@
-//! RTL generator (rust-hdl): PE, systolic array, memories, requant unit, DMA,
-//! controller and AXI4-Lite register file, emitted as Verilog from an `AccelConfig`.
-//!
-//! Not built yet: issue #3 owns this crate. `tessera generate` reports that.
+//! RTL generator (rust-hdl) for the Tessera accelerator.
+
+pub mod array;
+pub mod delay;
+pub mod pe;
+pub mod ram;
+pub mod regfile;
+pub mod requant;
+pub mod verilog;

@@ -335,7 +335,7 @@ impl AccelConfig {
             p.check(matches!(nm.m, 2 | 4 | 8), &field, &format!("M must be 2, 4 or 8 in `{nm}`"));
             p.check(nm.n >= 1 && nm.n < nm.m, &field, &format!("N must be in 1..M in `{nm}`"));
             p.check(
-                nm.m == 0 || a.rows % nm.m == 0,
+                nm.m == 0 || a.rows.is_multiple_of(nm.m),
                 &field,
                 &format!("array.rows ({}) must be a multiple of M in `{nm}`", a.rows),
             );

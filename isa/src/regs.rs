@@ -55,6 +55,7 @@ pub const PROG_ADDR_HI: u32 = 0x064;
 pub const PROG_LEN: u32 = 0x068;
 pub const DRAM_BASE_LO: u32 = 0x070;
 pub const DRAM_BASE_HI: u32 = 0x074;
+pub const DRAM_SIZE: u32 = 0x078;
 
 /// `CTRL` bits.
 pub const CTRL_START: u32 = 1 << 0;
@@ -213,6 +214,7 @@ pub const REGISTERS: &[Register] = &[
     reg("PROG_LEN", PROG_LEN, ReadWrite, "instructions in the stream"),
     reg("DRAM_BASE_LO", DRAM_BASE_LO, ReadWrite, "physical address added to every `dram_addr`, low word"),
     reg("DRAM_BASE_HI", DRAM_BASE_HI, ReadWrite, "high word"),
+    reg("DRAM_SIZE", DRAM_SIZE, ReadWrite, "bytes of the DRAM window; DMA outside `[0, DRAM_SIZE)` is error BadField"),
 ];
 
 /// Bit of `CFG_SPARSE` (relative to bit 8) announcing N:M support.

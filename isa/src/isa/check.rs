@@ -140,7 +140,7 @@ fn check_load(l: &Load, cfg: &AccelConfig, dram_len: Option<u64>) -> Result<(), 
         format!("must be 0 unless mem is ACC, got {:?}", l.acc_elem)
     })?;
     if matches!(l.mem, Mem::Ibuf | Mem::Wbuf) && cfg.array.operand_bits == 4 {
-        ensure(l.lanes % 2 == 0, "lanes", || format!("must be even with 4-bit operands, got {}", l.lanes))?;
+        ensure(l.lanes.is_multiple_of(2), "lanes", || format!("must be even with 4-bit operands, got {}", l.lanes))?;
         ensure(l.pad_value < 16, "pad_value", || format!("must be a 4-bit value, got {}", l.pad_value))?;
     }
     let rows = u64::from(l.y_size) + u64::from(l.pad.top) + u64::from(l.pad.bottom);
@@ -156,7 +156,9 @@ fn check_store(s: &Store, cfg: &AccelConfig, dram_len: Option<u64>) -> Result<()
     let cols = cfg.array.cols;
     ensure((1..=cols).contains(&u32::from(s.lanes)), "lanes", || format!("must be in 1..={cols}, got {}", s.lanes))?;
     if s.out_type.bits() == 4 {
-        ensure(s.lanes % 2 == 0, "lanes", || format!("must be even for packed 4-bit output, got {}", s.lanes))?;
+        ensure(s.lanes.is_multiple_of(2), "lanes", || {
+            format!("must be even for packed 4-bit output, got {}", s.lanes)
+        })?;
     }
     if s.out_type == OutType::I32 {
         ensure(s.mode == RequantMode::None, "mode", || "int32 output takes the raw accumulator (mode 0)".to_string())?;

@@ -471,7 +471,7 @@ impl Program {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Program, ProgramDecodeError> {
-        if bytes.len() % INSTR_BYTES != 0 {
+        if !bytes.len().is_multiple_of(INSTR_BYTES) {
             return Err(ProgramDecodeError::Length(bytes.len()));
         }
         let instrs = bytes

@@ -1,0 +1,93 @@
+//! Simple dual-port RAM with a registered read port: the block-RAM inference
+//! template, with its depth chosen at generation time.
+//!
+//! rust-hdl's own `RAM<D, N>` fixes the depth to `2^N` through a const generic and
+//! is itself a Verilog template; this one takes the depth from the config (any
+//! value, not only powers of two) so that one generator serves every config. It
+//! is the only memory primitive in the design (see docs/hdl.md).
+
+use rust_hdl::prelude::*;
+
+#[derive(LogicBlock)]
+pub struct SyncRam<D: Synth> {
+    pub clock: Signal<In, Clock>,
+    pub read_address: Signal<In, Bits<16>>,
+    /// Data at `read_address` one cycle after it was presented (old data on a
+    /// same-cycle write to the same address).
+    pub read_data: Signal<Out, D>,
+    pub write_address: Signal<In, Bits<16>>,
+    pub write_data: Signal<In, D>,
+    pub write_enable: Signal<In, Bit>,
+    _depth: usize,
+    _mem: Vec<D>,
+}
+
+impl<D: Synth> SyncRam<D> {
+    pub fn new(depth: usize) -> Self {
+        assert!((1..=1 << 16).contains(&depth), "RAM depth {depth} is outside 1..=65536");
+        Self {
+            clock: Default::default(),
+            read_address: Default::default(),
+            read_data: Default::default(),
+            write_address: Default::default(),
+            write_data: Default::default(),
+            write_enable: Default::default(),
+            _depth: depth,
+            _mem: vec![D::default(); depth],
+        }
+    }
+
+    /// Address bits actually decoded.
+    fn address_bits(&self) -> usize {
+        clog2(self._depth).max(1)
+    }
+}
+
+impl<D: Synth> Logic for SyncRam<D> {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let read = self.read_address.val().index();
+            self.read_data.next = self._mem.get(read).copied().unwrap_or_default();
+            if self.write_enable.val() {
+                let write = self.write_address.val().index();
+                if write < self._depth {
+                    self._mem[write] = self.write_data.val();
+                }
+            }
+        }
+    }
+
+    fn connect(&mut self) {
+        self.read_data.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        let a = self.address_bits();
+        Verilog::Custom(format!(
+            "\
+reg [{msb}:0] mem [0:{last}];
+wire [{amsb}:0] ra = read_address[{amsb}:0];
+wire [{amsb}:0] wa = write_address[{amsb}:0];
+
+always @(posedge clock) begin
+   if (write_enable) begin
+      mem[wa] <= write_data;
+   end
+   read_data <= mem[ra];
+end
+",
+            msb = D::BITS - 1,
+            last = self._depth - 1,
+            amsb = a - 1,
+        ))
+    }
+
+    fn timing(&self) -> Vec<TimingInfo> {
+        vec![TimingInfo {
+            name: "sync_ram".into(),
+            clock: "clock".into(),
+            inputs: vec!["read_address".into(), "write_address".into(), "write_data".into(), "write_enable".into()],
+            outputs: vec!["read_data".into()],
+        }]
+    }
+}
