@@ -5,6 +5,7 @@ pub mod decode;
 pub mod delay;
 pub mod dma_read;
 pub mod fifo;
+pub mod load_engine;
 pub mod pe;
 pub mod ram;
 pub mod regfile;
