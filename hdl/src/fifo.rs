@@ -20,6 +20,8 @@ pub struct Fifo<D: Synth> {
     pub full: Signal<Out, Bit>,
     /// Entries in the RAM (not counting the two-entry output buffer).
     pub count: Signal<Out, Bits<16>>,
+    /// Nothing stored anywhere (RAM, read in flight, output buffer).
+    pub empty: Signal<Out, Bit>,
     pub pop: Signal<In, Bit>,
     pub valid: Signal<Out, Bit>,
     pub data_out: Vec<Signal<Out, D>>,
@@ -52,6 +54,7 @@ impl<D: Synth> Fifo<D> {
             data_in: (0..lanes).map(|_| Default::default()).collect(),
             full: Default::default(),
             count: Default::default(),
+            empty: Default::default(),
             pop: Default::default(),
             valid: Default::default(),
             data_out: (0..lanes).map(|_| Default::default()).collect(),
@@ -93,6 +96,7 @@ impl<D: Synth> Logic for Fifo<D> {
         self.valid.next = self.head_valid.q.val();
         self.full.next = self.stored.q.val() == self.depth.val();
         self.count.next = self.stored.q.val();
+        self.empty.next = !self.stored.q.val().any() & !self.inflight.q.val() & !self.head_valid.q.val();
 
         self.popped.next = self.pop.val() & self.head_valid.q.val();
         self.pushed.next = self.push.val() & (self.stored.q.val() != self.depth.val());
