@@ -66,6 +66,7 @@ pub struct ReadClient {
     out_total: Signal<Local, Bits<32>>,
     to_boundary: Signal<Local, Bits<32>>,
     burst: Signal<Local, Bits<32>>,
+    burst_m1: Signal<Local, Bits<32>>,
     can_issue: Signal<Local, Bit>,
     fire_ar: Signal<Local, Bit>,
     cur_offset: Signal<Local, Bits<32>>,
@@ -139,6 +140,7 @@ impl ReadClient {
             out_total: Default::default(),
             to_boundary: Default::default(),
             burst: Default::default(),
+            burst_m1: Default::default(),
             can_issue: Default::default(),
             fire_ar: Default::default(),
             cur_offset: Default::default(),
@@ -229,7 +231,8 @@ impl Logic for ReadClient {
                 <= bit_cast::<32, 16>(self.capacity.val()));
         self.ar_valid.next = self.can_issue.val();
         self.ar_addr.next = self.burst_addr.q.val();
-        self.ar_len.next = (self.burst.val() - 1).get_bits::<8>(0);
+        self.burst_m1.next = self.burst.val() - 1;
+        self.ar_len.next = self.burst_m1.val().get_bits::<8>(0);
         self.fire_ar.next = self.can_issue.val() & self.ar_ready.val();
         self.burst_done.next = self.r_valid.val() & self.r_last.val();
         if self.fire_ar.val() {

@@ -128,6 +128,8 @@ pub struct LoadEngine {
     beat_mask: Constant<Bits<16>>,
     beat_shift: Constant<Bits<16>>,
     four_bit: Constant<Bit>,
+    code_bad_field: Constant<Bits<8>>,
+    code_dma_read: Constant<Bits<8>>,
     _b: usize,
     _slots: usize,
 }
@@ -240,6 +242,8 @@ impl LoadEngine {
             beat_mask: Constant::new(((beat_bytes - 1) as u64).into()),
             beat_shift: Constant::new(u64::from(beat_bytes.trailing_zeros()).into()),
             four_bit: Constant::new(four_bit),
+            code_bad_field: Constant::new(ERR_BAD_FIELD.into()),
+            code_dma_read: Constant::new(ERR_DMA_READ.into()),
             _b: beat_bytes,
             _slots: slots,
         }
@@ -468,15 +472,15 @@ impl Logic for LoadEngine {
         if self.active.q.val() & !self.draining.q.val() {
             if self.can_write.val() & !self.addr_ok.val() {
                 self.fail.next = true;
-                self.err_code.d.next = ERR_BAD_FIELD.into();
+                self.err_code.d.next = self.code_bad_field.val();
             }
             if self.issuing.q.val() & !self.req_in_window.val() {
                 self.fail.next = true;
-                self.err_code.d.next = ERR_BAD_FIELD.into();
+                self.err_code.d.next = self.code_bad_field.val();
             }
             if self.client.error.val() {
                 self.fail.next = true;
-                self.err_code.d.next = ERR_DMA_READ.into();
+                self.err_code.d.next = self.code_dma_read.val();
             }
         }
         if self.fail.val() {

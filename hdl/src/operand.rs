@@ -7,7 +7,7 @@ use rust_hdl::prelude::*;
 #[derive(LogicBlock)]
 pub struct OperandExt {
     pub raw: Signal<In, Bits<8>>,
-    pub unsigned: Signal<In, Bit>,
+    pub is_unsigned: Signal<In, Bit>,
     /// Zero point, two's complement.
     pub zero: Signal<In, Bits<16>>,
     pub value: Signal<Out, Signed<16>>,
@@ -22,7 +22,7 @@ impl OperandExt {
     pub fn new(four_bit: bool) -> Self {
         Self {
             raw: Default::default(),
-            unsigned: Default::default(),
+            is_unsigned: Default::default(),
             zero: Default::default(),
             value: Default::default(),
             widen: Default::default(),
@@ -39,7 +39,7 @@ impl Logic for OperandExt {
     fn update(&mut self) {
         self.widen.narrow.next = self.raw.val();
         self.extended.next = self.widen.wide.val();
-        if !self.unsigned.val() {
+        if !self.is_unsigned.val() {
             if self.four_bit.val() {
                 if self.raw.val().get_bit(3) {
                     self.extended.next = self.widen.wide.val() | self.high12.val();

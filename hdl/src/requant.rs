@@ -112,7 +112,6 @@ pub struct RequantLane {
     thirty_one: Constant<Bits<8>>,
     mode_none: Constant<Bits<2>>,
     mode_fixed: Constant<Bits<2>>,
-    mode_single: Constant<Bits<2>>,
     trunc_bias: Constant<Bits<64>>,
 }
 
@@ -198,7 +197,6 @@ impl Default for RequantLane {
             thirty_one: Constant::new(31u64.into()),
             mode_none: Constant::new(MODE_NONE.into()),
             mode_fixed: Constant::new(MODE_FIXED.into()),
-            mode_single: Constant::new(MODE_FIXED_SINGLE.into()),
             trunc_bias: Constant::new(((1u64 << 31) - 1).into()),
         }
     }

@@ -1,0 +1,622 @@
+//! The store queue's unit: reads accumulator entries, requantizes them in lane
+//! groups, packs the outputs (int8/uint8, packed int4/uint4, or raw int32) and
+//! writes them to DDR with the 2-D stride of the STORE. A STORE completes, and
+//! gives its token, only once every write has been acknowledged.
+
+use crate::controller::QueueEntry;
+use crate::decode::{HeaderFields, StoreFields};
+use crate::delay::Delay;
+use crate::dma_write::WriteClient;
+use crate::requant::{RequantLane, REQUANT_LATENCY};
+use crate::token_gate::TokenGate;
+use crate::widen::Widen;
+use rust_hdl::prelude::*;
+use tessera_isa::config::AccelConfig;
+use tessera_isa::regs::ErrorCode;
+
+#[derive(LogicBlock)]
+pub struct StoreUnit {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    pub halt: Signal<In, Bit>,
+    pub head_valid: Signal<In, Bit>,
+    pub head: Signal<In, QueueEntry>,
+    pub pop: Signal<Out, Bit>,
+    /// compute->store tokens waiting; store->compute tokens given and not yet taken.
+    pub avail_prev: Signal<In, Bits<8>>,
+    pub given_prev: Signal<In, Bits<8>>,
+    pub take_prev: Signal<Out, Bit>,
+    pub give_prev: Signal<Out, Bit>,
+    pub dram_base: Signal<In, Bits<64>>,
+    pub dram_size: Signal<In, Bits<32>>,
+    // Accumulator read port (granted by the accumulator's arbiter).
+    pub acc_ren: Signal<Out, Bit>,
+    pub acc_raddr: Signal<Out, Bits<16>>,
+    pub acc_grant: Signal<In, Bit>,
+    pub acc_rdata: Vec<Signal<In, Bits<32>>>,
+    // Parameter buffer read port.
+    pub pbuf_raddr: Signal<Out, Bits<16>>,
+    pub pbuf_bias: Vec<Signal<In, Bits<32>>>,
+    pub pbuf_mult: Vec<Signal<In, Bits<32>>>,
+    pub pbuf_shift: Vec<Signal<In, Bits<8>>>,
+    // AXI write channel.
+    pub aw_valid: Signal<Out, Bit>,
+    pub aw_ready: Signal<In, Bit>,
+    pub aw_addr: Signal<Out, Bits<64>>,
+    pub aw_len: Signal<Out, Bits<8>>,
+    pub w_valid: Signal<Out, Bit>,
+    pub w_ready: Signal<In, Bit>,
+    pub w_data: Vec<Signal<Out, Bits<8>>>,
+    pub w_strb: Signal<Out, Bits<32>>,
+    pub w_last: Signal<Out, Bit>,
+    pub b_valid: Signal<In, Bit>,
+    pub b_ready: Signal<Out, Bit>,
+    pub b_resp: Signal<In, Bits<2>>,
+    pub idle: Signal<Out, Bit>,
+    pub blocked: Signal<Out, Bit>,
+    pub error: Signal<Out, Bit>,
+    pub error_code: Signal<Out, Bits<8>>,
+    pub error_pc: Signal<Out, Bits<32>>,
+    pub retired: Signal<Out, Bit>,
+    pub dma_wait: Signal<Out, Bit>,
+    pub write_bytes: Signal<Out, Bits<16>>,
+
+    gate: TokenGate,
+    hdr: HeaderFields,
+    fields: StoreFields,
+    client: WriteClient,
+    lanes_rq: Vec<RequantLane>,
+    group_delay: Delay<Bits<16>>,
+    zp_wide: Widen<32, 16>,
+    lo_wide: Widen<32, 16>,
+    hi_wide: Widen<32, 16>,
+
+    active: DFF<Bit>,
+    pc: DFF<Bits<32>>,
+    push_prev_q: DFF<Bit>,
+    out_type: DFF<Bits<3>>,
+    mode: DFF<Bits<2>>,
+    lanes: DFF<Bits<8>>,
+    zp: DFF<Bits<32>>,
+    lo: DFF<Bits<32>>,
+    hi: DFF<Bits<32>>,
+    xs: DFF<Bits<32>>,
+    ys: DFF<Bits<32>>,
+    x_stride: DFF<Bits<32>>,
+    y_stride: DFF<Bits<32>>,
+    entry_bytes: DFF<Bits<16>>,
+    beats_per_entry: DFF<Bits<16>>,
+    row_mode: DFF<Bit>,
+    row_bytes: DFF<Bits<32>>,
+    // Requests.
+    issuing: DFF<Bit>,
+    iy: DFF<Bits<32>>,
+    ix: DFF<Bits<32>>,
+    row_off: DFF<Bits<64>>,
+    entry_off: DFF<Bits<64>>,
+    // Entry pipeline.
+    phase: DFF<Phase>,
+    acc_ptr: DFF<Bits<32>>,
+    entries_left: DFF<Bits<32>>,
+    group: DFF<Bits<16>>,
+    beat: DFF<Bits<16>>,
+    params_bias: Vec<DFF<Bits<32>>>,
+    params_mult: Vec<DFF<Bits<32>>>,
+    params_shift: Vec<DFF<Bits<8>>>,
+    vals: Vec<DFF<Bits<32>>>,
+    res: Vec<DFF<Bits<32>>>,
+    err_pulse: DFF<Bit>,
+    err_code: DFF<Bits<8>>,
+    done_pulse: DFF<Bit>,
+
+    instr: Signal<Local, Bits<256>>,
+    ebo: Signal<Local, Bits<16>>,
+    req_off: Signal<Local, Bits<64>>,
+    req_len: Signal<Local, Bits<32>>,
+    req_in_window: Signal<Local, Bit>,
+    req_fire: Signal<Local, Bit>,
+    collect: Signal<Local, Bits<16>>,
+    collect_valid: Signal<Local, Bit>,
+    obytes: Vec<Signal<Local, Bits<8>>>,
+    fail: Signal<Local, Bit>,
+    fail_code: Signal<Local, Bits<8>>,
+
+    acc_entries: Constant<Bits<32>>,
+    beat_mask: Constant<Bits<16>>,
+    beat_shift: Constant<Bits<16>>,
+    groups_m1: Constant<Bits<16>>,
+    low15: Constant<Bits<16>>,
+    bit15: Constant<Bits<16>>,
+    int_min: Constant<Bits<32>>,
+    int_max: Constant<Bits<32>>,
+    nibble8: Constant<Bits<8>>,
+    high16: Constant<Bits<32>>,
+    code_bad_field: Constant<Bits<8>>,
+    code_dma_write: Constant<Bits<8>>,
+    _cols: usize,
+    _rq: usize,
+    _groups: usize,
+    _b: usize,
+    _obytes: usize,
+    _pairs: usize,
+}
+
+fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
+    Constant::new(v.into())
+}
+
+fn vec_of<T: Default>(n: usize) -> Vec<T> {
+    (0..n).map(|_| T::default()).collect()
+}
+
+impl StoreUnit {
+    pub fn new(cfg: &AccelConfig) -> Self {
+        let cols = cfg.array.cols as usize;
+        let b = cfg.axi_bytes_per_beat() as usize;
+        let rq = [4usize, 2, 1].into_iter().find(|d| cols.is_multiple_of(*d)).expect("1 divides everything");
+        let obytes = (4 * cols).div_ceil(b) * b;
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            halt: Default::default(),
+            head_valid: Default::default(),
+            head: Default::default(),
+            pop: Default::default(),
+            avail_prev: Default::default(),
+            given_prev: Default::default(),
+            take_prev: Default::default(),
+            give_prev: Default::default(),
+            dram_base: Default::default(),
+            dram_size: Default::default(),
+            acc_ren: Default::default(),
+            acc_raddr: Default::default(),
+            acc_grant: Default::default(),
+            acc_rdata: vec_of(cols),
+            pbuf_raddr: Default::default(),
+            pbuf_bias: vec_of(cols),
+            pbuf_mult: vec_of(cols),
+            pbuf_shift: vec_of(cols),
+            aw_valid: Default::default(),
+            aw_ready: Default::default(),
+            aw_addr: Default::default(),
+            aw_len: Default::default(),
+            w_valid: Default::default(),
+            w_ready: Default::default(),
+            w_data: vec_of(b),
+            w_strb: Default::default(),
+            w_last: Default::default(),
+            b_valid: Default::default(),
+            b_ready: Default::default(),
+            b_resp: Default::default(),
+            idle: Default::default(),
+            blocked: Default::default(),
+            error: Default::default(),
+            error_code: Default::default(),
+            error_pc: Default::default(),
+            retired: Default::default(),
+            dma_wait: Default::default(),
+            write_bytes: Default::default(),
+            gate: TokenGate::new(cfg.control.token_depth),
+            hdr: Default::default(),
+            fields: Default::default(),
+            client: WriteClient::new(b, cfg.axi.max_burst_beats as usize, cfg.axi.max_outstanding as usize),
+            lanes_rq: vec_of(rq),
+            group_delay: Delay::new(REQUANT_LATENCY),
+            zp_wide: Default::default(),
+            lo_wide: Default::default(),
+            hi_wide: Default::default(),
+            active: Default::default(),
+            pc: Default::default(),
+            push_prev_q: Default::default(),
+            out_type: Default::default(),
+            mode: Default::default(),
+            lanes: Default::default(),
+            zp: Default::default(),
+            lo: Default::default(),
+            hi: Default::default(),
+            xs: Default::default(),
+            ys: Default::default(),
+            x_stride: Default::default(),
+            y_stride: Default::default(),
+            entry_bytes: Default::default(),
+            beats_per_entry: Default::default(),
+            row_mode: Default::default(),
+            row_bytes: Default::default(),
+            issuing: Default::default(),
+            iy: Default::default(),
+            ix: Default::default(),
+            row_off: Default::default(),
+            entry_off: Default::default(),
+            phase: Default::default(),
+            acc_ptr: Default::default(),
+            entries_left: Default::default(),
+            group: Default::default(),
+            beat: Default::default(),
+            params_bias: vec_of(cols),
+            params_mult: vec_of(cols),
+            params_shift: vec_of(cols),
+            vals: vec_of(cols),
+            res: vec_of(cols),
+            err_pulse: Default::default(),
+            err_code: Default::default(),
+            done_pulse: Default::default(),
+            instr: Default::default(),
+            ebo: Default::default(),
+            req_off: Default::default(),
+            req_len: Default::default(),
+            req_in_window: Default::default(),
+            req_fire: Default::default(),
+            collect: Default::default(),
+            collect_valid: Default::default(),
+            obytes: vec_of(obytes),
+            fail: Default::default(),
+            fail_code: Default::default(),
+            acc_entries: konst(u64::from(cfg.memory.acc_entries)),
+            beat_mask: konst(b as u64 - 1),
+            beat_shift: konst(u64::from(b.trailing_zeros())),
+            groups_m1: konst((cols / rq - 1) as u64),
+            low15: konst(0x7fff),
+            bit15: konst(0x8000),
+            int_min: konst(0x8000_0000),
+            int_max: konst(0x7fff_ffff),
+            nibble8: konst(0xf),
+            high16: konst(0xffff_0000),
+            code_bad_field: konst(ErrorCode::BadField as u64),
+            code_dma_write: konst(ErrorCode::DmaWrite as u64),
+            _cols: cols,
+            _rq: rq,
+            _groups: cols / rq,
+            _b: b,
+            _obytes: obytes,
+            _pairs: cols / 2,
+        }
+    }
+}
+
+/// Phases of the entry pipeline.
+#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
+enum Phase {
+    Idle,
+    /// The parameter entry arrives from the PBUF.
+    Params,
+    /// Ask for the accumulator entry until the read is granted.
+    Read,
+    /// The entry arrives.
+    Latch,
+    /// One lane group per cycle into the requant lanes.
+    Feed,
+    /// Waiting for the last group's results.
+    Collect,
+    /// The entry's beats go to the write client.
+    Emit,
+    /// Every write acknowledged: complete.
+    Drain,
+}
+
+impl Logic for StoreUnit {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, active, pc, push_prev_q, out_type, mode, lanes, zp, lo, hi, xs, ys, x_stride, y_stride,
+            entry_bytes, beats_per_entry, row_mode, row_bytes, issuing, iy, ix, row_off, entry_off, phase, acc_ptr,
+            entries_left, group, beat, err_pulse, err_code, done_pulse
+        );
+        clock!(self, clock, gate, client, group_delay);
+        for c in 0..self._cols {
+            self.params_bias[c].clock.next = self.clock.val();
+            self.params_mult[c].clock.next = self.clock.val();
+            self.params_shift[c].clock.next = self.clock.val();
+            self.vals[c].clock.next = self.clock.val();
+            self.res[c].clock.next = self.clock.val();
+            self.params_bias[c].d.next = self.params_bias[c].q.val();
+            self.params_mult[c].d.next = self.params_mult[c].q.val();
+            self.params_shift[c].d.next = self.params_shift[c].q.val();
+            self.vals[c].d.next = self.vals[c].q.val();
+            self.res[c].d.next = self.res[c].q.val();
+        }
+        for l in 0..self._rq {
+            self.lanes_rq[l].clock.next = self.clock.val();
+        }
+        self.gate.reset.next = self.reset.val();
+        self.client.reset.next = self.reset.val();
+        self.err_pulse.d.next = false;
+        self.done_pulse.d.next = false;
+        self.instr.next = self.head.val().get_bits::<256>(0);
+        self.hdr.instr.next = self.instr.val();
+        self.fields.instr.next = self.instr.val();
+
+        // ---- Start.
+        self.gate.head_valid.next = self.head_valid.val();
+        self.gate.ready.next = !self.active.q.val();
+        self.gate.halt.next = self.halt.val();
+        self.gate.pop_prev.next = self.hdr.pop_prev.val().any();
+        self.gate.push_prev.next = self.hdr.push_prev.val().any();
+        self.gate.pop_next.next = false;
+        self.gate.push_next.next = false;
+        self.gate.avail_prev.next = self.avail_prev.val();
+        self.gate.given_prev.next = self.given_prev.val();
+        self.gate.avail_next.next = 0.into();
+        self.gate.given_next.next = 0.into();
+        self.pop.next = self.gate.start.val();
+        self.take_prev.next = self.gate.take_prev.val();
+        self.give_prev.next = self.gate.give_prev.val();
+        self.blocked.next = self.gate.blocked.val();
+        // Output bytes per entry: lanes (8-bit), lanes/2 (4-bit), 4 lanes (int32).
+        self.ebo.next = bit_cast::<16, 8>(self.fields.lanes.val());
+        if (self.fields.out_type.val() == 2) | (self.fields.out_type.val() == 3) {
+            self.ebo.next = bit_cast::<16, 8>(self.fields.lanes.val()) >> 1;
+        }
+        if self.fields.out_type.val() == 4 {
+            self.ebo.next = bit_cast::<16, 8>(self.fields.lanes.val()) << 2;
+        }
+        self.zp_wide.narrow.next = self.fields.zero_point.val();
+        self.lo_wide.narrow.next = self.fields.clamp_lo.val();
+        self.hi_wide.narrow.next = self.fields.clamp_hi.val();
+        if self.gate.start.val() {
+            self.active.d.next = true;
+            self.pc.d.next = self.head.val().get_bits::<32>(256);
+            self.push_prev_q.d.next = self.hdr.push_prev.val().any();
+            self.out_type.d.next = self.fields.out_type.val();
+            self.mode.d.next = self.fields.mode.val();
+            self.lanes.d.next = self.fields.lanes.val();
+            // 16-bit signed fields extended to 32 bits.
+            self.zp.d.next = self.zp_wide.wide.val();
+            if self.fields.zero_point.val().get_bit(15) {
+                self.zp.d.next = self.zp_wide.wide.val() | self.high16.val();
+            }
+            self.lo.d.next = self.lo_wide.wide.val();
+            if self.fields.clamp_lo.val().get_bit(15) {
+                self.lo.d.next = self.lo_wide.wide.val() | self.high16.val();
+            }
+            self.hi.d.next = self.hi_wide.wide.val();
+            if self.fields.clamp_hi.val().get_bit(15) {
+                self.hi.d.next = self.hi_wide.wide.val() | self.high16.val();
+            }
+            if self.fields.out_type.val() == 4 {
+                self.lo.d.next = self.int_min.val();
+                self.hi.d.next = self.int_max.val();
+            }
+            self.xs.d.next = bit_cast::<32, 16>(self.fields.x_size.val());
+            self.ys.d.next = bit_cast::<32, 16>(self.fields.y_size.val());
+            self.x_stride.d.next = self.fields.x_stride.val();
+            self.y_stride.d.next = self.fields.y_stride.val();
+            self.entry_bytes.d.next = self.ebo.val();
+            self.beats_per_entry.d.next = (self.ebo.val() + self.beat_mask.val()) >> self.beat_shift.val();
+            self.row_mode.d.next = (self.fields.x_stride.val() == bit_cast::<32, 16>(self.ebo.val())) & !(self.ebo.val() & self.beat_mask.val()).any();
+            self.row_bytes.d.next = self.fields.x_size.val() * self.ebo.val();
+            self.issuing.d.next = self.fields.x_size.val().any() & self.fields.y_size.val().any();
+            self.iy.d.next = 0.into();
+            self.ix.d.next = 0.into();
+            self.row_off.d.next = bit_cast::<64, 32>(self.fields.dram_addr.val());
+            self.entry_off.d.next = bit_cast::<64, 32>(self.fields.dram_addr.val());
+            self.acc_ptr.d.next = bit_cast::<32, 16>(self.fields.acc_addr.val());
+            self.entries_left.d.next = self.fields.x_size.val() * self.fields.y_size.val();
+            self.phase.d.next = Phase::Params;
+        }
+
+        // ---- DDR write requests (per row when contiguous and beat-aligned, else per entry).
+        self.req_off.next = self.entry_off.q.val();
+        self.req_len.next = bit_cast::<32, 16>(self.entry_bytes.q.val());
+        if self.row_mode.q.val() {
+            self.req_off.next = self.row_off.q.val();
+            self.req_len.next = self.row_bytes.q.val();
+        }
+        self.req_in_window.next = (self.req_off.val() + bit_cast::<64, 32>(self.req_len.val())) <= bit_cast::<64, 32>(self.dram_size.val());
+        self.client.req_valid.next = self.issuing.q.val() & self.req_in_window.val() & !self.halt.val();
+        self.client.req_addr.next = self.dram_base.val() + self.req_off.val();
+        self.client.req_bytes.next = self.req_len.val();
+        self.req_fire.next = self.issuing.q.val() & self.req_in_window.val() & !self.halt.val() & self.client.req_ready.val();
+        if self.req_fire.val() {
+            if self.row_mode.q.val() | ((self.ix.q.val() + 1) == self.xs.q.val()) {
+                self.ix.d.next = 0.into();
+                self.iy.d.next = self.iy.q.val() + 1;
+                self.row_off.d.next = self.row_off.q.val() + bit_cast::<64, 32>(self.y_stride.q.val());
+                self.entry_off.d.next = self.row_off.q.val() + bit_cast::<64, 32>(self.y_stride.q.val());
+                if (self.iy.q.val() + 1) == self.ys.q.val() {
+                    self.issuing.d.next = false;
+                }
+            } else {
+                self.ix.d.next = self.ix.q.val() + 1;
+                self.entry_off.d.next = self.entry_off.q.val() + bit_cast::<64, 32>(self.x_stride.q.val());
+            }
+        }
+
+        // ---- Entry pipeline: parameters, then per entry read, requantize, emit.
+        self.pbuf_raddr.next = self.fields.pbuf_addr.val();
+        self.acc_ren.next = false;
+        self.acc_raddr.next = self.acc_ptr.q.val().get_bits::<16>(0);
+        self.client.data_valid.next = false;
+        self.fail.next = false;
+        self.fail_code.next = self.code_bad_field.val();
+        match self.phase.q.val() {
+            Phase::Params => {
+                // The PBUF read was issued with the instruction at the head; data is here now.
+                for c in 0..self._cols {
+                    self.params_bias[c].d.next = self.pbuf_bias[c].val();
+                    self.params_mult[c].d.next = self.pbuf_mult[c].val();
+                    self.params_shift[c].d.next = self.pbuf_shift[c].val();
+                }
+                self.phase.d.next = Phase::Read;
+                if !self.entries_left.q.val().any() {
+                    self.phase.d.next = Phase::Drain;
+                }
+            }
+            Phase::Read => {
+                self.acc_ren.next = !self.halt.val();
+                if self.acc_ptr.q.val() >= self.acc_entries.val() {
+                    self.acc_ren.next = false;
+                    self.fail.next = true;
+                } else if self.acc_grant.val() {
+                    self.phase.d.next = Phase::Latch;
+                }
+            }
+            Phase::Latch => {
+                for c in 0..self._cols {
+                    self.vals[c].d.next = self.acc_rdata[c].val();
+                }
+                self.group.d.next = 0.into();
+                self.phase.d.next = Phase::Feed;
+            }
+            Phase::Feed => {
+                self.group.d.next = self.group.q.val() + 1;
+                if self.group.q.val() == self.groups_m1.val() {
+                    self.phase.d.next = Phase::Collect;
+                }
+            }
+            Phase::Emit => {
+                self.client.data_valid.next = true;
+                if self.client.data_ready.val() {
+                    self.beat.d.next = self.beat.q.val() + 1;
+                    if (self.beat.q.val() + 1) == self.beats_per_entry.q.val() {
+                        self.beat.d.next = 0.into();
+                        self.acc_ptr.d.next = self.acc_ptr.q.val() + 1;
+                        self.entries_left.d.next = self.entries_left.q.val() - 1;
+                        self.phase.d.next = Phase::Read;
+                        if self.entries_left.q.val() == 1 {
+                            self.phase.d.next = Phase::Drain;
+                        }
+                    }
+                }
+            }
+            Phase::Drain => {
+                if !self.issuing.q.val() & self.client.idle.val() {
+                    self.phase.d.next = Phase::Idle;
+                    self.active.d.next = false;
+                    self.done_pulse.d.next = true;
+                }
+            }
+            _ => {}
+        }
+        // Requantize one lane group per cycle; results land REQUANT_LATENCY cycles later.
+        for rq in self._rq..(self._rq + 1) {
+            for g in 0..self._groups {
+                if self.group.q.val().index() == g {
+                    for l in 0..self._rq {
+                        self.lanes_rq[l].acc.next = self.vals[g * rq + l].q.val();
+                        self.lanes_rq[l].bias.next = self.params_bias[g * rq + l].q.val();
+                        self.lanes_rq[l].multiplier.next = self.params_mult[g * rq + l].q.val();
+                        self.lanes_rq[l].shift.next = self.params_shift[g * rq + l].q.val();
+                    }
+                }
+            }
+        }
+        for l in 0..self._rq {
+            self.lanes_rq[l].advance.next = true;
+            self.lanes_rq[l].valid_in.next = self.phase.q.val() == Phase::Feed;
+            self.lanes_rq[l].mode.next = self.mode.q.val();
+            self.lanes_rq[l].zero_point.next = self.zp.q.val();
+            self.lanes_rq[l].clamp_lo.next = self.lo.q.val();
+            self.lanes_rq[l].clamp_hi.next = self.hi.q.val();
+        }
+        self.group_delay.data_in.next = 0.into();
+        if self.phase.q.val() == Phase::Feed {
+            self.group_delay.data_in.next = self.group.q.val() | self.bit15.val();
+        }
+        self.collect.next = self.group_delay.data_out.val() & self.low15.val();
+        self.collect_valid.next = self.group_delay.data_out.val().get_bit(15);
+        for rq in self._rq..(self._rq + 1) {
+            for g in 0..self._groups {
+                if self.collect_valid.val() & (self.collect.val().index() == g) {
+                    for l in 0..self._rq {
+                        self.res[g * rq + l].d.next = self.lanes_rq[l].value.val();
+                    }
+                }
+            }
+        }
+        if self.collect_valid.val() & (self.collect.val() == self.groups_m1.val()) {
+            self.phase.d.next = Phase::Emit;
+        }
+
+        // ---- Pack the outputs into bytes and emit the entry's beats.
+        for i in 0..self._obytes {
+            self.obytes[i].next = 0.into();
+        }
+        for c in 0..self._cols {
+            if self.out_type.q.val() < 2 {
+                self.obytes[c].next = self.res[c].q.val().get_bits::<8>(0);
+            }
+            if self.out_type.q.val() == 4 {
+                self.obytes[4 * c].next = self.res[c].q.val().get_bits::<8>(0);
+                self.obytes[4 * c + 1].next = self.res[c].q.val().get_bits::<8>(8);
+                self.obytes[4 * c + 2].next = self.res[c].q.val().get_bits::<8>(16);
+                self.obytes[4 * c + 3].next = self.res[c].q.val().get_bits::<8>(24);
+            }
+        }
+        for p in 0..self._pairs {
+            if (self.out_type.q.val() == 2) | (self.out_type.q.val() == 3) {
+                self.obytes[p].next = (self.res[2 * p].q.val().get_bits::<8>(0) & self.nibble8.val())
+                    | (self.res[2 * p + 1].q.val().get_bits::<8>(0) << 4);
+            }
+        }
+        for bb in self._b..(self._b + 1) {
+            for j in 0..self._b {
+                self.client.data[j].next = self.obytes[j].val();
+                for m in 1..(self._obytes / self._b) {
+                    if self.beat.q.val().index() == m {
+                        self.client.data[j].next = self.obytes[m * bb + j].val();
+                    }
+                }
+            }
+        }
+        self.write_bytes.next = 0.into();
+        if (self.phase.q.val() == Phase::Emit) & self.client.data_ready.val() & ((self.beat.q.val() + 1) == self.beats_per_entry.q.val()) {
+            self.write_bytes.next = self.entry_bytes.q.val();
+        }
+
+        // ---- AXI write channel.
+        self.aw_valid.next = self.client.aw_valid.val();
+        self.aw_addr.next = self.client.aw_addr.val();
+        self.aw_len.next = self.client.aw_len.val();
+        self.client.aw_ready.next = self.aw_ready.val();
+        self.w_valid.next = self.client.w_valid.val();
+        for j in 0..self._b {
+            self.w_data[j].next = self.client.w_data[j].val();
+        }
+        self.w_strb.next = self.client.w_strb.val();
+        self.w_last.next = self.client.w_last.val();
+        self.client.w_ready.next = self.w_ready.val();
+        self.client.b_valid.next = self.b_valid.val();
+        self.client.b_resp.next = self.b_resp.val();
+        self.b_ready.next = self.client.b_ready.val();
+
+        // ---- Errors, completion, status.
+        if self.active.q.val() & self.issuing.q.val() & !self.req_in_window.val() {
+            self.fail.next = true;
+        }
+        if self.active.q.val() & self.client.error.val() {
+            self.fail.next = true;
+            self.fail_code.next = self.code_dma_write.val();
+        }
+        if self.active.q.val() & (self.mode.q.val() == 3) {
+            // The float requantization unit is not in this build.
+            self.fail.next = true;
+        }
+        if self.fail.val() {
+            self.err_pulse.d.next = true;
+            self.err_code.d.next = self.fail_code.val();
+            self.issuing.d.next = false;
+            self.phase.d.next = Phase::Drain;
+        }
+        if self.halt.val() & self.active.q.val() {
+            self.issuing.d.next = false;
+            self.phase.d.next = Phase::Drain;
+        }
+        self.gate.complete.next = self.done_pulse.q.val();
+        self.gate.complete_push_prev.next = self.push_prev_q.q.val();
+        self.gate.complete_push_next.next = false;
+        self.give_prev.next = self.gate.give_prev.val();
+        self.retired.next = self.done_pulse.q.val();
+        self.idle.next = !self.active.q.val();
+        self.error.next = self.err_pulse.q.val();
+        self.error_code.next = self.err_code.q.val();
+        self.error_pc.next = self.pc.q.val();
+        self.dma_wait.next = (self.phase.q.val() == Phase::Emit) & !self.client.data_ready.val();
+
+        if self.reset.val() {
+            self.active.d.next = false;
+            self.issuing.d.next = false;
+            self.phase.d.next = Phase::Idle;
+            self.beat.d.next = 0.into();
+        }
+    }
+}
