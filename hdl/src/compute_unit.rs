@@ -494,14 +494,81 @@ impl Logic for ComputeUnit {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, pc, push_prev_q, push_next_q, err_pulse, err_code, err_pc, inflight, g_active, g_wait_bank,
-            g_reuse, g_accumulate, g_a_unsigned, g_a_zero, g_w_unsigned, g_w_zero, g_wbuf, g_outer, g_inner,
-            g_ib_os, g_ib_is, g_ac_os, g_ac_is, g_o, g_i, g_ib_row, g_ib_cur, g_ac_row, g_ac_cur, g_streaming,
-            g_bank, g_marker, w_loading, w_row, w_write, w_write_row, w_write_bank, w_write_unsigned, w_write_zero,
-            cur_bank, tile_valid, tile_addr, tile_zero, tile_unsigned, bank_busy0, bank_busy1, v_present, v_side,
-            v_bank, v_unsigned, v_zero, sb2, last_w_valid, last_w_addr, alu_active, alu_phase, alu_op, alu_imm,
-            alu_use_imm, alu_shift, alu_outer, alu_inner, alu_d_os, alu_d_is, alu_s_os, alu_s_is, alu_o, alu_i,
-            alu_d_row, alu_d_cur, alu_s_row, alu_s_cur, alu_group, ld_active
+            self,
+            clock,
+            pc,
+            push_prev_q,
+            push_next_q,
+            err_pulse,
+            err_code,
+            err_pc,
+            inflight,
+            g_active,
+            g_wait_bank,
+            g_reuse,
+            g_accumulate,
+            g_a_unsigned,
+            g_a_zero,
+            g_w_unsigned,
+            g_w_zero,
+            g_wbuf,
+            g_outer,
+            g_inner,
+            g_ib_os,
+            g_ib_is,
+            g_ac_os,
+            g_ac_is,
+            g_o,
+            g_i,
+            g_ib_row,
+            g_ib_cur,
+            g_ac_row,
+            g_ac_cur,
+            g_streaming,
+            g_bank,
+            g_marker,
+            w_loading,
+            w_row,
+            w_write,
+            w_write_row,
+            w_write_bank,
+            w_write_unsigned,
+            w_write_zero,
+            cur_bank,
+            tile_valid,
+            tile_addr,
+            tile_zero,
+            tile_unsigned,
+            bank_busy0,
+            bank_busy1,
+            v_present,
+            v_side,
+            v_bank,
+            v_unsigned,
+            v_zero,
+            sb2,
+            last_w_valid,
+            last_w_addr,
+            alu_active,
+            alu_phase,
+            alu_op,
+            alu_imm,
+            alu_use_imm,
+            alu_shift,
+            alu_outer,
+            alu_inner,
+            alu_d_os,
+            alu_d_is,
+            alu_s_os,
+            alu_s_is,
+            alu_o,
+            alu_i,
+            alu_d_row,
+            alu_d_cur,
+            alu_s_row,
+            alu_s_cur,
+            alu_group,
+            ld_active
         );
         clock!(self, clock, gate, engine, array, acc, side, alu_group_delay);
         for c in 0..self._cols {
@@ -530,9 +597,12 @@ impl Logic for ComputeUnit {
         self.is_gemm.next = self.hdr.opcode.val() == 3;
         self.is_alu.next = self.hdr.opcode.val() == 4;
         self.is_load.next = self.hdr.opcode.val() == 1;
-        self.drained.next = !self.g_active.q.val() & !self.w_loading.q.val() & !self.inflight.q.val().any() & !self.v_present.q.val();
-        self.gemm_ready.next = !self.g_active.q.val() & !self.w_loading.q.val() & !self.alu_active.q.val() & !self.ld_active.q.val();
-        self.other_ready.next = self.drained.val() & !self.alu_active.q.val() & !self.ld_active.q.val() & !self.engine.busy.val();
+        self.drained.next =
+            !self.g_active.q.val() & !self.w_loading.q.val() & !self.inflight.q.val().any() & !self.v_present.q.val();
+        self.gemm_ready.next =
+            !self.g_active.q.val() & !self.w_loading.q.val() & !self.alu_active.q.val() & !self.ld_active.q.val();
+        self.other_ready.next =
+            self.drained.val() & !self.alu_active.q.val() & !self.ld_active.q.val() & !self.engine.busy.val();
         self.gate.head_valid.next = self.head_valid.val();
         self.gate.ready.next = self.other_ready.val();
         if self.is_gemm.val() {
@@ -610,7 +680,8 @@ impl Logic for ComputeUnit {
         if self.g_bank.q.val() {
             self.target_busy.next = self.bank_busy1.q.val().any();
         }
-        self.begin_tile.next = self.g_active.q.val() & self.g_wait_bank.q.val() & (self.g_reuse.q.val() | !self.target_busy.val());
+        self.begin_tile.next =
+            self.g_active.q.val() & self.g_wait_bank.q.val() & (self.g_reuse.q.val() | !self.target_busy.val());
         if self.begin_tile.val() {
             self.g_wait_bank.d.next = false;
             self.g_streaming.d.next = !self.no_iterations.val();
@@ -653,7 +724,8 @@ impl Logic for ComputeUnit {
         self.issue.next = self.g_active.q.val() & self.g_streaming.q.val() & !self.halt.val();
         self.issue_bad.next = self.issue.val()
             & ((self.g_ib_cur.q.val() >= self.ibuf_entries.val()) | (self.g_ac_cur.q.val() >= self.acc_entries.val()));
-        self.issue_last.next = ((self.g_o.q.val() + 1) == self.g_outer.q.val()) & ((self.g_i.q.val() + 1) == self.g_inner.q.val());
+        self.issue_last.next =
+            ((self.g_o.q.val() + 1) == self.g_outer.q.val()) & ((self.g_i.q.val() + 1) == self.g_inner.q.val());
         self.ibuf_raddr.next = self.g_ib_cur.q.val().get_bits::<16>(0);
         if self.issue.val() & !self.issue_bad.val() {
             if (self.g_i.q.val() + 1) == self.g_inner.q.val() {
@@ -741,10 +813,12 @@ impl Logic for ComputeUnit {
         // leave the array; forward the previous cycle's write to the same entry.
         self.side_out.next = self.side.data_out.val();
         self.sb2.d.next = self.side_out.val();
-        self.rmw_ren.next = self.side_out.val().get_bit(self.sb_valid.val().index()) & self.side_out.val().get_bit(self.sb_accumulate.val().index());
+        self.rmw_ren.next = self.side_out.val().get_bit(self.sb_valid.val().index())
+            & self.side_out.val().get_bit(self.sb_accumulate.val().index());
         self.rmw_write.next = self.sb2.q.val().get_bit(self.sb_valid.val().index());
         self.rmw_done.next = self.sb2.q.val().get_bit(self.sb_last.val().index());
-        self.rmw_fwd.next = self.last_w_valid.q.val() & (self.last_w_addr.q.val() == self.sb2.q.val().get_bits::<16>(self.sb_addr.val().index()));
+        self.rmw_fwd.next = self.last_w_valid.q.val()
+            & (self.last_w_addr.q.val() == self.sb2.q.val().get_bits::<16>(self.sb_addr.val().index()));
         for c in 0..self._cols {
             self.sum[c].next = unsigned_cast::<32>(self.array.psum_out[c].val());
             if self.sb2.q.val().get_bit(self.sb_accumulate.val().index()) {
@@ -877,7 +951,8 @@ impl Logic for ComputeUnit {
         }
         self.alu_collect.next = self.alu_group_delay.data_out.val() & self.low15.val();
         self.alu_collect_valid.next = self.alu_group_delay.data_out.val().get_bit(15);
-        self.alu_collected_last.next = self.alu_collect_valid.val() & (self.alu_collect.val() == self.alu_groups_m1.val());
+        self.alu_collected_last.next =
+            self.alu_collect_valid.val() & (self.alu_collect.val() == self.alu_groups_m1.val());
         for al in self._al..(self._al + 1) {
             for g in 0..self._groups {
                 if self.alu_collect_valid.val() & (self.alu_collect.val().index() == g) {
@@ -1031,9 +1106,8 @@ impl Logic for ComputeUnit {
         }
 
         // ---- Completion (in program order) gives the tokens.
-        self.complete.next = self.rmw_done.val()
-            | (self.alu_phase.q.val() == 7)
-            | (self.engine.done.val() & self.ld_active.q.val());
+        self.complete.next =
+            self.rmw_done.val() | (self.alu_phase.q.val() == 7) | (self.engine.done.val() & self.ld_active.q.val());
         self.gate.complete.next = self.complete.val();
         self.gate.complete_push_prev.next = self.push_prev_q.q.val();
         self.gate.complete_push_next.next = self.push_next_q.q.val();
@@ -1043,7 +1117,8 @@ impl Logic for ComputeUnit {
         }
         self.retired.next = self.complete.val();
 
-        self.idle.next = self.drained.val() & !self.alu_active.q.val() & !self.ld_active.q.val() & !self.engine.busy.val();
+        self.idle.next =
+            self.drained.val() & !self.alu_active.q.val() & !self.ld_active.q.val() & !self.engine.busy.val();
         self.error.next = self.err_pulse.q.val();
         self.error_code.next = self.err_code.q.val();
         self.error_pc.next = self.err_pc.q.val();

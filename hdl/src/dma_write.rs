@@ -158,7 +158,17 @@ impl Logic for WriteClient {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, splitting, burst_addr, beats_left, outstanding, err, raw_sent, in_taken, remaining, burst_beat
+            self,
+            clock,
+            splitting,
+            burst_addr,
+            beats_left,
+            outstanding,
+            err,
+            raw_sent,
+            in_taken,
+            remaining,
+            burst_beat
         );
         clock!(self, clock, meta, bursts);
         self.meta.reset.next = self.reset.val();
@@ -170,7 +180,8 @@ impl Logic for WriteClient {
 
         // ---- Accept a request; split its byte range into aligned bursts.
         self.offset_in.next = bit_cast::<32, 64>(self.req_addr.val() & self.beat_mask.val());
-        self.raw_total.next = (self.offset_in.val() + self.req_bytes.val() + self.beat_bytes_m1.val()) >> self.beat_shift.val();
+        self.raw_total.next =
+            (self.offset_in.val() + self.req_bytes.val() + self.beat_bytes_m1.val()) >> self.beat_shift.val();
         self.req_ready.next = !self.splitting.q.val() & !self.meta.full.val();
         self.meta.push.next = false;
         self.meta.data_in[0].next = self.offset_in.val();
@@ -182,7 +193,8 @@ impl Logic for WriteClient {
             self.burst_addr.d.next = self.req_addr.val() & !self.beat_mask.val();
             self.beats_left.d.next = self.raw_total.val();
         }
-        self.to_boundary.next = (self.page_bytes.val() - bit_cast::<32, 64>(self.burst_addr.q.val() & self.page_mask.val()))
+        self.to_boundary.next = (self.page_bytes.val()
+            - bit_cast::<32, 64>(self.burst_addr.q.val() & self.page_mask.val()))
             >> self.beat_shift.val();
         self.burst.next = self.beats_left.q.val();
         if self.burst.val() > self.max_burst.val() {
@@ -191,7 +203,8 @@ impl Logic for WriteClient {
         if self.burst.val() > self.to_boundary.val() {
             self.burst.next = self.to_boundary.val();
         }
-        self.can_issue.next = self.splitting.q.val() & (self.outstanding.q.val() < self.max_outstanding.val()) & !self.bursts.full.val();
+        self.can_issue.next =
+            self.splitting.q.val() & (self.outstanding.q.val() < self.max_outstanding.val()) & !self.bursts.full.val();
         self.aw_valid.next = self.can_issue.val();
         self.aw_addr.next = self.burst_addr.q.val();
         self.burst_m1.next = self.burst.val() - 1;
@@ -200,7 +213,8 @@ impl Logic for WriteClient {
         self.bursts.push.next = self.fire_aw.val();
         self.bursts.data_in[0].next = self.burst.val().get_bits::<16>(0);
         if self.fire_aw.val() {
-            self.burst_addr.d.next = self.burst_addr.q.val() + (bit_cast::<64, 32>(self.burst.val()) << self.beat_shift.val());
+            self.burst_addr.d.next =
+                self.burst_addr.q.val() + (bit_cast::<64, 32>(self.burst.val()) << self.beat_shift.val());
             self.beats_left.d.next = self.beats_left.q.val() - self.burst.val();
             if self.beats_left.q.val() == self.burst.val() {
                 self.splitting.d.next = false;
@@ -220,7 +234,8 @@ impl Logic for WriteClient {
         self.cur_raw.next = self.meta.data_out[1].val();
         self.cur_in.next = (self.meta.data_out[2].val() + self.beat_bytes_m1.val()) >> self.beat_shift.val();
         self.need_in.next = self.in_taken.q.val() != self.cur_in.val();
-        self.can_emit.next = self.meta.valid.val() & self.bursts.valid.val() & (!self.need_in.val() | self.data_valid.val());
+        self.can_emit.next =
+            self.meta.valid.val() & self.bursts.valid.val() & (!self.need_in.val() | self.data_valid.val());
         self.w_valid.next = self.can_emit.val();
         self.fire_w.next = self.can_emit.val() & self.w_ready.val();
         self.data_ready.next = self.fire_w.val() & self.need_in.val();
@@ -282,7 +297,8 @@ impl Logic for WriteClient {
                 self.in_taken.d.next = 0.into();
             }
         }
-        self.idle.next = !self.splitting.q.val() & self.meta.empty.val() & self.bursts.empty.val() & !self.outstanding.q.val().any();
+        self.idle.next =
+            !self.splitting.q.val() & self.meta.empty.val() & self.bursts.empty.val() & !self.outstanding.q.val().any();
 
         if self.reset.val() {
             self.splitting.d.next = false;

@@ -297,9 +297,38 @@ impl Logic for StoreUnit {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, active, pc, push_prev_q, out_type, mode, lanes, zp, lo, hi, xs, ys, x_stride, y_stride,
-            entry_bytes, beats_per_entry, row_mode, row_bytes, issuing, iy, ix, row_off, entry_off, phase, acc_ptr,
-            entries_left, group, beat, err_pulse, err_code, done_pulse
+            self,
+            clock,
+            active,
+            pc,
+            push_prev_q,
+            out_type,
+            mode,
+            lanes,
+            zp,
+            lo,
+            hi,
+            xs,
+            ys,
+            x_stride,
+            y_stride,
+            entry_bytes,
+            beats_per_entry,
+            row_mode,
+            row_bytes,
+            issuing,
+            iy,
+            ix,
+            row_off,
+            entry_off,
+            phase,
+            acc_ptr,
+            entries_left,
+            group,
+            beat,
+            err_pulse,
+            err_code,
+            done_pulse
         );
         clock!(self, clock, gate, client, group_delay);
         for c in 0..self._cols {
@@ -382,7 +411,8 @@ impl Logic for StoreUnit {
             self.y_stride.d.next = self.fields.y_stride.val();
             self.entry_bytes.d.next = self.ebo.val();
             self.beats_per_entry.d.next = (self.ebo.val() + self.beat_mask.val()) >> self.beat_shift.val();
-            self.row_mode.d.next = (self.fields.x_stride.val() == bit_cast::<32, 16>(self.ebo.val())) & !(self.ebo.val() & self.beat_mask.val()).any();
+            self.row_mode.d.next = (self.fields.x_stride.val() == bit_cast::<32, 16>(self.ebo.val()))
+                & !(self.ebo.val() & self.beat_mask.val()).any();
             self.row_bytes.d.next = self.fields.x_size.val() * self.ebo.val();
             self.issuing.d.next = self.fields.x_size.val().any() & self.fields.y_size.val().any();
             self.iy.d.next = 0.into();
@@ -401,11 +431,13 @@ impl Logic for StoreUnit {
             self.req_off.next = self.row_off.q.val();
             self.req_len.next = self.row_bytes.q.val();
         }
-        self.req_in_window.next = (self.req_off.val() + bit_cast::<64, 32>(self.req_len.val())) <= bit_cast::<64, 32>(self.dram_size.val());
+        self.req_in_window.next =
+            (self.req_off.val() + bit_cast::<64, 32>(self.req_len.val())) <= bit_cast::<64, 32>(self.dram_size.val());
         self.client.req_valid.next = self.issuing.q.val() & self.req_in_window.val() & !self.halt.val();
         self.client.req_addr.next = self.dram_base.val() + self.req_off.val();
         self.client.req_bytes.next = self.req_len.val();
-        self.req_fire.next = self.issuing.q.val() & self.req_in_window.val() & !self.halt.val() & self.client.req_ready.val();
+        self.req_fire.next =
+            self.issuing.q.val() & self.req_in_window.val() & !self.halt.val() & self.client.req_ready.val();
         if self.req_fire.val() {
             if self.row_mode.q.val() | ((self.ix.q.val() + 1) == self.xs.q.val()) {
                 self.ix.d.next = 0.into();
@@ -559,7 +591,10 @@ impl Logic for StoreUnit {
             }
         }
         self.write_bytes.next = 0.into();
-        if (self.phase.q.val() == Phase::Emit) & self.client.data_ready.val() & ((self.beat.q.val() + 1) == self.beats_per_entry.q.val()) {
+        if (self.phase.q.val() == Phase::Emit)
+            & self.client.data_ready.val()
+            & ((self.beat.q.val() + 1) == self.beats_per_entry.q.val())
+        {
             self.write_bytes.next = self.entry_bytes.q.val();
         }
 

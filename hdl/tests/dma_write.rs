@@ -70,7 +70,8 @@ fn write_client_writes_exact_bytes() {
             wait_clock_false!(sim, clock, x);
             let req_fire = x.req_ready.val() && next_req < reqs.len();
             let data_fire = x.data_ready.val() && offer;
-            let aw = (x.aw_valid.val() && aw_ready).then(|| (x.aw_addr.val().to_u64(), x.aw_len.val().to_u32() as usize + 1));
+            let aw = (x.aw_valid.val() && aw_ready)
+                .then(|| (x.aw_addr.val().to_u64(), x.aw_len.val().to_u32() as usize + 1));
             let w = (x.w_valid.val() && w_ready).then(|| {
                 let bytes: Vec<u8> = (0..B).map(|j| x.w_data[j].val().to_u32() as u8).collect();
                 (bytes, x.w_strb.val().to_u32(), x.w_last.val())

@@ -45,3 +45,42 @@ pub fn pack_operands(values: &[i32], bits: u32) -> Vec<u8> {
         _ => panic!("unsupported operand width {bits}"),
     }
 }
+
+use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::Program;
+use tessera_sim::golden::{Golden, RunStats};
+use tessera_sim::verilator::{first_difference, run_image, BuildOptions, RtlOutcome, VerilatorSim};
+
+/// Physical address the simulated DDR window starts at.
+pub const SIM_BASE: u64 = 0x2000_0000;
+
+/// The result of running one program on both the golden model and the RTL.
+pub struct Cosim {
+    pub golden: Vec<u8>,
+    pub rtl: Vec<u8>,
+    pub stats: RunStats,
+    pub outcome: RtlOutcome,
+}
+
+/// Appends `program` to `image` and runs it on the golden model and the Verilated
+/// RTL of `cfg`; panics with the first differing address if the DDR images differ.
+pub fn cosim(cfg: &AccelConfig, image: &DdrImage, program: &Program) -> Cosim {
+    let mut bytes = image.bytes.clone();
+    let prog_off = bytes.len().next_multiple_of(64);
+    bytes.resize(prog_off, 0);
+    bytes.extend(program.encode());
+    let mut golden = bytes.clone();
+    let stats = Golden::new(cfg)
+        .run_from_ddr(&mut golden, prog_off as u64, program.len() as u32)
+        .unwrap_or_else(|e| panic!("golden: {e}"));
+    let mut sim = VerilatorSim::new(cfg, &BuildOptions::default(), SIM_BASE, bytes.len()).expect("build the RTL model");
+    let outcome =
+        run_image(&mut sim, &bytes, prog_off as u64, program.len() as u32, 50_000_000).expect("register access");
+    assert!(!outcome.timed_out, "{}: the RTL did not finish", cfg.name);
+    assert_eq!(outcome.error, None, "{}: the RTL reported an error", cfg.name);
+    let rtl = sim.ddr().to_vec();
+    if let Some(at) = first_difference(&golden, &rtl) {
+        panic!("{}: DDR differs first at offset {at:#x}: golden {:#04x}, RTL {:#04x}", cfg.name, golden[at], rtl[at]);
+    }
+    Cosim { golden, rtl, stats, outcome }
+}
