@@ -22,8 +22,7 @@ fn random_operands(rng: &mut StdRng, n: usize, q: OperandQuant, bits: u32) -> Ve
     (0..n).map(|_| rng.random_range(lo..=hi)).collect()
 }
 
-fn gemm_case(
-    cfg: &AccelConfig,
+struct Case {
     m: usize,
     k: usize,
     n: usize,
@@ -31,7 +30,10 @@ fn gemm_case(
     w: OperandQuant,
     requant: bool,
     seed: u64,
-) {
+}
+
+fn gemm_case(cfg: &AccelConfig, case: Case) {
+    let Case { m, k, n, a, w, requant, seed } = case;
     let bits = cfg.array.operand_bits;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut ddr = DdrImage::default();
@@ -47,7 +49,7 @@ fn gemm_case(
             })
             .collect();
         let params_addr = ddr.push(&encode_param_entries(cfg.array.cols as usize, &params));
-        let mode = if seed % 2 == 0 { RequantMode::Fixed } else { RequantMode::FixedSingle };
+        let mode = if seed.is_multiple_of(2) { RequantMode::Fixed } else { RequantMode::FixedSingle };
         GemmOutput::Requant { params_addr, mode, out_type: OutType::I8, zero_point: -3, clamp: (-120, 125) }
     } else {
         GemmOutput::Raw32
@@ -57,10 +59,11 @@ fn gemm_case(
     let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a, w, output };
     let (program, _) = lower_gemm(cfg, &spec).unwrap();
     let run = cosim(cfg, &ddr, &program);
-    assert_eq!(run.outcome.counter(Counter::Macs), run.stats.macs, "MAC counter");
-    assert_eq!(run.outcome.counter(Counter::Instructions), run.stats.instructions, "instruction counter");
-    assert_eq!(run.outcome.counter(Counter::DmaReadBytes), run.stats.dma_read_bytes, "DMA read bytes");
-    assert_eq!(run.outcome.counter(Counter::DmaWriteBytes), run.stats.dma_write_bytes, "DMA write bytes");
+    let stats = run.golden_result.as_ref().expect("checked by cosim");
+    assert_eq!(run.outcome.counter(Counter::Macs), stats.macs, "MAC counter");
+    assert_eq!(run.outcome.counter(Counter::Instructions), stats.instructions, "instruction counter");
+    assert_eq!(run.outcome.counter(Counter::DmaReadBytes), stats.dma_read_bytes, "DMA read bytes");
+    assert_eq!(run.outcome.counter(Counter::DmaWriteBytes), stats.dma_write_bytes, "DMA write bytes");
 }
 
 const S: OperandQuant = OperandQuant { zero: 0, unsigned: false };
@@ -69,7 +72,7 @@ const S: OperandQuant = OperandQuant { zero: 0, unsigned: false };
 fn tiny_raw_gemms() {
     let cfg = AccelConfig::builtin("tiny").unwrap();
     for (i, (m, k, n)) in [(4, 4, 4), (5, 7, 3), (17, 33, 9), (1, 1, 1), (40, 20, 13)].into_iter().enumerate() {
-        gemm_case(&cfg, m, k, n, S, S, false, i as u64);
+        gemm_case(&cfg, Case { m, k, n, a: S, w: S, requant: false, seed: i as u64 });
     }
 }
 
@@ -77,22 +80,27 @@ fn tiny_raw_gemms() {
 fn tiny_requantized_gemms() {
     let cfg = AccelConfig::builtin("tiny").unwrap();
     for (i, (m, k, n)) in [(6, 10, 8), (21, 37, 10), (3, 5, 7)].into_iter().enumerate() {
-        gemm_case(&cfg, m, k, n, S, S, true, 10 + i as u64);
+        gemm_case(&cfg, Case { m, k, n, a: S, w: S, requant: true, seed: 10 + i as u64 });
     }
 }
 
 #[test]
 fn tiny_zero_points_and_unsigned() {
     let cfg = AccelConfig::builtin("tiny").unwrap();
-    gemm_case(&cfg, 13, 22, 11, OperandQuant { zero: 128, unsigned: true }, S, false, 20);
     gemm_case(
         &cfg,
-        9,
-        14,
-        6,
-        OperandQuant { zero: -5, unsigned: false },
-        OperandQuant { zero: 114, unsigned: true },
-        true,
-        21,
+        Case { m: 13, k: 22, n: 11, a: OperandQuant { zero: 128, unsigned: true }, w: S, requant: false, seed: 20 },
+    );
+    let (a, w) = (OperandQuant { zero: -5, unsigned: false }, OperandQuant { zero: 114, unsigned: true });
+    gemm_case(&cfg, Case { m: 9, k: 14, n: 6, a, w, requant: true, seed: 21 });
+}
+
+#[test]
+fn pynq_z2_gemms() {
+    let cfg = AccelConfig::builtin("pynq-z2").unwrap();
+    gemm_case(&cfg, Case { m: 64, k: 300, n: 70, a: S, w: S, requant: false, seed: 30 });
+    gemm_case(
+        &cfg,
+        Case { m: 33, k: 64, n: 40, a: OperandQuant { zero: 3, unsigned: false }, w: S, requant: true, seed: 31 },
     );
 }

@@ -77,6 +77,9 @@ pub struct Controller {
     pub error_pc: Signal<Out, Bits<32>>,
     pub done_event: Signal<Out, Bit>,
     pub error_event: Signal<Out, Bit>,
+    /// Live machine state for ERROR_INFO: unit idle (bits 0-2), fetch idle (3),
+    /// unit blocked on tokens (4-6), queue empty (8-10), dispatcher holds an instruction (11).
+    pub info: Signal<Out, Bits<32>>,
     pub counters: Vec<Signal<Out, Bits<64>>>,
 
     fetch: ReadClient,
@@ -164,6 +167,8 @@ pub struct Controller {
     fetch_chunk: Constant<Bits<32>>,
     instr_slots: Constant<Bits<8>>,
     confirm: Constant<Bits<8>>,
+    queue_depth: Constant<Bits<16>>,
+    info_bits: Vec<Constant<Bits<32>>>,
     sign16: Constant<Bits<16>>,
     code_bad_instruction: Constant<Bits<8>>,
     code_bad_field: Constant<Bits<8>>,
@@ -233,6 +238,7 @@ impl Controller {
             error_pc: Default::default(),
             done_event: Default::default(),
             error_event: Default::default(),
+            info: Default::default(),
             counters: vec_of(Counter::ALL.len()),
             fetch: ReadClient::new(b, cfg.axi.max_burst_beats as usize, cfg.axi.max_outstanding.min(4) as usize),
             ififo: Fifo::new(1, FETCH_DEPTH),
@@ -313,6 +319,8 @@ impl Controller {
             fetch_chunk: konst(FETCH_CHUNK),
             instr_slots: konst((INSTR_BYTES / b) as u64),
             confirm: konst(DEADLOCK_CONFIRM),
+            queue_depth: konst(depth as u64),
+            info_bits: (0..12).map(|b| konst(1 << b)).collect(),
             sign16: konst(0x8000),
             code_bad_instruction: konst(ErrorCode::BadInstruction as u64),
             code_bad_field: konst(ErrorCode::BadField as u64),
@@ -670,12 +678,13 @@ impl Logic for Controller {
             & self.unit_idle[0].val()
             & self.unit_idle[1].val()
             & self.unit_idle[2].val();
-        self.target_full.next = self.cq.full.val();
+        // A queue holds `queue_depth` instructions in all (docs/isa.md §2).
+        self.target_full.next = self.cq.level.val() >= self.queue_depth.val();
         if self.target.val() == 0 {
-            self.target_full.next = self.lq.full.val();
+            self.target_full.next = self.lq.level.val() >= self.queue_depth.val();
         }
         if self.target.val() == 2 {
-            self.target_full.next = self.sq.full.val();
+            self.target_full.next = self.sq.level.val() >= self.queue_depth.val();
         }
         self.dispatch.next = self.running.q.val()
             & self.cur_valid.q.val()
@@ -799,9 +808,13 @@ impl Logic for Controller {
             self.done_flag.d.next = true;
             self.done_pulse.d.next = true;
         }
+        // After an error the queues keep what never started; wait only for the units
+        // and the fetch DMA to come to rest.
         if self.running.q.val()
             & self.err_latched.q.val()
-            & self.quiet.val()
+            & self.unit_idle[0].val()
+            & self.unit_idle[1].val()
+            & self.unit_idle[2].val()
             & self.fetch.idle.val()
             & !self.clear_pulse.q.val()
         {
@@ -832,10 +845,36 @@ impl Logic for Controller {
                 + bit_cast::<64, 1>(
                     (self.unit_dma_wait[0].val() | self.unit_dma_wait[1].val() | self.unit_dma_wait[2].val()).into(),
                 );
-            self.counter[10].d.next = self.counter[10].q.val()
-                + bit_cast::<64, 1>((!self.cur_valid.q.val() | (self.cur_valid.q.val() & !self.dispatch.val())).into());
+            // Not a bit_cast of `!x`: Verilog would invert at the cast's full width.
+            if !self.dispatch.val() {
+                self.counter[10].d.next = self.counter[10].q.val() + 1;
+            }
         }
 
+        self.info.next = 0.into();
+        for q in 0..3 {
+            if self.unit_idle[q].val() {
+                self.info.next = self.info.val() | self.info_bits[q].val();
+            }
+            if self.unit_blocked[q].val() {
+                self.info.next = self.info.val() | self.info_bits[q + 4].val();
+            }
+        }
+        if self.fetch.idle.val() {
+            self.info.next = self.info.val() | self.info_bits[3].val();
+        }
+        if self.lq.empty.val() {
+            self.info.next = self.info.val() | self.info_bits[8].val();
+        }
+        if self.cq.empty.val() {
+            self.info.next = self.info.val() | self.info_bits[9].val();
+        }
+        if self.sq.empty.val() {
+            self.info.next = self.info.val() | self.info_bits[10].val();
+        }
+        if self.cur_valid.q.val() {
+            self.info.next = self.info.val() | self.info_bits[11].val();
+        }
         self.halt.next = self.err_latched.q.val();
         self.clear.next = self.clear_pulse.q.val();
         self.busy.next = self.running.q.val();

@@ -20,6 +20,8 @@ pub struct Fifo<D: Synth> {
     pub full: Signal<Out, Bit>,
     /// Entries in the RAM (not counting the two-entry output buffer).
     pub count: Signal<Out, Bits<16>>,
+    /// Entries held anywhere (RAM, read in flight, output buffer).
+    pub level: Signal<Out, Bits<16>>,
     /// Nothing stored anywhere (RAM, read in flight, output buffer).
     pub empty: Signal<Out, Bit>,
     pub pop: Signal<In, Bit>,
@@ -54,6 +56,7 @@ impl<D: Synth> Fifo<D> {
             data_in: (0..lanes).map(|_| Default::default()).collect(),
             full: Default::default(),
             count: Default::default(),
+            level: Default::default(),
             empty: Default::default(),
             pop: Default::default(),
             valid: Default::default(),
@@ -97,6 +100,10 @@ impl<D: Synth> Logic for Fifo<D> {
         self.full.next = self.stored.q.val() == self.depth.val();
         self.count.next = self.stored.q.val();
         self.empty.next = !self.stored.q.val().any() & !self.inflight.q.val() & !self.head_valid.q.val();
+        self.level.next = self.stored.q.val()
+            + bit_cast::<16, 1>(self.inflight.q.val().into())
+            + bit_cast::<16, 1>(self.head_valid.q.val().into())
+            + bit_cast::<16, 1>(self.next_valid.q.val().into());
 
         self.popped.next = self.pop.val() & self.head_valid.q.val();
         self.pushed.next = self.push.val() & (self.stored.q.val() != self.depth.val());

@@ -7,6 +7,7 @@ use crate::controller::QueueEntry;
 use crate::decode::{HeaderFields, StoreFields};
 use crate::delay::Delay;
 use crate::dma_write::WriteClient;
+use crate::float_requant::{FloatLane, FLOAT_LATENCY};
 use crate::requant::{RequantLane, REQUANT_LATENCY};
 use crate::token_gate::TokenGate;
 use crate::widen::Widen;
@@ -67,6 +68,8 @@ pub struct StoreUnit {
     client: WriteClient,
     lanes_rq: Vec<RequantLane>,
     group_delay: Delay<Bits<16>>,
+    float_lane: FloatLane,
+    float_delay: Delay<Bits<16>>,
     zp_wide: Widen<32, 16>,
     lo_wide: Widen<32, 16>,
     hi_wide: Widen<32, 16>,
@@ -117,6 +120,10 @@ pub struct StoreUnit {
     req_fire: Signal<Local, Bit>,
     collect: Signal<Local, Bits<16>>,
     collect_valid: Signal<Local, Bit>,
+    float_mode: Signal<Local, Bit>,
+    last_group: Signal<Local, Bits<16>>,
+    fcollect: Signal<Local, Bits<16>>,
+    fcollect_valid: Signal<Local, Bit>,
     obytes: Vec<Signal<Local, Bits<8>>>,
     fail: Signal<Local, Bit>,
     fail_code: Signal<Local, Bits<8>>,
@@ -125,6 +132,7 @@ pub struct StoreUnit {
     beat_mask: Constant<Bits<16>>,
     beat_shift: Constant<Bits<16>>,
     groups_m1: Constant<Bits<16>>,
+    cols_m1: Constant<Bits<16>>,
     low15: Constant<Bits<16>>,
     bit15: Constant<Bits<16>>,
     int_min: Constant<Bits<32>>,
@@ -202,6 +210,8 @@ impl StoreUnit {
             client: WriteClient::new(b, cfg.axi.max_burst_beats as usize, cfg.axi.max_outstanding as usize),
             lanes_rq: vec_of(rq),
             group_delay: Delay::new(REQUANT_LATENCY),
+            float_lane: Default::default(),
+            float_delay: Delay::new(FLOAT_LATENCY),
             zp_wide: Default::default(),
             lo_wide: Default::default(),
             hi_wide: Default::default(),
@@ -248,6 +258,10 @@ impl StoreUnit {
             req_fire: Default::default(),
             collect: Default::default(),
             collect_valid: Default::default(),
+            float_mode: Default::default(),
+            last_group: Default::default(),
+            fcollect: Default::default(),
+            fcollect_valid: Default::default(),
             obytes: vec_of(obytes),
             fail: Default::default(),
             fail_code: Default::default(),
@@ -255,6 +269,7 @@ impl StoreUnit {
             beat_mask: konst(b as u64 - 1),
             beat_shift: konst(u64::from(b.trailing_zeros())),
             groups_m1: konst((cols / rq - 1) as u64),
+            cols_m1: konst(cols as u64 - 1),
             low15: konst(0x7fff),
             bit15: konst(0x8000),
             int_min: konst(0x8000_0000),
@@ -330,7 +345,7 @@ impl Logic for StoreUnit {
             err_code,
             done_pulse
         );
-        clock!(self, clock, gate, client, group_delay);
+        clock!(self, clock, gate, client, group_delay, float_lane, float_delay);
         for c in 0..self._cols {
             self.params_bias[c].clock.next = self.clock.val();
             self.params_mult[c].clock.next = self.clock.val();
@@ -455,6 +470,12 @@ impl Logic for StoreUnit {
 
         // ---- Entry pipeline: parameters, then per entry read, requantize, emit.
         self.pbuf_raddr.next = self.fields.pbuf_addr.val();
+        // Float mode has a single (IEEE-emulating) lane: one lane per cycle.
+        self.float_mode.next = self.mode.q.val() == 3;
+        self.last_group.next = self.groups_m1.val();
+        if self.float_mode.val() {
+            self.last_group.next = self.cols_m1.val();
+        }
         self.acc_ren.next = false;
         self.acc_raddr.next = self.acc_ptr.q.val().get_bits::<16>(0);
         self.client.data_valid.next = false;
@@ -491,7 +512,7 @@ impl Logic for StoreUnit {
             }
             Phase::Feed => {
                 self.group.d.next = self.group.q.val() + 1;
-                if self.group.q.val() == self.groups_m1.val() {
+                if self.group.q.val() == self.last_group.val() {
                     self.phase.d.next = Phase::Collect;
                 }
             }
@@ -532,16 +553,41 @@ impl Logic for StoreUnit {
                 }
             }
         }
+        for c in 0..self._cols {
+            if self.group.q.val().index() == c {
+                self.float_lane.acc.next = self.vals[c].q.val();
+                self.float_lane.bias.next = self.params_bias[c].q.val();
+                self.float_lane.scale.next = self.params_mult[c].q.val();
+            }
+        }
+        self.float_lane.valid_in.next = (self.phase.q.val() == Phase::Feed) & self.float_mode.val();
+        self.float_lane.zero_point.next = self.zp.q.val();
+        self.float_lane.clamp_lo.next = self.lo.q.val();
+        self.float_lane.clamp_hi.next = self.hi.q.val();
+        self.float_delay.data_in.next = 0.into();
+        if (self.phase.q.val() == Phase::Feed) & self.float_mode.val() {
+            self.float_delay.data_in.next = self.group.q.val() | self.bit15.val();
+        }
+        self.fcollect.next = self.float_delay.data_out.val() & self.low15.val();
+        self.fcollect_valid.next = self.float_delay.data_out.val().get_bit(15);
+        for c in 0..self._cols {
+            if self.fcollect_valid.val() & (self.fcollect.val().index() == c) {
+                self.res[c].d.next = self.float_lane.value.val();
+            }
+        }
+        if self.fcollect_valid.val() & (self.fcollect.val() == self.cols_m1.val()) {
+            self.phase.d.next = Phase::Emit;
+        }
         for l in 0..self._rq {
             self.lanes_rq[l].advance.next = true;
-            self.lanes_rq[l].valid_in.next = self.phase.q.val() == Phase::Feed;
+            self.lanes_rq[l].valid_in.next = (self.phase.q.val() == Phase::Feed) & !self.float_mode.val();
             self.lanes_rq[l].mode.next = self.mode.q.val();
             self.lanes_rq[l].zero_point.next = self.zp.q.val();
             self.lanes_rq[l].clamp_lo.next = self.lo.q.val();
             self.lanes_rq[l].clamp_hi.next = self.hi.q.val();
         }
         self.group_delay.data_in.next = 0.into();
-        if self.phase.q.val() == Phase::Feed {
+        if (self.phase.q.val() == Phase::Feed) & !self.float_mode.val() {
             self.group_delay.data_in.next = self.group.q.val() | self.bit15.val();
         }
         self.collect.next = self.group_delay.data_out.val() & self.low15.val();
@@ -621,10 +667,6 @@ impl Logic for StoreUnit {
         if self.active.q.val() & self.client.error.val() {
             self.fail.next = true;
             self.fail_code.next = self.code_dma_write.val();
-        }
-        if self.active.q.val() & (self.mode.q.val() == 3) {
-            // The float requantization unit is not in this build.
-            self.fail.next = true;
         }
         if self.fail.val() {
             self.err_pulse.d.next = true;

@@ -243,7 +243,7 @@ impl<const DW: usize, const SW: usize, const AW: usize> Logic for TesseraTop<DW,
         self.regs.error.next = self.ctrl.error.val();
         self.regs.error_code.next = self.ctrl.error_code.val();
         self.regs.error_pc.next = self.ctrl.error_pc.val();
-        self.regs.error_info.next = 0.into();
+        self.regs.error_info.next = self.ctrl.info.val();
         self.regs.done_event.next = self.ctrl.done_event.val();
         self.regs.error_event.next = self.ctrl.error_event.val();
         for i in 0..self.ctrl.counters.len() {

@@ -12,9 +12,11 @@ pub fn emit<U: Block>(uut: &U, top: &str) -> Result<String, String> {
     Ok(defines.defines())
 }
 
-/// Lint waivers for `verilator --lint-only -Wall`, as a `verilator_config` block.
+/// Lint waivers for `verilator --lint-only -Wall`, as a `verilator_config` block
+/// (inside `ifdef VERILATOR`, so synthesis tools skip it).
 /// Each names the rule, the part of the generated code it covers, and why.
-const WAIVERS: &str = r#"`verilator_config
+const WAIVERS: &str = r#"`ifdef VERILATOR
+`verilator_config
 // rust-hdl emits every sub-block as its own module into this one file.
 lint_off -rule DECLFILENAME
 // rust-hdl sizes integer literals by their Rust type (32 or 64 bits) and writes
@@ -33,6 +35,7 @@ lint_off -rule UNUSEDPARAM
 // true combinational loops.
 lint_off -rule UNOPTFLAT
 `verilog
+`endif
 "#;
 
 /// The final `tessera_top.v`: provenance header, waivers, modules.

@@ -96,9 +96,9 @@ fn write_client_writes_exact_bytes() {
             if let Some((bytes, strobe, last)) = w {
                 let (addr, beats, seen) = bursts.front_mut().expect("W before its AW");
                 let base = *addr + (*seen * B) as u64;
-                for j in 0..B {
+                for (j, byte) in bytes.iter().enumerate() {
                     if strobe & (1 << j) != 0 {
-                        memory.insert(base + j as u64, bytes[j]);
+                        memory.insert(base + j as u64, *byte);
                     }
                 }
                 *seen += 1;

@@ -2,7 +2,9 @@
 //!
 //! - [`golden`]: the bit-exact functional model of the ISA (fast; runs whole models).
 //! - [`verilator`]: the generated RTL, cycle-accurate, with an AXI DDR model.
+//! - [`cosim`]: one program on both, for comparison.
 
+pub mod cosim;
 pub mod golden;
 pub mod verilator;
 

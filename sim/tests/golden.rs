@@ -6,7 +6,22 @@ use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::*;
 use tessera_isa::quant::ParamLane;
 use tessera_isa::regs::ErrorCode;
-use tessera_sim::golden::{ExecError, Golden};
+use tessera_sim::cosim::{run_both, run_both_bytes};
+use tessera_sim::golden::{ExecError, Golden, RunStats};
+
+/// Runs `program` on the golden model and the Verilated RTL from the same `ddr`;
+/// both must succeed with identical DDR images. Leaves the result in `ddr`.
+fn run(cfg: &AccelConfig, program: &Program, ddr: &mut [u8]) -> RunStats {
+    let both = run_both(cfg, ddr, program, 5_000_000).expect("RTL model");
+    let stats = both.golden_result.as_ref().unwrap_or_else(|e| panic!("golden: {e}")).clone();
+    assert!(!both.outcome.timed_out, "the RTL did not finish");
+    assert_eq!(both.outcome.error, None, "the RTL reported an error");
+    if let Some(at) = both.first_difference() {
+        panic!("DDR differs at {at:#x}: golden {:#04x}, RTL {:#04x}", both.golden[at], both.rtl[at]);
+    }
+    ddr.copy_from_slice(&both.golden[..ddr.len()]);
+    stats
+}
 
 fn tiny() -> AccelConfig {
     AccelConfig::builtin("tiny").unwrap()
@@ -74,7 +89,7 @@ fn single_tile_gemm_matches_ndarray() {
         }),
         Instr::Finish,
     ]);
-    let stats = Golden::new(&tiny()).run(&program, &mut ddr).unwrap();
+    let stats = run(&tiny(), &program, &mut ddr);
 
     let to_i32 = |v: &[i8]| Array2::from_shape_vec((4, 4), v.iter().map(|x| i32::from(*x)).collect()).unwrap();
     let expected = to_i32(&a).dot(&to_i32(&b));
@@ -145,7 +160,7 @@ fn padded_conv1d_by_shifted_gemms() {
         ..Default::default()
     }));
     instrs.push(Instr::Finish);
-    Golden::new(&tiny()).run(&Program::new(instrs), &mut ddr).unwrap();
+    run(&tiny(), &Program::new(instrs), &mut ddr);
 
     let got = read_i32(&ddr, 0x200, len * ch);
     for p in 0..len {
@@ -230,7 +245,7 @@ fn alu_operations_hand_derived() {
         Instr::Finish,
     ]);
     let program = fence_stores(program);
-    Golden::new(&tiny()).run(&program, &mut ddr).unwrap();
+    run(&tiny(), &program, &mut ddr);
     assert_eq!(read_i32(&ddr, 0x20, 4), [3, 2, 4, 53]);
     assert_eq!(read_i32(&ddr, 0x30, 4), [0, 0, 0, -70]);
     assert_eq!(read_i32(&ddr, 0x40, 4), [-9, -9, -9, -9]);
@@ -287,7 +302,7 @@ fn store_requantization_modes_and_packing() {
         store(OutType::I4, RequantMode::None, 0, -8, 7, 0x118),
         Instr::Finish,
     ]));
-    Golden::new(&tiny()).run(&program, &mut ddr).unwrap();
+    run(&tiny(), &program, &mut ddr);
     // Lane 1: -37 * 0.5 = -18.5; SRDHM rounds ties towards +inf -> -18; + 3 = -15.
     assert_eq!(as_bytes(&[58, -15, 127, 7]), ddr[0x100..0x104]);
     assert_eq!(ddr[0x110..0x112], [0x0f, 0x7f]);
@@ -304,7 +319,7 @@ fn store_requantization_modes_and_packing() {
         store(OutType::I8, RequantMode::Float, 1, -128, 127, 0x128),
         Instr::Finish,
     ]));
-    Golden::new(&tiny()).run(&program, &mut ddr2).unwrap();
+    run(&tiny(), &program, &mut ddr2);
     // [100, -37, 1000, 7+1] * 0.5 = [50, -18.5, 500, 4] -> uint8 [50, 0, 255, 4]
     assert_eq!(ddr2[0x120..0x124], [50, 0, 255, 4]);
     // + zero point 1 before rounding: [51, -17.5 -> -18 (ties to even), 127, 5]
@@ -341,7 +356,7 @@ fn four_bit_operands_unpack_and_multiply() {
         store_i32(0, 0x40),
         Instr::Finish,
     ]);
-    Golden::new(&cfg).run(&program, &mut ddr).unwrap();
+    run(&cfg, &program, &mut ddr);
     // sum_k a[k] * (k+1) = 1*1 - 2*2 + 7*3 - 8*4 = -14; column 1 is its negation;
     // column 2 is 0; column 3 is the sum of a: 1 - 2 + 7 - 8 = -2.
     assert_eq!(read_i32(&ddr, 0x40, 4), [-14, 14, 0, -2]);
@@ -354,17 +369,24 @@ fn reused_weights_must_match_the_loaded_tile() {
         Instr::Gemm(Gemm { wbuf_addr, reuse_weights: reuse, loops: Loop2::flat(1), ..Default::default() })
     };
     let ok = Program::new(vec![gemm(0, false), gemm(0, true), Instr::Finish]);
-    Golden::new(&tiny()).run(&ok, &mut ddr).unwrap();
-    let bad = Program::new(vec![gemm(0, false), gemm(4, true), Instr::Finish]);
-    let err = Golden::new(&tiny()).run(&bad, &mut ddr).unwrap_err();
+    run(&tiny(), &ok, &mut ddr);
+    let err = run_err(vec![gemm(0, false), gemm(4, true), Instr::Finish], 0x100);
     assert_eq!((err.code(), err.pc()), (ErrorCode::WeightReuse, 1));
-    let cold = Program::new(vec![gemm(0, true), Instr::Finish]);
-    assert_eq!(Golden::new(&tiny()).run(&cold, &mut ddr).unwrap_err().code(), ErrorCode::WeightReuse);
+    assert_eq!(run_err(vec![gemm(0, true), Instr::Finish], 0x100).code(), ErrorCode::WeightReuse);
+}
+
+/// Runs a program that must fail; the RTL must report the same error code and PC.
+fn run_err_on(cfg: &AccelConfig, instrs: Vec<Instr>, ddr_len: usize) -> ExecError {
+    let ddr = vec![0u8; ddr_len];
+    let both = run_both(cfg, &ddr, &Program::new(instrs), 1_000_000).expect("RTL model");
+    let err = both.golden_result.clone().expect_err("the program must fail");
+    assert!(!both.outcome.timed_out, "the RTL hung instead of reporting {err}");
+    assert_eq!(both.outcome.error, Some((err.code(), err.pc() as u32)), "RTL error vs golden `{err}`");
+    err
 }
 
 fn run_err(instrs: Vec<Instr>, ddr_len: usize) -> ExecError {
-    let mut ddr = vec![0u8; ddr_len];
-    Golden::new(&tiny()).run(&Program::new(instrs), &mut ddr).unwrap_err()
+    run_err_on(&tiny(), instrs, ddr_len)
 }
 
 #[test]
@@ -373,7 +395,7 @@ fn malformed_fields_are_rejected_with_their_names() {
     let cases: Vec<(Instr, &str, &str)> = vec![
         (Instr::Load(Load { lanes: 5, ..load }), "lanes", "must be in 1..=4"),
         (Instr::Load(Load { sram_addr: 511, x_size: 2, ..load }), "sram_addr", "run past the 512-entry"),
-        (Instr::Load(Load { dram_addr: 0xfe, ..load }), "dram_addr", "run past the end"),
+        (Instr::Load(Load { dram_addr: 0xffff_0000, ..load }), "dram_addr", "run past the end"),
         (Instr::Load(Load { deps: deps(|d| d.pop_prev = true), ..load }), "pop_prev", "no previous queue"),
         (Instr::Gemm(Gemm { wbuf_addr: 126, ..Default::default() }), "wbuf_addr", "runs past"),
         (Instr::Gemm(Gemm { a_zero: 200, ..Default::default() }), "a_zero", "outside the operand range -128..=127"),
@@ -417,9 +439,11 @@ fn bad_opcode_in_ddr_is_reported_with_its_index() {
     let program = Program::new(vec![Instr::Fence, Instr::Fence, Instr::Finish]).encode();
     ddr[..program.len()].copy_from_slice(&program);
     ddr[32] = 0x0c; // instruction 1 gets opcode 12
-    let err = Golden::new(&tiny()).run_from_ddr(&mut ddr, 0, 3).unwrap_err();
+    let err = Golden::new(&tiny()).run_from_ddr(&mut ddr.clone(), 0, 3).unwrap_err();
     assert_eq!((err.code(), err.pc()), (ErrorCode::BadInstruction, 1));
     assert_eq!(err.to_string(), "instruction #1: unknown opcode 12");
+    let both = run_both_bytes(&tiny(), ddr.clone(), 0, 3, 100_000).unwrap();
+    assert_eq!(both.outcome.error, Some((ErrorCode::BadInstruction, 1)));
     // A program that does not fit in DDR is refused before decoding.
     let err = Golden::new(&tiny()).run_from_ddr(&mut ddr, 0xf0, 3).unwrap_err();
     assert!(err.to_string().contains("outside the 0x100-byte DDR"), "{err}");
@@ -453,8 +477,8 @@ fn bounded_queues_can_deadlock_a_program_that_infinite_queues_would_run() {
     cfg.control.token_depth = 16;
     let mut ddr = vec![0u8; 0x100];
     let depth = cfg.control.queue_depth as usize;
-    Golden::new(&cfg).run(&program(depth), &mut ddr).unwrap();
-    let err = Golden::new(&cfg).run(&program(depth + 1), &mut ddr).unwrap_err();
+    run(&cfg, &program(depth), &mut ddr);
+    let err = run_err_on(&cfg, program(depth + 1).instrs, 0x100);
     assert_eq!(err.code(), ErrorCode::Deadlock);
     assert!(err.to_string().contains(&format!("dispatcher waits to issue #{depth} `load.ibuf`")), "{err}");
 }
@@ -509,7 +533,7 @@ fn strided_gemm_loops() {
         }),
         Instr::Finish,
     ]);
-    Golden::new(&tiny()).run(&program, &mut ddr).unwrap();
+    run(&tiny(), &program, &mut ddr);
     let a2 = Array2::from_shape_vec((8, 4), a.iter().map(|v| i32::from(*v)).collect()).unwrap();
     let b2 = Array2::from_shape_vec((4, 4), b.iter().map(|v| i32::from(*v)).collect()).unwrap();
     let full = a2.dot(&b2);

@@ -48,39 +48,22 @@ pub fn pack_operands(values: &[i32], bits: u32) -> Vec<u8> {
 
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::Program;
-use tessera_sim::golden::{Golden, RunStats};
-use tessera_sim::verilator::{first_difference, run_image, BuildOptions, RtlOutcome, VerilatorSim};
+use tessera_sim::cosim::{run_both, CosimRun};
 
-/// Physical address the simulated DDR window starts at.
-pub const SIM_BASE: u64 = 0x2000_0000;
-
-/// The result of running one program on both the golden model and the RTL.
-pub struct Cosim {
-    pub golden: Vec<u8>,
-    pub rtl: Vec<u8>,
-    pub stats: RunStats,
-    pub outcome: RtlOutcome,
-}
-
-/// Appends `program` to `image` and runs it on the golden model and the Verilated
-/// RTL of `cfg`; panics with the first differing address if the DDR images differ.
-pub fn cosim(cfg: &AccelConfig, image: &DdrImage, program: &Program) -> Cosim {
-    let mut bytes = image.bytes.clone();
-    let prog_off = bytes.len().next_multiple_of(64);
-    bytes.resize(prog_off, 0);
-    bytes.extend(program.encode());
-    let mut golden = bytes.clone();
-    let stats = Golden::new(cfg)
-        .run_from_ddr(&mut golden, prog_off as u64, program.len() as u32)
-        .unwrap_or_else(|e| panic!("golden: {e}"));
-    let mut sim = VerilatorSim::new(cfg, &BuildOptions::default(), SIM_BASE, bytes.len()).expect("build the RTL model");
-    let outcome =
-        run_image(&mut sim, &bytes, prog_off as u64, program.len() as u32, 50_000_000).expect("register access");
-    assert!(!outcome.timed_out, "{}: the RTL did not finish", cfg.name);
-    assert_eq!(outcome.error, None, "{}: the RTL reported an error", cfg.name);
-    let rtl = sim.ddr().to_vec();
-    if let Some(at) = first_difference(&golden, &rtl) {
-        panic!("{}: DDR differs first at offset {at:#x}: golden {:#04x}, RTL {:#04x}", cfg.name, golden[at], rtl[at]);
+/// Runs `program` after `image` on the golden model and the Verilated RTL of `cfg`;
+/// both must succeed and leave identical DDR images.
+pub fn cosim(cfg: &AccelConfig, image: &DdrImage, program: &Program) -> CosimRun {
+    let run = run_both(cfg, &image.bytes, program, 50_000_000).expect("build and run the RTL model");
+    if let Err(e) = &run.golden_result {
+        panic!("{}: golden: {e}", cfg.name);
     }
-    Cosim { golden, rtl, stats, outcome }
+    assert!(!run.outcome.timed_out, "{}: the RTL did not finish", cfg.name);
+    assert_eq!(run.outcome.error, None, "{}: the RTL reported an error", cfg.name);
+    if let Some(at) = run.first_difference() {
+        panic!(
+            "{}: DDR differs first at offset {at:#x}: golden {:#04x}, RTL {:#04x}",
+            cfg.name, run.golden[at], run.rtl[at]
+        );
+    }
+    run
 }
