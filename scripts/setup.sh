@@ -23,9 +23,10 @@ for component in rustfmt clippy; do
     fi
 done
 
-# Debian packages: Verilator (RTL lint and cosimulation).
+# Debian packages: Verilator (lint and cosimulation), Yosys (synthesis, latch checks).
 apt_packages=()
 command -v verilator >/dev/null || apt_packages+=(verilator)
+command -v yosys >/dev/null || apt_packages+=(yosys)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     log "installing ${apt_packages[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive

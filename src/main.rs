@@ -91,9 +91,7 @@ fn main() -> ExitCode {
         Command::Info { config } => commands::info::run(&config.config),
         Command::Demo { config, size } => commands::demo::run(&config, size),
         Command::Isa => commands::info::isa(),
-        Command::Generate { config, out } => {
-            commands::pending("generate", 3, &format!("Verilog for `{}` into {}", config.config, out.display()))
-        }
+        Command::Generate { config, out } => commands::generate::run(&config.config, &out),
         Command::Compile { model, config, out } => commands::pending(
             "compile",
             5,

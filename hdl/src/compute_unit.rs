@@ -928,6 +928,14 @@ impl Logic for ComputeUnit {
             self.err_code.d.next = self.code_bad_field.val();
             self.err_pc.d.next = self.pc.q.val();
         }
+        // Defaults (group 0) so that no input is left unassigned (no latches).
+        for l in 0..self._al {
+            self.alu[l].d.next = self.alu_dst[l].q.val();
+            self.alu[l].b.next = self.alu_src[l].q.val();
+            if self.alu_use_imm.q.val() {
+                self.alu[l].b.next = self.alu_imm.q.val();
+            }
+        }
         for al in self._al..(self._al + 1) {
             for g in 0..self._groups {
                 if self.alu_group.q.val().index() == g {

@@ -18,6 +18,7 @@ pub mod fifo;
 pub mod float_requant;
 pub mod load_engine;
 pub mod load_unit;
+pub mod manifest;
 pub mod operand;
 pub mod pe;
 pub mod ram;

@@ -541,6 +541,13 @@ impl Logic for StoreUnit {
             _ => {}
         }
         // Requantize one lane group per cycle; results land REQUANT_LATENCY cycles later.
+        // Group 0 is the default so that no input is left unassigned (no latches).
+        for l in 0..self._rq {
+            self.lanes_rq[l].acc.next = self.vals[l].q.val();
+            self.lanes_rq[l].bias.next = self.params_bias[l].q.val();
+            self.lanes_rq[l].multiplier.next = self.params_mult[l].q.val();
+            self.lanes_rq[l].shift.next = self.params_shift[l].q.val();
+        }
         for rq in self._rq..(self._rq + 1) {
             for g in 0..self._groups {
                 if self.group.q.val().index() == g {
@@ -553,6 +560,10 @@ impl Logic for StoreUnit {
                 }
             }
         }
+        // Lane 0 is the default so that no input is left unassigned (no latches).
+        self.float_lane.acc.next = self.vals[0].q.val();
+        self.float_lane.bias.next = self.params_bias[0].q.val();
+        self.float_lane.scale.next = self.params_mult[0].q.val();
         for c in 0..self._cols {
             if self.group.q.val().index() == c {
                 self.float_lane.acc.next = self.vals[c].q.val();

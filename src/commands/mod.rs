@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod generate;
 pub mod info;
 
 /// A subcommand whose implementation belongs to a later issue: say exactly that.
