@@ -230,6 +230,10 @@ pub struct ComputeUnit {
     acc_entries: Constant<Bits<32>>,
     macs_per_vector: Constant<Bits<32>>,
     bank_hold: Constant<Bits<16>>,
+    /// What unsigned weights are biased by to become signed (128, or 8 for int4).
+    unsigned_bias: Constant<Bits<16>>,
+    /// The bias of the weights being written: `unsigned_bias` or 0.
+    w_bias: Signal<Local, Bits<16>>,
     rows_m1: Constant<Bits<16>>,
     acc_low_mask: Constant<Bits<32>>,
     acc_sign_bit: Constant<Bits<8>>,
@@ -462,7 +466,9 @@ impl ComputeUnit {
             ibuf_entries: konst(u64::from(m.ibuf_entries)),
             acc_entries: konst(u64::from(m.acc_entries)),
             macs_per_vector: konst((rows * cols) as u64),
-            bank_hold: konst(cols as u64 + 1),
+            bank_hold: konst(SystolicArray::weight_use_span(cols) as u64 + 1),
+            unsigned_bias: konst(if four_bit { 8 } else { 128 }),
+            w_bias: Default::default(),
             rows_m1: konst(rows as u64 - 1),
             acc_low_mask: konst(low_mask),
             acc_sign_bit: konst(u64::from(a.acc_bits - 1)),
@@ -710,12 +716,19 @@ impl Logic for ComputeUnit {
         self.w_write_bank.d.next = self.g_bank.q.val();
         self.w_write_unsigned.d.next = self.g_w_unsigned.q.val();
         self.w_write_zero.d.next = self.g_w_zero.q.val();
+        // The array multiplies signed 8-bit weights and removes the zero point per
+        // vector, so unsigned weights and their zero point are biased to signed.
+        self.w_bias.next = 0.into();
+        if self.w_write_unsigned.q.val() {
+            self.w_bias.next = self.unsigned_bias.val();
+        }
         for c in 0..self._cols {
             self.w_ext[c].raw.next = self.wbuf_rdata[c].val();
             self.w_ext[c].is_unsigned.next = self.w_write_unsigned.q.val();
-            self.w_ext[c].zero.next = self.w_write_zero.q.val();
+            self.w_ext[c].zero.next = self.w_bias.val();
             self.array.w_data[c].next = self.w_ext[c].value.val();
         }
+        self.array.w_zero.next = signed_cast(self.w_write_zero.q.val() - self.w_bias.val());
         self.array.w_row.next = self.w_write_row.q.val();
         self.array.w_write.next = self.w_write.q.val();
         self.array.w_bank.next = self.w_write_bank.q.val();

@@ -14,6 +14,7 @@ pub mod decode;
 pub mod delay;
 pub mod dma_read;
 pub mod dma_write;
+pub mod dsp;
 pub mod fifo;
 pub mod float_requant;
 pub mod load_engine;

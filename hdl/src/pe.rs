@@ -1,49 +1,111 @@
-//! One processing element of the weight-stationary array.
+//! Two processing elements (array columns `2p` and `2p + 1`) sharing one DSP slice.
 //!
-//! The PE holds two weights (a bank for the tile being streamed and one being
-//! loaded). Each activation travels rightwards with the bank-select bit it was
-//! issued with, so a new tile takes effect exactly on the wavefront of its first
-//! vector and weight loads overlap streaming. Partial sums travel downwards.
+//! Both PEs of a row multiply the same activation, so one multiplier computes both
+//! products at once: with `b = w_hi * 2^16 + w_lo`, `a * b = (a * w_hi) * 2^16 + a * w_lo`.
+//! Activations have 9 significant bits and weights 8 (the array removes the weight
+//! zero point afterwards, see `array.rs`), so `|a * w_lo| <= 255 * 128 < 2^15`:
+//! the low product is exactly the low 16 bits of the packed product, read as signed.
+//! The high product is the rest plus the borrow the negative low product took
+//! (bit 15). The DSP post-adder accumulates the high column's partial sum in place
+//! (`c = psum_hi * 2^16`) and leaves the borrow out; the borrows are counted in a
+//! small `pend` chain and added once below the array. The low column's partial sum is
+//! added in fabric one cycle later, when the product leaves the DSP's output register.
+//!
+//! This is the INT8 packing of Xilinx WP486 adapted to the 25 x 18 DSP48E1: it halves
+//! the DSP count (a 16x16 array needs 128 slices, not 256) for ~45 LUTs per pair.
+//! Each activation carries the weight bank it multiplies with (`sel`), so a new
+//! tile takes effect on the wavefront of its first vector while the other bank loads.
 
+use crate::dsp::DspMulAdd;
 use rust_hdl::prelude::*;
 
+/// Partial-sum width inside the array: enough for 128 rows of 9 x 8-bit products.
+pub const PSUM_BITS: usize = 24;
+
+/// A packed weight pair: bits 16..8 the high weight minus the low weight's sign
+/// (the borrow of the packed sum), bits 7..0 the low weight. See [`pack_weights`].
+pub type PackedWeights = Bits<17>;
+
+/// The [`PackedWeights`] of weights `lo`, `hi` in -128..=127 (test and model helper).
+pub fn pack_weights(lo: i64, hi: i64) -> u64 {
+    assert!((-128..=127).contains(&lo) && (-128..=127).contains(&hi), "weights are 8-bit");
+    let hi_adj = hi - i64::from(lo < 0);
+    (((hi_adj as u64) & 0x1ff) << 8) | ((lo as u64) & 0xff)
+}
+
 #[derive(LogicBlock, Default)]
-pub struct Pe {
+pub struct PePair {
     pub clock: Signal<In, Clock>,
-    /// Activation from the left neighbour (zero point already removed, 9 significant bits).
+    /// Activation from the left neighbour (zero point removed: 9 significant bits).
     pub a_in: Signal<In, Signed<16>>,
     /// Weight bank the activation uses.
     pub sel_in: Signal<In, Bit>,
-    /// Partial sum from the PE above.
-    pub psum_in: Signal<In, Signed<32>>,
     pub a_out: Signal<Out, Signed<16>>,
     pub sel_out: Signal<Out, Bit>,
-    pub psum_out: Signal<Out, Signed<32>>,
-    /// Weight to store (zero point already removed).
-    pub w_data: Signal<In, Signed<16>>,
+    /// High column's partial sum from above, without its pending borrows.
+    pub hi_in: Signal<In, Signed<PSUM_BITS>>,
+    /// Low column's partial sum from above (one cycle behind `hi_in`).
+    pub lo_in: Signal<In, Signed<PSUM_BITS>>,
+    /// Borrows of the high column so far (one cycle behind `hi_in`).
+    pub pend_in: Signal<In, Bits<8>>,
+    pub hi_out: Signal<Out, Signed<PSUM_BITS>>,
+    pub lo_out: Signal<Out, Signed<PSUM_BITS>>,
+    pub pend_out: Signal<Out, Bits<8>>,
+    /// Weights to store, packed by the array edge.
+    pub w_data: Signal<In, PackedWeights>,
     /// Store `w_data` into bank `w_bank` this cycle.
     pub w_write: Signal<In, Bit>,
     pub w_bank: Signal<In, Bit>,
     a: DFF<Signed<16>>,
     sel: DFF<Bit>,
-    psum: DFF<Signed<32>>,
-    w0: DFF<Signed<16>>,
-    w1: DFF<Signed<16>>,
-    /// The weight of the bank the current activation selects.
-    w: Signal<Local, Signed<16>>,
+    w0: DFF<PackedWeights>,
+    w1: DFF<PackedWeights>,
+    lo: DFF<Signed<PSUM_BITS>>,
+    pend: DFF<Bits<8>>,
+    mac: DspMulAdd<16, 25, 40>,
+    /// The packed weights of the bank the current activation selects.
+    w: Signal<Local, PackedWeights>,
+    /// `w` as the 25-bit multiplicand `w_hi * 2^16 + w_lo`.
+    w_high: Signal<Local, Bits<25>>,
+    w_low: Signal<Local, Bits<25>>,
+    /// `hi_in * 2^16`.
+    c_bits: Signal<Local, Bits<40>>,
+    p_bits: Signal<Local, Bits<40>>,
+    /// The low product, sign-extended.
+    lo_prod: Signal<Local, Bits<PSUM_BITS>>,
 }
 
-impl Logic for Pe {
+impl Logic for PePair {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, a, sel, psum, w0, w1);
+        dff_setup!(self, clock, a, sel, w0, w1, lo, pend);
+        self.mac.clock.next = self.clock.val();
         self.a.d.next = self.a_in.val();
         self.sel.d.next = self.sel_in.val();
         self.w.next = self.w0.q.val();
         if self.sel_in.val() {
             self.w.next = self.w1.q.val();
         }
-        self.psum.d.next = self.psum_in.val() + self.a_in.val() * self.w.val();
+        self.w_high.next = bit_cast::<25, 9>(self.w.val().get_bits::<9>(8)) << 16;
+        self.w_low.next = bit_cast::<25, 8>(self.w.val().get_bits::<8>(0));
+        if self.w.val().get_bit(7) {
+            self.w_low.next = bit_cast::<25, 8>(self.w.val().get_bits::<8>(0)) | 0xff00;
+        }
+        self.c_bits.next = bit_cast::<40, PSUM_BITS>(unsigned_cast(self.hi_in.val())) << 16;
+        self.mac.a.next = self.a_in.val();
+        self.mac.b.next = signed_cast(self.w_high.val() | self.w_low.val());
+        self.mac.c.next = signed_cast(self.c_bits.val());
+        self.p_bits.next = unsigned_cast(self.mac.p.val());
+        self.hi_out.next = signed_cast(self.p_bits.val().get_bits::<PSUM_BITS>(16));
+        self.lo_prod.next = bit_cast::<PSUM_BITS, 16>(self.p_bits.val().get_bits::<16>(0));
+        if self.p_bits.val().get_bit(15) {
+            self.lo_prod.next = bit_cast::<PSUM_BITS, 16>(self.p_bits.val().get_bits::<16>(0)) | 0xff_0000;
+        }
+        self.lo.d.next = self.lo_in.val() + signed_cast(self.lo_prod.val());
+        self.pend.d.next = self.pend_in.val();
+        if self.p_bits.val().get_bit(15) {
+            self.pend.d.next = self.pend_in.val() + 1;
+        }
         if self.w_write.val() {
             if self.w_bank.val() {
                 self.w1.d.next = self.w_data.val();
@@ -53,6 +115,59 @@ impl Logic for Pe {
         }
         self.a_out.next = self.a.q.val();
         self.sel_out.next = self.sel.q.val();
-        self.psum_out.next = self.psum.q.val();
+        self.lo_out.next = self.lo.q.val();
+        self.pend_out.next = self.pend.q.val();
+    }
+}
+
+/// Packs the weights of columns `2p` (`lo`) and `2p + 1` (`hi`) for a [`PePair`]:
+/// the high field absorbs the borrow of a negative low weight, so the pair's
+/// multiplicand is the plain bit pattern of `hi * 2^16 + lo`.
+#[derive(LogicBlock, Default)]
+pub struct WeightPacker {
+    /// Weight in -128..=127.
+    pub lo: Signal<In, Signed<16>>,
+    pub hi: Signal<In, Signed<16>>,
+    pub word: Signal<Out, PackedWeights>,
+    lo_bits: Signal<Local, Bits<16>>,
+    hi_adj: Signal<Local, Bits<16>>,
+}
+
+impl Logic for WeightPacker {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.lo_bits.next = unsigned_cast(self.lo.val());
+        self.hi_adj.next = unsigned_cast(self.hi.val());
+        if self.lo_bits.val().get_bit(7) {
+            self.hi_adj.next = unsigned_cast(self.hi.val()) - 1;
+        }
+        self.word.next = (bit_cast::<17, 9>(self.hi_adj.val().get_bits::<9>(0)) << 8)
+            | bit_cast::<17, 8>(self.lo_bits.val().get_bits::<8>(0));
+    }
+}
+
+/// The two results of a pair leaving the array: the high column gets its pending
+/// borrows back, and both lose the weight zero-point term `corr = w_zero * sum(a)`.
+#[derive(LogicBlock, Default)]
+pub struct PairResult {
+    pub hi_raw: Signal<In, Signed<PSUM_BITS>>,
+    pub pend: Signal<In, Bits<8>>,
+    pub lo_raw: Signal<In, Signed<PSUM_BITS>>,
+    pub corr: Signal<In, Signed<32>>,
+    pub hi: Signal<Out, Signed<32>>,
+    pub lo: Signal<Out, Signed<32>>,
+    hi_wide: Signal<Local, Signed<32>>,
+    lo_wide: Signal<Local, Signed<32>>,
+    pend_wide: Signal<Local, Bits<32>>,
+}
+
+impl Logic for PairResult {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.hi_wide.next = signed_bit_cast::<32, PSUM_BITS>(self.hi_raw.val());
+        self.lo_wide.next = signed_bit_cast::<32, PSUM_BITS>(self.lo_raw.val());
+        self.pend_wide.next = bit_cast::<32, 8>(self.pend.val());
+        self.hi.next = self.hi_wide.val() + signed_cast(self.pend_wide.val()) - self.corr.val();
+        self.lo.next = self.lo_wide.val() - self.corr.val();
     }
 }
