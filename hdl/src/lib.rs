@@ -26,6 +26,7 @@ pub mod ram;
 pub mod regfile;
 pub mod requant;
 pub mod store_unit;
+pub mod synth;
 pub mod token_gate;
 pub mod top;
 pub mod verilog;

@@ -395,6 +395,7 @@ fn malformed_fields_are_rejected_with_their_names() {
     let cases: Vec<(Instr, &str, &str)> = vec![
         (Instr::Load(Load { lanes: 5, ..load }), "lanes", "must be in 1..=4"),
         (Instr::Load(Load { sram_addr: 511, x_size: 2, ..load }), "sram_addr", "run past the 512-entry"),
+        (Instr::Load(Load { mem: Mem::Pbuf, lanes: 3, ..load }), "lanes", "must equal cols (4) for PBUF"),
         (Instr::Load(Load { dram_addr: 0xffff_0000, ..load }), "dram_addr", "run past the end"),
         (Instr::Load(Load { deps: deps(|d| d.pop_prev = true), ..load }), "pop_prev", "no previous queue"),
         (Instr::Gemm(Gemm { wbuf_addr: 126, ..Default::default() }), "wbuf_addr", "runs past"),

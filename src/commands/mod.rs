@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod generate;
 pub mod info;
+pub mod synth;
 
 /// A subcommand whose implementation belongs to a later issue: say exactly that.
 pub fn pending(command: &str, issue: u32, would: &str) -> anyhow::Result<()> {

@@ -136,6 +136,11 @@ fn check_load(l: &Load, cfg: &AccelConfig, dram_len: Option<u64>) -> Result<(), 
     ensure((1..=max_lanes).contains(&u32::from(l.lanes)), "lanes", || {
         format!("must be in 1..={max_lanes} for {:?}, got {}", l.mem, l.lanes)
     })?;
+    // A parameter entry is laid out by column (all biases, then all multipliers,
+    // then all shifts), so it is loaded whole.
+    ensure(l.mem != Mem::Pbuf || u32::from(l.lanes) == max_lanes, "lanes", || {
+        format!("must equal cols ({max_lanes}) for PBUF, got {}", l.lanes)
+    })?;
     ensure(l.mem == Mem::Acc || l.acc_elem == AccElem::I8, "acc_elem", || {
         format!("must be 0 unless mem is ACC, got {:?}", l.acc_elem)
     })?;
