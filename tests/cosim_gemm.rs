@@ -40,16 +40,19 @@ fn gemm_case(cfg: &AccelConfig, case: Case) {
     let a_addr = ddr.push(&pack_operands(&random_operands(&mut rng, m * k, a, bits), bits));
     let b_addr = ddr.push(&pack_operands(&random_operands(&mut rng, k * n, w, bits), bits));
     let output = if requant {
+        // The seed picks the requantization arithmetic: TFLite double or single
+        // rounding, or the ONNX float path.
+        let mode = [RequantMode::Fixed, RequantMode::FixedSingle, RequantMode::Float][(seed % 3) as usize];
         let params: Vec<ParamLane> = (0..n)
             .map(|_| {
-                ParamLane::fixed(
-                    rng.random_range(-3000..3000),
-                    quantize_multiplier(rng.random_range(1e-4..4e-3)).unwrap(),
-                )
+                let (bias, scale) = (rng.random_range(-3000..3000), rng.random_range(1e-4..4e-3));
+                match mode {
+                    RequantMode::Float => ParamLane::float(bias, scale as f32),
+                    _ => ParamLane::fixed(bias, quantize_multiplier(scale).unwrap()),
+                }
             })
             .collect();
         let params_addr = ddr.push(&encode_param_entries(cfg.array.cols as usize, &params));
-        let mode = if seed.is_multiple_of(2) { RequantMode::Fixed } else { RequantMode::FixedSingle };
         GemmOutput::Requant { params_addr, mode, out_type: OutType::I8, zero_point: -3, clamp: (-120, 125) }
     } else {
         GemmOutput::Raw32
@@ -103,4 +106,18 @@ fn pynq_z2_gemms() {
         &cfg,
         Case { m: 33, k: 64, n: 40, a: OperandQuant { zero: 3, unsigned: false }, w: S, requant: true, seed: 31 },
     );
+}
+
+/// The tiny array with 4-bit operands (two per byte in DDR and on-chip).
+#[test]
+fn tiny_int4_gemms() {
+    let mut cfg = AccelConfig::builtin("tiny").unwrap();
+    cfg.name = "tiny-int4".into();
+    cfg.array.operand_bits = 4;
+    assert!(cfg.problems().is_empty(), "{:?}", cfg.problems());
+    gemm_case(&cfg, Case { m: 9, k: 12, n: 8, a: S, w: S, requant: false, seed: 40 });
+    let (a, w) = (OperandQuant { zero: 9, unsigned: true }, OperandQuant { zero: -3, unsigned: false });
+    gemm_case(&cfg, Case { m: 7, k: 10, n: 6, a, w, requant: true, seed: 41 });
+    let (a, w) = (OperandQuant { zero: -8, unsigned: false }, OperandQuant { zero: 15, unsigned: true });
+    gemm_case(&cfg, Case { m: 5, k: 8, n: 4, a, w, requant: false, seed: 42 });
 }
