@@ -65,17 +65,44 @@ fn invalid_config_names_file_and_field() {
 
 #[test]
 fn pending_subcommands_say_what_is_missing() {
-    for (args, issue) in [
-        (vec!["synth", "--config", "tiny"], 3),
-        (vec!["run", "x.tsr"], 4),
-        (vec!["bench", "gemm"], 4),
-        (vec!["compile", "m.onnx", "-o", "m.tsr"], 5),
-    ] {
+    for (args, issue) in
+        [(vec!["run", "x.tsr"], 4), (vec!["bench", "gemm"], 4), (vec!["compile", "m.onnx", "-o", "m.tsr"], 5)]
+    {
         let out = tessera(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = stderr(&out);
         assert!(err.contains("not implemented yet") && err.contains(&format!("issue #{issue}")), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn synth_rejects_unknown_parts_by_name() {
+    let out = tessera(&["synth", "--config", "tiny", "--part", "xc9500"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("unknown FPGA part `xc9500`") && err.contains("xc7z020"), "{err}");
+}
+
+/// A real Yosys run on the smallest config (about three minutes): the report has
+/// all four resources and the packed array's DSP slices.
+#[test]
+fn synth_reports_utilization_against_the_part() {
+    let dir = std::env::temp_dir().join(format!("tessera-cli-synth-{}", std::process::id()));
+    let out = tessera(&["synth", "--config", "tiny", "--part", "xc7z020clg400-1", "-o", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for resource in ["LUT", "FF", "DSP", "BRAM36"] {
+        let row = line(&text, &format!("  {resource} "));
+        let used: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(used > 0.0, "{row}");
+    }
+    // 4x4 int8 array: 8 PE pairs of one DSP each, plus the zero-point multiplier.
+    let dsp: u64 = line(&text, "  DSP ").split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(dsp >= 9, "{text}");
+    assert!(line(&text, "  DSP ").contains(" 220 "), "{text}");
+    assert!(text.contains("fits xc7z020"), "{text}");
+    assert!(dir.join("synth.log").exists() && dir.join("synth_stat.json").exists());
+    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! One lane of the accumulator ALU (docs/isa.md §3 ALU). Every operation takes
 //! [`ALU_LATENCY`] cycles so that lane groups can be streamed through; MBQM uses the
-//! requantization lane's fixed-point datapath (bias 0, zero point 0, no clamp).
+//! requantization lane's fixed-point datapath (bias 0, zero point 0, no clamp), and
+//! MUL that lane's multiplier (with no shift), so a lane has one 32 x 32 multiplier.
 
 use crate::delay::Delay;
-use crate::requant::{RequantLane, MODE_FIXED, REQUANT_LATENCY};
+use crate::requant::{RequantLane, MODE_FIXED, PRODUCT_LATENCY, REQUANT_LATENCY};
 use rust_hdl::prelude::*;
 
 pub const ALU_LATENCY: usize = REQUANT_LATENCY;
@@ -30,6 +31,8 @@ pub struct AluLane {
     pub result: Signal<Out, Bits<32>>,
     mbqm: RequantLane,
     simple_delay: Delay<Bits<32>>,
+    /// The shared multiplier's product, from its stage 3 to the lane's output.
+    product_delay: Delay<Bits<32>>,
     op_delay: Delay<Bits<4>>,
     simple: Signal<Local, Bits<32>>,
     amount: Signal<Local, Bits<32>>,
@@ -45,6 +48,7 @@ pub struct AluLane {
     zero32: Constant<Bits<32>>,
     mode_fixed: Constant<Bits<2>>,
     op_mbqm: Constant<Bits<4>>,
+    op_mul: Constant<Bits<4>>,
 }
 
 impl Default for AluLane {
@@ -58,6 +62,7 @@ impl Default for AluLane {
             result: Default::default(),
             mbqm: Default::default(),
             simple_delay: Delay::new(ALU_LATENCY),
+            product_delay: Delay::new(ALU_LATENCY - PRODUCT_LATENCY),
             op_delay: Delay::new(ALU_LATENCY),
             simple: Default::default(),
             amount: Default::default(),
@@ -73,6 +78,7 @@ impl Default for AluLane {
             zero32: Constant::new(0u64.into()),
             mode_fixed: Constant::new(MODE_FIXED.into()),
             op_mbqm: Constant::new(OP_MBQM.into()),
+            op_mul: Constant::new(OP_MUL.into()),
         }
     }
 }
@@ -80,13 +86,17 @@ impl Default for AluLane {
 impl Logic for AluLane {
     #[hdl_gen]
     fn update(&mut self) {
-        clock!(self, clock, mbqm, simple_delay, op_delay);
+        clock!(self, clock, mbqm, simple_delay, product_delay, op_delay);
         self.mbqm.advance.next = true;
         self.mbqm.valid_in.next = true;
         self.mbqm.acc.next = self.d.val();
         self.mbqm.bias.next = self.zero32.val();
         self.mbqm.multiplier.next = self.b.val();
         self.mbqm.shift.next = self.shift.val();
+        if self.op.val() == self.op_mul.val() {
+            self.mbqm.shift.next = 0.into();
+        }
+        self.product_delay.data_in.next = self.mbqm.product_low.val();
         self.mbqm.mode.next = self.mode_fixed.val();
         self.mbqm.zero_point.next = self.zero32.val();
         self.mbqm.clamp_lo.next = self.int_min.val();
@@ -111,12 +121,6 @@ impl Logic for AluLane {
             }
             2 => {
                 self.simple.next = self.d.val() - self.b.val();
-            }
-            3 => {
-                // Low 32 bits of the product (the same for signed and unsigned).
-                self.simple.next = bit_cast::<32, 32>(self.d.val().get_bits::<16>(0) * self.b.val().get_bits::<16>(0))
-                    + ((self.d.val().get_bits::<16>(0) * self.b.val().get_bits::<16>(16)) << 16)
-                    + ((self.d.val().get_bits::<16>(16) * self.b.val().get_bits::<16>(0)) << 16);
             }
             4 => {
                 self.simple.next = self.d.val();
@@ -146,6 +150,9 @@ impl Logic for AluLane {
         self.result.next = self.simple_delay.data_out.val();
         if self.op_delay.data_out.val() == self.op_mbqm.val() {
             self.result.next = self.mbqm.value.val();
+        }
+        if self.op_delay.data_out.val() == self.op_mul.val() {
+            self.result.next = self.product_delay.data_out.val();
         }
     }
 }

@@ -53,13 +53,12 @@ pub struct SystolicArray {
     edge_zw: Vec<DFF<Signed<16>>>,
     /// `corr[p]` is the zero-point term of the vector whose results pair `p` emits.
     corr: Vec<DFF<Signed<32>>>,
-    /// The high columns' sums, held one cycle to meet the low columns and borrows.
+    /// The high columns' sums, held one cycle to meet the low columns.
     hi_hold: Vec<DFF<Signed<PSUM_BITS>>>,
     results: Vec<PairResult>,
     deskew: Vec<Delay<Signed<32>>>,
     zero: Constant<Signed<16>>,
     zero_psum: Constant<Signed<PSUM_BITS>>,
-    zero_pend: Constant<Bits<8>>,
     _rows: usize,
     _cols: usize,
     _pairs: usize,
@@ -96,7 +95,6 @@ impl SystolicArray {
             deskew: (0..2 * pairs).map(|c| Delay::new(pairs - c / 2)).collect(),
             zero: Constant::new(Signed::default()),
             zero_psum: Constant::new(Signed::default()),
-            zero_pend: Constant::new(Bits::default()),
             _rows: rows,
             _cols: cols,
             _pairs: pairs,
@@ -189,20 +187,17 @@ impl Logic for SystolicArray {
             for p in 0..self._pairs {
                 self.pes[p].hi_in.next = self.zero_psum.val();
                 self.pes[p].lo_in.next = self.zero_psum.val();
-                self.pes[p].pend_in.next = self.zero_pend.val();
             }
             for r in 1..self._rows {
                 for p in 0..self._pairs {
                     self.pes[r * pp + p].hi_in.next = self.pes[r * pp + p - pp].hi_out.val();
                     self.pes[r * pp + p].lo_in.next = self.pes[r * pp + p - pp].lo_out.val();
-                    self.pes[r * pp + p].pend_in.next = self.pes[r * pp + p - pp].pend_out.val();
                 }
             }
             for last in (self._rows - 1)..self._rows {
                 for p in 0..self._pairs {
                     self.hi_hold[p].d.next = self.pes[last * pp + p].hi_out.val();
                     self.results[p].hi_raw.next = self.hi_hold[p].q.val();
-                    self.results[p].pend.next = self.pes[last * pp + p].pend_out.val();
                     self.results[p].lo_raw.next = self.pes[last * pp + p].lo_out.val();
                     self.results[p].corr.next = self.corr[p].q.val();
                 }

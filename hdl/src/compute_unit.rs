@@ -273,7 +273,10 @@ impl ComputeUnit {
         let (rows, cols) = (a.rows as usize, a.cols as usize);
         let b = cfg.axi_bytes_per_beat() as usize;
         let four_bit = a.operand_bits == 4;
-        let al = [4usize, 2, 1].into_iter().find(|d| cols.is_multiple_of(*d)).expect("1 divides everything");
+        // ALU lanes per cycle: two (each a 32x32 multiplier and a fixed-point
+        // rounding datapath). Element-wise layers are bound by this, convolutions not;
+        // see docs/hdl.md for the area trade-off.
+        let al = [2usize, 1].into_iter().find(|d| cols.is_multiple_of(*d)).expect("1 divides everything");
         let entry_bytes = PARAM_LANE_BYTES as usize * cols;
         let latency = SystolicArray::latency(rows, cols);
         let low_mask = if a.acc_bits == 32 { u64::from(u32::MAX) } else { (1u64 << a.acc_bits) - 1 };

@@ -10,7 +10,7 @@
 
 use crate::decode::{reserved_mask, AluFields, GemmFields, HeaderFields, LoadFields, StoreFields};
 use crate::dma_read::ReadClient;
-use crate::fifo::Fifo;
+use crate::fifo::QueueFifo;
 use crate::widen::Widen;
 use rust_hdl::prelude::*;
 use tessera_isa::config::AccelConfig;
@@ -83,10 +83,10 @@ pub struct Controller {
     pub counters: Vec<Signal<Out, Bits<64>>>,
 
     fetch: ReadClient,
-    ififo: Fifo<Bits<256>>,
-    lq: Fifo<QueueEntry>,
-    cq: Fifo<QueueEntry>,
-    sq: Fifo<QueueEntry>,
+    ififo: QueueFifo<Bits<256>>,
+    lq: QueueFifo<QueueEntry>,
+    cq: QueueFifo<QueueEntry>,
+    sq: QueueFifo<QueueEntry>,
     hdr: HeaderFields,
     ld: LoadFields,
     st: StoreFields,
@@ -241,10 +241,10 @@ impl Controller {
             info: Default::default(),
             counters: vec_of(Counter::ALL.len()),
             fetch: ReadClient::new(b, cfg.axi.max_burst_beats as usize, cfg.axi.max_outstanding.min(4) as usize),
-            ififo: Fifo::new(1, FETCH_DEPTH),
-            lq: Fifo::new(1, depth),
-            cq: Fifo::new(1, depth),
-            sq: Fifo::new(1, depth),
+            ififo: QueueFifo::new(FETCH_DEPTH),
+            lq: QueueFifo::new(depth),
+            cq: QueueFifo::new(depth),
+            sq: QueueFifo::new(depth),
             hdr: Default::default(),
             ld: Default::default(),
             st: Default::default(),
@@ -385,15 +385,15 @@ impl Logic for Controller {
         self.lq.push.next = false;
         self.cq.push.next = false;
         self.sq.push.next = false;
-        self.lq.data_in[0].next = self.entry.val();
-        self.cq.data_in[0].next = self.entry.val();
-        self.sq.data_in[0].next = self.entry.val();
+        self.lq.data_in.next = self.entry.val();
+        self.cq.data_in.next = self.entry.val();
+        self.sq.data_in.next = self.entry.val();
         self.q_valid[0].next = self.lq.valid.val();
         self.q_valid[1].next = self.cq.valid.val();
         self.q_valid[2].next = self.sq.valid.val();
-        self.lhead.next = self.lq.data_out[0].val();
-        self.chead.next = self.cq.data_out[0].val();
-        self.shead.next = self.sq.data_out[0].val();
+        self.lhead.next = self.lq.data_out.val();
+        self.chead.next = self.cq.data_out.val();
+        self.shead.next = self.sq.data_out.val();
         self.q_head[0].next = self.lhead.val();
         self.q_head[1].next = self.chead.val();
         self.q_head[2].next = self.shead.val();
@@ -445,7 +445,7 @@ impl Logic for Controller {
             & !self.err_latched.q.val()
             & self.fetch_left.q.val().any()
             & ((bit_cast::<32, 8>(self.fetch_inflight.q.val())
-                + bit_cast::<32, 16>(self.ififo.count.val())
+                + bit_cast::<32, 16>(self.ififo.level.val())
                 + self.chunk.val())
                 <= bit_cast::<32, 8>(self.fetch_depth.val()));
         self.fetch.req_valid.next = self.fetch_go.val();
@@ -490,7 +490,7 @@ impl Logic for Controller {
             self.assembled.next = self.assembled.val() | (self.byte_wide[i].wide.val() << self.byte_shift[i].val());
         }
         self.ififo.push.next = self.instr_pushed.q.val();
-        self.ififo.data_in[0].next = self.assembled.val();
+        self.ififo.data_in.next = self.assembled.val();
         self.fetch_inflight.d.next = self.fetch_inflight.q.val() - bit_cast::<8, 1>(self.instr_pushed.q.val().into());
         if self.fetch_go.val() & self.fetch.req_ready.val() {
             self.fetch_inflight.d.next = self.fetch_inflight.q.val() + self.chunk.val().get_bits::<8>(0)
@@ -713,7 +713,7 @@ impl Logic for Controller {
             self.running.q.val() & self.ififo.valid.val() & (!self.cur_valid.q.val() | self.dispatch.val());
         self.ififo.pop.next = self.take_cur.val();
         if self.take_cur.val() {
-            self.cur.d.next = self.ififo.data_out[0].val();
+            self.cur.d.next = self.ififo.data_out.val();
             self.cur_valid.d.next = true;
         }
 

@@ -165,3 +165,107 @@ impl<D: Synth> Logic for Fifo<D> {
         }
     }
 }
+
+/// A FIFO whose head is the RAM's own read register: no output buffer, so a
+/// 288-bit instruction queue costs its distributed RAM and a few counters instead
+/// of two more 288-bit registers and their multiplexers. The RAM reads the entry
+/// that will be the head after this cycle's pop, so pops can follow every cycle;
+/// only a push into an empty queue (or onto the entry being read) takes one extra
+/// cycle to show. All `depth` entries live in the RAM, so `level` is exact.
+#[derive(LogicBlock)]
+pub struct QueueFifo<D: Synth> {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    pub push: Signal<In, Bit>,
+    pub data_in: Signal<In, D>,
+    pub full: Signal<Out, Bit>,
+    /// Entries held.
+    pub level: Signal<Out, Bits<16>>,
+    pub empty: Signal<Out, Bit>,
+    pub pop: Signal<In, Bit>,
+    pub valid: Signal<Out, Bit>,
+    pub data_out: Signal<Out, D>,
+    ram: SyncRam<D>,
+    write_ptr: DFF<Bits<16>>,
+    read_ptr: DFF<Bits<16>>,
+    stored: DFF<Bits<16>>,
+    /// The RAM's read register holds the entry at `read_ptr` as it is now.
+    settled: DFF<Bit>,
+    popped: Signal<Local, Bit>,
+    pushed: Signal<Local, Bit>,
+    next_read: Signal<Local, Bits<16>>,
+    last: Constant<Bits<16>>,
+    depth: Constant<Bits<16>>,
+}
+
+impl<D: Synth> QueueFifo<D> {
+    pub fn new(depth: usize) -> Self {
+        assert!((1..=65535).contains(&depth));
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            push: Default::default(),
+            data_in: Default::default(),
+            full: Default::default(),
+            level: Default::default(),
+            empty: Default::default(),
+            pop: Default::default(),
+            valid: Default::default(),
+            data_out: Default::default(),
+            ram: SyncRam::new(depth),
+            write_ptr: Default::default(),
+            read_ptr: Default::default(),
+            stored: Default::default(),
+            settled: Default::default(),
+            popped: Default::default(),
+            pushed: Default::default(),
+            next_read: Default::default(),
+            last: Constant::new(((depth - 1) as u64).into()),
+            depth: Constant::new((depth as u64).into()),
+        }
+    }
+}
+
+impl<D: Synth> Logic for QueueFifo<D> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, write_ptr, read_ptr, stored, settled);
+        self.ram.clock.next = self.clock.val();
+        self.valid.next = self.stored.q.val().any() & self.settled.q.val();
+        self.data_out.next = self.ram.read_data.val();
+        self.full.next = self.stored.q.val() == self.depth.val();
+        self.level.next = self.stored.q.val();
+        self.empty.next = !self.stored.q.val().any();
+        self.popped.next = self.pop.val() & self.stored.q.val().any() & self.settled.q.val();
+        self.pushed.next = self.push.val() & (self.stored.q.val() != self.depth.val());
+
+        self.next_read.next = self.read_ptr.q.val();
+        if self.popped.val() {
+            self.next_read.next = self.read_ptr.q.val() + 1;
+            if self.read_ptr.q.val() == self.last.val() {
+                self.next_read.next = 0.into();
+            }
+        }
+        self.read_ptr.d.next = self.next_read.val();
+        self.ram.read_address.next = self.next_read.val();
+        self.ram.write_address.next = self.write_ptr.q.val();
+        self.ram.write_data.next = self.data_in.val();
+        self.ram.write_enable.next = self.pushed.val();
+        // A write to the entry being read lands after the read: read it again.
+        self.settled.d.next = !(self.pushed.val() & (self.write_ptr.q.val() == self.next_read.val()));
+        if self.pushed.val() {
+            self.write_ptr.d.next = self.write_ptr.q.val() + 1;
+            if self.write_ptr.q.val() == self.last.val() {
+                self.write_ptr.d.next = 0.into();
+            }
+        }
+        self.stored.d.next = self.stored.q.val() + bit_cast::<16, 1>(self.pushed.val().into())
+            - bit_cast::<16, 1>(self.popped.val().into());
+        if self.reset.val() {
+            self.write_ptr.d.next = 0.into();
+            self.read_ptr.d.next = 0.into();
+            self.stored.d.next = 0.into();
+            self.settled.d.next = false;
+        }
+    }
+}

@@ -3,16 +3,16 @@
 //! Both PEs of a row multiply the same activation, so one multiplier computes both
 //! products at once: with `b = w_hi * 2^16 + w_lo`, `a * b = (a * w_hi) * 2^16 + a * w_lo`.
 //! Activations have 9 significant bits and weights 8 (the array removes the weight
-//! zero point afterwards, see `array.rs`), so `|a * w_lo| <= 255 * 128 < 2^15`:
-//! the low product is exactly the low 16 bits of the packed product, read as signed.
-//! The high product is the rest plus the borrow the negative low product took
-//! (bit 15). The DSP post-adder accumulates the high column's partial sum in place
-//! (`c = psum_hi * 2^16`) and leaves the borrow out; the borrows are counted in a
-//! small `pend` chain and added once below the array. The low column's partial sum is
-//! added in fabric one cycle later, when the product leaves the DSP's output register.
+//! zero point afterwards, see `array.rs`), so `|a * w_lo| <= 255 * 128 < 2^15`.
+//! The DSP post-adder adds `c = psum_hi * 2^16 + 2^15`: the offset keeps the low
+//! field in `0..2^16`, so it never borrows from the high field. The DSP output then
+//! holds the high column's new partial sum in bits 16.. and `a * w_lo + 2^15` in bits
+//! 0..16; flipping bit 15 turns the latter back into the signed low product, which is
+//! added to the low column's partial sum in fabric one cycle later, as it leaves the
+//! DSP's output register.
 //!
 //! This is the INT8 packing of Xilinx WP486 adapted to the 25 x 18 DSP48E1: it halves
-//! the DSP count (a 16x16 array needs 128 slices, not 256) for ~45 LUTs per pair.
+//! the DSP count (a 16x16 array needs 128 slices, not 256) for ~40 LUTs per pair.
 //! Each activation carries the weight bank it multiplies with (`sel`), so a new
 //! tile takes effect on the wavefront of its first vector while the other bank loads.
 
@@ -42,15 +42,12 @@ pub struct PePair {
     pub sel_in: Signal<In, Bit>,
     pub a_out: Signal<Out, Signed<16>>,
     pub sel_out: Signal<Out, Bit>,
-    /// High column's partial sum from above, without its pending borrows.
+    /// High column's partial sum from above.
     pub hi_in: Signal<In, Signed<PSUM_BITS>>,
     /// Low column's partial sum from above (one cycle behind `hi_in`).
     pub lo_in: Signal<In, Signed<PSUM_BITS>>,
-    /// Borrows of the high column so far (one cycle behind `hi_in`).
-    pub pend_in: Signal<In, Bits<8>>,
     pub hi_out: Signal<Out, Signed<PSUM_BITS>>,
     pub lo_out: Signal<Out, Signed<PSUM_BITS>>,
-    pub pend_out: Signal<Out, Bits<8>>,
     /// Weights to store, packed by the array edge.
     pub w_data: Signal<In, PackedWeights>,
     /// Store `w_data` into bank `w_bank` this cycle.
@@ -61,24 +58,23 @@ pub struct PePair {
     w0: DFF<PackedWeights>,
     w1: DFF<PackedWeights>,
     lo: DFF<Signed<PSUM_BITS>>,
-    pend: DFF<Bits<8>>,
     mac: DspMulAdd<16, 25, 40>,
     /// The packed weights of the bank the current activation selects.
     w: Signal<Local, PackedWeights>,
     /// `w` as the 25-bit multiplicand `w_hi * 2^16 + w_lo`.
     w_high: Signal<Local, Bits<25>>,
     w_low: Signal<Local, Bits<25>>,
-    /// `hi_in * 2^16`.
+    /// `hi_in * 2^16 + 2^15`.
     c_bits: Signal<Local, Bits<40>>,
     p_bits: Signal<Local, Bits<40>>,
-    /// The low product, sign-extended.
+    /// The low product (bit 15 of the DSP output flipped), sign-extended.
     lo_prod: Signal<Local, Bits<PSUM_BITS>>,
 }
 
 impl Logic for PePair {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, a, sel, w0, w1, lo, pend);
+        dff_setup!(self, clock, a, sel, w0, w1, lo);
         self.mac.clock.next = self.clock.val();
         self.a.d.next = self.a_in.val();
         self.sel.d.next = self.sel_in.val();
@@ -91,21 +87,18 @@ impl Logic for PePair {
         if self.w.val().get_bit(7) {
             self.w_low.next = bit_cast::<25, 8>(self.w.val().get_bits::<8>(0)) | 0xff00;
         }
-        self.c_bits.next = bit_cast::<40, PSUM_BITS>(unsigned_cast(self.hi_in.val())) << 16;
+        self.c_bits.next = (bit_cast::<40, PSUM_BITS>(unsigned_cast(self.hi_in.val())) << 16) | 0x8000;
         self.mac.a.next = self.a_in.val();
         self.mac.b.next = signed_cast(self.w_high.val() | self.w_low.val());
         self.mac.c.next = signed_cast(self.c_bits.val());
         self.p_bits.next = unsigned_cast(self.mac.p.val());
         self.hi_out.next = signed_cast(self.p_bits.val().get_bits::<PSUM_BITS>(16));
-        self.lo_prod.next = bit_cast::<PSUM_BITS, 16>(self.p_bits.val().get_bits::<16>(0));
-        if self.p_bits.val().get_bit(15) {
-            self.lo_prod.next = bit_cast::<PSUM_BITS, 16>(self.p_bits.val().get_bits::<16>(0)) | 0xff_0000;
+        // Bit 15 set means a non-negative low product: its sign bit is the flipped bit.
+        self.lo_prod.next = bit_cast::<PSUM_BITS, 15>(self.p_bits.val().get_bits::<15>(0));
+        if !self.p_bits.val().get_bit(15) {
+            self.lo_prod.next = bit_cast::<PSUM_BITS, 15>(self.p_bits.val().get_bits::<15>(0)) | 0xff_8000;
         }
         self.lo.d.next = self.lo_in.val() + signed_cast(self.lo_prod.val());
-        self.pend.d.next = self.pend_in.val();
-        if self.p_bits.val().get_bit(15) {
-            self.pend.d.next = self.pend_in.val() + 1;
-        }
         if self.w_write.val() {
             if self.w_bank.val() {
                 self.w1.d.next = self.w_data.val();
@@ -116,7 +109,6 @@ impl Logic for PePair {
         self.a_out.next = self.a.q.val();
         self.sel_out.next = self.sel.q.val();
         self.lo_out.next = self.lo.q.val();
-        self.pend_out.next = self.pend.q.val();
     }
 }
 
@@ -146,19 +138,17 @@ impl Logic for WeightPacker {
     }
 }
 
-/// The two results of a pair leaving the array: the high column gets its pending
-/// borrows back, and both lose the weight zero-point term `corr = w_zero * sum(a)`.
+/// The two results of a pair leaving the array, less the weight zero-point term
+/// `corr = w_zero * sum(a)`, widened to 32 bits.
 #[derive(LogicBlock, Default)]
 pub struct PairResult {
     pub hi_raw: Signal<In, Signed<PSUM_BITS>>,
-    pub pend: Signal<In, Bits<8>>,
     pub lo_raw: Signal<In, Signed<PSUM_BITS>>,
     pub corr: Signal<In, Signed<32>>,
     pub hi: Signal<Out, Signed<32>>,
     pub lo: Signal<Out, Signed<32>>,
     hi_wide: Signal<Local, Signed<32>>,
     lo_wide: Signal<Local, Signed<32>>,
-    pend_wide: Signal<Local, Bits<32>>,
 }
 
 impl Logic for PairResult {
@@ -166,8 +156,7 @@ impl Logic for PairResult {
     fn update(&mut self) {
         self.hi_wide.next = signed_bit_cast::<32, PSUM_BITS>(self.hi_raw.val());
         self.lo_wide.next = signed_bit_cast::<32, PSUM_BITS>(self.lo_raw.val());
-        self.pend_wide.next = bit_cast::<32, 8>(self.pend.val());
-        self.hi.next = self.hi_wide.val() + signed_cast(self.pend_wide.val()) - self.corr.val();
+        self.hi.next = self.hi_wide.val() - self.corr.val();
         self.lo.next = self.lo_wide.val() - self.corr.val();
     }
 }

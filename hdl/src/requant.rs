@@ -18,6 +18,9 @@ pub const MODE_FIXED_SINGLE: u64 = 2;
 /// Pipeline stages from inputs to `value`.
 pub const REQUANT_LATENCY: usize = 6;
 
+/// Stages from inputs to `product_low`.
+pub const PRODUCT_LATENCY: usize = 3;
+
 #[derive(LogicBlock)]
 pub struct RequantLane {
     pub clock: Signal<In, Clock>,
@@ -34,6 +37,10 @@ pub struct RequantLane {
     pub clamp_hi: Signal<In, Bits<32>>,
     pub valid_out: Signal<Out, Bit>,
     pub value: Signal<Out, Bits<32>>,
+    /// Low 32 bits of `(acc + bias) * multiplier` (with the double-rounding left
+    /// shift applied to the first factor), three cycles after the inputs: the ALU's
+    /// MUL shares this multiplier.
+    pub product_low: Signal<Out, Bits<32>>,
 
     // Stage 1: bias added, shift clamped and split.
     s1_valid: DFF<Bit>,
@@ -131,6 +138,7 @@ impl Default for RequantLane {
             clamp_hi: Default::default(),
             valid_out: Default::default(),
             value: Default::default(),
+            product_low: Default::default(),
             s1_valid: Default::default(),
             s1_x: Default::default(),
             s1_m: Default::default(),
@@ -381,5 +389,6 @@ impl Logic for RequantLane {
         }
         self.valid_out.next = self.s6_valid.q.val();
         self.value.next = self.s6_value.q.val();
+        self.product_low.next = self.s3_product.q.val().get_bits::<32>(0);
     }
 }
