@@ -2,7 +2,7 @@
 //! compute two columns on one DSP slice.
 //!
 //! An activation vector presented at `a_in` (unskewed, `rows` lanes, zero point
-//! removed) enters row `r` after `r + 1` cycles of input skew and moves right one
+//! removed) enters row `r` after `r + 2` cycles of input skew and moves right one
 //! pair per cycle, meeting the partial sums moving down. Pair `p`'s results leave
 //! the bottom row and are delayed by `pairs - p` cycles so that all `cols` results
 //! of a vector appear together on `psum_out` exactly [`SystolicArray::latency`]
@@ -15,10 +15,15 @@
 //! rows, multiplies by the zero point that travelled with the vector, and the
 //! product `corr` moves along below the bottom row to meet each pair's results.
 //!
-//! Weights are written one array row per cycle into the bank given by `w_bank`
-//! (row `w_row`, all columns at once from `w_data`); each vector carries the bank it
-//! multiplies with (`sel_in`), so a new tile takes effect on its first vector's
-//! wavefront while the previous tile's vectors are still in flight.
+//! Weights are written one array row per cycle into the PEs' shadow registers (row
+//! `w_row`, all columns at once from `w_data`). The first vector that uses a newly
+//! written tile is presented with `first_in`; that flag runs one cycle ahead of the
+//! vector through the array and makes each PE pair (and the edge column's zero
+//! point) switch to the shadow tile just before the vector arrives. So a tile's rows
+//! may be written as late as the cycle its first vector is presented (row `r` up to
+//! `r` cycles later), and the next tile may be written while this one's vectors are
+//! still in flight, once the first vector has reached row 0's last pair
+//! ([`SystolicArray::shadow_span`]).
 
 use crate::delay::Delay;
 use crate::pe::{PairResult, PePair, WeightPacker, PSUM_BITS};
@@ -28,7 +33,8 @@ use rust_hdl::prelude::*;
 pub struct SystolicArray {
     pub clock: Signal<In, Clock>,
     pub a_in: Vec<Signal<In, Signed<16>>>,
-    pub sel_in: Signal<In, Bit>,
+    /// This vector is the first to use the tile written since the last such vector.
+    pub first_in: Signal<In, Bit>,
     pub psum_out: Vec<Signal<Out, Signed<32>>>,
     /// Weights of row `w_row`, in -128..=127.
     pub w_data: Vec<Signal<In, Signed<16>>>,
@@ -36,18 +42,16 @@ pub struct SystolicArray {
     pub w_zero: Signal<In, Signed<16>>,
     pub w_row: Signal<In, Bits<8>>,
     pub w_write: Signal<In, Bit>,
-    pub w_bank: Signal<In, Bit>,
     pes: Vec<PePair>,
     packers: Vec<WeightPacker>,
     /// `w_data` padded with a zero weight to an even number of columns.
     w_even: Vec<Signal<Local, Signed<16>>>,
     a_skew: Vec<Delay<Signed<16>>>,
-    sel_skew: Vec<Delay<Bit>>,
-    zw0: DFF<Signed<16>>,
-    zw1: DFF<Signed<16>>,
-    /// The zero point of the bank the vector entering row 0 uses. Read there, not
-    /// at `a_in`: a tile's rows may be written just ahead of its first vector.
-    zw_pick: Signal<Local, Signed<16>>,
+    /// `first_in` delayed to arrive one cycle ahead of its vector in each row.
+    first_skew: Vec<Delay<Bit>>,
+    /// The zero point of the tile being written, and of the tile in use at row 0.
+    zw_shadow: DFF<Signed<16>>,
+    zw_active: DFF<Signed<16>>,
     /// The edge column: running activation sum and the zero point, row by row.
     edge_sum: Vec<DFF<Signed<16>>>,
     edge_zw: Vec<DFF<Signed<16>>>,
@@ -72,21 +76,19 @@ impl SystolicArray {
         Self {
             clock: Default::default(),
             a_in: (0..rows).map(|_| Default::default()).collect(),
-            sel_in: Default::default(),
+            first_in: Default::default(),
             psum_out: (0..cols).map(|_| Default::default()).collect(),
             w_data: (0..cols).map(|_| Default::default()).collect(),
             w_zero: Default::default(),
             w_row: Default::default(),
             w_write: Default::default(),
-            w_bank: Default::default(),
             pes: (0..rows * pairs).map(|_| PePair::default()).collect(),
             packers: (0..pairs).map(|_| WeightPacker::default()).collect(),
             w_even: (0..2 * pairs).map(|_| Default::default()).collect(),
-            a_skew: (0..rows).map(|r| Delay::new(r + 1)).collect(),
-            sel_skew: (0..rows).map(|r| Delay::new(r + 1)).collect(),
-            zw0: Default::default(),
-            zw1: Default::default(),
-            zw_pick: Default::default(),
+            a_skew: (0..rows).map(|r| Delay::new(r + 2)).collect(),
+            first_skew: (0..rows).map(|r| Delay::new(r + 1)).collect(),
+            zw_shadow: Default::default(),
+            zw_active: Default::default(),
             edge_sum: (0..rows).map(|_| Default::default()).collect(),
             edge_zw: (0..rows).map(|_| Default::default()).collect(),
             corr: (0..pairs).map(|_| Default::default()).collect(),
@@ -108,12 +110,13 @@ impl SystolicArray {
 
     /// Cycles from a vector on `a_in` to its results on `psum_out`.
     pub fn latency(rows: usize, cols: usize) -> usize {
-        rows + Self::pairs(cols) + 2
+        rows + Self::pairs(cols) + 3
     }
 
-    /// Cycles after a vector is presented during which row 0 may still multiply it
-    /// with its bank: the bank must not be rewritten before.
-    pub fn weight_use_span(cols: usize) -> usize {
+    /// Cycles after a `first_in` vector is presented until the last PE pair of row
+    /// 0 copies its shadow weights: the next tile's row 0 may be written from then on
+    /// (row `r` from `r` cycles later).
+    pub fn shadow_span(cols: usize) -> usize {
         Self::pairs(cols)
     }
 }
@@ -121,29 +124,24 @@ impl SystolicArray {
 impl Logic for SystolicArray {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, zw0, zw1);
+        dff_setup!(self, clock, zw_shadow, zw_active);
         // Input skew and the edge column.
         for i in 0..self._rows {
             self.a_skew[i].clock.next = self.clock.val();
-            self.sel_skew[i].clock.next = self.clock.val();
+            self.first_skew[i].clock.next = self.clock.val();
             self.a_skew[i].data_in.next = self.a_in[i].val();
-            self.sel_skew[i].data_in.next = self.sel_in.val();
+            self.first_skew[i].data_in.next = self.first_in.val();
             self.edge_sum[i].clock.next = self.clock.val();
             self.edge_zw[i].clock.next = self.clock.val();
         }
-        self.zw_pick.next = self.zw0.q.val();
-        if self.sel_skew[0].data_out.val() {
-            self.zw_pick.next = self.zw1.q.val();
-        }
         if self.w_write.val() {
-            if self.w_bank.val() {
-                self.zw1.d.next = self.w_zero.val();
-            } else {
-                self.zw0.d.next = self.w_zero.val();
-            }
+            self.zw_shadow.d.next = self.w_zero.val();
+        }
+        if self.first_skew[0].data_out.val() {
+            self.zw_active.d.next = self.zw_shadow.q.val();
         }
         self.edge_sum[0].d.next = self.a_skew[0].data_out.val();
-        self.edge_zw[0].d.next = self.zw_pick.val();
+        self.edge_zw[0].d.next = self.zw_active.q.val();
         for r in 1..self._rows {
             self.edge_sum[r].d.next = self.edge_sum[r - 1].q.val() + self.a_skew[r].data_out.val();
             self.edge_zw[r].d.next = self.edge_zw[r - 1].q.val();
@@ -174,14 +172,13 @@ impl Logic for SystolicArray {
                 for p in 0..self._pairs {
                     self.pes[r * pp + p].clock.next = self.clock.val();
                     self.pes[r * pp + p].w_data.next = self.packers[p].word.val();
-                    self.pes[r * pp + p].w_bank.next = self.w_bank.val();
                     self.pes[r * pp + p].w_write.next = self.w_write.val() & (self.w_row.val().index() == r);
                 }
                 self.pes[r * pp].a_in.next = self.a_skew[r].data_out.val();
-                self.pes[r * pp].sel_in.next = self.sel_skew[r].data_out.val();
+                self.pes[r * pp].first_in.next = self.first_skew[r].data_out.val();
                 for p in 1..self._pairs {
                     self.pes[r * pp + p].a_in.next = self.pes[r * pp + p - 1].a_out.val();
-                    self.pes[r * pp + p].sel_in.next = self.pes[r * pp + p - 1].sel_out.val();
+                    self.pes[r * pp + p].first_in.next = self.pes[r * pp + p - 1].first_out.val();
                 }
             }
             for p in 0..self._pairs {

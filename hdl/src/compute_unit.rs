@@ -2,8 +2,9 @@
 //! read-modify-write, ALU operations, and LOADs into the accumulator and the
 //! parameter buffer.
 //!
-//! GEMMs are pipelined back to back: the next GEMM's weights go into the other bank
-//! while the previous tile's vectors are still in the array, and each vector's
+//! GEMMs are pipelined back to back: the next GEMM's weights go into the array's
+//! shadow registers while the previous tile's vectors are still in the array (the
+//! new tile's first vector switches each PE over), and each vector's
 //! accumulator address travels beside it through the array's latency. ALU ops and
 //! LOADs wait for the array to drain, so instructions complete (and give their
 //! tokens) in program order.
@@ -110,7 +111,7 @@ pub struct ComputeUnit {
     inflight: DFF<Bits<16>>,
     // GEMM issue stage.
     g_active: DFF<Bit>,
-    g_wait_bank: DFF<Bit>,
+    g_wait_tile: DFF<Bit>,
     g_reuse: DFF<Bit>,
     g_accumulate: DFF<Bit>,
     g_a_unsigned: DFF<Bit>,
@@ -131,27 +132,28 @@ pub struct ComputeUnit {
     g_ac_row: DFF<Bits<32>>,
     g_ac_cur: DFF<Bits<32>>,
     g_streaming: DFF<Bit>,
-    g_bank: DFF<Bit>,
     g_marker: DFF<Bit>,
     // Weight loading into the array.
     w_loading: DFF<Bit>,
     w_row: DFF<Bits<16>>,
     w_write: DFF<Bit>,
     w_write_row: DFF<Bits<8>>,
-    w_write_bank: DFF<Bit>,
     w_write_unsigned: DFF<Bit>,
     w_write_zero: DFF<Bits<16>>,
-    cur_bank: DFF<Bit>,
+    /// A tile was written into the array's shadow registers and no vector has
+    /// switched to it yet: the next vector issued is marked `first`.
+    shadow_fresh: DFF<Bit>,
     tile_valid: DFF<Bit>,
     tile_addr: DFF<Bits<16>>,
     tile_zero: DFF<Bits<16>>,
     tile_unsigned: DFF<Bit>,
-    bank_busy0: DFF<Bits<16>>,
-    bank_busy1: DFF<Bits<16>>,
+    /// Cycles until the last `first` vector has made row 0 copy its shadow tile;
+    /// the next tile waits for zero.
+    shadow_busy: DFF<Bits<16>>,
     // Vector presentation stage (one cycle after the IBUF read).
     v_present: DFF<Bit>,
     v_side: DFF<Bits<32>>,
-    v_bank: DFF<Bit>,
+    v_first: DFF<Bit>,
     v_unsigned: DFF<Bit>,
     v_zero: DFF<Bits<16>>,
     // Read-modify-write stage.
@@ -229,7 +231,7 @@ pub struct ComputeUnit {
     ibuf_entries: Constant<Bits<32>>,
     acc_entries: Constant<Bits<32>>,
     macs_per_vector: Constant<Bits<32>>,
-    bank_hold: Constant<Bits<16>>,
+    shadow_hold: Constant<Bits<16>>,
     /// What unsigned weights are biased by to become signed (128, or 8 for int4).
     unsigned_bias: Constant<Bits<16>>,
     /// The bias of the weights being written: `unsigned_bias` or 0.
@@ -357,7 +359,7 @@ impl ComputeUnit {
             err_pc: Default::default(),
             inflight: Default::default(),
             g_active: Default::default(),
-            g_wait_bank: Default::default(),
+            g_wait_tile: Default::default(),
             g_reuse: Default::default(),
             g_accumulate: Default::default(),
             g_a_unsigned: Default::default(),
@@ -378,25 +380,22 @@ impl ComputeUnit {
             g_ac_row: Default::default(),
             g_ac_cur: Default::default(),
             g_streaming: Default::default(),
-            g_bank: Default::default(),
             g_marker: Default::default(),
             w_loading: Default::default(),
             w_row: Default::default(),
             w_write: Default::default(),
             w_write_row: Default::default(),
-            w_write_bank: Default::default(),
             w_write_unsigned: Default::default(),
             w_write_zero: Default::default(),
-            cur_bank: Default::default(),
+            shadow_fresh: Default::default(),
             tile_valid: Default::default(),
             tile_addr: Default::default(),
             tile_zero: Default::default(),
             tile_unsigned: Default::default(),
-            bank_busy0: Default::default(),
-            bank_busy1: Default::default(),
+            shadow_busy: Default::default(),
             v_present: Default::default(),
             v_side: Default::default(),
-            v_bank: Default::default(),
+            v_first: Default::default(),
             v_unsigned: Default::default(),
             v_zero: Default::default(),
             sb2: Default::default(),
@@ -469,7 +468,7 @@ impl ComputeUnit {
             ibuf_entries: konst(u64::from(m.ibuf_entries)),
             acc_entries: konst(u64::from(m.acc_entries)),
             macs_per_vector: konst((rows * cols) as u64),
-            bank_hold: konst(SystolicArray::weight_use_span(cols) as u64 + 1),
+            shadow_hold: konst(SystolicArray::shadow_span(cols) as u64 + 1),
             unsigned_bias: konst(if four_bit { 8 } else { 128 }),
             w_bias: Default::default(),
             rows_m1: konst(rows as u64 - 1),
@@ -513,7 +512,7 @@ impl Logic for ComputeUnit {
             err_pc,
             inflight,
             g_active,
-            g_wait_bank,
+            g_wait_tile,
             g_reuse,
             g_accumulate,
             g_a_unsigned,
@@ -534,25 +533,22 @@ impl Logic for ComputeUnit {
             g_ac_row,
             g_ac_cur,
             g_streaming,
-            g_bank,
             g_marker,
             w_loading,
             w_row,
             w_write,
             w_write_row,
-            w_write_bank,
             w_write_unsigned,
             w_write_zero,
-            cur_bank,
+            shadow_fresh,
             tile_valid,
             tile_addr,
             tile_zero,
             tile_unsigned,
-            bank_busy0,
-            bank_busy1,
+            shadow_busy,
             v_present,
             v_side,
-            v_bank,
+            v_first,
             v_unsigned,
             v_zero,
             sb2,
@@ -641,7 +637,7 @@ impl Logic for ComputeUnit {
             self.push_next_q.d.next = self.hdr.push_next.val().any();
         }
 
-        // ---- GEMM start: latch the instruction; reuse the tile or wait for a free bank.
+        // ---- GEMM start: latch the instruction; reuse the tile or wait to load a new one.
         self.reuse_ok.next = self.tile_valid.q.val()
             & (self.tile_addr.q.val() == self.gm.wbuf_addr.val())
             & (self.tile_zero.q.val() == self.gm.w_zero.val())
@@ -668,37 +664,32 @@ impl Logic for ComputeUnit {
             self.g_ac_cur.d.next = bit_cast::<32, 16>(self.gm.acc_addr.val());
             self.g_reuse.d.next = self.gm.reuse_weights.val().any();
             self.g_active.d.next = true;
-            self.g_wait_bank.d.next = true;
-            self.g_bank.d.next = !self.cur_bank.q.val();
+            self.g_wait_tile.d.next = true;
             self.g_streaming.d.next = false;
             self.g_marker.d.next = false;
             if self.gm.reuse_weights.val().any() {
-                self.g_bank.d.next = self.cur_bank.q.val();
                 if !self.reuse_ok.val() {
                     self.g_active.d.next = false;
-                    self.g_wait_bank.d.next = false;
+                    self.g_wait_tile.d.next = false;
                     self.err_pulse.d.next = true;
                     self.err_code.d.next = self.code_weight_reuse.val();
                     self.err_pc.d.next = self.head.val().get_bits::<32>(256);
                 }
             }
         }
-        // A reused tile needs no bank; a new one waits until the bank's last vector has
-        // passed every column, then loads one row per cycle while the vectors start.
-        self.target_busy.next = self.bank_busy0.q.val().any();
-        if self.g_bank.q.val() {
-            self.target_busy.next = self.bank_busy1.q.val().any();
-        }
+        // A reused tile needs no loading; a new one waits until row 0 has switched to
+        // the previous tile, then loads one row per cycle while the vectors start.
+        self.target_busy.next = self.shadow_busy.q.val().any();
         self.begin_tile.next =
-            self.g_active.q.val() & self.g_wait_bank.q.val() & (self.g_reuse.q.val() | !self.target_busy.val());
+            self.g_active.q.val() & self.g_wait_tile.q.val() & (self.g_reuse.q.val() | !self.target_busy.val());
         if self.begin_tile.val() {
-            self.g_wait_bank.d.next = false;
+            self.g_wait_tile.d.next = false;
             self.g_streaming.d.next = !self.no_iterations.val();
             self.g_marker.d.next = self.no_iterations.val();
             if !self.g_reuse.q.val() {
                 self.w_loading.d.next = true;
                 self.w_row.d.next = 0.into();
-                self.cur_bank.d.next = self.g_bank.q.val();
+                self.shadow_fresh.d.next = true;
                 self.tile_valid.d.next = true;
                 self.tile_addr.d.next = self.g_wbuf.q.val();
                 self.tile_zero.d.next = self.g_w_zero.q.val();
@@ -716,7 +707,6 @@ impl Logic for ComputeUnit {
         }
         self.w_write.d.next = self.w_loading.q.val();
         self.w_write_row.d.next = self.w_row.q.val().get_bits::<8>(0);
-        self.w_write_bank.d.next = self.g_bank.q.val();
         self.w_write_unsigned.d.next = self.g_w_unsigned.q.val();
         self.w_write_zero.d.next = self.g_w_zero.q.val();
         // The array multiplies signed 8-bit weights and removes the zero point per
@@ -734,7 +724,6 @@ impl Logic for ComputeUnit {
         self.array.w_zero.next = signed_cast(self.w_write_zero.q.val() - self.w_bias.val());
         self.array.w_row.next = self.w_write_row.q.val();
         self.array.w_write.next = self.w_write.q.val();
-        self.array.w_bank.next = self.w_write_bank.q.val();
 
         // ---- Vector issue: read the activation entry; it is presented next cycle.
         self.issue.next = self.g_active.q.val() & self.g_streaming.q.val() & !self.halt.val();
@@ -780,7 +769,7 @@ impl Logic for ComputeUnit {
                 | (bit_cast::<32, 1>((self.issue_last.val() & self.push_prev_q.q.val()).into()) << 3)
                 | (bit_cast::<32, 1>((self.issue_last.val() & self.push_next_q.q.val()).into()) << 4);
         }
-        if self.g_active.q.val() & self.g_marker.q.val() & !self.g_wait_bank.q.val() {
+        if self.g_active.q.val() & self.g_marker.q.val() & !self.g_wait_tile.q.val() {
             self.g_marker.d.next = false;
             self.g_active.d.next = false;
             self.v_present.d.next = true;
@@ -791,10 +780,14 @@ impl Logic for ComputeUnit {
         if self.halt.val() & self.g_active.q.val() {
             self.g_active.d.next = false;
             self.g_streaming.d.next = false;
-            self.g_wait_bank.d.next = false;
+            self.g_wait_tile.d.next = false;
             self.g_marker.d.next = false;
         }
-        self.v_bank.d.next = self.g_bank.q.val();
+        self.v_first.d.next = false;
+        if self.issue.val() & !self.issue_bad.val() & self.shadow_fresh.q.val() {
+            self.v_first.d.next = true;
+            self.shadow_fresh.d.next = false;
+        }
         self.v_unsigned.d.next = self.g_a_unsigned.q.val();
         self.v_zero.d.next = self.g_a_zero.q.val();
         for k in 0..self._rows {
@@ -803,21 +796,13 @@ impl Logic for ComputeUnit {
             self.a_ext[k].zero.next = self.v_zero.q.val();
             self.array.a_in[k].next = self.a_ext[k].value.val();
         }
-        self.array.sel_in.next = self.v_bank.q.val();
+        self.array.first_in.next = self.v_first.q.val();
         self.side.data_in.next = self.v_side.q.val();
-        // A bank is busy until its last vector has passed the last column.
-        if self.bank_busy0.q.val().any() {
-            self.bank_busy0.d.next = self.bank_busy0.q.val() - 1;
+        if self.shadow_busy.q.val().any() {
+            self.shadow_busy.d.next = self.shadow_busy.q.val() - 1;
         }
-        if self.bank_busy1.q.val().any() {
-            self.bank_busy1.d.next = self.bank_busy1.q.val() - 1;
-        }
-        if self.v_present.q.val() & self.v_side.q.val().get_bit(self.sb_valid.val().index()) {
-            if self.v_bank.q.val() {
-                self.bank_busy1.d.next = self.bank_hold.val();
-            } else {
-                self.bank_busy0.d.next = self.bank_hold.val();
-            }
+        if self.v_first.q.val() {
+            self.shadow_busy.d.next = self.shadow_hold.val();
         }
         self.vector_issued.next = self.v_present.q.val() & self.v_side.q.val().get_bit(self.sb_valid.val().index());
         self.macs.next = 0.into();
@@ -1151,15 +1136,15 @@ impl Logic for ComputeUnit {
 
         if self.reset.val() {
             self.g_active.d.next = false;
-            self.g_wait_bank.d.next = false;
+            self.g_wait_tile.d.next = false;
             self.g_streaming.d.next = false;
             self.g_marker.d.next = false;
             self.w_loading.d.next = false;
             self.w_write.d.next = false;
             self.tile_valid.d.next = false;
-            self.cur_bank.d.next = false;
-            self.bank_busy0.d.next = 0.into();
-            self.bank_busy1.d.next = 0.into();
+            self.shadow_fresh.d.next = false;
+            self.shadow_busy.d.next = 0.into();
+            self.v_first.d.next = false;
             self.v_present.d.next = false;
             self.v_side.d.next = 0.into();
             self.sb2.d.next = 0.into();

@@ -12,9 +12,13 @@
 //! DSP's output register.
 //!
 //! This is the INT8 packing of Xilinx WP486 adapted to the 25 x 18 DSP48E1: it halves
-//! the DSP count (a 16x16 array needs 128 slices, not 256) for ~40 LUTs per pair.
-//! Each activation carries the weight bank it multiplies with (`sel`), so a new
-//! tile takes effect on the wavefront of its first vector while the other bank loads.
+//! the DSP count (a 16x16 array needs 128 slices, not 256) for ~25 LUTs per pair.
+//!
+//! Weights are double-buffered without a multiplexer in front of the DSP: a tile is
+//! written into `shadow`, and copied into `active` (a clock enable, not LUTs) in
+//! the cycle before the tile's first vector arrives, announced by `first_in`. So a
+//! new tile takes effect exactly on its first vector's wavefront while the previous
+//! tile's last vectors are still in flight further right.
 
 use crate::dsp::DspMulAdd;
 use rust_hdl::prelude::*;
@@ -38,30 +42,26 @@ pub struct PePair {
     pub clock: Signal<In, Clock>,
     /// Activation from the left neighbour (zero point removed: 9 significant bits).
     pub a_in: Signal<In, Signed<16>>,
-    /// Weight bank the activation uses.
-    pub sel_in: Signal<In, Bit>,
+    /// The activation arriving next cycle is the first of a newly written tile.
+    pub first_in: Signal<In, Bit>,
     pub a_out: Signal<Out, Signed<16>>,
-    pub sel_out: Signal<Out, Bit>,
+    pub first_out: Signal<Out, Bit>,
     /// High column's partial sum from above.
     pub hi_in: Signal<In, Signed<PSUM_BITS>>,
     /// Low column's partial sum from above (one cycle behind `hi_in`).
     pub lo_in: Signal<In, Signed<PSUM_BITS>>,
     pub hi_out: Signal<Out, Signed<PSUM_BITS>>,
     pub lo_out: Signal<Out, Signed<PSUM_BITS>>,
-    /// Weights to store, packed by the array edge.
+    /// Weights to store in the shadow register, packed by the array edge.
     pub w_data: Signal<In, PackedWeights>,
-    /// Store `w_data` into bank `w_bank` this cycle.
     pub w_write: Signal<In, Bit>,
-    pub w_bank: Signal<In, Bit>,
     a: DFF<Signed<16>>,
-    sel: DFF<Bit>,
-    w0: DFF<PackedWeights>,
-    w1: DFF<PackedWeights>,
+    first: DFF<Bit>,
+    shadow: DFF<PackedWeights>,
+    active: DFF<PackedWeights>,
     lo: DFF<Signed<PSUM_BITS>>,
     mac: DspMulAdd<16, 25, 40>,
-    /// The packed weights of the bank the current activation selects.
-    w: Signal<Local, PackedWeights>,
-    /// `w` as the 25-bit multiplicand `w_hi * 2^16 + w_lo`.
+    /// `active` as the 25-bit multiplicand `w_hi * 2^16 + w_lo`.
     w_high: Signal<Local, Bits<25>>,
     w_low: Signal<Local, Bits<25>>,
     /// `hi_in * 2^16 + 2^15`.
@@ -74,18 +74,20 @@ pub struct PePair {
 impl Logic for PePair {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, a, sel, w0, w1, lo);
+        dff_setup!(self, clock, a, first, shadow, active, lo);
         self.mac.clock.next = self.clock.val();
         self.a.d.next = self.a_in.val();
-        self.sel.d.next = self.sel_in.val();
-        self.w.next = self.w0.q.val();
-        if self.sel_in.val() {
-            self.w.next = self.w1.q.val();
+        self.first.d.next = self.first_in.val();
+        if self.w_write.val() {
+            self.shadow.d.next = self.w_data.val();
         }
-        self.w_high.next = bit_cast::<25, 9>(self.w.val().get_bits::<9>(8)) << 16;
-        self.w_low.next = bit_cast::<25, 8>(self.w.val().get_bits::<8>(0));
-        if self.w.val().get_bit(7) {
-            self.w_low.next = bit_cast::<25, 8>(self.w.val().get_bits::<8>(0)) | 0xff00;
+        if self.first_in.val() {
+            self.active.d.next = self.shadow.q.val();
+        }
+        self.w_high.next = bit_cast::<25, 9>(self.active.q.val().get_bits::<9>(8)) << 16;
+        self.w_low.next = bit_cast::<25, 8>(self.active.q.val().get_bits::<8>(0));
+        if self.active.q.val().get_bit(7) {
+            self.w_low.next = bit_cast::<25, 8>(self.active.q.val().get_bits::<8>(0)) | 0xff00;
         }
         self.c_bits.next = (bit_cast::<40, PSUM_BITS>(unsigned_cast(self.hi_in.val())) << 16) | 0x8000;
         self.mac.a.next = self.a_in.val();
@@ -99,15 +101,8 @@ impl Logic for PePair {
             self.lo_prod.next = bit_cast::<PSUM_BITS, 15>(self.p_bits.val().get_bits::<15>(0)) | 0xff_8000;
         }
         self.lo.d.next = self.lo_in.val() + signed_cast(self.lo_prod.val());
-        if self.w_write.val() {
-            if self.w_bank.val() {
-                self.w1.d.next = self.w_data.val();
-            } else {
-                self.w0.d.next = self.w_data.val();
-            }
-        }
         self.a_out.next = self.a.q.val();
-        self.sel_out.next = self.sel.q.val();
+        self.first_out.next = self.first.q.val();
         self.lo_out.next = self.lo.q.val();
     }
 }

@@ -20,6 +20,7 @@ pub struct SyncRam<D: Synth> {
     pub write_enable: Signal<In, Bit>,
     _depth: usize,
     _mem: Vec<D>,
+    _block: bool,
 }
 
 impl<D: Synth> SyncRam<D> {
@@ -34,7 +35,15 @@ impl<D: Synth> SyncRam<D> {
             write_enable: Default::default(),
             _depth: depth,
             _mem: vec![D::default(); depth],
+            _block: false,
         }
+    }
+
+    /// A RAM that synthesis must build from block RAM even when it is shallow
+    /// (`ram_style = "block"`): wide, shallow memories would otherwise take
+    /// thousands of LUTs as distributed RAM.
+    pub fn block(depth: usize) -> Self {
+        Self { _block: true, ..Self::new(depth) }
     }
 
     /// Address bits actually decoded.
@@ -65,7 +74,7 @@ impl<D: Synth> Logic for SyncRam<D> {
         let a = self.address_bits();
         Verilog::Custom(format!(
             "\
-reg [{msb}:0] mem [0:{last}];
+{style}reg [{msb}:0] mem [0:{last}];
 wire [{amsb}:0] ra = read_address[{amsb}:0];
 wire [{amsb}:0] wa = write_address[{amsb}:0];
 
@@ -79,6 +88,7 @@ end
             msb = D::BITS - 1,
             last = self._depth - 1,
             amsb = a - 1,
+            style = if self._block { "(* ram_style = \"block\" *) " } else { "" },
         ))
     }
 
@@ -89,5 +99,61 @@ end
             inputs: vec!["read_address".into(), "write_address".into(), "write_data".into(), "write_enable".into()],
             outputs: vec!["read_data".into()],
         }]
+    }
+}
+
+/// One column's parameter memory (PBUF): bias, multiplier and shift of each
+/// entry in one 72-bit block-RAM word, so a column costs one RAMB36 (72 bits is
+/// its widest simple-dual-port shape) rather than three RAMs or 24 LUTRAM cells.
+#[derive(LogicBlock)]
+pub struct ParamRam {
+    pub clock: Signal<In, Clock>,
+    pub write_enable: Signal<In, Bit>,
+    pub write_address: Signal<In, Bits<16>>,
+    pub bias_in: Signal<In, Bits<32>>,
+    pub mult_in: Signal<In, Bits<32>>,
+    pub shift_in: Signal<In, Bits<8>>,
+    pub read_address: Signal<In, Bits<16>>,
+    /// The entry at `read_address`, one cycle later.
+    pub bias: Signal<Out, Bits<32>>,
+    pub mult: Signal<Out, Bits<32>>,
+    pub shift: Signal<Out, Bits<8>>,
+    ram: SyncRam<Bits<72>>,
+    word: Signal<Local, Bits<72>>,
+}
+
+impl ParamRam {
+    pub fn new(depth: usize) -> Self {
+        Self {
+            clock: Default::default(),
+            write_enable: Default::default(),
+            write_address: Default::default(),
+            bias_in: Default::default(),
+            mult_in: Default::default(),
+            shift_in: Default::default(),
+            read_address: Default::default(),
+            bias: Default::default(),
+            mult: Default::default(),
+            shift: Default::default(),
+            ram: SyncRam::block(depth),
+            word: Default::default(),
+        }
+    }
+}
+
+impl Logic for ParamRam {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.ram.clock.next = self.clock.val();
+        self.ram.write_enable.next = self.write_enable.val();
+        self.ram.write_address.next = self.write_address.val();
+        self.ram.read_address.next = self.read_address.val();
+        self.ram.write_data.next = bit_cast::<72, 32>(self.bias_in.val())
+            | (bit_cast::<72, 32>(self.mult_in.val()) << 32)
+            | (bit_cast::<72, 8>(self.shift_in.val()) << 64);
+        self.word.next = self.ram.read_data.val();
+        self.bias.next = self.word.val().get_bits::<32>(0);
+        self.mult.next = self.word.val().get_bits::<32>(32);
+        self.shift.next = self.word.val().get_bits::<8>(64);
     }
 }

@@ -9,7 +9,7 @@
 use crate::compute_unit::ComputeUnit;
 use crate::controller::Controller;
 use crate::load_unit::LoadUnit;
-use crate::ram::SyncRam;
+use crate::ram::{ParamRam, SyncRam};
 use crate::regfile::RegFile;
 use crate::store_unit::StoreUnit;
 use crate::widen::Widen;
@@ -83,9 +83,7 @@ pub struct TesseraTop<const DW: usize, const SW: usize, const AW: usize> {
     store: StoreUnit,
     ibuf: Vec<SyncRam<Bits<8>>>,
     wbuf: Vec<SyncRam<Bits<8>>>,
-    pbuf_bias: Vec<SyncRam<Bits<32>>>,
-    pbuf_mult: Vec<SyncRam<Bits<32>>>,
-    pbuf_shift: Vec<SyncRam<Bits<8>>>,
+    pbuf: Vec<ParamRam>,
     wdata_wide: Vec<Widen<DW, 8>>,
 
     ar_locked: DFF<Bit>,
@@ -179,9 +177,7 @@ impl<const DW: usize, const SW: usize, const AW: usize> TesseraTop<DW, SW, AW> {
             store: StoreUnit::new(cfg),
             ibuf: (0..rows).map(|_| SyncRam::new(m.ibuf_entries as usize)).collect(),
             wbuf: (0..cols).map(|_| SyncRam::new(m.wbuf_entries as usize)).collect(),
-            pbuf_bias: (0..cols).map(|_| SyncRam::new(m.pbuf_entries as usize)).collect(),
-            pbuf_mult: (0..cols).map(|_| SyncRam::new(m.pbuf_entries as usize)).collect(),
-            pbuf_shift: (0..cols).map(|_| SyncRam::new(m.pbuf_entries as usize)).collect(),
+            pbuf: (0..cols).map(|_| ParamRam::new(m.pbuf_entries as usize)).collect(),
             wdata_wide: vec_of(b),
             ar_locked: Default::default(),
             ar_owner: Default::default(),
@@ -334,24 +330,16 @@ impl<const DW: usize, const SW: usize, const AW: usize> Logic for TesseraTop<DW,
             self.wbuf[c].write_data.next = self.load.wdata[c].val();
             self.wbuf[c].read_address.next = self.compute.wbuf_raddr.val();
             self.compute.wbuf_rdata[c].next = self.wbuf[c].read_data.val();
-            self.pbuf_bias[c].clock.next = self.clk.val();
-            self.pbuf_mult[c].clock.next = self.clk.val();
-            self.pbuf_shift[c].clock.next = self.clk.val();
-            self.pbuf_bias[c].write_enable.next = self.compute.pbuf_we.val();
-            self.pbuf_mult[c].write_enable.next = self.compute.pbuf_we.val();
-            self.pbuf_shift[c].write_enable.next = self.compute.pbuf_we.val();
-            self.pbuf_bias[c].write_address.next = self.compute.pbuf_waddr.val();
-            self.pbuf_mult[c].write_address.next = self.compute.pbuf_waddr.val();
-            self.pbuf_shift[c].write_address.next = self.compute.pbuf_waddr.val();
-            self.pbuf_bias[c].write_data.next = self.compute.pbuf_bias[c].val();
-            self.pbuf_mult[c].write_data.next = self.compute.pbuf_mult[c].val();
-            self.pbuf_shift[c].write_data.next = self.compute.pbuf_shift[c].val();
-            self.pbuf_bias[c].read_address.next = self.store.pbuf_raddr.val();
-            self.pbuf_mult[c].read_address.next = self.store.pbuf_raddr.val();
-            self.pbuf_shift[c].read_address.next = self.store.pbuf_raddr.val();
-            self.store.pbuf_bias[c].next = self.pbuf_bias[c].read_data.val();
-            self.store.pbuf_mult[c].next = self.pbuf_mult[c].read_data.val();
-            self.store.pbuf_shift[c].next = self.pbuf_shift[c].read_data.val();
+            self.pbuf[c].clock.next = self.clk.val();
+            self.pbuf[c].write_enable.next = self.compute.pbuf_we.val();
+            self.pbuf[c].write_address.next = self.compute.pbuf_waddr.val();
+            self.pbuf[c].bias_in.next = self.compute.pbuf_bias[c].val();
+            self.pbuf[c].mult_in.next = self.compute.pbuf_mult[c].val();
+            self.pbuf[c].shift_in.next = self.compute.pbuf_shift[c].val();
+            self.pbuf[c].read_address.next = self.store.pbuf_raddr.val();
+            self.store.pbuf_bias[c].next = self.pbuf[c].bias.val();
+            self.store.pbuf_mult[c].next = self.pbuf[c].mult.val();
+            self.store.pbuf_shift[c].next = self.pbuf[c].shift.val();
             self.store.acc_rdata[c].next = self.compute.store_rdata[c].val();
         }
         self.compute.store_ren.next = self.store.acc_ren.val();

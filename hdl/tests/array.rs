@@ -1,5 +1,6 @@
-//! The systolic array in rust-hdl's simulator: both weight banks, weight zero
-//! points, odd column counts (a half-used PE pair) and back-to-back vectors.
+//! The systolic array in rust-hdl's simulator: successive tiles written into the
+//! shadow registers while earlier vectors are in flight, weight zero points, odd
+//! column counts (a half-used PE pair) and back-to-back vectors.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -11,19 +12,57 @@ fn i(v: Signed<32>) -> i64 {
 }
 
 /// A weight tile (rows x cols, values -128..=127) and its zero point.
+#[derive(Clone)]
 struct Tile {
     w: Vec<Vec<i64>>,
     zero: i64,
 }
 
-/// Loads the two tiles into the two banks, streams `vectors` (bank, activations)
-/// back to back and checks every result against `sum_k a_k * (w_kn - zero)`.
-fn check_array(rows: usize, cols: usize, tiles: [Tile; 2], vectors: Vec<(usize, Vec<i64>)>) {
+/// What the testbench drives in one cycle.
+#[derive(Clone, Default)]
+struct Cycle {
+    write: Option<(usize, Vec<i64>, i64)>,
+    vector: Option<(Vec<i64>, bool)>,
+}
+
+/// Streams `vectors` (tile index, activations; tile indices non-decreasing) as
+/// early as the array allows: tile `k`'s row `r` is written `r` cycles after its
+/// first vector is presented (the latest legal time), and no earlier than
+/// [`SystolicArray::shadow_span`] cycles after tile `k - 1`'s first vector (the
+/// earliest). Both bounds are tight: one cycle either way breaks the results.
+/// Every result must equal `sum_k a_k * (w_kn - zero)`.
+fn check_array(rows: usize, cols: usize, tiles: &[Tile], vectors: &[(usize, Vec<i64>)], gap: usize) {
+    let span = SystolicArray::shadow_span(cols);
+    let mut plan: Vec<Cycle> = Vec::new();
+    let mut presented = Vec::new();
+    let (mut t, mut first_of_prev, mut writes_free) = (0usize, None::<usize>, 0usize);
+    for (n, (tile, a)) in vectors.iter().enumerate() {
+        let first = n == 0 || vectors[n - 1].0 != *tile;
+        if first {
+            if let Some(p) = first_of_prev {
+                t = t.max(p + span);
+            }
+            t = t.max(writes_free);
+            first_of_prev = Some(t);
+            writes_free = t + rows;
+        }
+        if plan.len() < t + rows + 1 {
+            plan.resize(t + rows + 1, Cycle::default());
+        }
+        if first {
+            for r in 0..rows {
+                plan[t + r].write = Some((r, tiles[*tile].w[r].clone(), tiles[*tile].zero));
+            }
+        }
+        plan[t].vector = Some((a.clone(), first));
+        presented.push(t);
+        t += 1 + gap;
+    }
     let expected: Vec<Vec<i64>> = vectors
         .iter()
-        .map(|(bank, a)| {
-            let t = &tiles[*bank];
-            (0..cols).map(|c| (0..rows).map(|r| a[r] * (t.w[r][c] - t.zero)).sum()).collect()
+        .map(|(k, a)| {
+            let tile = &tiles[*k];
+            (0..cols).map(|c| (0..rows).map(|r| a[r] * (tile.w[r][c] - tile.zero)).sum()).collect()
         })
         .collect();
     let latency = SystolicArray::latency(rows, cols);
@@ -31,128 +70,77 @@ fn check_array(rows: usize, cols: usize, tiles: [Tile; 2], vectors: Vec<(usize, 
     uut.connect_all();
     let mut sim = Simulation::new();
     sim.add_clock(5, |x: &mut Box<SystolicArray>| x.clock.next = !x.clock.val());
+    let end = presented.last().unwrap() + latency + 2;
     sim.add_testbench(move |mut sim: Sim<SystolicArray>| {
         let mut x = sim.init()?;
         wait_clock_cycle!(sim, clock, x);
-        for (bank, tile) in tiles.iter().enumerate() {
-            for (r, row) in tile.w.iter().enumerate() {
-                x.w_write.next = true;
-                x.w_bank.next = bank == 1;
-                x.w_row.next = (r as u64).into();
-                x.w_zero.next = tile.zero.into();
+        let mut got = Vec::new();
+        for t in 0..end {
+            let cycle = plan.get(t).cloned().unwrap_or_default();
+            x.w_write.next = cycle.write.is_some();
+            if let Some((r, row, zero)) = &cycle.write {
+                x.w_row.next = (*r as u64).into();
+                x.w_zero.next = (*zero).into();
                 for (w, value) in x.w_data.iter_mut().zip(row) {
                     w.next = (*value).into();
                 }
-                wait_clock_cycle!(sim, clock, x);
             }
-        }
-        x.w_write.next = false;
-        let mut got = Vec::new();
-        for t in 0..vectors.len() + latency + 1 {
-            if let Some((bank, v)) = vectors.get(t) {
-                x.sel_in.next = *bank == 1;
-                for (a, value) in x.a_in.iter_mut().zip(v) {
-                    a.next = (*value).into();
-                }
-            } else {
-                for a in x.a_in.iter_mut() {
-                    a.next = 0i64.into();
-                }
+            // Idle cycles carry garbage activations, as in the compute unit.
+            let (a, first) = cycle.vector.unwrap_or((vec![77; rows], false));
+            x.first_in.next = first;
+            for (lane, value) in x.a_in.iter_mut().zip(&a) {
+                lane.next = (*value).into();
             }
-            if t >= latency && got.len() < vectors.len() {
-                got.push((0..cols).map(|c| i(x.psum_out[c].val())).collect::<Vec<_>>());
+            if let Some(n) = t.checked_sub(latency).and_then(|s| presented.iter().position(|&p| p == s)) {
+                got.push((n, (0..cols).map(|c| i(x.psum_out[c].val())).collect::<Vec<_>>()));
             }
             wait_clock_cycle!(sim, clock, x);
         }
+        let got: Vec<Vec<i64>> = got.into_iter().map(|(_, v)| v).collect();
         sim_assert_eq!(sim, got, expected, x);
         sim.done(x)
     });
-    sim.run(Box::new(uut), 1_000_000).unwrap();
+    sim.run(Box::new(uut), 10_000_000).unwrap();
 }
 
 #[test]
-fn array_multiplies_with_both_banks_and_zero_points() {
+fn array_multiplies_with_successive_tiles_and_zero_points() {
     let tiles = [
         Tile { w: vec![vec![1, -2, -128], vec![3, 4, 127], vec![-128, 127, 0]], zero: 0 },
         Tile { w: vec![vec![-7, 0, 5], vec![100, -100, -128], vec![5, 6, 127]], zero: 127 },
+        Tile { w: vec![vec![9, 9, 9], vec![-1, -1, -1], vec![0, 50, -50]], zero: -128 },
     ];
     let vectors = vec![
         (0, vec![1, 2, 3]),
-        (1, vec![-255, 255, 100]),
-        (0, vec![0, 0, 0]),
+        (0, vec![-255, 255, 100]),
+        (1, vec![0, 0, 0]),
         (1, vec![7, -8, 9]),
         (1, vec![255, 255, 255]),
-        (0, vec![-255, -255, -255]),
         (1, vec![-255, -255, -255]),
+        (1, vec![-255, 255, -255]),
+        (2, vec![-255, -255, -255]),
+        (2, vec![1, 1, 1]),
     ];
-    check_array(3, 3, tiles, vectors);
+    check_array(3, 3, &tiles, &vectors, 0);
+    check_array(3, 3, &tiles, &vectors, 3);
 }
 
 #[test]
 fn array_matches_the_reference_on_random_tiles() {
     let mut rng = StdRng::seed_from_u64(5);
-    let (rows, cols) = (5, 6);
-    let tile = |rng: &mut StdRng| Tile {
-        w: (0..rows).map(|_| (0..cols).map(|_| rng.random_range(-128..=127)).collect()).collect(),
-        zero: rng.random_range(-128..=127),
-    };
-    let tiles = [tile(&mut rng), tile(&mut rng)];
-    let vectors =
-        (0..40).map(|_| (rng.random_range(0..2), (0..rows).map(|_| rng.random_range(-255..=255)).collect())).collect();
-    check_array(rows, cols, tiles, vectors);
-}
-
-/// The compute unit writes row `r` of a tile in the cycle before the tile's first
-/// vector reaches row `r`; that vector must see the new weights and zero point.
-#[test]
-fn array_uses_rows_written_just_ahead_of_the_vector() {
-    let (rows, cols) = (4usize, 3usize);
-    let w: Vec<Vec<i64>> = vec![vec![5, -6, 7], vec![-128, 127, 1], vec![0, 3, -3], vec![90, -90, 45]];
-    let zero = -7i64;
-    let vectors: Vec<Vec<i64>> = vec![vec![10, -20, 30, -40], vec![255, 255, -255, 1], vec![-3, 0, 9, 200]];
-    let expected: Vec<Vec<i64>> =
-        vectors.iter().map(|a| (0..cols).map(|c| (0..rows).map(|r| a[r] * (w[r][c] - zero)).sum()).collect()).collect();
-    let latency = SystolicArray::latency(rows, cols);
-    let mut uut = SystolicArray::new(rows, cols);
-    uut.connect_all();
-    let mut sim = Simulation::new();
-    sim.add_clock(5, |x: &mut Box<SystolicArray>| x.clock.next = !x.clock.val());
-    sim.add_testbench(move |mut sim: Sim<SystolicArray>| {
-        let mut x = sim.init()?;
-        // Bank 1 starts with a different tile and zero point.
-        for r in 0..rows {
-            x.w_write.next = true;
-            x.w_bank.next = true;
-            x.w_row.next = (r as u64).into();
-            x.w_zero.next = 100i64.into();
-            for w in x.w_data.iter_mut() {
-                w.next = 1i64.into();
+    for (rows, cols) in [(5, 6), (4, 1), (2, 7)] {
+        let tiles: Vec<Tile> = (0..6)
+            .map(|_| Tile {
+                w: (0..rows).map(|_| (0..cols).map(|_| rng.random_range(-128..=127)).collect()).collect(),
+                zero: rng.random_range(-128..=127),
+            })
+            .collect();
+        let mut vectors = Vec::new();
+        for k in 0..tiles.len() {
+            for _ in 0..rng.random_range(1..8) {
+                vectors.push((k, (0..rows).map(|_| rng.random_range(-255..=255)).collect()));
             }
-            wait_clock_cycle!(sim, clock, x);
         }
-        let mut got = Vec::new();
-        for t in 0..vectors.len() + latency + 1 {
-            // Row `t` is written while vector 0 is presented at t = 0.
-            x.w_write.next = false;
-            if let Some(row) = w.get(t) {
-                x.w_write.next = true;
-                x.w_row.next = (t as u64).into();
-                x.w_zero.next = zero.into();
-                for (wd, value) in x.w_data.iter_mut().zip(row) {
-                    wd.next = (*value).into();
-                }
-            }
-            x.sel_in.next = true;
-            for (k, a) in x.a_in.iter_mut().enumerate() {
-                a.next = vectors.get(t).map_or(0, |v| v[k]).into();
-            }
-            if t >= latency && got.len() < vectors.len() {
-                got.push((0..cols).map(|c| i(x.psum_out[c].val())).collect::<Vec<_>>());
-            }
-            wait_clock_cycle!(sim, clock, x);
-        }
-        sim_assert_eq!(sim, got, expected, x);
-        sim.done(x)
-    });
-    sim.run(Box::new(uut), 1_000_000).unwrap();
+        check_array(rows, cols, &tiles, &vectors, 0);
+    }
 }

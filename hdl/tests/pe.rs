@@ -1,5 +1,5 @@
-//! The PE pair in rust-hdl's simulator: packed weight banks, the shared DSP
-//! multiply of both columns, and the one-cycle forwarding of activation and bank.
+//! The PE pair in rust-hdl's simulator: shadow and active weights, the shared DSP
+//! multiply of both columns, and the one-cycle forwarding of the activation.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -10,11 +10,12 @@ fn val<const N: usize>(v: Signed<N>) -> i64 {
     v.bigint().try_into().unwrap()
 }
 
-/// One cycle of stimulus: activation, bank, and the partial sums arriving from above.
+/// One cycle of stimulus: activation, whether it starts the next tile, and the
+/// partial sums arriving from above.
 #[derive(Clone, Copy)]
 struct Step {
     a: i64,
-    bank: bool,
+    switch: bool,
     hi: i64,
     lo: i64,
 }
@@ -22,64 +23,71 @@ struct Step {
 #[test]
 fn pe_pair_computes_both_columns_with_one_multiplier() {
     let mut rng = StdRng::seed_from_u64(9);
-    // Banks hold (lo, hi) weights; the extremes make |a * w| reach 255 * 128.
-    let banks = [(-128i64, 127i64), (127, -128)];
-    let mut steps: Vec<Step> = [(-255, false), (255, false), (-255, true), (255, true), (0, true), (-1, false)]
+    // Tiles of (lo, hi) weights; the extremes make |a * w| reach 255 * 128.
+    let tiles: Vec<(i64, i64)> = vec![(-128, 127), (127, -128), (-1, 0), (0, -1), (-128, -128), (55, -77)];
+    let mut steps: Vec<Step> = [(-255, false), (255, false), (-255, true), (255, false), (0, true), (-1, false)]
         .into_iter()
-        .map(|(a, bank)| Step { a, bank, hi: -3_000_000, lo: 4_000_000 })
+        .map(|(a, switch)| Step { a, switch, hi: -3_000_000, lo: 4_000_000 })
         .collect();
     steps.extend((0..60).map(|_| Step {
         a: rng.random_range(-255..=255),
-        bank: rng.random_bool(0.5),
+        switch: rng.random_bool(0.1),
         hi: rng.random_range(-4_000_000..4_000_000),
         lo: rng.random_range(-4_000_000..4_000_000),
     }));
+    let switches = steps.iter().filter(|s| s.switch).count();
+    let tiles: Vec<(i64, i64)> = tiles.into_iter().cycle().take(switches + 2).collect();
     let mut uut = PePair::default();
     uut.connect_all();
     let mut sim = Simulation::new();
     sim.add_clock(5, |x: &mut Box<PePair>| x.clock.next = !x.clock.val());
     sim.add_testbench(move |mut sim: Sim<PePair>| {
         let mut x = sim.init()?;
-        for (bank, (lo, hi)) in banks.iter().enumerate() {
-            x.w_write.next = true;
-            x.w_bank.next = bank == 1;
-            x.w_data.next = pack_weights(*lo, *hi).into();
-            wait_clock_cycle!(sim, clock, x);
-        }
+        // Tile 0 goes in and is switched to; tile 1 waits in the shadow register.
+        x.w_write.next = true;
+        x.w_data.next = pack_weights(tiles[0].0, tiles[0].1).into();
+        wait_clock_cycle!(sim, clock, x);
+        x.w_write.next = false;
+        x.first_in.next = true;
+        wait_clock_cycle!(sim, clock, x);
+        x.first_in.next = false;
+        x.w_write.next = true;
+        x.w_data.next = pack_weights(tiles[1].0, tiles[1].1).into();
+        wait_clock_cycle!(sim, clock, x);
         x.w_write.next = false;
         // The high sum leaves one cycle after its activation; the low sum one cycle
-        // later, from a partial sum presented one cycle later.
+        // later, from a partial sum presented one cycle later. A switch is announced
+        // on `first_in` in the cycle before; the next tile is written just after it.
+        let mut tile_of = Vec::new();
+        let mut current = 0usize;
         for t in 0..steps.len() + 2 {
             let now = steps.get(t).copied();
+            x.w_write.next = false;
             if let Some(s) = now {
+                if s.switch {
+                    current += 1;
+                    x.w_write.next = true;
+                    x.w_data.next = pack_weights(tiles[current + 1].0, tiles[current + 1].1).into();
+                }
+                tile_of.push(current);
                 x.a_in.next = s.a.into();
-                x.sel_in.next = s.bank;
                 x.hi_in.next = s.hi.into();
             }
+            x.first_in.next = steps.get(t + 1).is_some_and(|s| s.switch);
             if let Some(prev) = t.checked_sub(1).and_then(|p| steps.get(p)) {
                 x.lo_in.next = prev.lo.into();
             }
             wait_clock_cycle!(sim, clock, x);
             if let Some(s) = now {
-                let (_, w_hi) = banks[usize::from(s.bank)];
+                let (_, w_hi) = tiles[tile_of[t]];
                 sim_assert_eq!(sim, val::<PSUM_BITS>(x.hi_out.val()), s.hi + s.a * w_hi, x);
                 sim_assert_eq!(sim, val(x.a_out.val()), s.a, x);
-                sim_assert_eq!(sim, x.sel_out.val(), s.bank, x);
             }
             if let Some(prev) = t.checked_sub(1).and_then(|p| steps.get(p)) {
-                let (w_lo, _) = banks[usize::from(prev.bank)];
+                let (w_lo, _) = tiles[tile_of[t - 1]];
                 sim_assert_eq!(sim, val::<PSUM_BITS>(x.lo_out.val()), prev.lo + prev.a * w_lo, x);
             }
         }
-        // A write to one bank leaves the other in use.
-        x.w_write.next = true;
-        x.w_bank.next = false;
-        x.w_data.next = pack_weights(7, 7).into();
-        x.a_in.next = 3i64.into();
-        x.sel_in.next = true;
-        x.hi_in.next = 0i64.into();
-        wait_clock_cycle!(sim, clock, x);
-        sim_assert_eq!(sim, val::<PSUM_BITS>(x.hi_out.val()), 3 * -128, x);
         sim.done(x)
     });
     sim.run(Box::new(uut), 100_000).unwrap();
