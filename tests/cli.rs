@@ -105,6 +105,23 @@ fn synth_reports_utilization_against_the_part() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// The fit criterion (about six minutes of Yosys): the PYNQ-Z2 config uses at
+/// most 80% of every xc7z020 resource, leaving room for the Zynq interconnect.
+/// `--budget 80` makes the command itself fail when any resource is over.
+#[test]
+#[ignore = "slow: full Yosys synthesis of the 16x16 config; run with --ignored"]
+fn pynq_z2_fits_the_xc7z020_with_room_for_the_interconnect() {
+    let dir = std::env::temp_dir().join(format!("tessera-cli-synth-pynq-{}", std::process::id()));
+    let args = ["synth", "--config", "pynq-z2", "--part", "xc7z020", "--budget", "80", "-o", dir.to_str().unwrap()];
+    let out = tessera(&args);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    // 16x16 int8 array: 128 PE pairs of one DSP each.
+    let dsp: u64 = line(&text, "  DSP ").split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!((128..=176).contains(&dsp), "{text}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[test]
 fn demo_runs_and_checks_its_result() {
     let out = tessera(&["demo", "--size", "24"]);
