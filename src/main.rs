@@ -3,8 +3,10 @@
 mod commands;
 
 use clap::{Parser, Subcommand};
+use commands::backend::Backend;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -32,8 +34,8 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// The main job: build a quantized int8 GEMM program, run it on the golden model
-    /// and check it against an independent reference.
+    /// The main job: build a quantized int8 GEMM program, run it on the cycle-accurate
+    /// RTL, print the result and cycle count, and check it against an independent reference.
     Demo {
         /// Accelerator config: a TOML file or a built-in name.
         #[arg(long, short = 'c', default_value = "tiny")]
@@ -41,6 +43,8 @@ enum Command {
         /// Matrix size (M = K = N).
         #[arg(long, default_value_t = 64)]
         size: usize,
+        #[arg(long, value_enum, default_value = "verilator")]
+        backend: Backend,
     },
     /// Print the instruction encodings and the register map (as in docs/isa.md).
     Isa,
@@ -62,13 +66,20 @@ enum Command {
         #[arg(long, short = 'o')]
         out: PathBuf,
     },
-    /// Run a program bundle on the golden model, the Verilated RTL or a board.
+    /// Run a program bundle on the golden model, the Verilated RTL or a board; print
+    /// its outputs and the hardware counters (cycles, busy cycles, PE utilization).
     Run {
         /// The program bundle (.tsr).
         program: PathBuf,
-        /// golden, verilator or board.
-        #[arg(long, default_value = "golden")]
-        backend: String,
+        #[arg(long, value_enum, default_value = "golden")]
+        backend: Backend,
+        /// Write an FST waveform of the run (verilator backend).
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Device time to wait for the interrupt, in milliseconds (simulated time in
+        /// the simulators).
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
     },
     /// Synthesize the generated RTL with Yosys (out of context) and report LUT, FF,
     /// DSP and BRAM use against an FPGA part.
@@ -89,18 +100,60 @@ enum Command {
         #[arg(long, default_value_t = 80.0)]
         budget: f64,
     },
-    /// Benchmarks (gemm, sim, sparse) on the cycle-accurate simulator.
+    /// Benchmarks on the simulators.
     Bench {
-        /// Which benchmark: gemm, sim or sparse.
-        which: String,
+        #[command(subcommand)]
+        which: BenchCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// A random int8 GEMM checked against ndarray: cycles, PE utilization
+    /// (MACs / (cycles x rows x cols)) and DDR bytes moved.
+    Gemm {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(short = 'm', default_value_t = 256)]
+        m: usize,
+        #[arg(short = 'n', default_value_t = 256)]
+        n: usize,
+        #[arg(short = 'k', default_value_t = 256)]
+        k: usize,
+        #[arg(long, value_enum, default_value = "verilator")]
+        backend: Backend,
+        /// Seed of the random operands and scales.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also save the program bundle (run it again with `tessera run`).
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Write an FST waveform of the run (verilator backend).
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
+    /// Simulated cycles per wall-clock second of the Verilated accelerator, with and
+    /// without tracing, and the load time of a cached model.
+    Sim {
+        /// Configs to measure (files or built-in names).
+        #[arg(long = "config", short = 'c', default_values_t = ["tiny".to_string(), "pynq-z2".to_string(), "zcu104".to_string()])]
+        configs: Vec<String>,
+        /// Override every config's array shape, e.g. 8x8.
+        #[arg(long)]
+        array: Option<String>,
+        /// Approximate simulated cycles per measurement.
+        #[arg(long, default_value_t = 300_000)]
+        cycles: u64,
+    },
+    /// Cycles against sparsity for the sparse engines (issue #6).
+    Sparse,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info { config } => commands::info::run(&config.config),
-        Command::Demo { config, size } => commands::demo::run(&config, size),
+        Command::Demo { config, size, backend } => commands::demo::run(&config, size, backend),
         Command::Isa => commands::info::isa(),
         Command::Generate { config, out } => commands::generate::run(&config.config, &out),
         Command::Compile { model, config, out } => commands::pending(
@@ -108,9 +161,12 @@ fn main() -> ExitCode {
             5,
             &format!("a program bundle {} from {} for `{}`", out.display(), model.display(), config.config),
         ),
-        Command::Run { program, backend } => {
-            commands::pending("run", 4, &format!("the bundle {} on the `{backend}` backend", program.display()))
-        }
+        Command::Run { program, backend, trace, timeout_ms } => commands::run::run(&commands::run::RunArgs {
+            program: &program,
+            backend,
+            trace: trace.as_deref(),
+            timeout: Duration::from_millis(timeout_ms),
+        }),
         Command::Synth { config, part, out, yosys, budget } => commands::synth::run(&commands::synth::SynthArgs {
             config: &config.config,
             part: &part,
@@ -118,9 +174,26 @@ fn main() -> ExitCode {
             yosys: &yosys,
             budget,
         }),
-        Command::Bench { which } => {
-            commands::pending("bench", 4, &format!("the `{which}` benchmark on the cycle-accurate simulator"))
-        }
+        Command::Bench { which } => match which {
+            BenchCommand::Gemm { config, m, n, k, backend, seed, save, trace } => {
+                commands::bench::gemm(&commands::bench::GemmArgs {
+                    config: &config.config,
+                    m,
+                    n,
+                    k,
+                    backend,
+                    seed,
+                    save: save.as_deref(),
+                    trace: trace.as_deref(),
+                })
+            }
+            BenchCommand::Sim { configs, array, cycles } => {
+                commands::bench::sim(&commands::bench::SimArgs { configs: &configs, array: array.as_deref(), cycles })
+            }
+            BenchCommand::Sparse => {
+                commands::pending("bench sparse", 6, "cycles against sparsity for the sparse engines")
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

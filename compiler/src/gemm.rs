@@ -81,6 +81,11 @@ pub enum LowerError {
     DoesNotFit { m: usize, k: usize, n: usize, reason: String },
 }
 
+/// Entries in the accumulator's lower bank: the upper bank starts here.
+pub fn acc_bank_size(cfg: &AccelConfig) -> usize {
+    (cfg.memory.acc_entries as usize).div_ceil(2)
+}
+
 /// Sizes of the problem in array blocks.
 struct Blocks {
     rows: usize,
@@ -240,8 +245,11 @@ impl Emitter<'_> {
         (step % 2) * self.t.k_blocks_per_step * self.t.n_blocks_per_step * self.b.rows
     }
 
+    /// Output tiles alternate between the accumulator's two banks (the lower and
+    /// upper halves of its address space, `docs/isa.md` §2), so the store unit
+    /// drains one tile while GEMMs fill the other without sharing a read port.
     fn acc_slot(&self, s: &Step) -> usize {
-        (s.output % 2) * self.t.m_tile * self.t.n_blocks_per_step
+        (s.output % 2) * acc_bank_size(self.cfg)
     }
 
     fn p_slot(&self, s: &Step) -> usize {

@@ -1,5 +1,11 @@
-//! Userspace driver: the `Device` trait (register access, DMA buffers, interrupts),
-//! the runtime `Session` and the host-fallback kernels, with the PYNQ/Zynq `UioDevice`.
+//! Userspace driver: the [`Device`] trait (register access, the DDR window,
+//! interrupts) and the runtime [`Session`] that runs program bundles on any device.
 //!
-//! Not built yet: issue #4 (the `Device` trait and runtime) and issue #7 (the board
-//! backend) own this crate.
+//! Backends: `GoldenDevice` and `VerilatorDevice` live in `tessera-sim`; the
+//! PYNQ/Zynq `UioDevice` arrives with issue #7.
+
+pub mod device;
+pub mod session;
+
+pub use device::{Device, DeviceError, IrqWait};
+pub use session::{DriverError, RunReport, Session};

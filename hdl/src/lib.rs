@@ -38,6 +38,11 @@ use tessera_isa::config::AccelConfig;
 /// Name of the generated top module (and of its file, `tessera_top.v`).
 pub const TOP: &str = "tessera_top";
 
+/// Fingerprint of the generator's sources, the shared core and the locked
+/// dependency versions: two builds with the same value emit the same Verilog for
+/// the same config. Caches of generated artefacts key on it.
+pub const GENERATOR_HASH: &str = env!("TESSERA_HDL_SOURCE_HASH");
+
 /// The generated RTL.
 pub struct Rtl {
     pub verilog: String,

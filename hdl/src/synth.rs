@@ -24,16 +24,19 @@ pub struct Part {
     pub dsps: u64,
     /// Block RAM tiles (36 Kb).
     pub bram36: u64,
+    /// UltraRAM blocks (288 Kb; UltraScale+ only). Yosys maps large memories to them
+    /// (`synth_xilinx -uram`) when the part has any, as Vivado does.
+    pub uram: u64,
 }
 
 /// The parts of the supported boards (PYNQ-Z1/Z2, ZCU104, Kria KV260) and their
 /// smaller siblings. Figures from the Zynq-7000 and Zynq UltraScale+ product tables.
 pub const PARTS: &[Part] = &[
-    Part { name: "xc7z010", family: "xc7", luts: 17_600, ffs: 35_200, dsps: 80, bram36: 60 },
-    Part { name: "xc7z020", family: "xc7", luts: 53_200, ffs: 106_400, dsps: 220, bram36: 140 },
-    Part { name: "xczu3eg", family: "xcup", luts: 70_560, ffs: 141_120, dsps: 360, bram36: 216 },
-    Part { name: "xczu7ev", family: "xcup", luts: 230_400, ffs: 460_800, dsps: 1_728, bram36: 312 },
-    Part { name: "xck26", family: "xcup", luts: 117_120, ffs: 234_240, dsps: 1_248, bram36: 144 },
+    Part { name: "xc7z010", family: "xc7", luts: 17_600, ffs: 35_200, dsps: 80, bram36: 60, uram: 0 },
+    Part { name: "xc7z020", family: "xc7", luts: 53_200, ffs: 106_400, dsps: 220, bram36: 140, uram: 0 },
+    Part { name: "xczu3eg", family: "xcup", luts: 70_560, ffs: 141_120, dsps: 360, bram36: 216, uram: 0 },
+    Part { name: "xczu7ev", family: "xcup", luts: 230_400, ffs: 460_800, dsps: 1_728, bram36: 312, uram: 96 },
+    Part { name: "xck26", family: "xcup", luts: 117_120, ffs: 234_240, dsps: 1_248, bram36: 144, uram: 64 },
 ];
 
 /// The part whose name `name` starts with (`xc7z020clg400-1` finds `xc7z020`).
@@ -55,6 +58,8 @@ pub struct Utilization {
     pub dsps: u64,
     /// Block RAM tiles (36 Kb; a RAMB18 counts one half).
     pub bram36: f64,
+    /// UltraRAM blocks.
+    pub uram: u64,
     /// Every mapped cell type and its count, as Yosys reported them.
     pub cells: BTreeMap<String, u64>,
 }
@@ -115,6 +120,8 @@ impl Utilization {
                 u.bram36 += n as f64;
             } else if cell.starts_with("RAMB18") {
                 u.bram36 += n as f64 / 2.0;
+            } else if cell.starts_with("URAM288") {
+                u.uram += n;
             }
         }
         u.cells = cells;
@@ -137,18 +144,23 @@ impl Utilization {
         Ok(Self::from_cells(cells))
     }
 
-    /// Rows of (resource, used, available, percent) against `part`.
+    /// Rows of (resource, used, available, percent) against `part` (URAM only on
+    /// parts that have it).
     pub fn rows(&self, part: &Part) -> Vec<(&'static str, f64, u64, f64)> {
         let row = |name, used: f64, avail: u64| (name, used, avail, 100.0 * used / avail as f64);
-        vec![
+        let mut rows = vec![
             row("LUT", self.luts as f64, part.luts),
             row("FF", self.ffs as f64, part.ffs),
             row("DSP", self.dsps as f64, part.dsps),
             row("BRAM36", self.bram36, part.bram36),
-        ]
+        ];
+        if part.uram > 0 {
+            rows.push(row("URAM", self.uram as f64, part.uram));
+        }
+        rows
     }
 
-    /// The highest utilization percentage of the four resources.
+    /// The highest utilization percentage over the part's resources.
     pub fn worst_percent(&self, part: &Part) -> f64 {
         self.rows(part).iter().map(|r| r.3).fold(0.0, f64::max)
     }
@@ -157,8 +169,9 @@ impl Utilization {
 /// The Yosys script for an out-of-context synthesis of `top` (no I/O or clock
 /// buffers: the core sits behind the Zynq's interconnect).
 pub fn script(verilog: &Path, top: &str, part: &Part, stat_json: &Path) -> String {
+    let uram = if part.uram > 0 { " -uram" } else { "" };
     format!(
-        "read_verilog {}\nsynth_xilinx -family {} -top {top} -flatten -noiopad -noclkbuf\ntee -q -o {} stat -json\n",
+        "read_verilog {}\nsynth_xilinx -family {} -top {top} -flatten -noiopad -noclkbuf{uram}\ntee -q -o {} stat -json\n",
         verilog.display(),
         part.family,
         stat_json.display()
@@ -220,5 +233,17 @@ mod tests {
             .unwrap_err()
             .contains("LUT2"));
         assert!(find_part("xc9999").is_none());
+    }
+
+    #[test]
+    fn ultrascale_parts_with_uram_use_and_report_it() {
+        let u =
+            Utilization::from_stat_json(r#"{"design":{"num_cells_by_type":{"URAM288":12,"RAMB36E2":10}}}"#).unwrap();
+        let zu7 = find_part("xczu7ev-ffvc1156-2-e").unwrap();
+        assert_eq!(u.rows(zu7).last().unwrap(), &("URAM", 12.0, 96, 12.5));
+        assert!(script(Path::new("t.v"), "top", zu7, Path::new("s.json")).contains("-noclkbuf -uram\n"));
+        let z20 = find_part("xc7z020").unwrap();
+        assert_eq!(u.rows(z20).len(), 4);
+        assert!(!script(Path::new("t.v"), "top", z20, Path::new("s.json")).contains("uram"));
     }
 }

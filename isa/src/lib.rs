@@ -4,8 +4,10 @@
 //! - [`config`]: `AccelConfig`, the description of one accelerator instance;
 //! - [`isa`]: instruction definitions, 256-bit encoding, static checks, listings;
 //! - [`regs`]: the AXI4-Lite register map;
+//! - [`bundle`]: the program bundle (`.tsr`) a device runs;
 //! - [`quant`]: fixed-point and float requantization arithmetic (TFLite / ONNX exact).
 
+pub mod bundle;
 pub mod config;
 pub mod isa;
 pub mod quant;

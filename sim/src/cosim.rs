@@ -1,7 +1,7 @@
 //! Golden model against RTL: the same program on the same DDR image, on both.
 
 use crate::golden::{ExecError, Golden, RunStats};
-use crate::verilator::{first_difference, run_image, BuildOptions, RtlOutcome, SimError, VerilatorSim};
+use crate::verilator::{first_difference, run_image, BuildOptions, RtlOutcome, SimError, VerilatorDevice};
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::Program;
 use tessera_isa::regs::ErrorCode;
@@ -52,7 +52,7 @@ pub fn run_both_bytes(
 ) -> Result<CosimRun, SimError> {
     let mut golden = bytes.clone();
     let golden_result = Golden::new(cfg).run_from_ddr(&mut golden, prog_offset as u64, prog_len);
-    let mut sim = VerilatorSim::new(cfg, &BuildOptions::default(), SIM_DDR_BASE, bytes.len())?;
-    let outcome = run_image(&mut sim, &bytes, prog_offset as u64, prog_len, max_cycles)?;
+    let mut sim = VerilatorDevice::new(cfg, &BuildOptions::default(), SIM_DDR_BASE, bytes.len())?;
+    let outcome = run_image(&mut sim, cfg, &bytes, prog_offset as u64, prog_len, max_cycles)?;
     Ok(CosimRun { golden, rtl: sim.ddr().to_vec(), golden_result, outcome, prog_offset })
 }

@@ -8,4 +8,5 @@ pub mod cosim;
 pub mod golden;
 pub mod verilator;
 
-pub use golden::{ExecError, Golden, RunStats};
+pub use golden::{ExecError, Golden, GoldenDevice, RunStats};
+pub use verilator::VerilatorDevice;

@@ -3,7 +3,7 @@
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::*;
 use tessera_isa::regs;
-use tessera_sim::verilator::{BuildOptions, VerilatorSim};
+use tessera_sim::verilator::{BuildOptions, VerilatorDevice};
 use tessera_sim::Golden;
 
 const BASE: u64 = 0x1000_0000;
@@ -65,7 +65,7 @@ fn single_gemm_matches_golden() {
     let mut golden_ddr = image.clone();
     let stats = Golden::new(&cfg).run_from_ddr(&mut golden_ddr, prog_off as u64, program.len() as u32).unwrap();
 
-    let mut sim = VerilatorSim::new(&cfg, &BuildOptions::default(), BASE, image.len()).unwrap();
+    let mut sim = VerilatorDevice::new(&cfg, &BuildOptions::default(), BASE, image.len()).unwrap();
     sim.ddr_mut().copy_from_slice(&image);
     assert_eq!(sim.reg_read(regs::ID).unwrap(), regs::ID_MAGIC);
     sim.reg_write(regs::DRAM_BASE_LO, BASE as u32).unwrap();

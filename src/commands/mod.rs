@@ -1,8 +1,13 @@
-//! One module per subcommand.
+//! One module per subcommand, plus what several share.
 
+pub mod backend;
+pub mod bench;
 pub mod demo;
+pub mod gemm_job;
 pub mod generate;
 pub mod info;
+pub mod report;
+pub mod run;
 pub mod synth;
 
 /// A subcommand whose implementation belongs to a later issue: say exactly that.

@@ -165,6 +165,18 @@ impl Memories {
     }
 
     pub fn store(&self, s: &Store, ddr: &mut [u8], stats: &mut RunStats) {
+        self.store_recording(s, ddr, stats, &mut |_, _| {});
+    }
+
+    /// [`Memories::store`], calling `wrote(offset, len)` for every DDR entry written,
+    /// in the order the writes happen (later calls overwrite earlier ones).
+    pub fn store_recording(
+        &self,
+        s: &Store,
+        ddr: &mut [u8],
+        stats: &mut RunStats,
+        wrote: &mut dyn FnMut(usize, usize),
+    ) {
         let lanes = usize::from(s.lanes);
         let entry_bytes = tessera_isa::isa::store_entry_bytes(s) as usize;
         let (lo, hi) = if s.out_type == OutType::I32 {
@@ -189,6 +201,7 @@ impl Memories {
                 let off = (u64::from(s.dram_addr) + y as u64 * u64::from(s.y_stride) + x as u64 * u64::from(s.x_stride))
                     as usize;
                 write_elements(s.out_type, &values, &mut ddr[off..off + entry_bytes]);
+                wrote(off, entry_bytes);
                 stats.dma_write_bytes += entry_bytes as u64;
             }
         }

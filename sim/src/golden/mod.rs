@@ -8,9 +8,11 @@
 //! the RTL; a program that can never finish is reported as a deadlock with the
 //! instruction each queue waits at.
 
+mod device;
 mod exec;
 mod sched;
 
+pub use device::GoldenDevice;
 pub use exec::{alu_op, Memories, WeightReuseMismatch};
 
 use sched::Controller;
@@ -83,11 +85,46 @@ impl ExecError {
 pub struct Golden {
     cfg: AccelConfig,
     mem: Memories,
+    /// With write tracking on: per DDR byte of the last run, the index of the last
+    /// instruction that wrote it ([`NOT_WRITTEN`] if none).
+    writers: Option<Vec<u32>>,
 }
+
+/// [`Golden::write_log`] entry of a byte no instruction wrote.
+pub const NOT_WRITTEN: u32 = u32::MAX;
 
 impl Golden {
     pub fn new(cfg: &AccelConfig) -> Self {
-        Golden { cfg: cfg.clone(), mem: Memories::new(cfg) }
+        Golden { cfg: cfg.clone(), mem: Memories::new(cfg), writers: None }
+    }
+
+    /// Turns on the DDR write tracker: from the next run on, every byte a STORE writes
+    /// remembers the index of the last instruction that wrote it (for mismatch
+    /// reports: "which instruction produced this byte"). Costs four bytes per DDR byte.
+    pub fn track_writes(&mut self) {
+        self.writers.get_or_insert_with(Vec::new);
+    }
+
+    fn reset_writers(&mut self, ddr_len: usize) {
+        if let Some(w) = &mut self.writers {
+            w.clear();
+            w.resize(ddr_len, NOT_WRITTEN);
+        }
+    }
+
+    /// Per DDR byte of the last run, the index of the instruction that last wrote it
+    /// ([`NOT_WRITTEN`] if none), or `None` when tracking is off.
+    pub fn write_log(&self) -> Option<&[u32]> {
+        self.writers.as_deref()
+    }
+
+    /// Index of the instruction that last wrote DDR byte `offset` in the last run
+    /// (`None` if no instruction wrote it, or tracking is off).
+    pub fn last_writer(&self, offset: usize) -> Option<usize> {
+        match self.writers.as_ref()?.get(offset) {
+            Some(&w) if w != NOT_WRITTEN => Some(w as usize),
+            _ => None,
+        }
     }
 
     pub fn config(&self) -> &AccelConfig {
@@ -101,6 +138,7 @@ impl Golden {
     /// Fetches `prog_len` instructions from `ddr[prog_offset..]` and runs them, as the
     /// hardware does after START.
     pub fn run_from_ddr(&mut self, ddr: &mut [u8], prog_offset: u64, prog_len: u32) -> Result<RunStats, ExecError> {
+        self.reset_writers(ddr.len());
         let bytes = prog_len as u64 * INSTR_BYTES as u64;
         let out_of_range = || ExecError::ProgramOutOfRange { offset: prog_offset, len: prog_len, ddr_len: ddr.len() };
         let end = prog_offset.checked_add(bytes).ok_or_else(out_of_range)?;
@@ -127,6 +165,7 @@ impl Golden {
             })?;
         }
 
+        self.reset_writers(ddr.len());
         let mut ctl = Controller::new(self.cfg.control.queue_depth, self.cfg.control.token_depth);
         let mut stats = RunStats::default();
         let mut pc = 0;
@@ -186,7 +225,13 @@ impl Golden {
             }
             Instr::Store(s) => {
                 stats.stores += 1;
-                self.mem.store(s, ddr, stats);
+                match &mut self.writers {
+                    Some(w) => {
+                        let tag = u32::try_from(index).unwrap_or(NOT_WRITTEN - 1);
+                        self.mem.store_recording(s, ddr, stats, &mut |off, len| w[off..off + len].fill(tag));
+                    }
+                    None => self.mem.store(s, ddr, stats),
+                }
             }
             Instr::Gemm(g) => {
                 stats.gemms += 1;

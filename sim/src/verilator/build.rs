@@ -100,24 +100,39 @@ fn verilator_args(opts: &BuildOptions, data_bits: u32, jobs: usize) -> Vec<Strin
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
 static BUILD_SERIAL: AtomicUsize = AtomicUsize::new(0);
 
-/// Builds the model for `cfg`, or returns the cached one.
-pub fn build(cfg: &AccelConfig, opts: &BuildOptions) -> Result<Model, BuildError> {
-    let _guard = BUILD_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+/// Where the model for `cfg` lives in the cache: keyed by the config, the
+/// generator's sources, the shim, the Verilator and C++ compiler versions and the
+/// build flags, so it is found without generating the Verilog.
+fn model_dir(cfg: &AccelConfig, opts: &BuildOptions) -> Result<PathBuf, BuildError> {
     let verilator = tool_version("verilator", "--version").ok_or(BuildError::NoVerilator)?;
     let compiler = tool_version("c++", "--version").unwrap_or_default();
-    let rtl = tessera_hdl::generate(cfg)?;
-    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut hash = Sha256::new();
-    for part in [&rtl.verilog, SHIM, &verilator, &compiler, &verilator_args(opts, cfg.axi.data_bits, 0).join(" ")] {
+    let flags = verilator_args(opts, cfg.axi.data_bits, 0).join(" ");
+    for part in [tessera_hdl::GENERATOR_HASH, &cfg.to_toml(), SHIM, &verilator, &compiler, &flags] {
         hash.update(part.as_bytes());
         hash.update([0]);
     }
     let key: String = hash.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
-    let dir = cache_root().join(format!("{}-{key}", cfg.name));
+    Ok(cache_root().join(format!("{}-{key}", cfg.name)))
+}
+
+/// The cached model for `cfg`, if one was built before.
+pub fn cached(cfg: &AccelConfig, opts: &BuildOptions) -> Result<Option<Model>, BuildError> {
+    let library = model_dir(cfg, opts)?.join(LIBRARY);
+    Ok(library.exists().then_some(Model { library, cached: true }))
+}
+
+/// Builds the model for `cfg`, or returns the cached one.
+pub fn build(cfg: &AccelConfig, opts: &BuildOptions) -> Result<Model, BuildError> {
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = model_dir(cfg, opts)?;
     let library = dir.join(LIBRARY);
     if library.exists() {
         return Ok(Model { library, cached: true });
     }
+    let rtl = tessera_hdl::generate(cfg)?;
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let key = dir.file_name().expect("model dirs have names").to_string_lossy().into_owned();
 
     // Build in a private directory and rename it into place, so concurrent builds of
     // the same model never see each other's half-written files.

@@ -3,17 +3,20 @@
 //! `build` generates `tessera_top.v` for a config, verilates it together with a
 //! small C++ shim (clocking, an AXI4 DDR model with latency and bandwidth, an
 //! AXI4-Lite master) into a shared library, and caches that library under a key
-//! hashed from everything that affects it. `VerilatorSim` loads it and drives it.
+//! hashed from everything that affects it. `VerilatorDevice` loads it and drives it
+//! through the driver's `Device` trait, exactly as the board is driven.
 
 mod build;
 mod run;
 
-pub use build::{build, cache_root, BuildError, BuildOptions, Model};
-pub use run::{first_difference, run_image, RtlOutcome};
+pub use build::{build, cache_root, cached, BuildError, BuildOptions, Model};
+pub use run::{cycles_as_duration, first_difference, run_image, RtlOutcome};
 
 use libloading::Library;
 use std::ffi::CString;
 use std::path::Path;
+use std::time::Duration;
+use tessera_driver::{Device, DeviceError, IrqWait};
 use tessera_isa::config::AccelConfig;
 
 #[repr(C)]
@@ -27,6 +30,8 @@ type SetDdrFn = unsafe extern "C" fn(*mut TSim, *mut u8, u64, u64);
 type SetTimingFn = unsafe extern "C" fn(*mut TSim, u32, u32, f64, u32);
 type ResetFn = unsafe extern "C" fn(*mut TSim, u32);
 type RegWriteFn = unsafe extern "C" fn(*mut TSim, u32, u32, u64) -> i32;
+type IrqFn = unsafe extern "C" fn(*mut TSim) -> i32;
+type BusBytesFn = unsafe extern "C" fn(*mut TSim, i32) -> u64;
 type RegReadFn = unsafe extern "C" fn(*mut TSim, u32, *mut u32, u64) -> i32;
 type RunFn = unsafe extern "C" fn(*mut TSim, u64) -> u64;
 type CycleFn = unsafe extern "C" fn(*mut TSim) -> u64;
@@ -45,15 +50,48 @@ pub enum SimError {
     Load { path: String, source: libloading::Error },
     #[error("AXI4-Lite {kind} of register {offset:#x} got no response in {REG_TIMEOUT} cycles")]
     RegisterTimeout { kind: &'static str, offset: u32 },
+    #[error("AXI4-Lite {kind} of register {offset:#x} returned an error response")]
+    RegisterError { kind: &'static str, offset: u32 },
+    #[error(transparent)]
+    Driver(#[from] tessera_driver::DriverError),
     #[error("this model was built without tracing; build it with BuildOptions {{ trace: true }}")]
     NoTrace,
 }
 
+/// Timing of the simulated DDR behind the AXI4 master.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DdrTiming {
+    /// Cycles from an accepted read address to its first data beat.
+    pub read_latency: u32,
+    /// Cycles from a write burst's last beat to its response.
+    pub write_latency: u32,
+    /// Sustained bytes per accelerator cycle, reads and writes together.
+    pub bytes_per_cycle: f64,
+    /// Read bursts the memory accepts before it stops taking addresses.
+    pub max_reads: u32,
+}
+
+impl DdrTiming {
+    /// The board's DDR as the config describes it (`[ddr]` and `[axi]`).
+    pub fn from_config(cfg: &AccelConfig) -> Self {
+        DdrTiming {
+            read_latency: cfg.ddr_read_latency_cycles(),
+            write_latency: cfg.ddr_write_latency_cycles(),
+            bytes_per_cycle: cfg.ddr_bytes_per_cycle(),
+            max_reads: cfg.axi.max_outstanding * 4,
+        }
+    }
+}
+
 /// A running instance of the Verilated accelerator with its DDR.
-pub struct VerilatorSim {
+pub struct VerilatorDevice {
     raw: *mut TSim,
     ddr: Vec<u8>,
     ddr_base: u64,
+    clock_mhz: f64,
+    f_set_timing: SetTimingFn,
+    f_irq: IrqFn,
+    f_bus_bytes: BusBytesFn,
     f_free: FreeFn,
     f_set_ddr: SetDdrFn,
     f_reg_write: RegWriteFn,
@@ -68,11 +106,11 @@ pub struct VerilatorSim {
 
 fn symbol<T: Copy>(lib: &Library, name: &str) -> T {
     // SAFETY: the shim exports every symbol with the signature declared above; the
-    // library stays loaded for as long as `VerilatorSim` holds it.
+    // library stays loaded for as long as `VerilatorDevice` holds it.
     unsafe { *lib.get::<T>(name.as_bytes()).unwrap_or_else(|e| panic!("shim symbol {name}: {e}")) }
 }
 
-impl VerilatorSim {
+impl VerilatorDevice {
     /// Builds (or reuses) the model for `cfg` and instantiates it with `ddr_len`
     /// bytes of DDR at physical address `ddr_base`, timed by the config's DDR model.
     pub fn new(cfg: &AccelConfig, opts: &BuildOptions, ddr_base: u64, ddr_len: usize) -> Result<Self, SimError> {
@@ -87,14 +125,17 @@ impl VerilatorSim {
         let lib = unsafe { Library::new(library) }
             .map_err(|source| SimError::Load { path: library.display().to_string(), source })?;
         let f_new: NewFn = symbol(&lib, "tsim_new");
-        let f_set_timing: SetTimingFn = symbol(&lib, "tsim_set_timing");
         let f_reset: ResetFn = symbol(&lib, "tsim_reset");
         // SAFETY: FFI calls into the shim with a pointer it created.
         let raw = unsafe { f_new() };
-        let mut sim = VerilatorSim {
+        let mut sim = VerilatorDevice {
             raw,
             ddr: vec![0; ddr_len],
             ddr_base,
+            clock_mhz: cfg.clock_mhz,
+            f_set_timing: symbol(&lib, "tsim_set_timing"),
+            f_irq: symbol(&lib, "tsim_irq"),
+            f_bus_bytes: symbol(&lib, "tsim_ddr_bytes"),
             f_free: symbol(&lib, "tsim_free"),
             f_set_ddr: symbol(&lib, "tsim_set_ddr"),
             f_reg_write: symbol(&lib, "tsim_reg_write"),
@@ -107,18 +148,16 @@ impl VerilatorSim {
             _lib: lib,
         };
         sim.attach_ddr();
+        sim.set_ddr_timing(DdrTiming::from_config(cfg));
         // SAFETY: as above.
-        unsafe {
-            f_set_timing(
-                raw,
-                cfg.ddr_read_latency_cycles(),
-                cfg.ddr_write_latency_cycles(),
-                cfg.ddr_bytes_per_cycle(),
-                cfg.axi.max_outstanding * 4,
-            );
-            f_reset(raw, 4);
-        }
+        unsafe { f_reset(raw, 4) };
         Ok(sim)
+    }
+
+    /// Changes the DDR model's timing (the config's board numbers by default).
+    pub fn set_ddr_timing(&mut self, t: DdrTiming) {
+        // SAFETY: FFI call with our own live pointer.
+        unsafe { (self.f_set_timing)(self.raw, t.read_latency, t.write_latency, t.bytes_per_cycle, t.max_reads.max(1)) }
     }
 
     fn attach_ddr(&mut self) {
@@ -142,19 +181,21 @@ impl VerilatorSim {
 
     pub fn reg_write(&mut self, offset: u32, value: u32) -> Result<(), SimError> {
         // SAFETY: FFI call with our own live pointer.
-        match unsafe { (self.f_reg_write)(self.raw, offset, value, REG_TIMEOUT) } {
-            0 => Ok(()),
-            _ => Err(SimError::RegisterTimeout { kind: "write", offset }),
-        }
+        let code = unsafe { (self.f_reg_write)(self.raw, offset, value, REG_TIMEOUT) };
+        register_result(code, "write", offset)
     }
 
     pub fn reg_read(&mut self, offset: u32) -> Result<u32, SimError> {
         let mut value = 0u32;
         // SAFETY: FFI call with our own live pointer and a valid out-pointer.
-        match unsafe { (self.f_reg_read)(self.raw, offset, &mut value, REG_TIMEOUT) } {
-            0 => Ok(value),
-            _ => Err(SimError::RegisterTimeout { kind: "read", offset }),
-        }
+        let code = unsafe { (self.f_reg_read)(self.raw, offset, &mut value, REG_TIMEOUT) };
+        register_result(code, "read", offset).map(|()| value)
+    }
+
+    /// Whether the interrupt line is high.
+    pub fn irq(&self) -> bool {
+        // SAFETY: FFI call with our own live pointer.
+        unsafe { (self.f_irq)(self.raw) != 0 }
     }
 
     /// Clocks until the interrupt line rises or `max_cycles` pass; returns cycles run.
@@ -185,7 +226,66 @@ impl VerilatorSim {
     }
 }
 
-impl Drop for VerilatorSim {
+fn register_result(code: i32, kind: &'static str, offset: u32) -> Result<(), SimError> {
+    match code {
+        0 => Ok(()),
+        1 => Err(SimError::RegisterError { kind, offset }),
+        _ => Err(SimError::RegisterTimeout { kind, offset }),
+    }
+}
+
+const BACKEND: &str = "verilator";
+
+impl Device for VerilatorDevice {
+    fn backend(&self) -> &str {
+        BACKEND
+    }
+
+    fn read_reg(&mut self, offset: u32) -> Result<u32, DeviceError> {
+        self.reg_read(offset).map_err(|e| device_error(e, "read", offset))
+    }
+
+    fn write_reg(&mut self, offset: u32, value: u32) -> Result<(), DeviceError> {
+        self.reg_write(offset, value).map_err(|e| device_error(e, "write", offset))
+    }
+
+    fn dram_phys_base(&self) -> u64 {
+        self.ddr_base
+    }
+
+    fn dram(&self) -> &[u8] {
+        &self.ddr
+    }
+
+    fn dram_mut(&mut self) -> &mut [u8] {
+        &mut self.ddr
+    }
+
+    fn wait_irq(&mut self, timeout: Duration) -> Result<IrqWait, DeviceError> {
+        let cycles = (timeout.as_secs_f64() * self.clock_mhz * 1e6).ceil() as u64;
+        self.run_until_irq(cycles);
+        Ok(if self.irq() { IrqWait::Raised } else { IrqWait::TimedOut })
+    }
+
+    fn cycle(&self) -> Option<u64> {
+        Some(VerilatorDevice::cycle(self))
+    }
+
+    fn bus_bytes(&self) -> Option<(u64, u64)> {
+        // SAFETY: FFI calls with our own live pointer.
+        unsafe { Some(((self.f_bus_bytes)(self.raw, 0), (self.f_bus_bytes)(self.raw, 1))) }
+    }
+}
+
+fn device_error(e: SimError, kind: &'static str, offset: u32) -> DeviceError {
+    let backend = BACKEND.to_string();
+    match e {
+        SimError::RegisterError { .. } => DeviceError::BusError { backend, kind, offset },
+        _ => DeviceError::BusTimeout { backend, kind, offset },
+    }
+}
+
+impl Drop for VerilatorDevice {
     fn drop(&mut self) {
         // SAFETY: the pointer came from tsim_new and is freed exactly once.
         unsafe {

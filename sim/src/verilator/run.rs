@@ -1,18 +1,21 @@
-//! Running a program on the Verilated accelerator through its register interface,
-//! exactly as the board driver does (docs/isa.md §5 "Running a program").
+//! Running a program on the Verilated accelerator through the driver's `Session`,
+//! so the RTL gets exactly the board's register sequence (docs/isa.md §5).
 
-use super::{SimError, VerilatorSim};
-use tessera_isa::regs::{self, Counter, ErrorCode};
+use super::{SimError, VerilatorDevice};
+use std::time::Duration;
+use tessera_driver::{DriverError, Session};
+use tessera_isa::config::AccelConfig;
+use tessera_isa::regs::{Counter, ErrorCode};
 
-/// What a run on the RTL ended with.
+/// What a run on the RTL ended with, errors included as data (for comparison with
+/// the golden model).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtlOutcome {
     /// Cycles from START to the interrupt (as the harness counted them).
     pub cycles: u64,
-    pub status: u32,
     /// Error code and ERROR_PC when the run failed.
     pub error: Option<(ErrorCode, u32)>,
-    /// The performance counters, in `Counter::ALL` order.
+    /// The performance counters, in `Counter::ALL` order (empty after an error).
     pub counters: Vec<u64>,
     /// The interrupt did not come within the cycle budget.
     pub timed_out: bool,
@@ -24,45 +27,35 @@ impl RtlOutcome {
     }
 }
 
-/// Copies `image` into the simulator's DDR (from offset 0), starts the program
-/// at `prog_offset` and waits for the interrupt.
+/// Simulated time of `cycles` at the config's clock (the unit of device timeouts).
+pub fn cycles_as_duration(cfg: &AccelConfig, cycles: u64) -> Duration {
+    Duration::from_secs_f64(cycles as f64 / (cfg.clock_mhz * 1e6))
+}
+
+/// Copies `image` into the device's DDR (from offset 0), starts the program at
+/// `prog_offset` and waits up to `max_cycles` for the interrupt.
 pub fn run_image(
-    sim: &mut VerilatorSim,
+    dev: &mut VerilatorDevice,
+    cfg: &AccelConfig,
     image: &[u8],
     prog_offset: u64,
     prog_len: u32,
     max_cycles: u64,
 ) -> Result<RtlOutcome, SimError> {
-    let base = sim.ddr_base();
-    sim.ddr_mut()[..image.len()].copy_from_slice(image);
-    let window = sim.ddr().len() as u32;
-    let prog = base + prog_offset;
-    sim.reg_write(regs::DRAM_BASE_LO, base as u32)?;
-    sim.reg_write(regs::DRAM_BASE_HI, (base >> 32) as u32)?;
-    sim.reg_write(regs::DRAM_SIZE, window)?;
-    sim.reg_write(regs::PROG_ADDR_LO, prog as u32)?;
-    sim.reg_write(regs::PROG_ADDR_HI, (prog >> 32) as u32)?;
-    sim.reg_write(regs::PROG_LEN, prog_len)?;
-    sim.reg_write(regs::IRQ_STATUS, regs::IRQ_DONE | regs::IRQ_ERROR)?;
-    sim.reg_write(regs::IRQ_ENABLE, regs::IRQ_DONE | regs::IRQ_ERROR)?;
-    sim.reg_write(regs::CTRL, regs::CTRL_START)?;
-    let cycles = sim.run_until_irq(max_cycles);
-    let status = sim.reg_read(regs::STATUS)?;
-    let timed_out = status & regs::STATUS_BUSY != 0;
-    let error = if status & regs::STATUS_ERROR != 0 {
-        let code = ((status >> regs::STATUS_CODE_SHIFT) & 0xff) as u8;
-        let pc = sim.reg_read(regs::ERROR_PC)?;
-        Some((ErrorCode::from_code(code).unwrap_or(ErrorCode::None), pc))
-    } else {
-        None
-    };
-    let mut counters = Vec::new();
-    for c in Counter::ALL {
-        let lo = sim.reg_read(c.offset())?;
-        let hi = sim.reg_read(c.offset() + 4)?;
-        counters.push(u64::from(lo) | (u64::from(hi) << 32));
+    let start = dev.cycle();
+    let mut session = Session::open(&mut *dev, cfg)?;
+    session.write_dram(0, image)?;
+    let result = session.run(prog_offset, prog_len, cycles_as_duration(cfg, max_cycles));
+    let cycles = dev.cycle() - start;
+    let none = RtlOutcome { cycles, error: None, counters: Vec::new(), timed_out: false };
+    match result {
+        Ok(report) => {
+            Ok(RtlOutcome { cycles: report.harness_cycles.unwrap_or(cycles), counters: report.counters, ..none })
+        }
+        Err(DriverError::Hardware { code, pc, .. }) => Ok(RtlOutcome { error: Some((code, pc)), ..none }),
+        Err(DriverError::Timeout { .. }) => Ok(RtlOutcome { timed_out: true, ..none }),
+        Err(e) => Err(e.into()),
     }
-    Ok(RtlOutcome { cycles, status, error, counters, timed_out })
 }
 
 /// First byte offset where two DDR images differ.

@@ -246,7 +246,7 @@ uint64_t tsim_cycle(TSim* s) { return s->cycle; }
 
 uint64_t tsim_ddr_bytes(TSim* s, int write) { return write ? s->write_bytes : s->read_bytes; }
 
-// AXI4-Lite write; returns 0 on completion, -1 on timeout.
+// AXI4-Lite write; returns 0 on an OKAY response, 1 on SLVERR/DECERR, -1 on timeout.
 int tsim_reg_write(TSim* s, uint32_t addr, uint32_t data, uint64_t max_cycles) {
     Vtop& t = *s->top;
     t.s_axi_awaddr = addr;
@@ -262,18 +262,20 @@ int tsim_reg_write(TSim* s, uint32_t addr, uint32_t data, uint64_t max_cycles) {
         bool aw = t.s_axi_awvalid && t.s_axi_awready;
         bool w = t.s_axi_wvalid && t.s_axi_wready;
         bool b = t.s_axi_bvalid && t.s_axi_bready;
+        uint32_t resp = t.s_axi_bresp;
         s->tick();
         if (aw) t.s_axi_awvalid = 0;
         if (w) t.s_axi_wvalid = 0;
         if (b) {
             t.s_axi_bready = 0;
-            return 0;
+            return resp == 0 ? 0 : 1;
         }
     }
     return -1;
 }
 
-// AXI4-Lite read; returns 0 and the data, or -1 on timeout.
+// AXI4-Lite read; returns 0 and the data on an OKAY response, 1 on SLVERR/DECERR,
+// -1 on timeout.
 int tsim_reg_read(TSim* s, uint32_t addr, uint32_t* data, uint64_t max_cycles) {
     Vtop& t = *s->top;
     t.s_axi_araddr = addr;
@@ -286,12 +288,13 @@ int tsim_reg_read(TSim* s, uint32_t addr, uint32_t* data, uint64_t max_cycles) {
         bool ar = t.s_axi_arvalid && t.s_axi_arready;
         bool r = t.s_axi_rvalid && t.s_axi_rready;
         uint32_t value = t.s_axi_rdata;
+        uint32_t resp = t.s_axi_rresp;
         s->tick();
         if (ar) t.s_axi_arvalid = 0;
         if (r) {
             t.s_axi_rready = 0;
             *data = value;
-            return 0;
+            return resp == 0 ? 0 : 1;
         }
     }
     return -1;
@@ -306,6 +309,8 @@ uint64_t tsim_run_until_irq(TSim* s, uint64_t max_cycles) {
     }
     return s->cycle - start;
 }
+
+int tsim_irq(TSim* s) { return s->top->irq; }
 
 void tsim_ticks(TSim* s, uint64_t n) {
     for (uint64_t i = 0; i < n; i++) s->tick();

@@ -1,0 +1,91 @@
+//! A random quantized int8 GEMM with per-channel requantization (the core of every
+//! dense and convolution layer) as a program bundle, with its independent
+//! reference: ndarray for the integer product, the scalar requantization of
+//! `tessera_isa::quant` for the output stage. `demo` and `bench gemm` run it.
+
+use ndarray::Array2;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tessera_compiler::gemm::{lower_gemm, GemmOutput, GemmSpec, GemmTiling, OperandQuant};
+use tessera_compiler::ImageBuilder;
+use tessera_isa::bundle::{Bundle, DType, Role};
+use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::{encode_param_entries, OutType, RequantMode};
+use tessera_isa::quant::{self, ParamLane};
+
+pub struct GemmJob {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub bundle: Bundle,
+    pub tiling: GemmTiling,
+    /// The reference output, row-major `M x N`.
+    pub expected: Vec<i8>,
+}
+
+/// Builds the GEMM `M x K x N` with operands and scales drawn from `seed`.
+pub fn build(cfg: &AccelConfig, m: usize, k: usize, n: usize, seed: u64) -> anyhow::Result<GemmJob> {
+    anyhow::ensure!(
+        cfg.array.operand_bits == 8,
+        "this GEMM uses int8 operands; `{}` has {}-bit operands",
+        cfg.name,
+        cfg.array.operand_bits
+    );
+    for (name, v) in [("M", m), ("K", k), ("N", n)] {
+        anyhow::ensure!((1..=8192).contains(&v), "{name} must be in 1..=8192, got {v}");
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let a = Array2::from_shape_fn((m, k), |_| rng.random_range(-128i32..=127));
+    let b = Array2::from_shape_fn((k, n), |_| rng.random_range(-128i32..=127));
+    let a_zero = 3i16;
+    // Per-output-channel scales as a TFLite per-channel layer would have them.
+    let params: Vec<ParamLane> = (0..n)
+        .map(|_| {
+            let real = rng.random_range(2e-5..2e-4) * 64.0 / (k as f64).sqrt();
+            ParamLane::fixed(rng.random_range(-2000..2000), quant::quantize_multiplier(real).expect("finite scale"))
+        })
+        .collect();
+    let (zero_point, clamp) = (-4i16, (-128i16, 127i16));
+
+    let bytes = |x: &Array2<i32>| x.iter().map(|v| *v as u8).collect::<Vec<u8>>();
+    let mut image = ImageBuilder::new();
+    let a_addr = image.tensor("a", Role::Input, DType::I8, &[m, k], &bytes(&a));
+    let b_addr = image.place(&bytes(&b));
+    let params_addr = image.place(&encode_param_entries(cfg.array.cols as usize, &params));
+    let c_addr = image.output("c", DType::I8, &[m, n]);
+    let spec = GemmSpec {
+        m,
+        k,
+        n,
+        a_addr,
+        b_addr,
+        c_addr,
+        a: OperandQuant { zero: a_zero, unsigned: false },
+        w: OperandQuant::default(),
+        output: GemmOutput::Requant { params_addr, mode: RequantMode::Fixed, out_type: OutType::I8, zero_point, clamp },
+    };
+    let (program, tiling) = lower_gemm(cfg, &spec)?;
+    let bundle = image.finish(cfg, &program, format!("random int8 GEMM {m}x{k}x{n}, seed {seed}"));
+
+    let acc = (&a - i32::from(a_zero)).dot(&b);
+    let expected = acc
+        .indexed_iter()
+        .map(|((_, c), &v)| {
+            let (lo, hi) = (clamp.0.into(), clamp.1.into());
+            quant::requantize(RequantMode::Fixed, v, params[c], zero_point.into(), lo, hi) as i8
+        })
+        .collect();
+    Ok(GemmJob { m, k, n, bundle, tiling, expected })
+}
+
+impl GemmJob {
+    /// Outputs that differ from the reference.
+    pub fn mismatches(&self, output: &[u8]) -> usize {
+        output.iter().zip(&self.expected).filter(|(got, want)| **got as i8 != **want).count()
+    }
+
+    /// Multiply-accumulates the problem needs (the array may issue more on edge tiles).
+    pub fn useful_macs(&self) -> u64 {
+        (self.m * self.k * self.n) as u64
+    }
+}
