@@ -143,3 +143,41 @@ fn generate_writes_verilog_and_manifest() {
     assert!(stdout(&out).contains("modules"), "{}", stdout(&out));
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `bench gemm --save` writes a bundle; `run` gives the same output on both
+/// backends, counts cycles only on the RTL, and writes a waveform on request.
+#[test]
+fn run_executes_a_bundle_on_both_backends() {
+    let dir = std::env::temp_dir().join(format!("tessera-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bundle = dir.join("gemm.tsr");
+    let b = bundle.to_str().unwrap();
+    let out = tessera(&["bench", "gemm", "-c", "tiny", "-m", "9", "-n", "6", "-k", "10", "--save", b]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).lines().last().unwrap().starts_with("utilization: "), "{}", stdout(&out));
+
+    let golden = tessera(&["run", b, "--backend", "golden"]);
+    assert!(golden.status.success(), "{}", stderr(&golden));
+    let fst = dir.join("run.fst");
+    let rtl = tessera(&["run", b, "--backend", "verilator", "--trace", fst.to_str().unwrap()]);
+    assert!(rtl.status.success(), "{}", stderr(&rtl));
+    let (g, r) = (stdout(&golden), stdout(&rtl));
+    assert_eq!(line(&g, "  output `c`"), line(&r, "  output `c`"), "outputs differ:\n{g}\n{r}");
+    assert!(line(&g, "  cycles").contains("not modeled"), "{g}");
+    let cycles: u64 = line(&r, "  cycles").split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(cycles > 0, "{r}");
+    assert!(line(&r, "  PE utilization").contains('%'), "{r}");
+    assert!(std::fs::metadata(&fst).unwrap().len() > 0, "no waveform written");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn run_rejects_files_that_are_not_bundles_naming_the_file() {
+    let path = std::env::temp_dir().join(format!("tessera-notabundle-{}.tsr", std::process::id()));
+    std::fs::write(&path, b"ONNX? no").unwrap();
+    let out = tessera(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{}: not a Tessera program bundle", path.display())), "{err}");
+    std::fs::remove_file(path).ok();
+}

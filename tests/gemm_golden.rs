@@ -8,7 +8,9 @@ use common::{pack_operands, DdrImage};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tessera_compiler::gemm::{lower_gemm, GemmOutput, GemmSpec, OperandQuant};
+use tessera_compiler::gemm::{
+    blocked_order, lower_gemm, lower_gemm_with, GemmOutput, GemmSpec, OperandQuant, WeightLayout,
+};
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{encode_param_entries, OutType, RequantMode};
 use tessera_isa::quant::{self, ParamLane};
@@ -35,6 +37,11 @@ fn random_matrix(rng: &mut StdRng, rows: usize, cols: usize, q: OperandQuant, bi
 
 /// Runs the GEMM with raw int32 output and checks it against ndarray.
 fn check_raw(cfg: &AccelConfig, case: &Case, seed: u64) {
+    check_raw_in(cfg, case, seed, WeightLayout::RowMajor)
+}
+
+/// [`check_raw`] with the weights stored in `layout`.
+fn check_raw_in(cfg: &AccelConfig, case: &Case, seed: u64, layout: WeightLayout) {
     let bits = cfg.array.operand_bits;
     let mut rng = StdRng::seed_from_u64(seed);
     let a = random_matrix(&mut rng, case.m, case.k, case.a, bits);
@@ -42,7 +49,14 @@ fn check_raw(cfg: &AccelConfig, case: &Case, seed: u64) {
 
     let mut ddr = DdrImage::default();
     let a_addr = ddr.push(&pack_operands(a.as_slice().unwrap(), bits));
-    let b_addr = ddr.push(&pack_operands(b.as_slice().unwrap(), bits));
+    let b_stored: Vec<i32> = match layout {
+        WeightLayout::RowMajor => b.iter().copied().collect(),
+        WeightLayout::Blocked => {
+            let row_major = b.as_slice().unwrap();
+            blocked_order(case.k, case.n, cfg.array.cols as usize).into_iter().map(|i| row_major[i]).collect()
+        }
+    };
+    let b_addr = ddr.push(&pack_operands(&b_stored, bits));
     let c_addr = ddr.reserve(4 * case.m * case.n);
     let spec = GemmSpec {
         m: case.m,
@@ -55,7 +69,7 @@ fn check_raw(cfg: &AccelConfig, case: &Case, seed: u64) {
         w: case.w,
         output: GemmOutput::Raw32,
     };
-    let (program, tiling) = lower_gemm(cfg, &spec).unwrap();
+    let (program, tiling) = lower_gemm_with(cfg, &spec, layout).unwrap();
     let stats = Golden::new(cfg).run(&program, &mut ddr.bytes).unwrap_or_else(|e| panic!("{}: {e}", cfg.name));
 
     let expected = (&a - i32::from(case.a.zero)).dot(&(&b - i32::from(case.w.zero)));
@@ -69,6 +83,20 @@ fn check_raw(cfg: &AccelConfig, case: &Case, seed: u64) {
 }
 
 const SIGNED: OperandQuant = OperandQuant { zero: 0, unsigned: false };
+
+/// Column-blocked weights (what the compiler stores for constant weights) give the
+/// same products, including partial column blocks, K tails and 4-bit operands.
+#[test]
+fn blocked_weight_layout() {
+    let cfg = AccelConfig::builtin("tiny").unwrap();
+    let uw = OperandQuant { zero: 131, unsigned: true };
+    for (i, (m, k, n)) in [(5, 7, 3), (17, 33, 9), (64, 100, 40), (9, 260, 30)].into_iter().enumerate() {
+        check_raw_in(&cfg, &Case { m, k, n, a: SIGNED, w: uw }, 90 + i as u64, WeightLayout::Blocked);
+    }
+    let mut int4 = cfg.clone();
+    int4.array.operand_bits = 4;
+    check_raw_in(&int4, &Case { m: 7, k: 10, n: 6, a: SIGNED, w: SIGNED }, 95, WeightLayout::Blocked);
+}
 
 #[test]
 fn tiny_config_shapes() {

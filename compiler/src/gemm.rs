@@ -154,8 +154,43 @@ fn u32_of(v: usize) -> u32 {
     u32::try_from(v).expect("DDR offsets fit in 32 bits (checked by the caller)")
 }
 
-/// Lowers `spec` to a program ending in FINISH.
+/// How the `K x N` weight matrix B is laid out in DDR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WeightLayout {
+    /// Rows of B contiguous (`b[k][n]` at `k * N + n`): a block of the array's width
+    /// is loaded as K short strided pieces.
+    #[default]
+    RowMajor,
+    /// Column blocks of the array's width one after the other, each `K` rows of
+    /// `min(cols, N - n0)` operands contiguous: every block loads as one long burst
+    /// sequence. What a compiler emits for constant weights (see [`blocked_order`]).
+    Blocked,
+}
+
+/// The element order of [`WeightLayout::Blocked`]: entry `i` of the blocked array is
+/// element `order[i]` of the row-major `K x N` matrix.
+pub fn blocked_order(k: usize, n: usize, cols: usize) -> Vec<usize> {
+    let mut order = Vec::with_capacity(k * n);
+    for n0 in (0..n).step_by(cols) {
+        let width = cols.min(n - n0);
+        for row in 0..k {
+            order.extend((n0..n0 + width).map(|c| row * n + c));
+        }
+    }
+    order
+}
+
+/// Lowers `spec` (weights row-major) to a program ending in FINISH.
 pub fn lower_gemm(cfg: &AccelConfig, spec: &GemmSpec) -> Result<(Program, GemmTiling), LowerError> {
+    lower_gemm_with(cfg, spec, WeightLayout::RowMajor)
+}
+
+/// Lowers `spec` with the weights in `layout` to a program ending in FINISH.
+pub fn lower_gemm_with(
+    cfg: &AccelConfig,
+    spec: &GemmSpec,
+    layout: WeightLayout,
+) -> Result<(Program, GemmTiling), LowerError> {
     let fail = |reason: String| LowerError::DoesNotFit { m: spec.m, k: spec.k, n: spec.n, reason };
     let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let bits = cfg.array.operand_bits as usize;
@@ -164,6 +199,9 @@ pub fn lower_gemm(cfg: &AccelConfig, spec: &GemmSpec) -> Result<(Program, GemmTi
     }
     if bits == 4 && (!spec.k.is_multiple_of(2) || !spec.n.is_multiple_of(2)) {
         return Err(fail("4-bit operands are packed in pairs: K and N must be even".into()));
+    }
+    if bits == 4 && layout == WeightLayout::Blocked && cols % 2 != 0 {
+        return Err(fail("4-bit blocked weights are packed in pairs per block: array.cols must be even".into()));
     }
     let out_bits = spec.output.out_type().bits() as usize;
     if out_bits == 4 && (!spec.n.is_multiple_of(2) || cols % 2 != 0) {
@@ -195,7 +233,7 @@ pub fn lower_gemm(cfg: &AccelConfig, spec: &GemmSpec) -> Result<(Program, GemmTi
         }
     }
 
-    let e = Emitter { cfg, spec, t, b: blocks, bits, out_bytes_per_elem_x2: out_bits / 4 };
+    let e = Emitter { cfg, spec, t, b: blocks, bits, out_bytes_per_elem_x2: out_bits / 4, layout };
     let mut instrs = e.loads(&steps, 0);
     for s in 0..steps.len() {
         if s + 1 < steps.len() {
@@ -218,6 +256,7 @@ struct Emitter<'a> {
     bits: usize,
     /// Output bytes per element, doubled (so int4 is 1).
     out_bytes_per_elem_x2: usize,
+    layout: WeightLayout,
 }
 
 /// Sets the pops on the first and the pushes on the last instruction of a group.
@@ -296,14 +335,20 @@ impl Emitter<'_> {
         let k_rows = (spec.k - k0).min(s.k_blocks * rows);
         for j in 0..s.n_blocks {
             let n0 = (s.n_block0 + j) * cols;
+            let width = (spec.n - n0).min(cols);
+            // Byte offset of row k0 of this column block, and the distance between rows.
+            let (offset, row_stride) = match self.layout {
+                WeightLayout::RowMajor => (self.op_bytes(k0 * spec.n + n0), self.op_bytes(spec.n)),
+                WeightLayout::Blocked => (self.op_bytes(spec.k * n0 + k0 * width), self.op_bytes(width)),
+            };
             group.push(Instr::Load(Load {
                 mem: Mem::Wbuf,
                 sram_addr: u16_of(self.w_slot(index) + j * self.t.k_blocks_per_step * rows),
-                dram_addr: u32_of(spec.b_addr as usize + self.op_bytes(k0 * spec.n + n0)),
+                dram_addr: u32_of(spec.b_addr as usize + offset),
                 x_size: u16_of(k_rows),
-                x_stride: u32_of(self.op_bytes(spec.n)),
+                x_stride: u32_of(row_stride),
                 y_size: 1,
-                lanes: (spec.n - n0).min(cols) as u8,
+                lanes: width as u8,
                 pad: Pad { right: (s.k_blocks * rows - k_rows) as u8, ..Pad::default() },
                 pad_value: spec.w.pad_bits(self.cfg.array.operand_bits),
                 ..Default::default()

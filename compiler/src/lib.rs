@@ -9,5 +9,8 @@
 pub mod gemm;
 pub mod image;
 
-pub use gemm::{lower_gemm, GemmOutput, GemmSpec, GemmTiling, LowerError, OperandQuant};
+pub use gemm::{
+    blocked_order, lower_gemm, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, LowerError, OperandQuant,
+    WeightLayout,
+};
 pub use image::ImageBuilder;

@@ -6,7 +6,9 @@
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tessera_compiler::gemm::{lower_gemm, GemmOutput, GemmSpec, GemmTiling, OperandQuant};
+use tessera_compiler::gemm::{
+    blocked_order, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, OperandQuant, WeightLayout,
+};
 use tessera_compiler::ImageBuilder;
 use tessera_isa::bundle::{Bundle, DType, Role};
 use tessera_isa::config::AccelConfig;
@@ -50,7 +52,11 @@ pub fn build(cfg: &AccelConfig, m: usize, k: usize, n: usize, seed: u64) -> anyh
     let bytes = |x: &Array2<i32>| x.iter().map(|v| *v as u8).collect::<Vec<u8>>();
     let mut image = ImageBuilder::new();
     let a_addr = image.tensor("a", Role::Input, DType::I8, &[m, k], &bytes(&a));
-    let b_addr = image.place(&bytes(&b));
+    // The weights are constants, so they are stored the way the array loads them:
+    // column blocks of the array's width, each contiguous.
+    let b_row_major = bytes(&b);
+    let b_blocked: Vec<u8> = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| b_row_major[i]).collect();
+    let b_addr = image.place(&b_blocked);
     let params_addr = image.place(&encode_param_entries(cfg.array.cols as usize, &params));
     let c_addr = image.output("c", DType::I8, &[m, n]);
     let spec = GemmSpec {
@@ -64,7 +70,7 @@ pub fn build(cfg: &AccelConfig, m: usize, k: usize, n: usize, seed: u64) -> anyh
         w: OperandQuant::default(),
         output: GemmOutput::Requant { params_addr, mode: RequantMode::Fixed, out_type: OutType::I8, zero_point, clamp },
     };
-    let (program, tiling) = lower_gemm(cfg, &spec)?;
+    let (program, tiling) = lower_gemm_with(cfg, &spec, WeightLayout::Blocked)?;
     let bundle = image.finish(cfg, &program, format!("random int8 GEMM {m}x{k}x{n}, seed {seed}"));
 
     let acc = (&a - i32::from(a_zero)).dot(&b);
