@@ -4,7 +4,7 @@
 //! bank whenever A is not reading it. Double-buffered programs keep the compute unit
 //! and the store unit in different halves, so neither waits.
 
-use crate::ram::SyncRam;
+use crate::ram::{RamStyle, SyncRam};
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock)]
@@ -37,7 +37,7 @@ pub struct Accumulator {
 }
 
 impl Accumulator {
-    pub fn new(lanes: usize, depth: usize) -> Self {
+    pub fn new(lanes: usize, depth: usize, style: RamStyle) -> Self {
         let half = depth.div_ceil(2);
         Self {
             clock: Default::default(),
@@ -51,8 +51,8 @@ impl Accumulator {
             rb_addr: Default::default(),
             rb_grant: Default::default(),
             rb_data: (0..lanes).map(|_| Default::default()).collect(),
-            low: (0..lanes).map(|_| SyncRam::new(half)).collect(),
-            high: (0..lanes).map(|_| SyncRam::new((depth - half).max(1))).collect(),
+            low: (0..lanes).map(|_| SyncRam::styled(half, style)).collect(),
+            high: (0..lanes).map(|_| SyncRam::styled((depth - half).max(1), style)).collect(),
             a_high: Default::default(),
             b_high: Default::default(),
             a_is_high: Default::default(),

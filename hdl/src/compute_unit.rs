@@ -17,6 +17,7 @@ use crate::decode::{AluFields, GemmFields, HeaderFields, LoadFields};
 use crate::delay::Delay;
 use crate::load_engine::LoadEngine;
 use crate::operand::OperandExt;
+use crate::ram::RamStyle;
 use crate::token_gate::TokenGate;
 use crate::widen::Widen;
 use rust_hdl::prelude::*;
@@ -344,7 +345,11 @@ impl ComputeUnit {
                 four_bit,
             ),
             array: SystolicArray::new(rows, cols),
-            acc: Accumulator::new(cols, m.acc_entries as usize),
+            acc: Accumulator::new(
+                cols,
+                m.acc_entries as usize,
+                if m.ultraram { RamStyle::Ultra } else { RamStyle::Auto },
+            ),
             a_ext: (0..rows).map(|_| OperandExt::new(four_bit)).collect(),
             w_ext: (0..cols).map(|_| OperandExt::new(four_bit)).collect(),
             side: Delay::new(latency - 1),

@@ -20,7 +20,28 @@ pub struct SyncRam<D: Synth> {
     pub write_enable: Signal<In, Bit>,
     _depth: usize,
     _mem: Vec<D>,
-    _block: bool,
+    _style: RamStyle,
+}
+
+/// Which memory resource synthesis should build a RAM from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RamStyle {
+    /// The tool decides (block RAM when deep, LUT RAM when shallow).
+    Auto,
+    /// Block RAM even when shallow.
+    Block,
+    /// UltraRAM (UltraScale+): large memories that would crowd out block RAM.
+    Ultra,
+}
+
+impl RamStyle {
+    fn attribute(self) -> &'static str {
+        match self {
+            RamStyle::Auto => "",
+            RamStyle::Block => "(* ram_style = \"block\" *) ",
+            RamStyle::Ultra => "(* ram_style = \"ultra\" *) ",
+        }
+    }
 }
 
 impl<D: Synth> SyncRam<D> {
@@ -35,7 +56,7 @@ impl<D: Synth> SyncRam<D> {
             write_enable: Default::default(),
             _depth: depth,
             _mem: vec![D::default(); depth],
-            _block: false,
+            _style: RamStyle::Auto,
         }
     }
 
@@ -43,7 +64,12 @@ impl<D: Synth> SyncRam<D> {
     /// (`ram_style = "block"`): wide, shallow memories would otherwise take
     /// thousands of LUTs as distributed RAM.
     pub fn block(depth: usize) -> Self {
-        Self { _block: true, ..Self::new(depth) }
+        Self::styled(depth, RamStyle::Block)
+    }
+
+    /// A RAM built the way `style` asks.
+    pub fn styled(depth: usize, style: RamStyle) -> Self {
+        Self { _style: style, ..Self::new(depth) }
     }
 
     /// Address bits actually decoded.
@@ -88,7 +114,7 @@ end
             msb = D::BITS - 1,
             last = self._depth - 1,
             amsb = a - 1,
-            style = if self._block { "(* ram_style = \"block\" *) " } else { "" },
+            style = self._style.attribute(),
         ))
     }
 

@@ -64,6 +64,11 @@ pub struct MemoryConfig {
     pub acc_entries: u32,
     /// Requantization parameter entries, each `cols` lanes of (bias, multiplier, shift).
     pub pbuf_entries: u32,
+    /// Build the accumulator from UltraRAM (`ram_style = "ultra"`): UltraScale+ parts
+    /// only (ZCU104, Kria), where it frees the block RAM the buffers need. Changes
+    /// the RTL, not the programs.
+    #[serde(default)]
+    pub ultraram: bool,
 }
 
 /// Controller queues.
