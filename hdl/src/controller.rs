@@ -791,7 +791,9 @@ impl Logic for Controller {
             self.new_code.next = self.code_deadlock.val();
             self.new_pc.next = self.oldest.val();
         }
-        if self.running.q.val() & self.exhausted.val() & self.quiet.val() {
+        // Running out of instructions only counts once the units have reported:
+        // an error the last instruction raised outranks it.
+        if self.running.q.val() & self.exhausted.val() & self.quiet.val() & !self.unit_err_any.val() {
             self.any_new_error.next = true;
             self.new_code.next = self.code_no_finish.val();
             self.new_pc.next = self.prog_len.val();

@@ -35,6 +35,11 @@ pub struct WriteClient {
     pub error: Signal<Out, Bit>,
     /// Every accepted request is written and acknowledged.
     pub idle: Signal<Out, Bit>,
+    /// Give up the accepted requests (the machine stopped on an error): start no more
+    /// bursts, send the remaining beats of bursts whose address went out with zero
+    /// strobes (AXI needs every addressed beat; these write nothing), then forget the
+    /// rest. `idle` rises once the last response is in.
+    pub abort: Signal<In, Bit>,
 
     meta: Fifo<Bits<32>>,
     bursts: Fifo<Bits<16>>,
@@ -68,6 +73,7 @@ pub struct WriteClient {
     rem_now: Signal<Local, Bits<32>>,
     window: Vec<Signal<Local, Bits<8>>>,
     strobes: Signal<Local, Bits<32>>,
+    forget: Signal<Local, Bit>,
     beat_mask: Constant<Bits<64>>,
     beat_shift: Constant<Bits<32>>,
     beat_bytes: Constant<Bits<32>>,
@@ -109,6 +115,7 @@ impl WriteClient {
             b_resp: Default::default(),
             error: Default::default(),
             idle: Default::default(),
+            abort: Default::default(),
             meta: Fifo::new(3, 8),
             bursts: Fifo::new(1, 16),
             splitting: Default::default(),
@@ -139,6 +146,7 @@ impl WriteClient {
             rem_now: Default::default(),
             window: vec_of(2 * beat_bytes),
             strobes: Default::default(),
+            forget: Default::default(),
             beat_mask: Constant::new(((beat_bytes - 1) as u64).into()),
             beat_shift: Constant::new(u64::from(beat_bytes.trailing_zeros()).into()),
             beat_bytes: Constant::new((beat_bytes as u64).into()),
@@ -171,7 +179,9 @@ impl Logic for WriteClient {
             burst_beat
         );
         clock!(self, clock, meta, bursts);
-        self.meta.reset.next = self.reset.val();
+        // An abort forgets the requests once no addressed burst is left to finish.
+        self.forget.next = self.abort.val() & self.bursts.empty.val();
+        self.meta.reset.next = self.reset.val() | self.forget.val();
         self.bursts.reset.next = self.reset.val();
         for i in 0..self._b {
             self.prev[i].clock.next = self.clock.val();
@@ -203,8 +213,10 @@ impl Logic for WriteClient {
         if self.burst.val() > self.to_boundary.val() {
             self.burst.next = self.to_boundary.val();
         }
-        self.can_issue.next =
-            self.splitting.q.val() & (self.outstanding.q.val() < self.max_outstanding.val()) & !self.bursts.full.val();
+        self.can_issue.next = self.splitting.q.val()
+            & !self.abort.val()
+            & (self.outstanding.q.val() < self.max_outstanding.val())
+            & !self.bursts.full.val();
         self.aw_valid.next = self.can_issue.val();
         self.aw_addr.next = self.burst_addr.q.val();
         self.burst_m1.next = self.burst.val() - 1;
@@ -234,11 +246,12 @@ impl Logic for WriteClient {
         self.cur_raw.next = self.meta.data_out[1].val();
         self.cur_in.next = (self.meta.data_out[2].val() + self.beat_bytes_m1.val()) >> self.beat_shift.val();
         self.need_in.next = self.in_taken.q.val() != self.cur_in.val();
-        self.can_emit.next =
-            self.meta.valid.val() & self.bursts.valid.val() & (!self.need_in.val() | self.data_valid.val());
+        self.can_emit.next = self.meta.valid.val()
+            & self.bursts.valid.val()
+            & (!self.need_in.val() | self.data_valid.val() | self.abort.val());
         self.w_valid.next = self.can_emit.val();
         self.fire_w.next = self.can_emit.val() & self.w_ready.val();
-        self.data_ready.next = self.fire_w.val() & self.need_in.val();
+        self.data_ready.next = self.fire_w.val() & self.need_in.val() & !self.abort.val();
         for bb in self._b..(self._b + 1) {
             for i in 0..self._b {
                 self.window[i].next = self.prev[i].q.val();
@@ -272,6 +285,9 @@ impl Logic for WriteClient {
             }
         }
         self.w_strb.next = self.strobes.val();
+        if self.abort.val() {
+            self.w_strb.next = 0.into();
+        }
         self.w_last.next = (self.burst_beat.q.val() + 1) == self.bursts.data_out[0].val();
         self.last_raw.next = (self.raw_sent.q.val() + 1) == self.cur_raw.val();
         self.bursts.pop.next = false;
@@ -300,6 +316,14 @@ impl Logic for WriteClient {
         self.idle.next =
             !self.splitting.q.val() & self.meta.empty.val() & self.bursts.empty.val() & !self.outstanding.q.val().any();
 
+        if self.abort.val() {
+            self.splitting.d.next = false;
+        }
+        if self.reset.val() | self.forget.val() {
+            self.raw_sent.d.next = 0.into();
+            self.in_taken.d.next = 0.into();
+            self.burst_beat.d.next = 0.into();
+        }
         if self.reset.val() {
             self.splitting.d.next = false;
             self.outstanding.d.next = 0.into();

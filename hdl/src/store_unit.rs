@@ -111,6 +111,9 @@ pub struct StoreUnit {
     err_pulse: DFF<Bit>,
     err_code: DFF<Bits<8>>,
     done_pulse: DFF<Bit>,
+    /// The STORE was stopped (its error, or the machine halted): the write client
+    /// finishes addressed bursts without writing and drops the rest.
+    aborting: DFF<Bit>,
 
     instr: Signal<Local, Bits<256>>,
     ebo: Signal<Local, Bits<16>>,
@@ -250,6 +253,7 @@ impl StoreUnit {
             err_pulse: Default::default(),
             err_code: Default::default(),
             done_pulse: Default::default(),
+            aborting: Default::default(),
             instr: Default::default(),
             ebo: Default::default(),
             req_off: Default::default(),
@@ -315,6 +319,7 @@ impl Logic for StoreUnit {
             self,
             clock,
             active,
+            aborting,
             pc,
             push_prev_q,
             out_type,
@@ -363,6 +368,7 @@ impl Logic for StoreUnit {
         }
         self.gate.reset.next = self.reset.val();
         self.client.reset.next = self.reset.val();
+        self.client.abort.next = self.aborting.q.val();
         self.err_pulse.d.next = false;
         self.done_pulse.d.next = false;
         self.instr.next = self.head.val().get_bits::<256>(0);
@@ -398,6 +404,7 @@ impl Logic for StoreUnit {
         self.hi_wide.narrow.next = self.fields.clamp_hi.val();
         if self.gate.start.val() {
             self.active.d.next = true;
+            self.aborting.d.next = false;
             self.pc.d.next = self.head.val().get_bits::<32>(256);
             self.push_prev_q.d.next = self.hdr.push_prev.val().any();
             self.out_type.d.next = self.fields.out_type.val();
@@ -683,10 +690,12 @@ impl Logic for StoreUnit {
             self.err_pulse.d.next = true;
             self.err_code.d.next = self.fail_code.val();
             self.issuing.d.next = false;
+            self.aborting.d.next = true;
             self.phase.d.next = Phase::Drain;
         }
         if self.halt.val() & self.active.q.val() {
             self.issuing.d.next = false;
+            self.aborting.d.next = true;
             self.phase.d.next = Phase::Drain;
         }
         self.gate.complete.next = self.done_pulse.q.val();
@@ -702,6 +711,7 @@ impl Logic for StoreUnit {
 
         if self.reset.val() {
             self.active.d.next = false;
+            self.aborting.d.next = false;
             self.issuing.d.next = false;
             self.phase.d.next = Phase::Idle;
             self.beat.d.next = 0.into();
