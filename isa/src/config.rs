@@ -428,13 +428,18 @@ impl AccelConfig {
 
     /// 32-bit FNV-1a hash of [`AccelConfig::canonical`], readable from the `CFG_HASH` register.
     pub fn fingerprint(&self) -> u32 {
-        self.canonical().bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+        fnv1a(self.canonical().as_bytes())
     }
 
     /// The config as TOML text (what `tessera info` prints).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("AccelConfig always serializes")
     }
+}
+
+/// 32-bit FNV-1a: the config fingerprint's hash, and a short checksum of any bytes.
+pub fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
 }
 
 /// On-chip memory capacities in bytes.

@@ -30,37 +30,12 @@ use tessera_isa::isa::{
 use tessera_isa::quant::{quantize_multiplier, requantize, ParamLane};
 use tessera_sim::golden::Golden;
 use tessera_sim::regress::builder::{access_of, Res};
+use tessera_sim::regress::conv::{ext, pack, pack_out};
 use tessera_sim::regress::schedule::run_random_schedule;
 use tessera_sim::regress::{config, make_case, run_case, with_program, Case, Expect, KINDS};
-#[allow(unused_imports)]
-use tessera_sim::{cosim, golden};
 
 // ---------------------------------------------------------------------------
 // GEMM cases: random shapes (edge tiles in M, K and N), lowered by the compiler.
-
-fn ext(raw: u8, bits: u32, unsigned: bool) -> i32 {
-    match (bits, unsigned) {
-        (8, false) => i32::from(raw as i8),
-        (4, false) => i32::from(((raw << 4) as i8) >> 4),
-        _ => i32::from(raw),
-    }
-}
-
-fn pack(values: &[u8], bits: u32) -> Vec<u8> {
-    if bits == 8 {
-        values.to_vec()
-    } else {
-        values.chunks(2).map(|p| (p[0] & 0xf) | (p.get(1).copied().unwrap_or(0) << 4)).collect()
-    }
-}
-
-fn pack_out(t: OutType, values: &[i32]) -> Vec<u8> {
-    match t {
-        OutType::I8 | OutType::U8 => values.iter().map(|v| *v as u8).collect(),
-        OutType::I4 | OutType::U4 => values.chunks(2).map(|p| (p[0] as u8 & 0xf) | ((p[1] as u8 & 0xf) << 4)).collect(),
-        OutType::I32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-    }
-}
 
 /// A random GEMM lowered by `compiler/src/gemm.rs`, with operands at unaligned DDR
 /// offsets and the expected output computed directly.
@@ -651,17 +626,7 @@ fn generator_programs_are_valid_race_free_and_cover_the_isa() {
         }
     }
     want.push("store I32 None".into());
-    for op in [
-        AluOp::Mov,
-        AluOp::Add,
-        AluOp::Sub,
-        AluOp::Mul,
-        AluOp::Max,
-        AluOp::Min,
-        AluOp::Shl,
-        AluOp::SraRound,
-        AluOp::Mbqm,
-    ] {
+    for &op in AluOp::ALL {
         for imm in [false, true] {
             want.push(format!("alu {op:?} imm={imm}"));
         }

@@ -1,9 +1,8 @@
 //! Opening a device by backend name, for the commands that run programs.
 
+use super::spinner;
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
-use std::time::Duration;
 use tessera_driver::{Device, Session};
 use tessera_isa::config::AccelConfig;
 use tessera_sim::cosim::SIM_DDR_BASE;
@@ -19,15 +18,6 @@ pub enum Backend {
     Verilator,
     /// A PYNQ/Zynq board through /dev/uio and u-dma-buf (issue #7).
     Board,
-}
-
-/// A spinner for waits of unknown length; cleared when dropped.
-pub fn spinner(message: String) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
-    bar.set_message(message);
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 /// The Verilated model of `cfg`, built with a progress spinner when not cached.

@@ -6,9 +6,9 @@
 //!   wall-clock second, with and without waveform tracing) and cached-model load time.
 
 use super::backend::{self, Backend};
-use super::gemm_job::{self, GemmJob};
+use super::gemm_job::{self, GemmJob, GemmRun};
 use super::report::print_counters;
-use anyhow::{ensure, Context};
+use anyhow::Context;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tessera_driver::RunReport;
@@ -27,37 +27,13 @@ pub struct GemmArgs<'a> {
     pub trace: Option<&'a Path>,
 }
 
-/// Device time a benchmark run may take before it counts as hung.
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Runs `job` on `backend`, checks its output and returns the report.
-fn run_job(
-    cfg: &AccelConfig,
-    job: &GemmJob,
-    backend: Backend,
-    trace: Option<&Path>,
-) -> anyhow::Result<(RunReport, Duration)> {
-    let mut session = backend::open(backend, cfg, job.bundle.header.dram_bytes as usize, trace)?;
-    let bar = backend::spinner(format!("running the {}x{}x{} GEMM on {backend:?}", job.m, job.k, job.n));
-    let started = Instant::now();
-    let report = session.run_bundle(&job.bundle, TIMEOUT);
-    let wall = started.elapsed();
-    bar.finish_and_clear();
-    let report = report?;
-    let slot = job.bundle.header.tensors.iter().find(|t| t.name == "c").expect("the job has an output `c`");
-    let output = session.read_tensor(slot)?;
-    let wrong = job.mismatches(&output);
-    ensure!(wrong == 0, "{wrong} of {} outputs differ from the ndarray reference", job.expected.len());
-    Ok((report, wall))
-}
-
 pub fn gemm(args: &GemmArgs) -> anyhow::Result<()> {
     let cfg = AccelConfig::load(args.config)?;
     let job = gemm_job::build(&cfg, args.m, args.k, args.n, args.seed)?;
     if let Some(path) = args.save {
         job.bundle.save(path)?;
     }
-    let (report, wall) = run_job(&cfg, &job, args.backend, args.trace)?;
+    let GemmRun { report, wall, .. } = job.run(&cfg, args.backend, args.trace)?;
     println!(
         "int8 GEMM {}x{}x{} on `{}` ({}x{} array, {:?} backend)",
         job.m, job.k, job.n, cfg.name, cfg.array.rows, cfg.array.cols, args.backend
@@ -126,9 +102,9 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<()> {
         let loaded = Instant::now();
         drop(backend::verilator_device(&cfg, dram, None)?);
         let load = loaded.elapsed();
-        let (plain, plain_wall) = run_job(&cfg, &job, Backend::Verilator, None)?;
+        let GemmRun { report: plain, wall: plain_wall, .. } = job.run(&cfg, Backend::Verilator, None)?;
         let trace_path = std::env::temp_dir().join(format!("tessera-bench-{}.fst", std::process::id()));
-        let (traced, traced_wall) = run_job(&cfg, &job, Backend::Verilator, Some(&trace_path))?;
+        let GemmRun { report: traced, wall: traced_wall, .. } = job.run(&cfg, Backend::Verilator, Some(&trace_path))?;
         std::fs::remove_file(&trace_path).ok();
         let rate = |r: &RunReport, wall: Duration| r.harness_cycles.unwrap_or(0) as f64 / wall.as_secs_f64();
         println!(

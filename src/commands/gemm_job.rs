@@ -3,13 +3,17 @@
 //! reference: ndarray for the integer product, the scalar requantization of
 //! `tessera_isa::quant` for the output stage. `demo` and `bench gemm` run it.
 
+use super::backend::{self, Backend};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::path::Path;
+use std::time::{Duration, Instant};
 use tessera_compiler::gemm::{
     blocked_order, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, OperandQuant, WeightLayout,
 };
 use tessera_compiler::ImageBuilder;
+use tessera_driver::RunReport;
 use tessera_isa::bundle::{Bundle, DType, Role};
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{encode_param_entries, OutType, RequantMode};
@@ -84,7 +88,36 @@ pub fn build(cfg: &AccelConfig, m: usize, k: usize, n: usize, seed: u64) -> anyh
     Ok(GemmJob { m, k, n, bundle, tiling, expected })
 }
 
+/// A completed, checked run of a [`GemmJob`].
+pub struct GemmRun {
+    pub report: RunReport,
+    /// Wall-clock time of the run itself (device already open).
+    pub wall: Duration,
+    /// The output tensor `c` as the device left it.
+    pub output: Vec<u8>,
+}
+
+/// Device time a run may take before it counts as hung.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
 impl GemmJob {
+    /// Runs the job on `backend` (with a waveform to `trace`, if given) and checks
+    /// every output against the reference.
+    pub fn run(&self, cfg: &AccelConfig, backend: Backend, trace: Option<&Path>) -> anyhow::Result<GemmRun> {
+        let mut session = backend::open(backend, cfg, self.bundle.header.dram_bytes as usize, trace)?;
+        let bar = super::spinner(format!("running the {}x{}x{} GEMM on {backend:?}", self.m, self.k, self.n));
+        let started = Instant::now();
+        let report = session.run_bundle(&self.bundle, TIMEOUT);
+        let wall = started.elapsed();
+        bar.finish_and_clear();
+        let report = report?;
+        let slot = self.bundle.header.tensors.iter().find(|t| t.name == "c").expect("the job has an output `c`");
+        let output = session.read_tensor(slot)?;
+        let wrong = self.mismatches(&output);
+        anyhow::ensure!(wrong == 0, "{wrong} of {} outputs differ from the ndarray reference", self.expected.len());
+        Ok(GemmRun { report, wall, output })
+    }
+
     /// Outputs that differ from the reference.
     pub fn mismatches(&self, output: &[u8]) -> usize {
         output.iter().zip(&self.expected).filter(|(got, want)| **got as i8 != **want).count()

@@ -10,6 +10,15 @@ pub mod report;
 pub mod run;
 pub mod synth;
 
+/// A spinner for waits of unknown length (model builds, synthesis, long runs).
+pub fn spinner(message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    bar.set_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
 /// A subcommand whose implementation belongs to a later issue: say exactly that.
 pub fn pending(command: &str, issue: u32, would: &str) -> anyhow::Result<()> {
     anyhow::bail!(

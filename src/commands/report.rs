@@ -44,7 +44,5 @@ pub fn print_counters(cfg: &AccelConfig, report: &RunReport) {
     }
 }
 
-/// FNV-1a over bytes: a short fingerprint of an output for eyeballing runs.
-pub fn checksum(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
-}
+/// A short fingerprint of an output for eyeballing runs (FNV-1a, as the config hash).
+pub use tessera_isa::config::fnv1a as checksum;

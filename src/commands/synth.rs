@@ -2,9 +2,8 @@
 //! utilization against an FPGA part.
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tessera_hdl::synth::{find_part, run_yosys, SynthError, PARTS};
 use tessera_isa::config::AccelConfig;
 
@@ -32,10 +31,8 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
     let rtl = tessera_hdl::generate(&cfg)?;
     std::fs::write(&verilog, &rtl.verilog).with_context(|| format!("writing {}", verilog.display()))?;
 
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
-    spinner.set_message(format!("yosys synth_xilinx -family {} ({}, log in {})", part.family, cfg.name, dir.display()));
-    spinner.enable_steady_tick(Duration::from_millis(200));
+    let spinner =
+        super::spinner(format!("yosys synth_xilinx -family {} ({}, log in {})", part.family, cfg.name, dir.display()));
     let started = Instant::now();
     let result = run_yosys(args.yosys, &verilog, tessera_hdl::TOP, part);
     spinner.finish_and_clear();

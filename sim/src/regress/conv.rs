@@ -48,7 +48,8 @@ pub struct ConvCase {
     pub description: String,
 }
 
-fn ext(raw: u8, bits: u32, unsigned: bool) -> i32 {
+/// A raw operand (8 bits, or a 4-bit nibble) as the value it stands for.
+pub fn ext(raw: u8, bits: u32, unsigned: bool) -> i32 {
     match (bits, unsigned) {
         (8, false) => i32::from(raw as i8),
         (4, false) => i32::from(((raw << 4) as i8) >> 4),
@@ -57,7 +58,7 @@ fn ext(raw: u8, bits: u32, unsigned: bool) -> i32 {
 }
 
 /// Operands as DDR holds them (two per byte, low nibble first, for 4 bits).
-fn pack(values: &[u8], bits: u32) -> Vec<u8> {
+pub fn pack(values: &[u8], bits: u32) -> Vec<u8> {
     if bits == 8 {
         values.to_vec()
     } else {
@@ -66,7 +67,7 @@ fn pack(values: &[u8], bits: u32) -> Vec<u8> {
 }
 
 /// Packs output values (within the type's range).
-fn pack_out(t: OutType, values: &[i32]) -> Vec<u8> {
+pub fn pack_out(t: OutType, values: &[i32]) -> Vec<u8> {
     match t {
         OutType::I8 | OutType::U8 => values.iter().map(|v| *v as u8).collect(),
         OutType::I4 | OutType::U4 => values.chunks(2).map(|p| (p[0] as u8 & 0xf) | ((p[1] as u8 & 0xf) << 4)).collect(),

@@ -138,18 +138,7 @@ pub fn extremes_program(cfg: &AccelConfig, seed: u64) -> (Vec<u8>, Program) {
                 b.emit(Instr::Load(reload));
             }
             1..=3 => {
-                const OPS: [AluOp; 9] = [
-                    AluOp::Mov,
-                    AluOp::Add,
-                    AluOp::Sub,
-                    AluOp::Mul,
-                    AluOp::Max,
-                    AluOp::Min,
-                    AluOp::Shl,
-                    AluOp::SraRound,
-                    AluOp::Mbqm,
-                ];
-                let op = OPS[rng.random_range(0..OPS.len())];
+                let op = AluOp::ALL[rng.random_range(0..AluOp::ALL.len())];
                 let use_imm = rng.random_bool(0.5);
                 let n = rng.random_range(1..=8);
                 let dst = rng.random_range(0..=n_acc - n) as u16;

@@ -638,18 +638,7 @@ impl Gen<'_> {
     }
 
     fn alu(&mut self) {
-        const OPS: [AluOp; 9] = [
-            AluOp::Mov,
-            AluOp::Add,
-            AluOp::Sub,
-            AluOp::Mul,
-            AluOp::Max,
-            AluOp::Min,
-            AluOp::Shl,
-            AluOp::SraRound,
-            AluOp::Mbqm,
-        ];
-        let op = OPS[self.rng().random_range(0..OPS.len())];
+        let op = AluOp::ALL[self.rng().random_range(0..AluOp::ALL.len())];
         let mut loops = self.loops();
         loops.inner = loops.inner.min(24);
         let (dst, dst_stride) = self.place_loop(&self.acc.clone(), loops);
