@@ -13,6 +13,7 @@
 //! Six stages, like the fixed-point lane, with zero point and clamp held for the
 //! whole STORE.
 
+use crate::leading_one::LeadingOne;
 use rust_hdl::prelude::*;
 
 pub const FLOAT_LATENCY: usize = 6;
@@ -91,7 +92,12 @@ pub struct FloatLane {
     result: Signal<Local, Bits<64>>,
     int_clamped: Signal<Local, Bits<32>>,
 
-    positions: Vec<Constant<Bits<8>>>,
+    n_lead: LeadingOne<64>,
+    n1_lead: LeadingOne<64>,
+    /// The highest set bit of `mag` is searched in its upper half if that is
+    /// non-zero, else in its lower half (64-bit steps are cheaper than 128-bit ones).
+    mag_lead: LeadingOne<64>,
+    mag_upper: Signal<Local, Bit>,
     ones128: Constant<Bits<128>>,
     one128: Constant<Bits<128>>,
     one64: Constant<Bits<64>>,
@@ -192,7 +198,10 @@ impl Default for FloatLane {
             q_up: Default::default(),
             result: Default::default(),
             int_clamped: Default::default(),
-            positions: (0..128).map(konst).collect(),
+            n_lead: LeadingOne::new(),
+            n1_lead: LeadingOne::new(),
+            mag_lead: LeadingOne::new(),
+            mag_upper: Default::default(),
             ones128: Constant::new(ones),
             one128: Constant::new(1u64.into()),
             one64: konst(1),
@@ -257,12 +266,8 @@ impl Logic for FloatLane {
             + (bit_cast::<64, 32>(self.s2_lh.q.val()) << 16)
             + (bit_cast::<64, 32>(self.s2_hl.q.val()) << 16)
             + (bit_cast::<64, 32>(self.s2_hh.q.val()) << 32);
-        self.n_msb.next = 0.into();
-        for i in 0..64 {
-            if self.n.val().get_bit(i) {
-                self.n_msb.next = self.positions[i].val();
-            }
-        }
+        self.n_lead.value.next = self.n.val();
+        self.n_msb.next = self.n_lead.position.val();
         self.s3_valid.d.next = self.s2_valid.q.val();
         self.s3_exp.d.next = self.s2_exp.q.val();
         self.s3_neg.d.next = self.s2_neg.q.val();
@@ -280,12 +285,8 @@ impl Logic for FloatLane {
         }
 
         // ---- Stage 4: classify by magnitude; form S = ±N1 + zp * 2^e exactly.
-        self.n1_msb.next = 0.into();
-        for i in 0..64 {
-            if self.s3_n1.q.val().get_bit(i) {
-                self.n1_msb.next = self.positions[i].val();
-            }
-        }
+        self.n1_lead.value.next = self.s3_n1.q.val();
+        self.n1_msb.next = self.n1_lead.position.val();
         // Exponent of the product's leading bit.
         self.top_exp.next = bit_cast::<16, 8>(self.n1_msb.val()) + self.s3_exp.q.val();
         self.int_value.next = self.s3_n1.q.val() << self.s3_exp.q.val().get_bits::<8>(0);
@@ -333,11 +334,14 @@ impl Logic for FloatLane {
         if self.s4_s.q.val().get_bit(127) {
             self.mag.next = !self.s4_s.q.val() + self.one128.val();
         }
-        self.mag_msb.next = 0.into();
-        for i in 0..128 {
-            if self.mag.val().get_bit(i) {
-                self.mag_msb.next = self.positions[i].val();
-            }
+        self.mag_upper.next = self.mag.val().get_bits::<64>(64).any();
+        self.mag_lead.value.next = self.mag.val().get_bits::<64>(0);
+        if self.mag_upper.val() {
+            self.mag_lead.value.next = self.mag.val().get_bits::<64>(64);
+        }
+        self.mag_msb.next = self.mag_lead.position.val();
+        if self.mag_upper.val() {
+            self.mag_msb.next = self.mag_lead.position.val() + 64;
         }
         self.k.next = 0.into();
         if self.mag_msb.val() > self.fifty_two.val() {

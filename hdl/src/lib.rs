@@ -8,6 +8,7 @@
 pub mod accumulator;
 pub mod alu;
 pub mod array;
+pub mod axi_slice;
 pub mod compute_unit;
 pub mod controller;
 pub mod decode;
@@ -17,6 +18,7 @@ pub mod dma_write;
 pub mod dsp;
 pub mod fifo;
 pub mod float_requant;
+pub mod leading_one;
 pub mod load_engine;
 pub mod load_unit;
 pub mod manifest;

@@ -6,6 +6,7 @@
 //! strobe bits, `AW` address bits); `generate` dispatches a config to one of the
 //! supported combinations.
 
+use crate::axi_slice::{SliceControl, SliceField};
 use crate::compute_unit::ComputeUnit;
 use crate::controller::Controller;
 use crate::load_unit::LoadUnit;
@@ -86,10 +87,34 @@ pub struct TesseraTop<const DW: usize, const SW: usize, const AW: usize> {
     pbuf: Vec<ParamRam>,
     wdata_wide: Vec<Widen<DW, 8>>,
 
+    // Register slices on the master's channels (see axi_slice.rs); R needs no skid
+    // register because the read clients never back-pressure it.
+    ar_slice: SliceControl,
+    ar_slice_id: SliceField<2>,
+    ar_slice_addr: SliceField<AW>,
+    ar_slice_len: SliceField<8>,
+    aw_slice: SliceControl,
+    aw_slice_addr: SliceField<AW>,
+    aw_slice_len: SliceField<8>,
+    w_slice: SliceControl,
+    w_slice_data: SliceField<DW>,
+    w_slice_strb: SliceField<SW>,
+    w_slice_last: SliceField<1>,
+    b_slice: SliceControl,
+    b_slice_resp: SliceField<2>,
+    r_valid_q: DFF<Bit>,
+    r_id_q: DFF<Bits<2>>,
+    r_data_q: DFF<Bits<DW>>,
+    r_resp_q: DFF<Bits<2>>,
+    r_last_q: DFF<Bit>,
+
     ar_locked: DFF<Bit>,
     ar_owner: DFF<Bits<2>>,
     ar_next: DFF<Bits<2>>,
     soft_reset_q: DFF<Bit>,
+    /// `resetn` registered: no input reaches the core's logic between clock edges.
+    resetn_q: DFF<Bit>,
+    hw_rst: Signal<Local, Bit>,
     rst: Signal<Local, Bit>,
     unit_rst: Signal<Local, Bit>,
     owner: Signal<Local, Bits<2>>,
@@ -179,10 +204,30 @@ impl<const DW: usize, const SW: usize, const AW: usize> TesseraTop<DW, SW, AW> {
             wbuf: (0..cols).map(|_| SyncRam::new(m.wbuf_entries as usize)).collect(),
             pbuf: (0..cols).map(|_| ParamRam::new(m.pbuf_entries as usize)).collect(),
             wdata_wide: vec_of(b),
+            ar_slice: Default::default(),
+            ar_slice_id: Default::default(),
+            ar_slice_addr: Default::default(),
+            ar_slice_len: Default::default(),
+            aw_slice: Default::default(),
+            aw_slice_addr: Default::default(),
+            aw_slice_len: Default::default(),
+            w_slice: Default::default(),
+            w_slice_data: Default::default(),
+            w_slice_strb: Default::default(),
+            w_slice_last: Default::default(),
+            b_slice: Default::default(),
+            b_slice_resp: Default::default(),
+            r_valid_q: Default::default(),
+            r_id_q: Default::default(),
+            r_data_q: Default::default(),
+            r_resp_q: Default::default(),
+            r_last_q: Default::default(),
             ar_locked: Default::default(),
             ar_owner: Default::default(),
             ar_next: Default::default(),
             soft_reset_q: Default::default(),
+            resetn_q: Default::default(),
+            hw_rst: Default::default(),
             rst: Default::default(),
             unit_rst: Default::default(),
             owner: Default::default(),
@@ -204,12 +249,54 @@ impl<const DW: usize, const SW: usize, const AW: usize> TesseraTop<DW, SW, AW> {
 impl<const DW: usize, const SW: usize, const AW: usize> Logic for TesseraTop<DW, SW, AW> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clk, ar_locked, ar_owner, ar_next, soft_reset_q);
-        clock!(self, clk, regs, ctrl, load, compute, store);
+        dff_setup!(
+            self,
+            clk,
+            ar_locked,
+            ar_owner,
+            ar_next,
+            soft_reset_q,
+            resetn_q,
+            r_valid_q,
+            r_id_q,
+            r_data_q,
+            r_resp_q,
+            r_last_q
+        );
+        clock!(
+            self,
+            clk,
+            regs,
+            ctrl,
+            load,
+            compute,
+            store,
+            ar_slice,
+            ar_slice_id,
+            ar_slice_addr,
+            ar_slice_len,
+            aw_slice,
+            aw_slice_addr,
+            aw_slice_len,
+            w_slice,
+            w_slice_data,
+            w_slice_strb,
+            w_slice_last,
+            b_slice,
+            b_slice_resp
+        );
+        self.resetn_q.d.next = self.resetn.val();
+        self.hw_rst.next = !self.resetn_q.q.val();
         self.soft_reset_q.d.next = self.regs.soft_reset.val();
-        self.rst.next = !self.resetn.val() | self.soft_reset_q.q.val();
+        self.rst.next = self.hw_rst.val() | self.soft_reset_q.q.val();
         self.unit_rst.next = self.rst.val() | self.ctrl.clear.val();
-        self.regs.reset.next = !self.resetn.val();
+        self.regs.reset.next = self.hw_rst.val();
+        // A soft reset must not withdraw a valid the slave has seen: the slices
+        // follow the hardware reset only.
+        self.ar_slice.reset.next = self.hw_rst.val();
+        self.aw_slice.reset.next = self.hw_rst.val();
+        self.w_slice.reset.next = self.hw_rst.val();
+        self.b_slice.reset.next = self.hw_rst.val();
         self.ctrl.reset.next = self.rst.val();
         self.load.reset.next = self.unit_rst.val();
         self.compute.reset.next = self.unit_rst.val();
@@ -370,30 +457,38 @@ impl<const DW: usize, const SW: usize, const AW: usize> Logic for TesseraTop<DW,
         }
         self.ar_addr64.next = self.ctrl.ar_addr.val();
         self.ar_len.next = self.ctrl.ar_len.val();
-        self.m_axi_arvalid.next = self.ctrl.ar_valid.val();
+        self.ar_slice.in_valid.next = self.ctrl.ar_valid.val();
         if self.owner.val() == 1 {
             self.ar_addr64.next = self.load.ar_addr.val();
             self.ar_len.next = self.load.ar_len.val();
-            self.m_axi_arvalid.next = self.load.ar_valid.val();
+            self.ar_slice.in_valid.next = self.load.ar_valid.val();
         }
         if self.owner.val() == 2 {
             self.ar_addr64.next = self.compute.ar_addr.val();
             self.ar_len.next = self.compute.ar_len.val();
-            self.m_axi_arvalid.next = self.compute.ar_valid.val();
+            self.ar_slice.in_valid.next = self.compute.ar_valid.val();
         }
-        self.m_axi_arid.next = self.owner.val();
-        self.m_axi_araddr.next = self.ar_addr64.val().get_bits::<AW>(0);
-        self.m_axi_arlen.next = self.ar_len.val();
+        self.ar_slice_id.d_in.next = self.owner.val();
+        self.ar_slice_addr.d_in.next = self.ar_addr64.val().get_bits::<AW>(0);
+        self.ar_slice_len.d_in.next = self.ar_len.val();
+        self.ar_slice_id.ctl.next = self.ar_slice.ctl.val();
+        self.ar_slice_addr.ctl.next = self.ar_slice.ctl.val();
+        self.ar_slice_len.ctl.next = self.ar_slice.ctl.val();
+        self.ar_slice.out_ready.next = self.m_axi_arready.val();
+        self.m_axi_arvalid.next = self.ar_slice.out_valid.val();
+        self.m_axi_arid.next = self.ar_slice_id.q_out.val();
+        self.m_axi_araddr.next = self.ar_slice_addr.q_out.val();
+        self.m_axi_arlen.next = self.ar_slice_len.q_out.val();
         self.m_axi_arsize.next = self.beat_size.val();
         self.m_axi_arburst.next = self.incr.val();
         self.m_axi_arcache.next = self.cache.val();
         self.m_axi_arprot.next = 0.into();
-        self.ctrl.ar_ready.next = (self.owner.val() == 0) & self.m_axi_arready.val();
-        self.load.ar_ready.next = (self.owner.val() == 1) & self.m_axi_arready.val();
-        self.compute.ar_ready.next = (self.owner.val() == 2) & self.m_axi_arready.val();
-        self.ar_locked.d.next = self.any_ar.val() & !self.m_axi_arready.val();
+        self.ctrl.ar_ready.next = (self.owner.val() == 0) & self.ar_slice.in_ready.val();
+        self.load.ar_ready.next = (self.owner.val() == 1) & self.ar_slice.in_ready.val();
+        self.compute.ar_ready.next = (self.owner.val() == 2) & self.ar_slice.in_ready.val();
+        self.ar_locked.d.next = self.any_ar.val() & !self.ar_slice.in_ready.val();
         self.ar_owner.d.next = self.owner.val();
-        if self.any_ar.val() & self.m_axi_arready.val() {
+        if self.any_ar.val() & self.ar_slice.in_ready.val() {
             self.ar_next.d.next = self.owner.val() + 1;
             if self.owner.val() == 2 {
                 self.ar_next.d.next = 0.into();
@@ -402,43 +497,66 @@ impl<const DW: usize, const SW: usize, const AW: usize> Logic for TesseraTop<DW,
 
         // ---- AXI read data: routed by ID; every client reserved room for its bursts.
         self.m_axi_rready.next = true;
-        self.ctrl.r_valid.next = self.m_axi_rvalid.val() & (self.m_axi_rid.val() == 0);
-        self.load.r_valid.next = self.m_axi_rvalid.val() & (self.m_axi_rid.val() == 1);
-        self.compute.r_valid.next = self.m_axi_rvalid.val() & (self.m_axi_rid.val() == 2);
-        self.ctrl.r_resp.next = self.m_axi_rresp.val();
-        self.load.r_resp.next = self.m_axi_rresp.val();
-        self.compute.r_resp.next = self.m_axi_rresp.val();
-        self.ctrl.r_last.next = self.m_axi_rlast.val();
-        self.load.r_last.next = self.m_axi_rlast.val();
-        self.compute.r_last.next = self.m_axi_rlast.val();
+        self.r_valid_q.d.next = self.m_axi_rvalid.val() & !self.hw_rst.val();
+        self.r_id_q.d.next = self.m_axi_rid.val();
+        self.r_data_q.d.next = self.m_axi_rdata.val();
+        self.r_resp_q.d.next = self.m_axi_rresp.val();
+        self.r_last_q.d.next = self.m_axi_rlast.val();
+        self.ctrl.r_valid.next = self.r_valid_q.q.val() & (self.r_id_q.q.val() == 0);
+        self.load.r_valid.next = self.r_valid_q.q.val() & (self.r_id_q.q.val() == 1);
+        self.compute.r_valid.next = self.r_valid_q.q.val() & (self.r_id_q.q.val() == 2);
+        self.ctrl.r_resp.next = self.r_resp_q.q.val();
+        self.load.r_resp.next = self.r_resp_q.q.val();
+        self.compute.r_resp.next = self.r_resp_q.q.val();
+        self.ctrl.r_last.next = self.r_last_q.q.val();
+        self.load.r_last.next = self.r_last_q.q.val();
+        self.compute.r_last.next = self.r_last_q.q.val();
         for j in 0..self._b {
-            self.ctrl.r_data[j].next = self.m_axi_rdata.val().get_bits::<8>(8 * j);
-            self.load.r_data[j].next = self.m_axi_rdata.val().get_bits::<8>(8 * j);
-            self.compute.r_data[j].next = self.m_axi_rdata.val().get_bits::<8>(8 * j);
+            self.ctrl.r_data[j].next = self.r_data_q.q.val().get_bits::<8>(8 * j);
+            self.load.r_data[j].next = self.r_data_q.q.val().get_bits::<8>(8 * j);
+            self.compute.r_data[j].next = self.r_data_q.q.val().get_bits::<8>(8 * j);
         }
 
         // ---- AXI write channels (the store unit is the only writer).
-        self.m_axi_awaddr.next = self.store.aw_addr.val().get_bits::<AW>(0);
-        self.m_axi_awlen.next = self.store.aw_len.val();
+        self.aw_slice.in_valid.next = self.store.aw_valid.val();
+        self.store.aw_ready.next = self.aw_slice.in_ready.val();
+        self.aw_slice_addr.d_in.next = self.store.aw_addr.val().get_bits::<AW>(0);
+        self.aw_slice_len.d_in.next = self.store.aw_len.val();
+        self.aw_slice_addr.ctl.next = self.aw_slice.ctl.val();
+        self.aw_slice_len.ctl.next = self.aw_slice.ctl.val();
+        self.aw_slice.out_ready.next = self.m_axi_awready.val();
+        self.m_axi_awvalid.next = self.aw_slice.out_valid.val();
+        self.m_axi_awaddr.next = self.aw_slice_addr.q_out.val();
+        self.m_axi_awlen.next = self.aw_slice_len.q_out.val();
         self.m_axi_awsize.next = self.beat_size.val();
         self.m_axi_awburst.next = self.incr.val();
         self.m_axi_awcache.next = self.cache.val();
         self.m_axi_awprot.next = 0.into();
-        self.m_axi_awvalid.next = self.store.aw_valid.val();
-        self.store.aw_ready.next = self.m_axi_awready.val();
         self.wdata.next = 0.into();
         for j in 0..self._b {
             self.wdata_wide[j].narrow.next = self.store.w_data[j].val();
             self.wdata.next = self.wdata.val() | (self.wdata_wide[j].wide.val() << self.byte_shift[j].val());
         }
-        self.m_axi_wdata.next = self.wdata.val();
-        self.m_axi_wstrb.next = self.store.w_strb.val().get_bits::<SW>(0);
-        self.m_axi_wlast.next = self.store.w_last.val();
-        self.m_axi_wvalid.next = self.store.w_valid.val();
-        self.store.w_ready.next = self.m_axi_wready.val();
-        self.store.b_valid.next = self.m_axi_bvalid.val();
-        self.store.b_resp.next = self.m_axi_bresp.val();
-        self.m_axi_bready.next = self.store.b_ready.val();
+        self.w_slice.in_valid.next = self.store.w_valid.val();
+        self.store.w_ready.next = self.w_slice.in_ready.val();
+        self.w_slice_data.d_in.next = self.wdata.val();
+        self.w_slice_strb.d_in.next = self.store.w_strb.val().get_bits::<SW>(0);
+        self.w_slice_last.d_in.next = bit_cast::<1, 1>(self.store.w_last.val().into());
+        self.w_slice_data.ctl.next = self.w_slice.ctl.val();
+        self.w_slice_strb.ctl.next = self.w_slice.ctl.val();
+        self.w_slice_last.ctl.next = self.w_slice.ctl.val();
+        self.w_slice.out_ready.next = self.m_axi_wready.val();
+        self.m_axi_wvalid.next = self.w_slice.out_valid.val();
+        self.m_axi_wdata.next = self.w_slice_data.q_out.val();
+        self.m_axi_wstrb.next = self.w_slice_strb.q_out.val();
+        self.m_axi_wlast.next = self.w_slice_last.q_out.val().any();
+        self.b_slice.in_valid.next = self.m_axi_bvalid.val();
+        self.m_axi_bready.next = self.b_slice.in_ready.val();
+        self.b_slice_resp.d_in.next = self.m_axi_bresp.val();
+        self.b_slice_resp.ctl.next = self.b_slice.ctl.val();
+        self.b_slice.out_ready.next = self.store.b_ready.val();
+        self.store.b_valid.next = self.b_slice.out_valid.val();
+        self.store.b_resp.next = self.b_slice_resp.q_out.val();
 
         if self.rst.val() {
             self.ar_locked.d.next = false;
