@@ -1,13 +1,17 @@
 //! The Tessera compiler.
 //!
 //! - [`gemm`]: lowering of one quantized matrix multiply to a double-buffered program;
-//! - [`image`]: DDR image layout and program bundles.
+//! - [`image`]: DDR image layout and program bundles;
+//! - [`onnx`]: ONNX files into the [`graph`] IR, whose constants are [`tensor`]s.
 //!
-//! Model importers (ONNX, TFLite), the graph IR, the tiler with its cost model and
-//! the per-layer report arrive with issue #5.
+//! Lowering whole models (TFLite import, the tiler with its cost model and the
+//! per-layer report) is issue #5's remaining work.
 
 pub mod gemm;
+pub mod graph;
 pub mod image;
+pub mod onnx;
+pub mod tensor;
 
 pub use gemm::{
     blocked_order, lower_gemm, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, LowerError, OperandQuant,

@@ -1,0 +1,98 @@
+//! Constant tensors of an imported model (weights, biases, quantization parameters),
+//! independent of the file format they came from.
+
+use std::fmt;
+
+/// Element types the compiler understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ElemType {
+    F32,
+    I4,
+    U4,
+    I8,
+    U8,
+    I16,
+    I32,
+    I64,
+}
+
+impl ElemType {
+    /// The range of an integer type, `None` for floats.
+    pub fn int_range(self) -> Option<(i64, i64)> {
+        match self {
+            ElemType::F32 => None,
+            ElemType::I4 => Some((-8, 7)),
+            ElemType::U4 => Some((0, 15)),
+            ElemType::I8 => Some((-128, 127)),
+            ElemType::U8 => Some((0, 255)),
+            ElemType::I16 => Some((i16::MIN.into(), i16::MAX.into())),
+            ElemType::I32 => Some((i32::MIN.into(), i32::MAX.into())),
+            ElemType::I64 => Some((i64::MIN, i64::MAX)),
+        }
+    }
+}
+
+impl fmt::Display for ElemType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            ElemType::F32 => "float32",
+            ElemType::I4 => "int4",
+            ElemType::U4 => "uint4",
+            ElemType::I8 => "int8",
+            ElemType::U8 => "uint8",
+            ElemType::I16 => "int16",
+            ElemType::I32 => "int32",
+            ElemType::I64 => "int64",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Element values: integers of every width widened to `i64`, floats as `f32`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TensorData {
+    Int(Vec<i64>),
+    Float(Vec<f32>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    pub dtype: ElemType,
+    pub shape: Vec<usize>,
+    pub data: TensorData,
+}
+
+impl Tensor {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The integer elements, if this is an integer tensor.
+    pub fn ints(&self) -> Option<&[i64]> {
+        match &self.data {
+            TensorData::Int(v) => Some(v),
+            TensorData::Float(_) => None,
+        }
+    }
+
+    /// The float elements, if this is a float tensor.
+    pub fn floats(&self) -> Option<&[f32]> {
+        match &self.data {
+            TensorData::Float(v) => Some(v),
+            TensorData::Int(_) => None,
+        }
+    }
+
+    /// The single element of a scalar (or one-element) tensor.
+    pub fn scalar_int(&self) -> Option<i64> {
+        (self.len() == 1).then(|| self.ints().map(|v| v[0])).flatten()
+    }
+
+    pub fn scalar_float(&self) -> Option<f32> {
+        (self.len() == 1).then(|| self.floats().map(|v| v[0])).flatten()
+    }
+}
