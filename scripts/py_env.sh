@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Creates (once) the Python venv that trains, quantizes and evaluates the example models
+# (examples/digits_mlp/make_model.py), with pinned versions, and prints its python path
+# as the last line:  PY=$(bash scripts/py_env.sh | tail -n 1)
+# The venv lives at ${TESSERA_PY:-$HOME/.cache/tessera/tools/py}. A marker file in it
+# holds the pinned list; when it matches, nothing is installed and this returns at once.
+set -euo pipefail
+
+log() { printf '[py_env] %s\n' "$*" >&2; }
+
+venv="${TESSERA_PY:-$HOME/.cache/tessera/tools/py}"
+# Everything installed directly, pinned. onnxruntime 1.32.0 is the newest release that
+# installs here and quantizes and runs with onnx 1.22.0.
+pins=(
+    numpy==2.4.6
+    onnx==1.22.0
+    onnxruntime==1.32.0
+    scikit-learn==1.9.1
+)
+marker="$venv/.tessera-pins"
+wanted="$(printf '%s\n' "${pins[@]}")"
+
+if [ -x "$venv/bin/python" ] && [ -f "$marker" ] && [ "$(cat "$marker")" = "$wanted" ]; then
+    echo "$venv/bin/python"
+    exit 0
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    log "creating venv at $venv"
+    mkdir -p "$(dirname "$venv")"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        log "python3 -m venv failed: installing python3-venv with apt-get"
+        as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+        export DEBIAN_FRONTEND=noninteractive
+        as_root apt-get update -qq
+        as_root apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+    fi
+fi
+
+log "installing ${pins[*]}"
+rm -f "$marker"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check "${pins[@]}" >&2
+"$venv/bin/python" -c 'import numpy, onnx, onnxruntime, sklearn' >&2
+printf '%s\n' "$wanted" >"$marker"
+echo "$venv/bin/python"
