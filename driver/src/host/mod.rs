@@ -1,0 +1,4 @@
+//! Host fallback: operators a model needs that the accelerator does not run,
+//! computed on the CPU with the reference runtime's arithmetic.
+
+pub mod quant;
