@@ -25,7 +25,7 @@ fn qdq_mlp_imports_with_per_channel_weights() {
     let quantize_x = g.nodes.iter().find(|n| n.op == "QuantizeLinear" && n.inputs[0] == "x").unwrap();
     let scale = g.constant(&quantize_x.inputs[1]).unwrap().scalar_float().unwrap();
     let zero = g.constant(&quantize_x.inputs[2]).unwrap();
-    assert_eq!(scale, 0.003921568859368563);
+    assert_eq!(scale, 0.003_921_569);
     assert_eq!((zero.dtype, zero.scalar_int()), (ElemType::I8, Some(-128)));
 
     let weight = g.constant("fc0.weight_quantized").expect("onnxruntime names the int8 weight so");

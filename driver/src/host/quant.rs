@@ -98,7 +98,7 @@ mod tests {
         assert_eq!(quantize(&x, &[7], &p, QuantRange::I8).unwrap(), vec![0, 2, 0, -2, 2, 127, -128]);
         // The examples' input quantization: scale f32(1/255), zero point -128. The f32
         // scale is slightly above 1/255, so 0.5 / scale = 127.49999 (in f32) rounds down.
-        let p = per_tensor(&[0.003921568859368563], &[-128]);
+        let p = per_tensor(&[0.003_921_569], &[-128]);
         assert_eq!(quantize(&[0.0, 1.0, 0.5], &[3], &p, QuantRange::I8).unwrap(), vec![-128, 127, -1]);
         // A zero point shifts the saturation bounds.
         let p = per_tensor(&[1.0], &[100]);
