@@ -69,8 +69,18 @@ enum Command {
     /// Run a program bundle on the golden model, the Verilated RTL or a board; print
     /// its outputs and the hardware counters (cycles, busy cycles, PE utilization).
     Run {
-        /// The program bundle (.tsr).
+        /// The program bundle (.tsr), or an int8 ONNX model in QDQ form (.onnx) to
+        /// import, lower and run (GEMMs on the backend, the rest on the host).
         program: PathBuf,
+        /// Model input: a 2-D float32 .npy, one sample per row (.onnx only).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Write the model's output here as .npy (.onnx only).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Accelerator config for a model (.onnx only; a bundle names its own).
+        #[arg(long, short = 'c', default_value = "pynq-z2")]
+        config: String,
         #[arg(long, value_enum, default_value = "golden")]
         backend: Backend,
         /// Write an FST waveform of the run (verilator backend).
@@ -161,12 +171,28 @@ fn main() -> ExitCode {
             5,
             &format!("a program bundle {} from {} for `{}`", out.display(), model.display(), config.config),
         ),
-        Command::Run { program, backend, trace, timeout_ms } => commands::run::run(&commands::run::RunArgs {
-            program: &program,
-            backend,
-            trace: trace.as_deref(),
-            timeout: Duration::from_millis(timeout_ms),
-        }),
+        Command::Run { program, input, output, config, backend, trace, timeout_ms }
+            if program.extension().is_some_and(|e| e == "onnx") =>
+        {
+            commands::model::run(&commands::model::ModelArgs {
+                model: &program,
+                config: &config,
+                input: input.as_deref(),
+                output: output.as_deref(),
+                backend,
+                trace: trace.as_deref(),
+                timeout: Duration::from_millis(timeout_ms),
+            })
+        }
+        Command::Run { program, input, output, backend, trace, timeout_ms, .. } => {
+            commands::run::run(&commands::run::RunArgs {
+                program: &program,
+                backend,
+                trace: trace.as_deref(),
+                timeout: Duration::from_millis(timeout_ms),
+                model_io: input.is_some() || output.is_some(),
+            })
+        }
         Command::Synth { config, part, out, yosys, budget } => commands::synth::run(&commands::synth::SynthArgs {
             config: &config.config,
             part: &part,

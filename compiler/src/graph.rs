@@ -95,7 +95,7 @@ impl Graph {
     }
 
     /// The nodes that read `value`.
-    pub fn consumers<'a>(&'a self, value: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
-        self.nodes.iter().filter(move |n| n.inputs.iter().any(|i| i == value))
+    pub fn consumers(&self, value: &str) -> Vec<&Node> {
+        self.nodes.iter().filter(|n| n.inputs.iter().any(|i| i == value)).collect()
     }
 }

@@ -11,6 +11,7 @@ pub mod gemm;
 pub mod graph;
 pub mod image;
 pub mod onnx;
+pub mod qdq;
 pub mod tensor;
 
 pub use gemm::{

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod gemm_job;
 pub mod generate;
 pub mod info;
+pub mod model;
 pub mod report;
 pub mod run;
 pub mod synth;

@@ -1,0 +1,82 @@
+//! End to end: the committed int8 QDQ digits MLP (examples/digits_mlp) imported,
+//! lowered and run by `tessera run`, against `onnx.reference.ReferenceEvaluator`'s
+//! outputs committed beside it (data/ref_qdq.npy), bit for bit.
+
+use ndarray::{s, Array1, Array2};
+use ndarray_npy::{read_npy, write_npy};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits_mlp").join(name)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tessera-onnx-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Runs the QDQ MLP on `input` and returns its output.
+fn run_model(input: &Path, config: &str, backend: &str, tag: &str) -> Array2<f32> {
+    let output = scratch(&format!("y-{tag}.npy"));
+    let model = example("mlp_qdq.onnx");
+    let args = ["run", model.to_str().unwrap(), "-c", config, "--backend", backend];
+    let run = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .args(["--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "tessera run failed:\n{}", String::from_utf8_lossy(&run.stderr));
+    read_npy(&output).unwrap()
+}
+
+fn bit_mismatches(a: &Array2<f32>, b: &Array2<f32>) -> usize {
+    assert_eq!(a.dim(), b.dim());
+    a.iter().zip(b).filter(|(x, y)| x.to_bits() != y.to_bits()).count()
+}
+
+#[test]
+fn qdq_mlp_on_golden_equals_the_reference_evaluator_bit_for_bit() {
+    let reference: Array2<f32> = read_npy(example("data/ref_qdq.npy")).unwrap();
+    let labels: Array1<i64> = read_npy(example("data/y_test.npy")).unwrap();
+    let ours = run_model(&example("data/x_test.npy"), "pynq-z2", "golden", "golden");
+    assert_eq!(bit_mismatches(&ours, &reference), 0, "outputs differ from ReferenceEvaluator");
+    let correct = |y: &Array2<f32>| {
+        y.rows()
+            .into_iter()
+            .zip(&labels)
+            .filter(|(row, &label)| {
+                // The first maximum, as numpy's argmax takes it (quantized logits tie).
+                let best = (0..row.len()).fold(0, |best, i| if row[i] > row[best] { i } else { best });
+                best as i64 == label
+            })
+            .count()
+    };
+    // Same outputs, so the same accuracy (0.9733 in examples/digits_mlp/REPORT.md).
+    assert_eq!(correct(&ours), correct(&reference));
+    assert_eq!(correct(&ours), 438);
+}
+
+#[test]
+fn qdq_mlp_on_the_rtl_equals_the_reference_evaluator_bit_for_bit() {
+    // The first 40 samples keep the cycle-accurate run short.
+    let x: Array2<f32> = read_npy(example("data/x_test.npy")).unwrap();
+    let reference: Array2<f32> = read_npy(example("data/ref_qdq.npy")).unwrap();
+    let input = scratch("x40.npy");
+    write_npy(&input, &x.slice(s![..40, ..]).to_owned()).unwrap();
+    let ours = run_model(&input, "tiny", "verilator", "rtl");
+    assert_eq!(bit_mismatches(&ours, &reference.slice(s![..40, ..]).to_owned()), 0);
+}
+
+#[test]
+fn models_outside_the_chain_lowering_are_refused_by_node() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["run", example("mlp_qop.onnx").to_str().unwrap(), "--input"])
+        .arg(example("data/x_test.npy"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("mlp_qop.onnx") && err.contains("QLinearMatMul"), "{err}");
+}
