@@ -1,6 +1,7 @@
-//! End to end: the committed int8 QDQ digits MLP (examples/digits_mlp) imported,
-//! lowered and run by `tessera run`, against `onnx.reference.ReferenceEvaluator`'s
-//! outputs committed beside it (data/ref_qdq.npy), bit for bit.
+//! End to end: the committed int8 digits MLP (examples/digits_mlp) in QDQ and
+//! QOperator form, imported, lowered and run by `tessera run`, against
+//! `onnx.reference.ReferenceEvaluator`'s outputs committed beside it
+//! (data/ref_qdq.npy, data/ref_qop.npy), bit for bit.
 
 use ndarray::{s, Array1, Array2};
 use ndarray_npy::{read_npy, write_npy};
@@ -17,10 +18,10 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Runs the QDQ MLP on `input` and returns its output.
-fn run_model(input: &Path, config: &str, backend: &str, tag: &str) -> Array2<f32> {
-    let output = scratch(&format!("y-{tag}.npy"));
-    let model = example("mlp_qdq.onnx");
+/// Runs `mlp_<form>.onnx` on `input` and returns its output.
+fn run_model(form: &str, input: &Path, config: &str, backend: &str) -> Array2<f32> {
+    let output = scratch(&format!("y-{form}-{backend}.npy"));
+    let model = example(&format!("mlp_{form}.onnx"));
     let args = ["run", model.to_str().unwrap(), "-c", config, "--backend", backend];
     let run = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(args)
@@ -36,11 +37,11 @@ fn bit_mismatches(a: &Array2<f32>, b: &Array2<f32>) -> usize {
     a.iter().zip(b).filter(|(x, y)| x.to_bits() != y.to_bits()).count()
 }
 
-#[test]
-fn qdq_mlp_on_golden_equals_the_reference_evaluator_bit_for_bit() {
-    let reference: Array2<f32> = read_npy(example("data/ref_qdq.npy")).unwrap();
+/// Every test sample on the golden model: outputs and accuracy equal the reference's.
+fn check_golden(form: &str) {
+    let reference: Array2<f32> = read_npy(example(&format!("data/ref_{form}.npy"))).unwrap();
     let labels: Array1<i64> = read_npy(example("data/y_test.npy")).unwrap();
-    let ours = run_model(&example("data/x_test.npy"), "pynq-z2", "golden", "golden");
+    let ours = run_model(form, &example("data/x_test.npy"), "pynq-z2", "golden");
     assert_eq!(bit_mismatches(&ours, &reference), 0, "outputs differ from ReferenceEvaluator");
     let correct = |y: &Array2<f32>| {
         y.rows()
@@ -58,25 +59,45 @@ fn qdq_mlp_on_golden_equals_the_reference_evaluator_bit_for_bit() {
     assert_eq!(correct(&ours), 438);
 }
 
-#[test]
-fn qdq_mlp_on_the_rtl_equals_the_reference_evaluator_bit_for_bit() {
-    // The first 40 samples keep the cycle-accurate run short.
+/// The first 40 samples on the RTL (kept short: it is cycle-accurate).
+fn check_rtl(form: &str) {
     let x: Array2<f32> = read_npy(example("data/x_test.npy")).unwrap();
-    let reference: Array2<f32> = read_npy(example("data/ref_qdq.npy")).unwrap();
-    let input = scratch("x40.npy");
+    let reference: Array2<f32> = read_npy(example(&format!("data/ref_{form}.npy"))).unwrap();
+    let input = scratch(&format!("x40-{form}.npy"));
     write_npy(&input, &x.slice(s![..40, ..]).to_owned()).unwrap();
-    let ours = run_model(&input, "tiny", "verilator", "rtl");
+    let ours = run_model(form, &input, "tiny", "verilator");
     assert_eq!(bit_mismatches(&ours, &reference.slice(s![..40, ..]).to_owned()), 0);
 }
 
 #[test]
+fn qdq_mlp_on_golden_equals_the_reference_evaluator_bit_for_bit() {
+    check_golden("qdq");
+}
+
+#[test]
+fn qoperator_mlp_on_golden_equals_the_reference_evaluator_bit_for_bit() {
+    check_golden("qop");
+}
+
+#[test]
+fn qdq_mlp_on_the_rtl_equals_the_reference_evaluator_bit_for_bit() {
+    check_rtl("qdq");
+}
+
+#[test]
+fn qoperator_mlp_on_the_rtl_equals_the_reference_evaluator_bit_for_bit() {
+    check_rtl("qop");
+}
+
+#[test]
 fn models_outside_the_chain_lowering_are_refused_by_node() {
+    // The float model: its input feeds a float MatMul, not a QuantizeLinear.
     let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["run", example("mlp_qop.onnx").to_str().unwrap(), "--input"])
+        .args(["run", example("mlp_f32.onnx").to_str().unwrap(), "--input"])
         .arg(example("data/x_test.npy"))
         .output()
         .unwrap();
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("mlp_qop.onnx") && err.contains("QLinearMatMul"), "{err}");
+    assert!(err.contains("mlp_f32.onnx: value `x` feeds node") && err.contains("expected QuantizeLinear"), "{err}");
 }
