@@ -81,6 +81,13 @@ enum Command {
         /// Accelerator config for a model (.onnx only; a bundle names its own).
         #[arg(long, short = 'c', default_value = "pynq-z2")]
         config: String,
+        /// Class labels (int64 .npy, one per input row): print top-1 accuracy (.onnx only).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Expected outputs (float32 .npy, e.g. a reference runtime's): fail unless
+        /// every output equals them bit for bit (.onnx only).
+        #[arg(long)]
+        reference: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "golden")]
         backend: Backend,
         /// Write an FST waveform of the run (verilator backend).
@@ -171,7 +178,7 @@ fn main() -> ExitCode {
             5,
             &format!("a program bundle {} from {} for `{}`", out.display(), model.display(), config.config),
         ),
-        Command::Run { program, input, output, config, backend, trace, timeout_ms }
+        Command::Run { program, input, output, config, backend, trace, timeout_ms, labels, reference }
             if program.extension().is_some_and(|e| e == "onnx") =>
         {
             commands::model::run(&commands::model::ModelArgs {
@@ -182,15 +189,17 @@ fn main() -> ExitCode {
                 backend,
                 trace: trace.as_deref(),
                 timeout: Duration::from_millis(timeout_ms),
+                labels: labels.as_deref(),
+                reference: reference.as_deref(),
             })
         }
-        Command::Run { program, input, output, backend, trace, timeout_ms, .. } => {
+        Command::Run { program, input, output, backend, trace, timeout_ms, labels, reference, .. } => {
             commands::run::run(&commands::run::RunArgs {
                 program: &program,
                 backend,
                 trace: trace.as_deref(),
                 timeout: Duration::from_millis(timeout_ms),
-                model_io: input.is_some() || output.is_some(),
+                model_io: input.is_some() || output.is_some() || labels.is_some() || reference.is_some(),
             })
         }
         Command::Synth { config, part, out, yosys, budget } => commands::synth::run(&commands::synth::SynthArgs {

@@ -101,3 +101,29 @@ fn models_outside_the_chain_lowering_are_refused_by_node() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("mlp_f32.onnx: value `x` feeds node") && err.contains("expected QuantizeLinear"), "{err}");
 }
+
+#[test]
+fn a_model_run_reports_accuracy_and_checks_a_reference() {
+    let model = example("mlp_qop.onnx");
+    let run = |reference: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["run", model.to_str().unwrap(), "--input"])
+            .arg(example("data/x_test.npy"))
+            .arg("--labels")
+            .arg(example("data/y_test.npy"))
+            .arg("--reference")
+            .arg(example(reference))
+            .output()
+            .unwrap()
+    };
+    let ok = run("data/ref_qop.npy");
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(text.contains("top-1 accuracy   438 of 450 (97.33%)"), "{text}");
+    assert!(text.contains("reference        4500 of 4500 outputs equal"), "{text}");
+    // The QDQ model's reference differs from the QOperator model's outputs (the two
+    // forms quantize the bias differently): the run must fail and say by how much.
+    let differs = run("data/ref_qdq.npy");
+    assert!(!differs.status.success());
+    assert!(String::from_utf8_lossy(&differs.stderr).contains("outputs differ from"));
+}

@@ -5,7 +5,7 @@
 //! rows at once, which is the same arithmetic because every step is row-wise.
 
 use super::backend::{self, Backend};
-use ndarray::Array2;
+use ndarray::{Array1, Array2};
 use ndarray_npy::{read_npy, write_npy};
 use std::path::Path;
 use std::time::Duration;
@@ -25,6 +25,10 @@ pub struct ModelArgs<'a> {
     pub backend: Backend,
     pub trace: Option<&'a Path>,
     pub timeout: Duration,
+    /// Integer class labels, one per row: print the top-1 accuracy.
+    pub labels: Option<&'a Path>,
+    /// Expected outputs (e.g. a reference runtime's): count bit-identical values.
+    pub reference: Option<&'a Path>,
 }
 
 /// The result of running a model on a batch.
@@ -45,13 +49,53 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
     for (node, cycles) in &result.layers {
         println!("  {node:<24} accelerator, {cycles} cycles");
     }
+    let total: u64 = result.layers.iter().map(|(_, c)| c).sum();
+    println!("  accelerator      {total} cycles in {} GEMMs", result.layers.len());
     let first: Vec<String> = result.output.row(0).iter().map(|v| v.to_string()).collect();
     println!("  output row 0     [{}]", first.join(", "));
+    if let Some(path) = args.labels {
+        let labels: Array1<i64> =
+            read_npy(path).map_err(|e| anyhow::anyhow!("{}: not an int64 .npy: {e}", path.display()))?;
+        anyhow::ensure!(
+            labels.len() >= input.nrows(),
+            "{}: {} labels for {} samples",
+            path.display(),
+            labels.len(),
+            input.nrows()
+        );
+        let correct =
+            result.output.rows().into_iter().zip(&labels).filter(|(row, &label)| argmax(row) as i64 == label).count();
+        println!(
+            "  top-1 accuracy   {correct} of {} ({:.2}%)",
+            input.nrows(),
+            100.0 * correct as f64 / input.nrows() as f64
+        );
+    }
+    if let Some(path) = args.reference {
+        let expected: Array2<f32> =
+            read_npy(path).map_err(|e| anyhow::anyhow!("{}: not a 2-D float32 .npy: {e}", path.display()))?;
+        let expected = expected.slice(ndarray::s![..input.nrows().min(expected.nrows()), ..]);
+        anyhow::ensure!(
+            expected.dim() == result.output.dim(),
+            "{}: shape {:?}, the output is {:?}",
+            path.display(),
+            expected.dim(),
+            result.output.dim()
+        );
+        let same = expected.iter().zip(&result.output).filter(|(a, b)| a.to_bits() == b.to_bits()).count();
+        println!("  reference        {same} of {} outputs equal {} bit for bit", expected.len(), path.display());
+        anyhow::ensure!(same == expected.len(), "{} outputs differ from {}", expected.len() - same, path.display());
+    }
     if let Some(path) = args.output {
         write_npy(path, &result.output)?;
         println!("  wrote            {}", path.display());
     }
     Ok(())
+}
+
+/// The index of the first maximum (numpy's `argmax`; quantized outputs tie).
+fn argmax(row: &ndarray::ArrayView1<f32>) -> usize {
+    (0..row.len()).fold(0, |best, i| if row[i] > row[best] { i } else { best })
 }
 
 /// Imports `model` and runs it on `input` (one sample per row).

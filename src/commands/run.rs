@@ -13,12 +13,16 @@ pub struct RunArgs<'a> {
     pub trace: Option<&'a Path>,
     /// Device time to wait for the interrupt.
     pub timeout: Duration,
-    /// `--input` or `--output` was given (they belong to `.onnx` models).
+    /// `--input`, `--output`, `--labels` or `--reference` was given (they belong to
+    /// `.onnx` models).
     pub model_io: bool,
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(!args.model_io, "--input and --output apply to .onnx models; a bundle holds its own inputs");
+    anyhow::ensure!(
+        !args.model_io,
+        "--input, --output, --labels and --reference apply to .onnx models; a bundle holds its own inputs"
+    );
     let bundle = Bundle::load(args.program)?;
     let cfg = &bundle.header.config;
     let mut session = backend::open(args.backend, cfg, bundle.header.dram_bytes as usize, args.trace)?;
