@@ -1,9 +1,10 @@
 //! Lowering of a chain of quantized layers (onnxruntime `quantize_static` output for
-//! MLPs, in QDQ or QOperator form) to a list of steps: quantize the input on the host,
-//! then per layer an accelerator GEMM with float requantization (`MatMul` between
-//! `DequantizeLinear`s and a `QuantizeLinear`, or `QLinearMatMul`), then the bias add
-//! with its requantization on the host (`Add` between Q/DQ, or `com.microsoft`
-//! `QLinearAdd`), and finally `DequantizeLinear` of the output.
+//! MLPs, in QDQ or QOperator form, and single quantized nodes) to a list of steps:
+//! quantize a float input on the host, then per layer an accelerator GEMM (`MatMul`
+//! between `DequantizeLinear`s and a `QuantizeLinear`, `QLinearMatMul` with float
+//! requantization, or `MatMulInteger` with raw int32 output), the bias add with its
+//! requantization on the host (`Add` between Q/DQ, or `com.microsoft.QLinearAdd`), and
+//! at the end `DequantizeLinear` to a float output or the integer value itself.
 //!
 //! Only single-path chains are handled: every value has one consumer. Anything else
 //! is reported by node name and op.
@@ -12,31 +13,44 @@ use crate::graph::{Graph, Node};
 use crate::tensor::{ElemType, Tensor};
 use tessera_isa::quant::ParamLane;
 
-/// A per-tensor affine quantization `real = (q - zero) * scale`.
+/// A per-tensor affine quantization `real = (q - zero) * scale` onto `dtype`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Affine {
     pub scale: f32,
     pub zero: i64,
+    /// `I8` or `U8`.
+    pub dtype: ElemType,
 }
 
-/// One int8 x int8 GEMM layer: `out = requant((a - a.zero) x W)` per column.
+/// What a GEMM layer writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerOutput {
+    /// Float requantization per output column (`QLinearMatMul` arithmetic):
+    /// `f32(a.scale * w_scale[c]) / out.scale`.
+    Requant { params: Vec<ParamLane>, out: Affine },
+    /// The int32 accumulators (`MatMulInteger`).
+    Raw32,
+}
+
+/// One 8-bit GEMM layer: `(a - a_zero) x (W - w_zero)`, then [`LayerOutput`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct GemmLayer {
-    /// The `MatMul` node.
+    /// The node that holds the product (`MatMul`, `QLinearMatMul`, `MatMulInteger`).
     pub node: String,
     pub k: usize,
     pub n: usize,
-    /// `K x N` int8 weights, row-major (zero point 0).
-    pub weights: Vec<i8>,
-    pub a: Affine,
-    /// Float-mode parameters per output column: `f32(a.scale * w_scale[c]) / out.scale`.
-    pub params: Vec<ParamLane>,
-    pub out: Affine,
+    /// `K x N` weights, row-major, as stored (int8 or uint8 values).
+    pub weights: Vec<i64>,
+    pub w_type: ElemType,
+    pub w_zero: i64,
+    pub a_type: ElemType,
+    pub a_zero: i64,
+    pub output: LayerOutput,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// `QuantizeLinear` of the float graph input to int8.
+    /// `QuantizeLinear` of the float graph input.
     Quantize(Affine),
     Gemm(GemmLayer),
     /// `Quantize(Dequantize(x, a) + Dequantize(b, b_q), out)` with a constant `b`
@@ -50,9 +64,11 @@ pub enum Step {
     },
     /// `DequantizeLinear` to the float graph output.
     Dequantize(Affine),
+    /// The integer value is the graph output.
+    Output,
 }
 
-/// The steps of `g`, which must be a QDQ chain from its one input to its one output.
+/// The steps of `g`, which must be a chain from its one input to its one output.
 pub fn lower_chain(g: &Graph) -> Result<Vec<Step>, String> {
     let [input] = g.inputs.as_slice() else {
         return Err(format!("the chain lowering takes one graph input; the model has {}", g.inputs.len()));
@@ -61,11 +77,29 @@ pub fn lower_chain(g: &Graph) -> Result<Vec<Step>, String> {
         return Err(format!("the chain lowering takes one graph output; the model has {}", g.outputs.len()));
     };
     let mut steps = Vec::new();
-    let quantize = only_consumer(g, &input.name, "QuantizeLinear")?;
-    let mut q = affine(g, quantize)?;
-    steps.push(Step::Quantize(q));
-    let mut value = quantize.outputs[0].clone();
+    let mut value = input.name.clone();
+    let mut int_type = match input.dtype {
+        Some(ElemType::F32) => {
+            let quantize = only_consumer(g, &input.name, "QuantizeLinear")?;
+            let affine = affine(g, quantize)?;
+            steps.push(Step::Quantize(affine));
+            value = quantize.outputs[0].clone();
+            affine.dtype
+        }
+        Some(t @ (ElemType::I8 | ElemType::U8)) => t,
+        other => {
+            let name = other.map_or("unknown".to_string(), |t| t.to_string());
+            return Err(format!(
+                "graph input `{}` is {name}; the chain lowering takes float32, int8 or uint8",
+                input.name
+            ));
+        }
+    };
     loop {
+        if value == output.name {
+            steps.push(Step::Output);
+            return Ok(steps);
+        }
         let node = single_consumer(g, &value)?;
         let (step, next) = match (node.domain.as_str(), node.op.as_str()) {
             ("", "DequantizeLinear") => {
@@ -75,28 +109,32 @@ pub fn lower_chain(g: &Graph) -> Result<Vec<Step>, String> {
                     return Ok(steps);
                 }
                 let consumer = single_consumer(g, real)?;
+                let a = affine(g, node)?;
                 match consumer.op.as_str() {
-                    "MatMul" if consumer.inputs[0] == *real => gemm(g, consumer, q)?,
-                    "Add" => add(g, consumer, real, q)?,
+                    "MatMul" if consumer.inputs[0] == *real => gemm(g, consumer, a)?,
+                    "Add" => add(g, consumer, real, a)?,
                     _ => return Err(unsupported(consumer)),
                 }
             }
             ("", "QLinearMatMul") if node.inputs[0] == value => qlinear_matmul(g, node)?,
+            ("", "MatMulInteger") if node.inputs[0] == value => matmul_integer(g, node, int_type)?,
             ("com.microsoft", "QLinearAdd") => qlinear_add(g, node, &value)?,
             _ => return Err(unsupported(node)),
         };
-        q = match &step {
-            Step::Gemm(layer) => layer.out,
-            Step::AddConst { out, .. } => *out,
-            _ => unreachable!("gemm and add return their steps"),
-        };
+        match &step {
+            Step::Gemm(GemmLayer { output: LayerOutput::Requant { out, .. }, .. }) | Step::AddConst { out, .. } => {
+                int_type = out.dtype;
+            }
+            Step::Gemm(GemmLayer { output: LayerOutput::Raw32, .. }) => int_type = ElemType::I32,
+            _ => unreachable!("the layer lowerings return layers"),
+        }
         steps.push(step);
         value = next;
     }
 }
 
 fn unsupported(node: &Node) -> String {
-    format!("node `{}` ({}): not supported by the QDQ chain lowering yet", node.name, node.qualified_op())
+    format!("node `{}` ({}): not supported by the chain lowering yet", node.name, node.qualified_op())
 }
 
 fn single_consumer<'a>(g: &'a Graph, value: &str) -> Result<&'a Node, String> {
@@ -129,39 +167,66 @@ fn affine(g: &Graph, node: &Node) -> Result<Affine, String> {
 
 /// The per-tensor (scale, zero point) pair at inputs `scale_at`, `zero_at` of `node`.
 fn affine_at(g: &Graph, node: &Node, scale_at: usize, zero_at: usize) -> Result<Affine, String> {
+    let context = |what: String| format!("node `{}` ({}): {what}", node.name, node.qualified_op());
     let scale = constant(g, node, scale_at)?;
-    let scale = scale
-        .scalar_float()
-        .ok_or_else(|| format!("node `{}` ({}): the chain lowering needs a per-tensor scale", node.name, node.op))?;
-    let zero = match node.inputs.get(zero_at).filter(|n| !n.is_empty()) {
-        Some(_) => {
-            let t = constant(g, node, zero_at)?;
-            if t.dtype != ElemType::I8 {
-                return Err(format!(
-                    "node `{}` ({}): zero point is {}, only int8 is supported here",
-                    node.name, node.op, t.dtype
-                ));
-            }
-            t.scalar_int().ok_or_else(|| format!("node `{}` ({}): zero point must be a scalar", node.name, node.op))?
-        }
-        None => {
-            return Err(format!(
-                "node `{}` ({}): no zero point (uint8 default) is not supported here",
-                node.name, node.op
-            ))
-        }
-    };
-    Ok(Affine { scale, zero })
+    if scale.dtype != ElemType::F32 {
+        return Err(context(format!("the scale is {}; only float32 scales are supported", scale.dtype)));
+    }
+    let scale = scale.scalar_float().ok_or_else(|| context("the chain lowering needs a per-tensor scale".into()))?;
+    let zero = zero_point(g, node, zero_at)?.ok_or_else(|| context("a zero point input is required here".into()))?;
+    let (zero, dtype) = zero;
+    Ok(Affine { scale, zero, dtype })
+}
+
+/// The scalar int8/uint8 zero point at input `at` of `node`, if the input is given.
+fn zero_point(g: &Graph, node: &Node, at: usize) -> Result<Option<(i64, ElemType)>, String> {
+    if node.inputs.get(at).is_none_or(|n| n.is_empty()) {
+        return Ok(None);
+    }
+    let t = constant(g, node, at)?;
+    let context = |what: String| format!("node `{}` ({}): {what}", node.name, node.qualified_op());
+    if !matches!(t.dtype, ElemType::I8 | ElemType::U8) {
+        return Err(context(format!("zero point is {}; int8 and uint8 are supported", t.dtype)));
+    }
+    let zero = t.scalar_int().ok_or_else(|| context("the chain lowering needs a per-tensor zero point".into()))?;
+    Ok(Some((zero, t.dtype)))
+}
+
+/// The weight zero point at input `at` (0 if absent): one value, or per-channel values
+/// that are all equal (onnxruntime writes N zeros); the array has one per tile.
+fn weight_zero(g: &Graph, node: &Node, at: usize) -> Result<i64, String> {
+    if node.inputs.get(at).is_none_or(|n| n.is_empty()) {
+        return Ok(0);
+    }
+    let t = constant(g, node, at)?;
+    let values = t.ints().filter(|_| matches!(t.dtype, ElemType::I8 | ElemType::U8)).ok_or_else(|| {
+        format!(
+            "node `{}` ({}): weight zero point is {}; int8 and uint8 are supported",
+            node.name,
+            node.qualified_op(),
+            t.dtype
+        )
+    })?;
+    match values {
+        [first, rest @ ..] if rest.iter().all(|v| v == first) => Ok(*first),
+        [] => Ok(0),
+        _ => Err(format!(
+            "node `{}` ({}): per-channel weight zero points that differ are not supported",
+            node.name,
+            node.qualified_op()
+        )),
+    }
 }
 
 /// `MatMul(DQ(a), DQ(W))` followed by `QuantizeLinear`.
 fn gemm(g: &Graph, matmul: &Node, a: Affine) -> Result<(Step, String), String> {
     let w_dq = g.producer(&matmul.inputs[1]).filter(|n| n.op == "DequantizeLinear").ok_or_else(|| {
-        format!("node `{}` (MatMul): the weight must come from DequantizeLinear of an int8 constant", matmul.name)
+        format!("node `{}` (MatMul): the weight must come from DequantizeLinear of an 8-bit constant", matmul.name)
     })?;
     let quantize = only_consumer(g, &matmul.outputs[0], "QuantizeLinear")?;
     let out = affine(g, quantize)?;
-    let layer = gemm_layer(g, matmul, a, out, (w_dq, 0, 1, 2), w_dq.attr_int("axis").unwrap_or(1))?;
+    let weights = Weights { holder: w_dq, at: 0, scale_at: 1, zero_at: 2, axis: w_dq.attr_int("axis").unwrap_or(1) };
+    let layer = gemm_layer(g, matmul, a, Some(out), weights)?;
     Ok((Step::Gemm(layer), quantize.outputs[0].clone()))
 }
 
@@ -170,38 +235,68 @@ fn qlinear_matmul(g: &Graph, node: &Node) -> Result<(Step, String), String> {
     let a = affine_at(g, node, 1, 2)?;
     let out = affine_at(g, node, 6, 7)?;
     // Per-column scales of a 2-D weight are a 1-D [N] tensor (the last axis).
-    let layer = gemm_layer(g, node, a, out, (node, 3, 4, 5), 1)?;
+    let weights = Weights { holder: node, at: 3, scale_at: 4, zero_at: 5, axis: 1 };
+    let layer = gemm_layer(g, node, a, Some(out), weights)?;
     Ok((Step::Gemm(layer), node.outputs[0].clone()))
 }
 
-/// The GEMM of `node` whose int8 weight, scale and zero point are the constant
-/// inputs `w_at` of `holder`; per-column scales must lie along `axis` 1.
-fn gemm_layer(
-    g: &Graph,
-    node: &Node,
-    a: Affine,
-    out: Affine,
-    w_at: (&Node, usize, usize, usize),
+/// `MatMulInteger(A, B, a_zero_point, b_zero_point)`: int32 accumulators.
+fn matmul_integer(g: &Graph, node: &Node, a_type: ElemType) -> Result<(Step, String), String> {
+    let a_zero = zero_point(g, node, 2)?.map_or(0, |(z, _)| z);
+    let a = Affine { scale: 1.0, zero: a_zero, dtype: a_type };
+    let weights = Weights { holder: node, at: 1, scale_at: usize::MAX, zero_at: 3, axis: 1 };
+    let layer = gemm_layer(g, node, a, None, weights)?;
+    Ok((Step::Gemm(layer), node.outputs[0].clone()))
+}
+
+/// Where a layer's weight, its scale (`usize::MAX`: none) and zero point are: inputs of
+/// `holder`, with per-column scales along `axis`.
+struct Weights<'a> {
+    holder: &'a Node,
+    at: usize,
+    scale_at: usize,
+    zero_at: usize,
     axis: i64,
-) -> Result<GemmLayer, String> {
+}
+
+/// The GEMM of `node`: requantized to `out` if given, else raw int32.
+fn gemm_layer(g: &Graph, node: &Node, a: Affine, out: Option<Affine>, w: Weights) -> Result<GemmLayer, String> {
     let context = |what: &str| format!("node `{}` ({}): {what}", node.name, node.qualified_op());
-    let (holder, w_i, scale_i, zero_i) = w_at;
-    let w = constant(g, holder, w_i)?;
-    let w_scale = constant(g, holder, scale_i)?;
-    let w_zero = constant(g, holder, zero_i)?;
-    let [k, n] = w.shape[..] else { return Err(context("the weight must be 2-D")) };
-    if w.dtype != ElemType::I8 || w_zero.ints().is_none_or(|z| z.iter().any(|&v| v != 0)) {
-        return Err(context("weights must be int8 with zero point 0"));
+    let weight = constant(g, w.holder, w.at)?;
+    let [k, n] = weight.shape[..] else { return Err(context("the weight must be a 2-D constant")) };
+    if !matches!(weight.dtype, ElemType::I8 | ElemType::U8) {
+        return Err(context("weights must be int8 or uint8"));
     }
-    let scales = w_scale.floats().ok_or_else(|| context("weight scale must be float"))?;
-    let per_column = |c: usize| if scales.len() == 1 { scales[0] } else { scales[c] };
-    if scales.len() != 1 && (scales.len() != n || axis != 1) {
-        return Err(context("per-channel weight scales must run along the output columns (axis 1)"));
+    if !matches!(a.dtype, ElemType::I8 | ElemType::U8) {
+        return Err(context("the input must be int8 or uint8"));
     }
-    // As QLinearMatMul specifies it: the f32 product of the input scales over the output scale.
-    let params = (0..n).map(|c| ParamLane::float(0, a.scale * per_column(c) / out.scale)).collect();
-    let weights = w.ints().expect("int8 constants hold integers").iter().map(|&v| v as i8).collect();
-    Ok(GemmLayer { node: node.name.clone(), k, n, weights, a, params, out })
+    let w_zero = weight_zero(g, w.holder, w.zero_at)?;
+    let output = match out {
+        None => LayerOutput::Raw32,
+        Some(out) => {
+            let w_scale = constant(g, w.holder, w.scale_at)?;
+            let scales = w_scale.floats().ok_or_else(|| context("the weight scale must be float32"))?;
+            if scales.len() != 1 && (scales.len() != n || w.axis != 1) {
+                return Err(context("per-channel weight scales must run along the output columns (axis 1)"));
+            }
+            let per_column = |c: usize| if scales.len() == 1 { scales[0] } else { scales[c] };
+            // As QLinearMatMul specifies it: the f32 product of the input scales over the output scale.
+            let params = (0..n).map(|c| ParamLane::float(0, a.scale * per_column(c) / out.scale)).collect();
+            LayerOutput::Requant { params, out }
+        }
+    };
+    let weights = weight.ints().expect("8-bit constants hold integers").to_vec();
+    Ok(GemmLayer {
+        node: node.name.clone(),
+        k,
+        n,
+        weights,
+        w_type: weight.dtype,
+        w_zero,
+        a_type: a.dtype,
+        a_zero: a.zero,
+        output,
+    })
 }
 
 /// `Add(DQ(x), DQ(b))` with a constant `b`, followed by `QuantizeLinear`.

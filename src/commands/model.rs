@@ -1,8 +1,9 @@
-//! `tessera run MODEL.onnx`: imports a QDQ chain model, runs its GEMMs on the
-//! accelerator backend and the rest on the host, row by row of the input batch.
+//! `tessera run MODEL.onnx`: imports a chain of quantized layers, runs its GEMMs on
+//! the accelerator backend and the rest on the host, for every row of the input.
 //!
-//! Each row of the input `.npy` is one sample: the model's batch of 1 is run for all
-//! rows at once, which is the same arithmetic because every step is row-wise.
+//! Each row (the last dimension) of the input is one sample: the model's batch of 1
+//! is run for all rows at once, which is the same arithmetic because every step is
+//! row-wise.
 
 use super::backend::{self, Backend};
 use ndarray::{Array1, Array2};
@@ -10,7 +11,9 @@ use ndarray_npy::{read_npy, write_npy};
 use std::path::Path;
 use std::time::Duration;
 use tessera_compiler::gemm::{blocked_order, lower_gemm_with, GemmOutput, GemmSpec, OperandQuant, WeightLayout};
-use tessera_compiler::qdq::{lower_chain, Affine, GemmLayer, Step};
+use tessera_compiler::onnx::read_tensor_file;
+use tessera_compiler::qdq::{lower_chain, Affine, GemmLayer, LayerOutput, Step};
+use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
 use tessera_compiler::ImageBuilder;
 use tessera_driver::host::quant::{dequantize, quantize, QuantParams, QuantRange};
 use tessera_isa::bundle::{DType, Role};
@@ -27,136 +30,188 @@ pub struct ModelArgs<'a> {
     pub timeout: Duration,
     /// Integer class labels, one per row: print the top-1 accuracy.
     pub labels: Option<&'a Path>,
-    /// Expected outputs (e.g. a reference runtime's): count bit-identical values.
+    /// Expected outputs (`.npy` or a `TensorProto` `.pb`): fail unless bit-identical.
     pub reference: Option<&'a Path>,
+}
+
+/// Values between steps, row-major with `width` elements per row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    Float(Vec<f32>),
+    Int(Vec<i64>),
 }
 
 /// The result of running a model on a batch.
 pub struct ModelRun {
-    pub output: Array2<f32>,
+    pub output: Values,
+    pub rows: usize,
+    pub width: usize,
     /// Per GEMM layer: node name and the accelerator's cycle counter (0 on golden).
     pub layers: Vec<(String, u64)>,
 }
 
 pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.trace.is_none(), "--trace applies to bundles, not to .onnx models");
-    let path = args.input.ok_or_else(|| anyhow::anyhow!("running a .onnx model needs --input x.npy"))?;
+    let path = args.input.ok_or_else(|| anyhow::anyhow!("running a .onnx model needs --input (.npy or .pb)"))?;
     let cfg = AccelConfig::load(args.config)?;
-    let input: Array2<f32> =
-        read_npy(path).map_err(|e| anyhow::anyhow!("{}: not a 2-D float32 .npy: {e}", path.display()))?;
+    let input = read_input(path)?;
     let result = execute_file(args.model, &cfg, &input, args.backend, args.timeout)?;
-    println!("{} on `{}` ({:?} backend), {} samples", args.model.display(), cfg.name, args.backend, input.nrows());
+    println!("{} on `{}` ({:?} backend), {} samples", args.model.display(), cfg.name, args.backend, result.rows);
     for (node, cycles) in &result.layers {
         println!("  {node:<24} accelerator, {cycles} cycles");
     }
     let total: u64 = result.layers.iter().map(|(_, c)| c).sum();
     println!("  accelerator      {total} cycles in {} GEMMs", result.layers.len());
-    let first: Vec<String> = result.output.row(0).iter().map(|v| v.to_string()).collect();
-    println!("  output row 0     [{}]", first.join(", "));
+    let shown: Vec<String> = match &result.output {
+        Values::Float(v) => v[..result.width].iter().map(|x| x.to_string()).collect(),
+        Values::Int(v) => v[..result.width].iter().map(|x| x.to_string()).collect(),
+    };
+    println!("  output row 0     [{}]", shown.join(", "));
     if let Some(path) = args.labels {
         let labels: Array1<i64> =
             read_npy(path).map_err(|e| anyhow::anyhow!("{}: not an int64 .npy: {e}", path.display()))?;
         anyhow::ensure!(
-            labels.len() >= input.nrows(),
+            labels.len() >= result.rows,
             "{}: {} labels for {} samples",
             path.display(),
             labels.len(),
-            input.nrows()
+            result.rows
         );
-        let correct =
-            result.output.rows().into_iter().zip(&labels).filter(|(row, &label)| argmax(row) as i64 == label).count();
+        let Values::Float(y) = &result.output else { anyhow::bail!("--labels needs a float output (logits)") };
+        let correct = y.chunks(result.width).zip(&labels).filter(|(row, &label)| argmax(row) as i64 == label).count();
         println!(
             "  top-1 accuracy   {correct} of {} ({:.2}%)",
-            input.nrows(),
-            100.0 * correct as f64 / input.nrows() as f64
+            result.rows,
+            100.0 * correct as f64 / result.rows as f64
         );
     }
     if let Some(path) = args.reference {
-        let expected: Array2<f32> =
-            read_npy(path).map_err(|e| anyhow::anyhow!("{}: not a 2-D float32 .npy: {e}", path.display()))?;
-        let expected = expected.slice(ndarray::s![..input.nrows().min(expected.nrows()), ..]);
-        anyhow::ensure!(
-            expected.dim() == result.output.dim(),
-            "{}: shape {:?}, the output is {:?}",
-            path.display(),
-            expected.dim(),
-            result.output.dim()
-        );
-        let same = expected.iter().zip(&result.output).filter(|(a, b)| a.to_bits() == b.to_bits()).count();
-        println!("  reference        {same} of {} outputs equal {} bit for bit", expected.len(), path.display());
-        anyhow::ensure!(same == expected.len(), "{} outputs differ from {}", expected.len() - same, path.display());
+        let (same, total) = compare(&result, &read_reference(path, result.rows * result.width)?);
+        println!("  reference        {same} of {total} outputs equal {} bit for bit", path.display());
+        anyhow::ensure!(same == total, "{} outputs differ from {}", total - same, path.display());
     }
     if let Some(path) = args.output {
-        write_npy(path, &result.output)?;
+        match &result.output {
+            Values::Float(v) => write_npy(path, &Array2::from_shape_vec((result.rows, result.width), v.clone())?)?,
+            Values::Int(v) => write_npy(path, &Array2::from_shape_vec((result.rows, result.width), v.clone())?)?,
+        }
         println!("  wrote            {}", path.display());
     }
     Ok(())
 }
 
 /// The index of the first maximum (numpy's `argmax`; quantized outputs tie).
-fn argmax(row: &ndarray::ArrayView1<f32>) -> usize {
+fn argmax(row: &[f32]) -> usize {
     (0..row.len()).fold(0, |best, i| if row[i] > row[best] { i } else { best })
 }
 
-/// Imports `model` and runs it on `input` (one sample per row).
+/// An input file: a 2-D float32 `.npy` or a `TensorProto` `.pb` of any shape.
+fn read_input(path: &Path) -> anyhow::Result<Tensor> {
+    if path.extension().is_some_and(|e| e == "pb") {
+        return Ok(read_tensor_file(path)?);
+    }
+    let x: Array2<f32> =
+        read_npy(path).map_err(|e| anyhow::anyhow!("{}: not a 2-D float32 .npy: {e}", path.display()))?;
+    Ok(Tensor { dtype: ElemType::F32, shape: x.shape().to_vec(), data: TensorData::Float(x.iter().copied().collect()) })
+}
+
+/// Expected outputs: a `.pb` tensor, or a 2-D float32 `.npy` whose first `count`
+/// values are compared.
+fn read_reference(path: &Path, count: usize) -> anyhow::Result<Values> {
+    let tensor = read_input(path)?;
+    let values = match tensor.data {
+        TensorData::Float(v) => Values::Float(v.into_iter().take(count).collect()),
+        TensorData::Int(v) => Values::Int(v.into_iter().take(count).collect()),
+    };
+    Ok(values)
+}
+
+/// (bit-identical values, values compared).
+fn compare(run: &ModelRun, expected: &Values) -> (usize, usize) {
+    match (&run.output, expected) {
+        (Values::Float(a), Values::Float(b)) if a.len() == b.len() => {
+            (a.iter().zip(b).filter(|(x, y)| x.to_bits() == y.to_bits()).count(), a.len())
+        }
+        (Values::Int(a), Values::Int(b)) if a.len() == b.len() => {
+            (a.iter().zip(b).filter(|(x, y)| x == y).count(), a.len())
+        }
+        (a, _) => (
+            0,
+            match a {
+                Values::Float(v) => v.len(),
+                Values::Int(v) => v.len(),
+            },
+        ),
+    }
+}
+
+/// Imports `model` and runs it on `input` (one sample per row of its last dimension).
 pub fn execute_file(
     model: &Path,
     cfg: &AccelConfig,
-    input: &Array2<f32>,
+    input: &Tensor,
     backend: Backend,
     timeout: Duration,
 ) -> anyhow::Result<ModelRun> {
     let graph = tessera_compiler::onnx::import_file(model)?;
     let steps = lower_chain(&graph).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
-    let rows = input.nrows();
-    let mut width = input.ncols();
-    let mut ints: Vec<i64> = Vec::new();
+    let fail = |what: String| anyhow::anyhow!("{}: {what}", model.display());
+    let mut width = *input.shape.last().unwrap_or(&1);
+    let rows = input.len() / width.max(1);
+    let mut values = match &input.data {
+        TensorData::Float(v) => Values::Float(v.clone()),
+        TensorData::Int(v) => Values::Int(v.clone()),
+    };
     let mut layers = Vec::new();
     for step in &steps {
-        match step {
-            Step::Quantize(q) => {
-                let x: Vec<f32> = input.iter().copied().collect();
-                ints = quantize(&x, &[rows, width], &per_tensor(q), QuantRange::I8)?;
+        values = match (step, values) {
+            (Step::Quantize(q), Values::Float(x)) => {
+                Values::Int(quantize(&x, &[rows, width], &per_tensor(q), range(q.dtype))?)
             }
-            Step::Gemm(layer) => {
-                anyhow::ensure!(
-                    layer.k == width,
-                    "{}: node `{}` takes {} features, its input has {width}",
-                    model.display(),
-                    layer.node,
-                    layer.k
-                );
-                let (out, cycles) = run_gemm(cfg, layer, &ints, rows, backend, timeout)?;
+            (Step::Gemm(layer), Values::Int(a)) => {
+                if layer.k != width {
+                    return Err(fail(format!(
+                        "node `{}` takes {} features, its input has {width}",
+                        layer.node, layer.k
+                    )));
+                }
+                let (out, cycles) = run_gemm(cfg, layer, &a, rows, backend, timeout)?;
                 layers.push((layer.node.clone(), cycles));
-                ints = out;
                 width = layer.n;
+                Values::Int(out)
             }
-            Step::AddConst { node, a, b, b_q, out } => {
-                anyhow::ensure!(
-                    b.len() == width,
-                    "{}: node `{node}` adds {} values to rows of {width}",
-                    model.display(),
-                    b.len()
-                );
-                let x = dequantize(&ints, &[rows, width], &per_tensor(a))?;
+            (Step::AddConst { node, a, b, b_q, out }, Values::Int(x)) => {
+                if b.len() != width {
+                    return Err(fail(format!("node `{node}` adds {} values to rows of {width}", b.len())));
+                }
+                let x = dequantize(&x, &[rows, width], &per_tensor(a))?;
                 let bias = dequantize(b, &[width], &per_tensor(b_q))?;
                 let sum: Vec<f32> = x.iter().enumerate().map(|(i, v)| v + bias[i % width]).collect();
-                ints = quantize(&sum, &[rows, width], &per_tensor(out), QuantRange::I8)?;
+                Values::Int(quantize(&sum, &[rows, width], &per_tensor(out), range(out.dtype))?)
             }
-            Step::Dequantize(q) => {
-                let y = dequantize(&ints, &[rows, width], &per_tensor(q))?;
-                return Ok(ModelRun { output: Array2::from_shape_vec((rows, width), y)?, layers });
+            (Step::Dequantize(q), Values::Int(x)) => {
+                let y = dequantize(&x, &[rows, width], &per_tensor(q))?;
+                return Ok(ModelRun { output: Values::Float(y), rows, width, layers });
             }
-        }
+            (Step::Output, values) => return Ok(ModelRun { output: values, rows, width, layers }),
+            (step, _) => return Err(fail(format!("the input of step {step:?} has the wrong type ({})", input.dtype))),
+        };
     }
-    anyhow::bail!("{}: the lowered model does not end in DequantizeLinear", model.display())
+    Err(fail("the lowered model has no output step".into()))
 }
 
 fn per_tensor(q: &Affine) -> QuantParams<'_> {
     QuantParams { scale: std::slice::from_ref(&q.scale), zero_point: std::slice::from_ref(&q.zero), axis: 0 }
 }
 
-/// One GEMM layer on the accelerator: returns the int8 outputs and the cycle count.
+fn range(dtype: ElemType) -> QuantRange {
+    match dtype {
+        ElemType::U8 => QuantRange::U8,
+        _ => QuantRange::I8,
+    }
+}
+
+/// One GEMM layer on the accelerator: returns the outputs and the cycle count.
 fn run_gemm(
     cfg: &AccelConfig,
     layer: &GemmLayer,
@@ -167,13 +222,26 @@ fn run_gemm(
 ) -> anyhow::Result<(Vec<i64>, u64)> {
     let (k, n) = (layer.k, layer.n);
     let mut image = ImageBuilder::new();
-    let a_bytes: Vec<u8> = a.iter().map(|&v| v as i8 as u8).collect();
-    let a_addr = image.tensor("a", Role::Input, DType::I8, &[rows, k], &a_bytes);
+    // Two's complement low bytes: the same bits for int8 and uint8 values.
+    let a_bytes: Vec<u8> = a.iter().map(|&v| v as u8).collect();
+    let a_addr = image.tensor("a", Role::Input, dtype(layer.a_type), &[rows, k], &a_bytes);
     let w_bytes: Vec<u8> = layer.weights.iter().map(|&v| v as u8).collect();
     let blocked: Vec<u8> = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| w_bytes[i]).collect();
     let b_addr = image.place(&blocked);
-    let params_addr = image.place(&encode_param_entries(cfg.array.cols as usize, &layer.params));
-    let c_addr = image.output("c", DType::I8, &[rows, n]);
+    let (output, c_type) = match &layer.output {
+        LayerOutput::Requant { params, out } => {
+            let params_addr = image.place(&encode_param_entries(cfg.array.cols as usize, params));
+            let (out_type, clamp) =
+                if out.dtype == ElemType::U8 { (OutType::U8, (0, 255)) } else { (OutType::I8, (-128, 127)) };
+            let zero_point = out.zero as i16;
+            (
+                GemmOutput::Requant { params_addr, mode: RequantMode::Float, out_type, zero_point, clamp },
+                dtype(out.dtype),
+            )
+        }
+        LayerOutput::Raw32 => (GemmOutput::Raw32, DType::I32),
+    };
+    let c_addr = image.output("c", c_type, &[rows, n]);
     let spec = GemmSpec {
         m: rows,
         k,
@@ -181,21 +249,24 @@ fn run_gemm(
         a_addr,
         b_addr,
         c_addr,
-        a: OperandQuant { zero: layer.a.zero as i16, unsigned: false },
-        w: OperandQuant::default(),
-        output: GemmOutput::Requant {
-            params_addr,
-            mode: RequantMode::Float,
-            out_type: OutType::I8,
-            zero_point: layer.out.zero as i16,
-            clamp: (-128, 127),
-        },
+        a: OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
+        w: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
+        output,
     };
     let (program, _) = lower_gemm_with(cfg, &spec, WeightLayout::Blocked)?;
     let bundle = image.finish(cfg, &program, format!("{} ({rows}x{k}x{n})", layer.node));
     let mut session = backend::open(backend, cfg, bundle.header.dram_bytes as usize, None)?;
     let report = session.run_bundle(&bundle, timeout)?;
     let slot = bundle.tensors(Role::Output).next().expect("the image has an output `c`");
-    let out = session.read_tensor(slot)?.iter().map(|&b| i64::from(b as i8)).collect();
+    let bytes = session.read_tensor(slot)?;
+    let out = (0..slot.elements()).map(|i| i64::from(slot.dtype.get(&bytes, i))).collect();
     Ok((out, report.counter(tessera_isa::regs::Counter::Cycles)))
+}
+
+fn dtype(t: ElemType) -> DType {
+    match t {
+        ElemType::U8 => DType::U8,
+        ElemType::I32 => DType::I32,
+        _ => DType::I8,
+    }
 }

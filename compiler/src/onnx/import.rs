@@ -134,3 +134,12 @@ fn node(proto: &NodeProto, index: usize) -> Result<Node, String> {
         attrs,
     })
 }
+
+/// Reads one serialized `TensorProto` (the `.pb` files of ONNX test cases).
+pub fn read_tensor_file(path: &Path) -> Result<crate::tensor::Tensor, ImportError> {
+    let fail = |what: String| ImportError { file: path.to_path_buf(), what };
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let proto =
+        super::proto::TensorProto::decode(bytes.as_slice()).map_err(|e| fail(format!("not a TensorProto ({e})")))?;
+    decode(&proto).map_err(fail)
+}
