@@ -34,13 +34,19 @@ fn run_case(case: &Path, config: &str, backend: &str) -> Result<(), String> {
 }
 
 /// The cases that run today; the others are refused (float16 scales at import,
-/// per-axis and blocked quantization, 3-D weights and convolutions at lowering).
-const PASSING: [&str; 5] = [
+/// convolutions at lowering).
+const PASSING: [&str; 11] = [
     "test_dequantizelinear",
+    "test_dequantizelinear_axis",
+    "test_dequantizelinear_blocked",
     "test_matmulinteger",
     "test_qlinearmatmul_2D_int8_float32",
     "test_qlinearmatmul_2D_uint8_float32",
+    "test_qlinearmatmul_3D_int8_float32",
+    "test_qlinearmatmul_3D_uint8_float32",
     "test_quantizelinear",
+    "test_quantizelinear_axis",
+    "test_quantizelinear_blocked_asymmetric",
 ];
 
 #[test]

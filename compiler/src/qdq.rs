@@ -37,9 +37,12 @@ pub enum LayerOutput {
 pub struct GemmLayer {
     /// The node that holds the product (`MatMul`, `QLinearMatMul`, `MatMulInteger`).
     pub node: String,
+    /// Weight matrices: 1, or one per leading index of a 3-D weight `[B, K, N]`, which
+    /// multiplies the input's rows in `B` equal groups (a batched MatMul).
+    pub batches: usize,
     pub k: usize,
     pub n: usize,
-    /// `K x N` weights, row-major, as stored (int8 or uint8 values).
+    /// `batches` x `K x N` weights, row-major, as stored (int8 or uint8 values).
     pub weights: Vec<i64>,
     pub w_type: ElemType,
     pub w_zero: i64,
@@ -48,10 +51,24 @@ pub struct GemmLayer {
     pub output: LayerOutput,
 }
 
+/// The parameters of a graph-boundary `QuantizeLinear` / `DequantizeLinear`: one
+/// (scale, zero point) pair, or one per index of dimension `axis` (run on the host).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundaryQuant {
+    pub scales: Vec<f32>,
+    pub zeros: Vec<i64>,
+    /// The dimension per-channel parameters run along (may be negative, as in ONNX).
+    pub axis: i64,
+    /// Blocked quantization: parameters per this many consecutive indices of `axis`
+    /// (0: per channel or per tensor).
+    pub block_size: usize,
+    pub dtype: ElemType,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// `QuantizeLinear` of the float graph input.
-    Quantize(Affine),
+    Quantize(BoundaryQuant),
     Gemm(GemmLayer),
     /// `Quantize(Dequantize(x, a) + Dequantize(b, b_q), out)` with a constant `b`
     /// broadcast along the last dimension.
@@ -63,7 +80,7 @@ pub enum Step {
         out: Affine,
     },
     /// `DequantizeLinear` to the float graph output.
-    Dequantize(Affine),
+    Dequantize(BoundaryQuant),
     /// The integer value is the graph output.
     Output,
 }
@@ -81,10 +98,11 @@ pub fn lower_chain(g: &Graph) -> Result<Vec<Step>, String> {
     let mut int_type = match input.dtype {
         Some(ElemType::F32) => {
             let quantize = only_consumer(g, &input.name, "QuantizeLinear")?;
-            let affine = affine(g, quantize)?;
-            steps.push(Step::Quantize(affine));
+            let quant = boundary_quant(g, quantize)?;
+            let dtype = quant.dtype;
+            steps.push(Step::Quantize(quant));
             value = quantize.outputs[0].clone();
-            affine.dtype
+            dtype
         }
         Some(t @ (ElemType::I8 | ElemType::U8)) => t,
         other => {
@@ -105,7 +123,7 @@ pub fn lower_chain(g: &Graph) -> Result<Vec<Step>, String> {
             ("", "DequantizeLinear") => {
                 let real = &node.outputs[0];
                 if *real == output.name {
-                    steps.push(Step::Dequantize(affine(g, node)?));
+                    steps.push(Step::Dequantize(boundary_quant(g, node)?));
                     return Ok(steps);
                 }
                 let consumer = single_consumer(g, real)?;
@@ -158,6 +176,30 @@ fn constant<'a>(g: &'a Graph, node: &Node, index: usize) -> Result<&'a Tensor, S
     let name = node.inputs.get(index).filter(|n| !n.is_empty());
     name.and_then(|n| g.constant(n))
         .ok_or_else(|| format!("node `{}` ({}): input {index} must be a constant", node.name, node.op))
+}
+
+/// The parameters of a `QuantizeLinear` / `DequantizeLinear` at the graph's input or
+/// output: per tensor or per axis (blocked quantization is refused).
+fn boundary_quant(g: &Graph, node: &Node) -> Result<BoundaryQuant, String> {
+    let context = |what: &str| format!("node `{}` ({}): {what}", node.name, node.qualified_op());
+    let block_size = usize::try_from(node.attr_int("block_size").unwrap_or(0))
+        .map_err(|_| context("block_size must not be negative"))?;
+    let scale = constant(g, node, 1)?;
+    let scales =
+        scale.floats().filter(|_| scale.dtype == ElemType::F32).ok_or_else(|| context("the scale must be float32"))?;
+    let (zeros, dtype) = match node.inputs.get(2).filter(|n| !n.is_empty()) {
+        Some(_) => {
+            let t = constant(g, node, 2)?;
+            if !matches!(t.dtype, ElemType::I8 | ElemType::U8) || t.len() != scales.len() {
+                // (Blocked zero points have the scale's shape too.)
+                return Err(context("the zero point must be int8 or uint8, one per scale"));
+            }
+            (t.ints().expect("integer zero points").to_vec(), t.dtype)
+        }
+        // The ONNX default: uint8 with zero point 0.
+        None => (vec![0; scales.len()], ElemType::U8),
+    };
+    Ok(BoundaryQuant { scales: scales.to_vec(), zeros, axis: node.attr_int("axis").unwrap_or(1), block_size, dtype })
 }
 
 /// The per-tensor parameters of a `QuantizeLinear` / `DequantizeLinear` node.
@@ -263,7 +305,11 @@ struct Weights<'a> {
 fn gemm_layer(g: &Graph, node: &Node, a: Affine, out: Option<Affine>, w: Weights) -> Result<GemmLayer, String> {
     let context = |what: &str| format!("node `{}` ({}): {what}", node.name, node.qualified_op());
     let weight = constant(g, w.holder, w.at)?;
-    let [k, n] = weight.shape[..] else { return Err(context("the weight must be a 2-D constant")) };
+    let (batches, k, n) = match weight.shape[..] {
+        [k, n] => (1, k, n),
+        [b, k, n] => (b, k, n),
+        _ => return Err(context("the weight must be a 2-D or 3-D constant")),
+    };
     if !matches!(weight.dtype, ElemType::I8 | ElemType::U8) {
         return Err(context("weights must be int8 or uint8"));
     }
@@ -288,6 +334,7 @@ fn gemm_layer(g: &Graph, node: &Node, a: Affine, out: Option<Affine>, w: Weights
     let weights = weight.ints().expect("8-bit constants hold integers").to_vec();
     Ok(GemmLayer {
         node: node.name.clone(),
+        batches,
         k,
         n,
         weights,

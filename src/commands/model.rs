@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 use tessera_compiler::gemm::{blocked_order, lower_gemm_with, GemmOutput, GemmSpec, OperandQuant, WeightLayout};
 use tessera_compiler::onnx::read_tensor_file;
-use tessera_compiler::qdq::{lower_chain, Affine, GemmLayer, LayerOutput, Step};
+use tessera_compiler::qdq::{lower_chain, Affine, BoundaryQuant, GemmLayer, LayerOutput, Step};
 use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
 use tessera_compiler::ImageBuilder;
 use tessera_driver::host::quant::{dequantize, quantize, QuantParams, QuantRange};
@@ -156,7 +156,10 @@ pub fn execute_file(
     let graph = tessera_compiler::onnx::import_file(model)?;
     let steps = lower_chain(&graph).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
     let fail = |what: String| anyhow::anyhow!("{}: {what}", model.display());
-    let mut width = *input.shape.last().unwrap_or(&1);
+    // The current values' shape: the input's, with the last dimension replaced by
+    // each GEMM's output width.
+    let mut shape = if input.shape.is_empty() { vec![1] } else { input.shape.clone() };
+    let mut width = *shape.last().expect("at least one dimension");
     let rows = input.len() / width.max(1);
     let mut values = match &input.data {
         TensorData::Float(v) => Values::Float(v.clone()),
@@ -166,7 +169,7 @@ pub fn execute_file(
     for step in &steps {
         values = match (step, values) {
             (Step::Quantize(q), Values::Float(x)) => {
-                Values::Int(quantize(&x, &[rows, width], &per_tensor(q), range(q.dtype))?)
+                Values::Int(quantize(&x, &shape, &boundary(q, shape.len()).map_err(fail)?, range(q.dtype))?)
             }
             (Step::Gemm(layer), Values::Int(a)) => {
                 if layer.k != width {
@@ -175,9 +178,23 @@ pub fn execute_file(
                         layer.node, layer.k
                     )));
                 }
-                let (out, cycles) = run_gemm(cfg, layer, &a, rows, backend, timeout)?;
+                // A 3-D weight pairs with a 3-D input of the same batch (no broadcasting).
+                if layer.batches > 1 && !(shape.len() == 3 && shape[0] == layer.batches) {
+                    return Err(fail(format!(
+                        "node `{}` has {} weight matrices; its input must be [{}, M, K], not {shape:?}",
+                        layer.node, layer.batches, layer.batches
+                    )));
+                }
+                let (group, mut out, mut cycles) = (rows / layer.batches, Vec::with_capacity(rows * layer.n), 0);
+                for (b, a) in a.chunks(group * width).enumerate() {
+                    let weights = &layer.weights[b * layer.k * layer.n..(b + 1) * layer.k * layer.n];
+                    let (part, c) = run_gemm(cfg, layer, weights, a, group, backend, timeout)?;
+                    out.extend(part);
+                    cycles += c;
+                }
                 layers.push((layer.node.clone(), cycles));
                 width = layer.n;
+                *shape.last_mut().expect("at least one dimension") = width;
                 Values::Int(out)
             }
             (Step::AddConst { node, a, b, b_q, out }, Values::Int(x)) => {
@@ -190,7 +207,7 @@ pub fn execute_file(
                 Values::Int(quantize(&sum, &[rows, width], &per_tensor(out), range(out.dtype))?)
             }
             (Step::Dequantize(q), Values::Int(x)) => {
-                let y = dequantize(&x, &[rows, width], &per_tensor(q))?;
+                let y = dequantize(&x, &shape, &boundary(q, shape.len()).map_err(fail)?)?;
                 return Ok(ModelRun { output: Values::Float(y), rows, width, layers });
             }
             (Step::Output, values) => return Ok(ModelRun { output: values, rows, width, layers }),
@@ -200,8 +217,21 @@ pub fn execute_file(
     Err(fail("the lowered model has no output step".into()))
 }
 
+/// Host parameters of a boundary Q/DQ on a tensor of `rank` dimensions.
+fn boundary(q: &BoundaryQuant, rank: usize) -> Result<QuantParams<'_>, String> {
+    let axis = if q.axis < 0 { q.axis + rank as i64 } else { q.axis };
+    let axis = usize::try_from(axis).ok().filter(|&a| a < rank || q.scales.len() == 1);
+    let axis = axis.ok_or_else(|| format!("quantization axis {} is outside a rank-{rank} tensor", q.axis))?;
+    Ok(QuantParams { scale: &q.scales, zero_point: &q.zeros, axis, block_size: q.block_size })
+}
+
 fn per_tensor(q: &Affine) -> QuantParams<'_> {
-    QuantParams { scale: std::slice::from_ref(&q.scale), zero_point: std::slice::from_ref(&q.zero), axis: 0 }
+    QuantParams {
+        scale: std::slice::from_ref(&q.scale),
+        zero_point: std::slice::from_ref(&q.zero),
+        axis: 0,
+        block_size: 0,
+    }
 }
 
 fn range(dtype: ElemType) -> QuantRange {
@@ -211,10 +241,12 @@ fn range(dtype: ElemType) -> QuantRange {
     }
 }
 
-/// One GEMM layer on the accelerator: returns the outputs and the cycle count.
+/// One GEMM of `layer` with `weights` (`K x N`) on the accelerator: returns the
+/// outputs and the cycle count.
 fn run_gemm(
     cfg: &AccelConfig,
     layer: &GemmLayer,
+    weights: &[i64],
     a: &[i64],
     rows: usize,
     backend: Backend,
@@ -225,7 +257,7 @@ fn run_gemm(
     // Two's complement low bytes: the same bits for int8 and uint8 values.
     let a_bytes: Vec<u8> = a.iter().map(|&v| v as u8).collect();
     let a_addr = image.tensor("a", Role::Input, dtype(layer.a_type), &[rows, k], &a_bytes);
-    let w_bytes: Vec<u8> = layer.weights.iter().map(|&v| v as u8).collect();
+    let w_bytes: Vec<u8> = weights.iter().map(|&v| v as u8).collect();
     let blocked: Vec<u8> = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| w_bytes[i]).collect();
     let b_addr = image.place(&blocked);
     let (output, c_type) = match &layer.output {

@@ -1,7 +1,9 @@
 //! ONNX `QuantizeLinear` / `DequantizeLinear` with the specification's arithmetic
 //! (as `onnx.reference` computes it): `q = saturate(rint(x / scale) + zero_point)`
 //! with the division in float32 and ties to even; `x = (q - zero_point) * scale` in
-//! float32. Per-tensor when `scale` has one element, else per channel along `axis`.
+//! float32. Per-tensor when `scale` has one element, else per channel along `axis`,
+//! or per block of `block_size` elements along `axis` (then `scale` has the tensor's
+//! rank with that dimension divided into blocks).
 
 /// The integer range quantized values saturate to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,13 +19,15 @@ impl QuantRange {
     pub const U4: QuantRange = QuantRange { lo: 0, hi: 15 };
 }
 
-/// Quantization parameters of one tensor: one (scale, zero point) pair, or one
-/// per index of dimension `axis`.
+/// Quantization parameters of one tensor: one (scale, zero point) pair, one per
+/// index of dimension `axis`, or (with `block_size` > 0) one per block of that many
+/// consecutive indices of `axis` at every position of the other dimensions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantParams<'a> {
     pub scale: &'a [f32],
     pub zero_point: &'a [i64],
     pub axis: usize,
+    pub block_size: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,22 +40,41 @@ pub enum QuantError {
     ShapeMismatch { values: usize, shape: Vec<usize> },
 }
 
+/// Maps an element's flat index to the index of its parameters.
+type ChannelOf = Box<dyn Fn(usize) -> usize>;
+
 impl QuantParams<'_> {
     /// For each element of a row-major tensor of `shape`, the index of its parameters.
-    fn channel_of(&self, shape: &[usize], len: usize) -> Result<impl Fn(usize) -> usize, QuantError> {
+    fn channel_of(&self, shape: &[usize], len: usize) -> Result<ChannelOf, QuantError> {
         if self.scale.len() != self.zero_point.len() {
             return Err(QuantError::CountMismatch { scales: self.scale.len(), zeros: self.zero_point.len() });
         }
         if shape.iter().product::<usize>() != len {
             return Err(QuantError::ShapeMismatch { values: len, shape: shape.to_vec() });
         }
-        let per_tensor = self.scale.len() == 1;
-        if !per_tensor && shape.get(self.axis) != Some(&self.scale.len()) {
-            return Err(QuantError::AxisMismatch { count: self.scale.len(), axis: self.axis, shape: shape.to_vec() });
+        if self.scale.len() == 1 && self.block_size == 0 {
+            return Ok(Box::new(|_| 0));
         }
-        let inner: usize = if per_tensor { 1 } else { shape[self.axis + 1..].iter().product() };
-        let channels = self.scale.len();
-        Ok(move |i: usize| if per_tensor { 0 } else { (i / inner) % channels })
+        let mismatch = || QuantError::AxisMismatch { count: self.scale.len(), axis: self.axis, shape: shape.to_vec() };
+        let dim = *shape.get(self.axis).ok_or_else(mismatch)?;
+        let outer: usize = shape[..self.axis].iter().product();
+        let inner: usize = shape[self.axis + 1..].iter().product();
+        let block = self.block_size;
+        if block == 0 {
+            if self.scale.len() != dim {
+                return Err(mismatch());
+            }
+            return Ok(Box::new(move |i| (i / inner) % dim));
+        }
+        // Blocked: the scale tensor is the input's shape with `axis` counted in blocks.
+        let blocks = dim.div_ceil(block);
+        if self.scale.len() != outer * blocks * inner {
+            return Err(mismatch());
+        }
+        Ok(Box::new(move |i| {
+            let (o, a, r) = (i / (inner * dim), (i / inner) % dim, i % inner);
+            (o * blocks + a / block) * inner + r
+        }))
     }
 }
 
@@ -87,7 +110,7 @@ mod tests {
     use super::*;
 
     fn per_tensor<'a>(scale: &'a [f32], zero_point: &'a [i64]) -> QuantParams<'a> {
-        QuantParams { scale, zero_point, axis: 0 }
+        QuantParams { scale, zero_point, axis: 0, block_size: 0 }
     }
 
     #[test]
@@ -108,7 +131,7 @@ mod tests {
     #[test]
     fn per_channel_parameters_follow_the_axis() {
         // Shape [2, 3], axis 1: column c uses scale[c].
-        let p = QuantParams { scale: &[1.0, 2.0, 4.0], zero_point: &[0, 1, -1], axis: 1 };
+        let p = QuantParams { scale: &[1.0, 2.0, 4.0], zero_point: &[0, 1, -1], axis: 1, block_size: 0 };
         let x = [4.0, 4.0, 4.0, -8.0, -8.0, -8.0];
         let q = quantize(&x, &[2, 3], &p, QuantRange::I8).unwrap();
         assert_eq!(q, vec![4, 3, 0, -8, -3, -3]);
@@ -116,13 +139,21 @@ mod tests {
     }
 
     #[test]
+    fn blocked_parameters_cover_runs_of_the_axis() {
+        // Shape [2, 4], axis 1, blocks of 2: scale [2, 2]; element (r, c) uses (r, c / 2).
+        let p = QuantParams { scale: &[1.0, 2.0, 4.0, 8.0], zero_point: &[0, 0, 0, 0], axis: 1, block_size: 2 };
+        let x = [8.0; 8];
+        assert_eq!(quantize(&x, &[2, 4], &p, QuantRange::I8).unwrap(), vec![8, 8, 4, 4, 2, 2, 1, 1]);
+    }
+
+    #[test]
     fn mismatched_parameters_are_errors() {
-        let p = QuantParams { scale: &[1.0, 2.0], zero_point: &[0, 0], axis: 1 };
+        let p = QuantParams { scale: &[1.0, 2.0], zero_point: &[0, 0], axis: 1, block_size: 0 };
         assert_eq!(
             quantize(&[0.0; 6], &[2, 3], &p, QuantRange::I8).unwrap_err(),
             QuantError::AxisMismatch { count: 2, axis: 1, shape: vec![2, 3] }
         );
-        let p = QuantParams { scale: &[1.0], zero_point: &[0, 0], axis: 0 };
+        let p = QuantParams { scale: &[1.0], zero_point: &[0, 0], axis: 0, block_size: 0 };
         assert_eq!(dequantize(&[0], &[1], &p).unwrap_err(), QuantError::CountMismatch { scales: 1, zeros: 2 });
     }
 }
