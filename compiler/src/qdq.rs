@@ -20,6 +20,9 @@ pub struct Affine {
     pub zero: i64,
     /// `I8` or `U8`.
     pub dtype: ElemType,
+    /// The scale is a float16 (its value is exact in `scale`): arithmetic on it is
+    /// float16, as the reference computes it.
+    pub half_scale: bool,
 }
 
 /// What a GEMM layer writes.
@@ -210,14 +213,11 @@ fn affine(g: &Graph, node: &Node) -> Result<Affine, String> {
 /// The per-tensor (scale, zero point) pair at inputs `scale_at`, `zero_at` of `node`.
 fn affine_at(g: &Graph, node: &Node, scale_at: usize, zero_at: usize) -> Result<Affine, String> {
     let context = |what: String| format!("node `{}` ({}): {what}", node.name, node.qualified_op());
-    let scale = constant(g, node, scale_at)?;
-    if scale.dtype != ElemType::F32 {
-        return Err(context(format!("the scale is {}; only float32 scales are supported", scale.dtype)));
-    }
-    let scale = scale.scalar_float().ok_or_else(|| context("the chain lowering needs a per-tensor scale".into()))?;
+    let scale_t = constant(g, node, scale_at)?;
+    let scale = scale_t.scalar_float().ok_or_else(|| context("the chain lowering needs a per-tensor scale".into()))?;
     let zero = zero_point(g, node, zero_at)?.ok_or_else(|| context("a zero point input is required here".into()))?;
     let (zero, dtype) = zero;
-    Ok(Affine { scale, zero, dtype })
+    Ok(Affine { scale, zero, dtype, half_scale: scale_t.dtype == ElemType::F16 })
 }
 
 /// The scalar int8/uint8 zero point at input `at` of `node`, if the input is given.
@@ -285,7 +285,7 @@ fn qlinear_matmul(g: &Graph, node: &Node) -> Result<(Step, String), String> {
 /// `MatMulInteger(A, B, a_zero_point, b_zero_point)`: int32 accumulators.
 fn matmul_integer(g: &Graph, node: &Node, a_type: ElemType) -> Result<(Step, String), String> {
     let a_zero = zero_point(g, node, 2)?.map_or(0, |(z, _)| z);
-    let a = Affine { scale: 1.0, zero: a_zero, dtype: a_type };
+    let a = Affine { scale: 1.0, zero: a_zero, dtype: a_type, half_scale: false };
     let weights = Weights { holder: node, at: 1, scale_at: usize::MAX, zero_at: 3, axis: 1 };
     let layer = gemm_layer(g, node, a, None, weights)?;
     Ok((Step::Gemm(layer), node.outputs[0].clone()))
@@ -326,8 +326,12 @@ fn gemm_layer(g: &Graph, node: &Node, a: Affine, out: Option<Affine>, w: Weights
                 return Err(context("per-channel weight scales must run along the output columns (axis 1)"));
             }
             let per_column = |c: usize| if scales.len() == 1 { scales[0] } else { scales[c] };
-            // As QLinearMatMul specifies it: the f32 product of the input scales over the output scale.
-            let params = (0..n).map(|c| ParamLane::float(0, a.scale * per_column(c) / out.scale)).collect();
+            let half = a.half_scale && out.half_scale && w_scale.dtype == ElemType::F16;
+            if !half && (a.half_scale || out.half_scale || w_scale.dtype != ElemType::F32) {
+                return Err(context("the scales must be all float32 or all float16"));
+            }
+            let params =
+                (0..n).map(|c| ParamLane::float(0, requant_scale(a.scale, per_column(c), out.scale, half))).collect();
             LayerOutput::Requant { params, out }
         }
     };
@@ -346,6 +350,30 @@ fn gemm_layer(g: &Graph, node: &Node, a: Affine, out: Option<Affine>, w: Weights
     })
 }
 
+/// `a_scale * w_scale / y_scale` as QLinearMatMul's reference computes it: in the
+/// scales' own type. numpy's float16 operations round an `f32` result to float16, so
+/// this does the same.
+fn requant_scale(a: f32, w: f32, y: f32, half: bool) -> f32 {
+    if half {
+        let f16 = half::f16::from_f32;
+        f16(f16(a * w).to_f32() / y).to_f32()
+    } else {
+        a * w / y
+    }
+}
+
+/// The host's add arithmetic is float32: refuse float16 scales rather than round differently.
+fn float32_scales(node: &Node, quants: &[Affine]) -> Result<(), String> {
+    if quants.iter().any(|q| q.half_scale) {
+        return Err(format!(
+            "node `{}` ({}): float16 scales are supported on matrix products only",
+            node.name,
+            node.qualified_op()
+        ));
+    }
+    Ok(())
+}
+
 /// `Add(DQ(x), DQ(b))` with a constant `b`, followed by `QuantizeLinear`.
 fn add(g: &Graph, add: &Node, real: &str, a: Affine) -> Result<(Step, String), String> {
     let other = if add.inputs[0] == real { &add.inputs[1] } else { &add.inputs[0] };
@@ -358,6 +386,7 @@ fn add(g: &Graph, add: &Node, real: &str, a: Affine) -> Result<(Step, String), S
     let b_q = affine(g, b_dq)?;
     let quantize = only_consumer(g, &add.outputs[0], "QuantizeLinear")?;
     let out = affine(g, quantize)?;
+    float32_scales(add, &[a, b_q, out])?;
     let step = Step::AddConst { node: add.name.clone(), a, b: b.to_vec(), b_q, out };
     Ok((step, quantize.outputs[0].clone()))
 }
@@ -372,6 +401,7 @@ fn qlinear_add(g: &Graph, node: &Node, value: &str) -> Result<(Step, String), St
         .ints()
         .ok_or_else(|| format!("node `{}` (com.microsoft.QLinearAdd): the constant must be integer", node.name))?;
     let out = affine_at(g, node, 6, 7)?;
+    float32_scales(node, &[a, b_q, out])?;
     let step = Step::AddConst { node: node.name.clone(), a, b: b.to_vec(), b_q, out };
     Ok((step, node.outputs[0].clone()))
 }

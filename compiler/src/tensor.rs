@@ -7,6 +7,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ElemType {
     F32,
+    /// IEEE half precision; values are held as the (exact) `f32` they equal.
+    F16,
     I4,
     U4,
     I8,
@@ -20,7 +22,7 @@ impl ElemType {
     /// The range of an integer type, `None` for floats.
     pub fn int_range(self) -> Option<(i64, i64)> {
         match self {
-            ElemType::F32 => None,
+            ElemType::F32 | ElemType::F16 => None,
             ElemType::I4 => Some((-8, 7)),
             ElemType::U4 => Some((0, 15)),
             ElemType::I8 => Some((-128, 127)),
@@ -36,6 +38,7 @@ impl fmt::Display for ElemType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match self {
             ElemType::F32 => "float32",
+            ElemType::F16 => "float16",
             ElemType::I4 => "int4",
             ElemType::U4 => "uint4",
             ElemType::I8 => "int8",

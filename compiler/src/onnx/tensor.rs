@@ -11,6 +11,7 @@ pub fn elem_type(code: i32) -> Result<ElemType, String> {
     let dt = DataType::try_from(code).map_err(|_| format!("element type code {code}"))?;
     Ok(match dt {
         DataType::Float => ElemType::F32,
+        DataType::Float16 => ElemType::F16,
         DataType::Int4 => ElemType::I4,
         DataType::Uint4 => ElemType::U4,
         DataType::Int8 => ElemType::I8,
@@ -44,6 +45,16 @@ pub fn decode(t: &TensorProto) -> Result<Tensor, String> {
         ElemType::F32 => TensorData::Float(match raw {
             Some(bytes) => fixed_width(bytes, 4, count)?.map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
             None => typed(&t.float_data, count, "float_data")?.to_vec(),
+        }),
+        // float16: little-endian halves in raw_data, or their bit patterns in int32_data.
+        ElemType::F16 => TensorData::Float(match raw {
+            Some(bytes) => {
+                fixed_width(bytes, 2, count)?.map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect()
+            }
+            None => typed(&t.int32_data, count, "int32_data")?
+                .iter()
+                .map(|&v| half::f16::from_bits(v as u16).to_f32())
+                .collect(),
         }),
         ElemType::I4 | ElemType::U4 => {
             let packed: Vec<u8> = match raw {
@@ -171,6 +182,9 @@ mod tests {
         assert_eq!(decode(&t).unwrap_err(), "value 300 is outside the int8 range");
         let t = proto(DataType::Double, &[1]);
         assert_eq!(decode(&t).unwrap_err(), "element type double is not supported");
+        let mut t = proto(DataType::Float16, &[2]);
+        t.int32_data = vec![0x3c00, 0xc000]; // 1.0, -2.0
+        assert_eq!(decode(&t).unwrap().floats().unwrap(), &[1.0, -2.0]);
         let mut t = proto(DataType::Float, &[1]);
         t.data_location = Some(DataLocation::External as i32);
         assert!(decode(&t).unwrap_err().contains("external file"));
