@@ -48,7 +48,11 @@ pub struct GemmLayer {
     /// `batches` x `K x N` weights, row-major, as stored (int8 or uint8 values).
     pub weights: Vec<i64>,
     pub w_type: ElemType,
+    /// The weight zero point the array removes.
     pub w_zero: i64,
+    /// Per-column weight zero points that differ (raw int32 outputs only): the array
+    /// runs with `w_zero` 0 and the host subtracts `zero[c] * sum(a - a_zero)`.
+    pub w_zero_columns: Option<Vec<i64>>,
     pub a_type: ElemType,
     pub a_zero: i64,
     pub output: LayerOutput,
@@ -84,8 +88,39 @@ pub enum Step {
     },
     /// `DequantizeLinear` to the float graph output.
     Dequantize(BoundaryQuant),
+    /// A convolution (NCHW, one group) as im2col on the host and a GEMM whose weight
+    /// matrix is the kernel flattened to `C * kh * kw` rows by `M` output channels.
+    Conv {
+        geometry: ConvGeometry,
+        layer: GemmLayer,
+    },
     /// The integer value is the graph output.
     Output,
+}
+
+/// Where a convolution's kernel visits its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub channels: usize,
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Padding: top, left, bottom, right.
+    pub pads: [usize; 4],
+    pub strides: [usize; 2],
+    pub dilations: [usize; 2],
+}
+
+impl ConvGeometry {
+    /// Output height and width for an input of `h` x `w`.
+    pub fn output_size(&self, h: usize, w: usize) -> Option<[usize; 2]> {
+        let span = |k: usize, d: usize| d * (k - 1) + 1;
+        let out = |size: usize, lo: usize, hi: usize, k: usize, d: usize, s: usize| {
+            (size + lo + hi).checked_sub(span(k, d)).map(|v| v / s + 1)
+        };
+        let oh = out(h, self.pads[0], self.pads[2], self.kernel[0], self.dilations[0], self.strides[0])?;
+        let ow = out(w, self.pads[1], self.pads[3], self.kernel[1], self.dilations[1], self.strides[1])?;
+        Some([oh, ow])
+    }
 }
 
 /// The steps of `g`, which must be a chain from its one input to its one output.
@@ -139,14 +174,16 @@ pub fn lower_chain(g: &Graph) -> Result<Vec<Step>, String> {
             }
             ("", "QLinearMatMul") if node.inputs[0] == value => qlinear_matmul(g, node)?,
             ("", "MatMulInteger") if node.inputs[0] == value => matmul_integer(g, node, int_type)?,
+            ("", "QLinearConv" | "ConvInteger") if node.inputs[0] == value => conv(g, node, int_type)?,
             ("com.microsoft", "QLinearAdd") => qlinear_add(g, node, &value)?,
             _ => return Err(unsupported(node)),
         };
         match &step {
-            Step::Gemm(GemmLayer { output: LayerOutput::Requant { out, .. }, .. }) | Step::AddConst { out, .. } => {
-                int_type = out.dtype;
-            }
-            Step::Gemm(GemmLayer { output: LayerOutput::Raw32, .. }) => int_type = ElemType::I32,
+            Step::Gemm(GemmLayer { output: LayerOutput::Requant { out, .. }, .. })
+            | Step::Conv { layer: GemmLayer { output: LayerOutput::Requant { out, .. }, .. }, .. }
+            | Step::AddConst { out, .. } => int_type = out.dtype,
+            Step::Gemm(GemmLayer { output: LayerOutput::Raw32, .. })
+            | Step::Conv { layer: GemmLayer { output: LayerOutput::Raw32, .. }, .. } => int_type = ElemType::I32,
             _ => unreachable!("the layer lowerings return layers"),
         }
         steps.push(step);
@@ -234,30 +271,20 @@ fn zero_point(g: &Graph, node: &Node, at: usize) -> Result<Option<(i64, ElemType
     Ok(Some((zero, t.dtype)))
 }
 
-/// The weight zero point at input `at` (0 if absent): one value, or per-channel values
-/// that are all equal (onnxruntime writes N zeros); the array has one per tile.
-fn weight_zero(g: &Graph, node: &Node, at: usize) -> Result<i64, String> {
+/// The weight zero points at input `at`: empty if absent, else one or one per column.
+fn weight_zeros(g: &Graph, node: &Node, at: usize) -> Result<Vec<i64>, String> {
     if node.inputs.get(at).is_none_or(|n| n.is_empty()) {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let t = constant(g, node, at)?;
-    let values = t.ints().filter(|_| matches!(t.dtype, ElemType::I8 | ElemType::U8)).ok_or_else(|| {
+    t.ints().filter(|_| matches!(t.dtype, ElemType::I8 | ElemType::U8)).map(<[i64]>::to_vec).ok_or_else(|| {
         format!(
             "node `{}` ({}): weight zero point is {}; int8 and uint8 are supported",
             node.name,
             node.qualified_op(),
             t.dtype
         )
-    })?;
-    match values {
-        [first, rest @ ..] if rest.iter().all(|v| v == first) => Ok(*first),
-        [] => Ok(0),
-        _ => Err(format!(
-            "node `{}` ({}): per-channel weight zero points that differ are not supported",
-            node.name,
-            node.qualified_op()
-        )),
-    }
+    })
 }
 
 /// `MatMul(DQ(a), DQ(W))` followed by `QuantizeLinear`.
@@ -267,7 +294,8 @@ fn gemm(g: &Graph, matmul: &Node, a: Affine) -> Result<(Step, String), String> {
     })?;
     let quantize = only_consumer(g, &matmul.outputs[0], "QuantizeLinear")?;
     let out = affine(g, quantize)?;
-    let weights = Weights { holder: w_dq, at: 0, scale_at: 1, zero_at: 2, axis: w_dq.attr_int("axis").unwrap_or(1) };
+    let weights =
+        Weights { holder: w_dq, at: 0, scale_at: 1, zero_at: 2, axis: w_dq.attr_int("axis").unwrap_or(1), conv: false };
     let layer = gemm_layer(g, matmul, a, Some(out), weights)?;
     Ok((Step::Gemm(layer), quantize.outputs[0].clone()))
 }
@@ -277,7 +305,7 @@ fn qlinear_matmul(g: &Graph, node: &Node) -> Result<(Step, String), String> {
     let a = affine_at(g, node, 1, 2)?;
     let out = affine_at(g, node, 6, 7)?;
     // Per-column scales of a 2-D weight are a 1-D [N] tensor (the last axis).
-    let weights = Weights { holder: node, at: 3, scale_at: 4, zero_at: 5, axis: 1 };
+    let weights = Weights { holder: node, at: 3, scale_at: 4, zero_at: 5, axis: 1, conv: false };
     let layer = gemm_layer(g, node, a, Some(out), weights)?;
     Ok((Step::Gemm(layer), node.outputs[0].clone()))
 }
@@ -286,7 +314,7 @@ fn qlinear_matmul(g: &Graph, node: &Node) -> Result<(Step, String), String> {
 fn matmul_integer(g: &Graph, node: &Node, a_type: ElemType) -> Result<(Step, String), String> {
     let a_zero = zero_point(g, node, 2)?.map_or(0, |(z, _)| z);
     let a = Affine { scale: 1.0, zero: a_zero, dtype: a_type, half_scale: false };
-    let weights = Weights { holder: node, at: 1, scale_at: usize::MAX, zero_at: 3, axis: 1 };
+    let weights = Weights { holder: node, at: 1, scale_at: usize::MAX, zero_at: 3, axis: 1, conv: false };
     let layer = gemm_layer(g, node, a, None, weights)?;
     Ok((Step::Gemm(layer), node.outputs[0].clone()))
 }
@@ -299,16 +327,24 @@ struct Weights<'a> {
     scale_at: usize,
     zero_at: usize,
     axis: i64,
+    /// The weight is a convolution kernel `[M, C, kh, kw]`.
+    conv: bool,
 }
 
 /// The GEMM of `node`: requantized to `out` if given, else raw int32.
 fn gemm_layer(g: &Graph, node: &Node, a: Affine, out: Option<Affine>, w: Weights) -> Result<GemmLayer, String> {
     let context = |what: &str| format!("node `{}` ({}): {what}", node.name, node.qualified_op());
     let weight = constant(g, w.holder, w.at)?;
-    let (batches, k, n) = match weight.shape[..] {
-        [k, n] => (1, k, n),
-        [b, k, n] => (b, k, n),
-        _ => return Err(context("the weight must be a 2-D or 3-D constant")),
+    let values = weight.ints().ok_or_else(|| context("weights must be int8 or uint8"))?;
+    let (batches, k, n, weights) = match weight.shape[..] {
+        [m, c, kh, kw] if w.conv => {
+            // Column m of the GEMM is output channel m's kernel, flattened (c, i, j).
+            let k = c * kh * kw;
+            (1, k, m, (0..k * m).map(|i| values[(i % m) * k + i / m]).collect())
+        }
+        [k, n] if !w.conv => (1, k, n, values.to_vec()),
+        [b, k, n] if !w.conv => (b, k, n, values.to_vec()),
+        _ => return Err(context("the weight must be a 2-D or 3-D constant, or a 4-D kernel")),
     };
     if !matches!(weight.dtype, ElemType::I8 | ElemType::U8) {
         return Err(context("weights must be int8 or uint8"));
@@ -316,7 +352,14 @@ fn gemm_layer(g: &Graph, node: &Node, a: Affine, out: Option<Affine>, w: Weights
     if !matches!(a.dtype, ElemType::I8 | ElemType::U8) {
         return Err(context("the input must be int8 or uint8"));
     }
-    let w_zero = weight_zero(g, w.holder, w.zero_at)?;
+    let zeros = weight_zeros(g, w.holder, w.zero_at)?;
+    let (w_zero, w_zero_columns) = match zeros.as_slice() {
+        [] => (0, None),
+        [first, rest @ ..] if rest.iter().all(|z| z == first) => (*first, None),
+        // The host can correct raw accumulators, not requantized outputs.
+        _ if out.is_none() && zeros.len() == n => (0, Some(zeros.clone())),
+        _ => return Err(context("per-channel weight zero points that differ need a raw int32 output")),
+    };
     let output = match out {
         None => LayerOutput::Raw32,
         Some(out) => {
@@ -335,7 +378,6 @@ fn gemm_layer(g: &Graph, node: &Node, a: Affine, out: Option<Affine>, w: Weights
             LayerOutput::Requant { params, out }
         }
     };
-    let weights = weight.ints().expect("8-bit constants hold integers").to_vec();
     Ok(GemmLayer {
         node: node.name.clone(),
         batches,
@@ -344,10 +386,66 @@ fn gemm_layer(g: &Graph, node: &Node, a: Affine, out: Option<Affine>, w: Weights
         weights,
         w_type: weight.dtype,
         w_zero,
+        w_zero_columns,
         a_type: a.dtype,
         a_zero: a.zero,
         output,
     })
+}
+
+/// `QLinearConv(x, x_scale, x_zero, w, w_scale, w_zero, y_scale, y_zero[, B])` or
+/// `ConvInteger(x, w[, x_zero, w_zero])`: a 2-D convolution with one group.
+fn conv(g: &Graph, node: &Node, a_type: ElemType) -> Result<(Step, String), String> {
+    let context = |what: &str| format!("node `{}` ({}): {what}", node.name, node.qualified_op());
+    if node.attr_int("group").unwrap_or(1) != 1 {
+        return Err(context("grouped convolutions are not supported yet"));
+    }
+    if matches!(node.attrs.get("auto_pad"), Some(crate::graph::Attr::Str(p)) if p != "NOTSET" && p != "VALID") {
+        return Err(context("auto_pad SAME_UPPER/SAME_LOWER is not supported; give explicit pads"));
+    }
+    let qlinear = node.op == "QLinearConv";
+    let (a, out, weights) = if qlinear {
+        let weights = Weights { holder: node, at: 3, scale_at: 4, zero_at: 5, axis: 1, conv: true };
+        (affine_at(g, node, 1, 2)?, Some(affine_at(g, node, 6, 7)?), weights)
+    } else {
+        let zero = zero_point(g, node, 2)?.map_or(0, |(z, _)| z);
+        let a = Affine { scale: 1.0, zero, dtype: a_type, half_scale: false };
+        (a, None, Weights { holder: node, at: 1, scale_at: usize::MAX, zero_at: 3, axis: 1, conv: true })
+    };
+    let mut layer = gemm_layer(g, node, a, out, weights)?;
+    if let (true, LayerOutput::Requant { params, .. }) = (qlinear, &mut layer.output) {
+        if let Some(bias) = node.inputs.get(8).filter(|n| !n.is_empty()) {
+            let bias =
+                g.constant(bias).and_then(Tensor::ints).ok_or_else(|| context("the bias must be an int32 constant"))?;
+            for (p, b) in params.iter_mut().zip(bias) {
+                p.bias = *b as i32;
+            }
+        }
+    }
+    let kernel = &constant(g, node, if qlinear { 3 } else { 1 })?.shape;
+    let pair = |name: &str, default: usize| -> Result<[usize; 2], String> {
+        match node.attr_ints(name) {
+            None => Ok([default; 2]),
+            Some([a, b]) if *a >= 0 && *b >= 0 => Ok([*a as usize, *b as usize]),
+            Some(v) => Err(context(&format!("{name} {v:?}: two non-negative values are supported (2-D convolutions)"))),
+        }
+    };
+    let pads = match node.attr_ints("pads") {
+        None => [0; 4],
+        Some(&[t, l, b, r]) if t.min(l).min(b).min(r) >= 0 => [t as usize, l as usize, b as usize, r as usize],
+        Some(v) => return Err(context(&format!("pads {v:?}: four non-negative values are supported"))),
+    };
+    let geometry = ConvGeometry {
+        channels: kernel[1],
+        kernel: [kernel[2], kernel[3]],
+        pads,
+        strides: pair("strides", 1)?,
+        dilations: pair("dilations", 1)?,
+    };
+    if geometry.strides.contains(&0) || geometry.dilations.contains(&0) {
+        return Err(context("strides and dilations must be positive"));
+    }
+    Ok((Step::Conv { geometry, layer }, node.outputs[0].clone()))
 }
 
 /// `a_scale * w_scale / y_scale` as QLinearMatMul's reference computes it: in the

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 use tessera_compiler::gemm::{blocked_order, lower_gemm_with, GemmOutput, GemmSpec, OperandQuant, WeightLayout};
 use tessera_compiler::onnx::read_tensor_file;
-use tessera_compiler::qdq::{lower_chain, Affine, BoundaryQuant, GemmLayer, LayerOutput, Step};
+use tessera_compiler::qdq::{lower_chain, Affine, BoundaryQuant, ConvGeometry, GemmLayer, LayerOutput, Step};
 use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
 use tessera_compiler::ImageBuilder;
 use tessera_driver::host::quant::{dequantize, quantize, QuantParams, QuantRange};
@@ -159,14 +159,14 @@ pub fn execute_file(
     // The current values' shape: the input's, with the last dimension replaced by
     // each GEMM's output width.
     let mut shape = if input.shape.is_empty() { vec![1] } else { input.shape.clone() };
-    let mut width = *shape.last().expect("at least one dimension");
-    let rows = input.len() / width.max(1);
     let mut values = match &input.data {
         TensorData::Float(v) => Values::Float(v.clone()),
         TensorData::Int(v) => Values::Int(v.clone()),
     };
     let mut layers = Vec::new();
     for step in &steps {
+        let width = (*shape.last().expect("at least one dimension")).max(1);
+        let rows = shape.iter().product::<usize>() / width;
         values = match (step, values) {
             (Step::Quantize(q), Values::Float(x)) => {
                 Values::Int(quantize(&x, &shape, &boundary(q, shape.len()).map_err(fail)?, range(q.dtype))?)
@@ -193,8 +193,14 @@ pub fn execute_file(
                     cycles += c;
                 }
                 layers.push((layer.node.clone(), cycles));
-                width = layer.n;
-                *shape.last_mut().expect("at least one dimension") = width;
+                *shape.last_mut().expect("at least one dimension") = layer.n;
+                Values::Int(out)
+            }
+            (Step::Conv { geometry, layer }, Values::Int(x)) => {
+                let (out, out_shape, cycles) = run_conv(cfg, geometry, layer, &x, &shape, backend, timeout)
+                    .map_err(|e| fail(format!("node `{}`: {e}", layer.node)))?;
+                layers.push((layer.node.clone(), cycles));
+                shape = out_shape;
                 Values::Int(out)
             }
             (Step::AddConst { node, a, b, b_q, out }, Values::Int(x)) => {
@@ -215,6 +221,47 @@ pub fn execute_file(
         };
     }
     Err(fail("the lowered model has no output step".into()))
+}
+
+/// A convolution: im2col on the host (padding with the input's zero point, so it
+/// contributes nothing), the GEMM on the accelerator, then back to NCHW.
+fn run_conv(
+    cfg: &AccelConfig,
+    geometry: &ConvGeometry,
+    layer: &GemmLayer,
+    x: &[i64],
+    shape: &[usize],
+    backend: Backend,
+    timeout: Duration,
+) -> anyhow::Result<(Vec<i64>, Vec<usize>, u64)> {
+    let &[n, c, h, w] = shape else { anyhow::bail!("the input must be NCHW, not {shape:?}") };
+    anyhow::ensure!(c == geometry.channels, "the input has {c} channels, the kernel {}", geometry.channels);
+    let [oh, ow] =
+        geometry.output_size(h, w).ok_or_else(|| anyhow::anyhow!("the kernel is larger than the padded input"))?;
+    let [kh, kw] = geometry.kernel;
+    let k = c * kh * kw;
+    let mut patches = Vec::with_capacity(n * oh * ow * k);
+    for b in 0..n {
+        for (y, xo) in (0..oh).flat_map(|y| (0..ow).map(move |xo| (y, xo))) {
+            for (ch, i, j) in (0..c).flat_map(|ch| (0..kh).flat_map(move |i| (0..kw).map(move |j| (ch, i, j)))) {
+                let row = (y * geometry.strides[0] + i * geometry.dilations[0]).checked_sub(geometry.pads[0]);
+                let col = (xo * geometry.strides[1] + j * geometry.dilations[1]).checked_sub(geometry.pads[1]);
+                let value = match (row, col) {
+                    (Some(r), Some(q)) if r < h && q < w => x[((b * c + ch) * h + r) * w + q],
+                    _ => layer.a_zero,
+                };
+                patches.push(value);
+            }
+        }
+    }
+    let m = layer.n;
+    let (gemm, cycles) = run_gemm(cfg, layer, &layer.weights, &patches, n * oh * ow, backend, timeout)?;
+    // [n, oh*ow, m] -> [n, m, oh, ow]
+    let spatial = oh * ow;
+    let out = (0..n * m * spatial)
+        .map(|i| gemm[(i / (m * spatial) * spatial + i % spatial) * m + (i / spatial) % m])
+        .collect();
+    Ok((out, vec![n, m, oh, ow], cycles))
 }
 
 /// Host parameters of a boundary Q/DQ on a tensor of `rank` dimensions.
@@ -291,7 +338,17 @@ fn run_gemm(
     let report = session.run_bundle(&bundle, timeout)?;
     let slot = bundle.tensors(Role::Output).next().expect("the image has an output `c`");
     let bytes = session.read_tensor(slot)?;
-    let out = (0..slot.elements()).map(|i| i64::from(slot.dtype.get(&bytes, i))).collect();
+    let mut out: Vec<i64> = (0..slot.elements()).map(|i| i64::from(slot.dtype.get(&bytes, i))).collect();
+    if let Some(zeros) = &layer.w_zero_columns {
+        // Column c's weights carry zero point zeros[c] the array did not remove:
+        // (a - za) . (w - zc) = (a - za) . w - zc * sum(a - za).
+        for (r, row) in out.chunks_mut(n).enumerate() {
+            let sum: i64 = a[r * k..(r + 1) * k].iter().map(|v| v - layer.a_zero).sum();
+            for (value, zero) in row.iter_mut().zip(zeros) {
+                *value -= zero * sum;
+            }
+        }
+    }
     Ok((out, report.counter(tessera_isa::regs::Counter::Cycles)))
 }
 
