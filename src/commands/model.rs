@@ -86,7 +86,8 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(path) = args.reference {
-        let (same, total) = compare(&result, &read_reference(path, result.rows * result.width)?);
+        let (same, total) = compare(&result, &read_reference(path, result.rows * result.width)?)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         println!("  reference        {same} of {total} outputs equal {} bit for bit", path.display());
         anyhow::ensure!(same == total, "{} outputs differ from {}", total - same, path.display());
     }
@@ -126,22 +127,19 @@ fn read_reference(path: &Path, count: usize) -> anyhow::Result<Values> {
     Ok(values)
 }
 
-/// (bit-identical values, values compared).
-fn compare(run: &ModelRun, expected: &Values) -> (usize, usize) {
+/// (bit-identical values, values compared); an error when the two cannot be compared.
+fn compare(run: &ModelRun, expected: &Values) -> Result<(usize, usize), String> {
     match (&run.output, expected) {
         (Values::Float(a), Values::Float(b)) if a.len() == b.len() => {
-            (a.iter().zip(b).filter(|(x, y)| x.to_bits() == y.to_bits()).count(), a.len())
+            Ok((a.iter().zip(b).filter(|(x, y)| x.to_bits() == y.to_bits()).count(), a.len()))
         }
         (Values::Int(a), Values::Int(b)) if a.len() == b.len() => {
-            (a.iter().zip(b).filter(|(x, y)| x == y).count(), a.len())
+            Ok((a.iter().zip(b).filter(|(x, y)| x == y).count(), a.len()))
         }
-        (a, _) => (
-            0,
-            match a {
-                Values::Float(v) => v.len(),
-                Values::Int(v) => v.len(),
-            },
-        ),
+        (Values::Float(a), Values::Float(b)) => Err(format!("{} expected values for {} outputs", b.len(), a.len())),
+        (Values::Int(a), Values::Int(b)) => Err(format!("{} expected values for {} outputs", b.len(), a.len())),
+        (Values::Float(_), Values::Int(_)) => Err("the outputs are float, the expected values integer".into()),
+        (Values::Int(_), Values::Float(_)) => Err("the outputs are integer, the expected values float".into()),
     }
 }
 
