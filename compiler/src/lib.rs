@@ -2,16 +2,18 @@
 //!
 //! - [`gemm`]: lowering of one quantized matrix multiply to a double-buffered program;
 //! - [`image`]: DDR image layout and program bundles;
-//! - [`onnx`]: ONNX files into the [`graph`] IR, whose constants are [`tensor`]s.
+//! - [`onnx`]: ONNX files into the [`graph`] IR, whose constants are [`tensor`]s;
+//! - [`chain`]: a chain of quantized layers into accelerator GEMMs and host steps.
 //!
-//! Lowering whole models (TFLite import, the tiler with its cost model and the
-//! per-layer report) is issue #5's remaining work.
+//! Whole-model bundles, graphs that branch, TFLite import, the tiler with its cost
+//! model and the per-layer report are issue #5's remaining work.
 
+pub mod chain;
 pub mod gemm;
 pub mod graph;
 pub mod image;
 pub mod onnx;
-pub mod qdq;
+
 pub mod tensor;
 
 pub use gemm::{
