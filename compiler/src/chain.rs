@@ -2,7 +2,8 @@
 //! MLPs, in QDQ or QOperator form, and single quantized nodes) to a list of steps:
 //! quantize a float input on the host, then per layer an accelerator GEMM (`MatMul`
 //! between `DequantizeLinear`s and a `QuantizeLinear`, `QLinearMatMul` with float
-//! requantization, or `MatMulInteger` with raw int32 output), the bias add with its
+//! requantization, or `MatMulInteger` with raw int32 output; `QLinearConv` and
+//! `ConvInteger` as im2col on the host and a GEMM), the bias add with its
 //! requantization on the host (`Add` between Q/DQ, or `com.microsoft.QLinearAdd`), and
 //! at the end `DequantizeLinear` to a float output or the integer value itself.
 //!
