@@ -10,7 +10,7 @@
 
 mod device;
 mod exec;
-mod sched;
+pub(crate) mod sched;
 
 pub use device::GoldenDevice;
 pub use exec::{alu_op, Memories, WeightReuseMismatch};

@@ -64,7 +64,8 @@ pub fn pushes(queue: Queue, d: Deps) -> impl Iterator<Item = TokenFifo> {
         .filter_map(move |(_, f)| fifo(queue, f))
 }
 
-fn queue_index(q: Queue) -> usize {
+/// The index of `q` in per-queue arrays: load 0, compute 1, store 2.
+pub(crate) fn queue_index(q: Queue) -> usize {
     match q {
         Queue::Load => 0,
         Queue::Compute => 1,

@@ -20,15 +20,17 @@
 //! stable until the waiter acts), so whether it deadlocks does not depend on the
 //! schedule, and no schedule — the golden model's, the RTL's — can deadlock.
 
+use crate::golden::sched::{queue_index, TokenFifo};
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::collections::VecDeque;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{
-    load_entry_bytes, store_entry_bytes, AccElem, Alu, AluOp, Deps, Instr, Load, Loop2, Mem, OutType, Queue,
-    RequantMode, Store, Stride2,
+    load_entry_bytes, store_entry_bytes, AccElem, Alu, AluOp, Deps, Instr, Load, Loop2, Mem, OutType, RequantMode,
+    Store, Stride2,
 };
 
+/// Queue indices, as `golden::sched::queue_index` numbers them.
 pub const LOAD_Q: usize = 0;
 pub const COMPUTE_Q: usize = 1;
 pub const STORE_Q: usize = 2;
@@ -38,27 +40,21 @@ pub type Clock = [i64; 3];
 
 const NOTHING: Clock = [-1; 3];
 
-pub fn queue_index(q: Queue) -> usize {
-    match q {
-        Queue::Load => LOAD_Q,
-        Queue::Compute => COMPUTE_Q,
-        Queue::Store => STORE_Q,
-    }
+/// The index (in `Builder::fifos`) of the token FIFO from queue `x` to its neighbour `y`.
+fn fifo(x: usize, y: usize) -> usize {
+    token_fifo(x, y) as usize
 }
 
 /// The token FIFO from queue `x` to its neighbour `y`.
-fn fifo(x: usize, y: usize) -> usize {
+fn token_fifo(x: usize, y: usize) -> TokenFifo {
     match (x, y) {
-        (LOAD_Q, COMPUTE_Q) => 0,
-        (COMPUTE_Q, LOAD_Q) => 1,
-        (COMPUTE_Q, STORE_Q) => 2,
-        (STORE_Q, COMPUTE_Q) => 3,
+        (LOAD_Q, COMPUTE_Q) => TokenFifo::LoadToCompute,
+        (COMPUTE_Q, LOAD_Q) => TokenFifo::ComputeToLoad,
+        (COMPUTE_Q, STORE_Q) => TokenFifo::ComputeToStore,
+        (STORE_Q, COMPUTE_Q) => TokenFifo::StoreToCompute,
         _ => unreachable!("queues {x} and {y} are not neighbours"),
     }
 }
-
-/// Names of the four FIFOs, indexed like [`fifo`].
-pub const FIFO_NAMES: [&str; 4] = ["load->compute", "compute->load", "compute->store", "store->compute"];
 
 fn neighbours(y: usize) -> &'static [usize] {
     match y {
@@ -265,7 +261,7 @@ impl<'c> Builder<'c> {
                 for &x in neighbours(y) {
                     if pops(&d, y, x) {
                         let tok = self.fifos[fifo(x, y)].pop_front().unwrap_or_else(|| {
-                            panic!("generator bug: #{idx} `{instr}` pops an empty {} FIFO", FIFO_NAMES[fifo(x, y)])
+                            panic!("generator bug: #{idx} `{instr}` pops an empty {} FIFO", token_fifo(x, y).describe())
                         });
                         for (k, t) in self.know[y].iter_mut().zip(tok) {
                             *k = (*k).max(t);
@@ -275,11 +271,10 @@ impl<'c> Builder<'c> {
                 self.know[y][y] = idx;
                 for &z in neighbours(y) {
                     if pushes(&d, y, z) {
-                        let f = fifo(y, z);
+                        let (f, name) = (fifo(y, z), token_fifo(y, z).describe());
                         assert!(
                             self.fifos[f].len() < self.token_depth,
-                            "generator bug: #{idx} `{instr}` pushes into a full {} FIFO",
-                            FIFO_NAMES[f]
+                            "generator bug: #{idx} `{instr}` pushes into a full {name} FIFO"
                         );
                         self.fifos[f].push_back(self.know[y]);
                         self.stats.max_tokens[f] = self.stats.max_tokens[f].max(self.fifos[f].len());
