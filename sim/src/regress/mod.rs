@@ -57,6 +57,25 @@ pub struct Case {
     pub description: String,
 }
 
+impl Case {
+    /// Where `golden` (the golden model's final image) differs from [`Case::expected`]:
+    /// the first differing byte of each expected region; empty when all are there.
+    pub fn expected_mismatches(&self, golden: &[u8]) -> Vec<String> {
+        self.expected.iter().filter_map(|(offset, bytes)| {
+            let got = &golden[*offset..*offset + bytes.len()];
+            got.iter().zip(bytes).position(|(a, b)| a != b).map(|i| {
+                format!(
+                    "the golden model's output differs from the direct computation at offset {:#x}: {:#04x}, expected {:#04x}",
+                    offset + i,
+                    got[i],
+                    bytes[i]
+                )
+            })
+        })
+        .collect()
+    }
+}
+
 /// The DDR image `run_both` runs `program` on: `image`, zeros to a 64-byte
 /// boundary, then the program. Returns it and the program's offset.
 pub fn with_program(image: &[u8], program: &Program) -> (Vec<u8>, usize) {
@@ -281,17 +300,7 @@ fn check(case: &Case, run: &CosimRun) -> Vec<String> {
                     }
                 }
             }
-            for (offset, bytes) in &case.expected {
-                let got = &run.golden[*offset..*offset + bytes.len()];
-                if let Some(i) = got.iter().zip(bytes).position(|(a, b)| a != b) {
-                    problems.push(format!(
-                        "the golden model's output differs from the direct computation at offset {:#x}: {:#04x}, expected {:#04x}",
-                        offset + i,
-                        got[i],
-                        bytes[i]
-                    ));
-                }
-            }
+            problems.extend(case.expected_mismatches(&run.golden));
         }
         Expect::SameOutcome => {
             let golden = run.golden_error();
