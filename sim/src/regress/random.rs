@@ -408,7 +408,7 @@ impl Gen<'_> {
                 let mut side = || if rng.random_bool(0.5) { 0 } else { rng.random_range(1..=3) };
                 p = Pad { top: side(), bottom: side(), left: side(), right: side() };
             }
-            let total = (y + usize::from(p.top + p.bottom)) * (x + usize::from(p.left + p.right));
+            let total = padded_entries(x, y, p);
             if total <= max_entries {
                 return (x, y, p);
             }
@@ -456,7 +456,7 @@ impl Gen<'_> {
         let lanes = pick_lanes(self.rng(), width as usize, four);
         let eb = cfg.operand_bytes(lanes as u32) as usize;
         let (x, y, pad) = self.shape(self.windows(mem).largest().min(200), true);
-        let total = (y + usize::from(pad.top + pad.bottom)) * (x + usize::from(pad.left + pad.right));
+        let total = padded_entries(x, y, pad);
         let sram = self.windows(mem).clone().place(self.rng(), total);
         let (src, xs, ys) = self.place_ddr(x, y, eb, self.layout.data.clone());
         let pad_value = if four { self.rng().random_range(0..16) } else { self.rng().random() };
@@ -482,7 +482,7 @@ impl Gen<'_> {
         let acc_elem = [AccElem::I8, AccElem::U8, AccElem::I32][self.rng().random_range(0..3)];
         let eb = if acc_elem == AccElem::I32 { 4 * lanes } else { lanes };
         let (x, y, pad) = self.shape(self.acc.largest().min(96), true);
-        let total = (y + usize::from(pad.top + pad.bottom)) * (x + usize::from(pad.left + pad.right));
+        let total = padded_entries(x, y, pad);
         let sram = self.acc.place(&mut self.b.rng, total);
         let (src, xs, ys) = self.place_ddr(x, y, eb, self.layout.data.clone());
         let l = Load {
@@ -507,7 +507,7 @@ impl Gen<'_> {
         let eb = PARAM_LANE_BYTES as usize * cols;
         let padded = self.rng().random_bool(0.3);
         let (x, y, pad) = self.shape(self.pbuf.largest().min(12), padded);
-        let total = (y + usize::from(pad.top + pad.bottom)) * (x + usize::from(pad.left + pad.right));
+        let total = padded_entries(x, y, pad);
         let sram = self.pbuf.place(&mut self.b.rng, total);
         let entries = self.layout.params.len() / eb;
         let (src, xs, ys) = if self.rng().random_bool(0.7) && x * y <= entries {
@@ -741,4 +741,9 @@ impl Gen<'_> {
         };
         self.b.emit(Instr::Store(s));
     }
+}
+
+/// Entries a LOAD of an `x` by `y` block with `pad` writes (the padded block).
+fn padded_entries(x: usize, y: usize, pad: Pad) -> usize {
+    (y + usize::from(pad.top + pad.bottom)) * (x + usize::from(pad.left + pad.right))
 }
