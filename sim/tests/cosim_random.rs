@@ -27,10 +27,10 @@ use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{
     encode_param_entries, operand_range, AccElem, AluOp, Instr, Mem, OutType, Pad, Program, Queue, RequantMode,
 };
-use tessera_isa::quant::{quantize_multiplier, requantize, ParamLane};
+use tessera_isa::quant::requantize;
 use tessera_sim::golden::Golden;
 use tessera_sim::regress::builder::{access_of, Res};
-use tessera_sim::regress::conv::{ext, pack, pack_out};
+use tessera_sim::regress::conv::{ext, pack, pack_out, param_lane, Regions};
 use tessera_sim::regress::schedule::run_random_schedule;
 use tessera_sim::regress::{config, make_case, run_case, with_program, Case, Expect, KINDS};
 
@@ -90,27 +90,19 @@ fn gemm_case(cfg: &AccelConfig, seed: u64) -> Case {
             .map(|_| {
                 let bias = rng.random_range(-3000..3000);
                 let scale = rng.random_range(0.3..3.0) / ((k as f64).sqrt() * range);
-                match mode {
-                    RequantMode::Float => ParamLane::float(bias, scale as f32),
-                    _ => ParamLane::fixed(bias, quantize_multiplier(scale).expect("finite")),
-                }
+                param_lane(mode, bias, scale)
             })
             .collect();
     }
     let op_bytes = |v: usize| v * bits as usize / 8;
     let out_bytes = |v: usize| v * out_type.bits() as usize / 8;
     let p_bytes = encode_param_entries(cols, &params);
-    let mut len = 0;
-    let mut region = |rng: &mut StdRng, bytes: usize| {
-        let start = len + rng.random_range(0..64);
-        len = start + bytes;
-        start
-    };
-    let a_addr = region(&mut rng, op_bytes(m * k));
-    let b_addr = region(&mut rng, op_bytes(k * n));
-    let p_addr = region(&mut rng, p_bytes.len());
-    let c_addr = region(&mut rng, out_bytes(m * n));
-    let mut image: Vec<u8> = (0..len + 64).map(|_| rng.random()).collect();
+    let mut regions = Regions::default();
+    let a_addr = regions.take(&mut rng, op_bytes(m * k));
+    let b_addr = regions.take(&mut rng, op_bytes(k * n));
+    let p_addr = regions.take(&mut rng, p_bytes.len());
+    let c_addr = regions.take(&mut rng, out_bytes(m * n));
+    let mut image = regions.image(&mut rng);
     image[a_addr..a_addr + op_bytes(m * k)].copy_from_slice(&pack(&a, bits));
     image[b_addr..b_addr + op_bytes(k * n)].copy_from_slice(&pack(&b, bits));
     image[p_addr..p_addr + p_bytes.len()].copy_from_slice(&p_bytes);

@@ -75,6 +75,36 @@ pub fn pack_out(t: OutType, values: &[i32]) -> Vec<u8> {
     }
 }
 
+/// The parameter lane that scales by `scale` in `mode` (float modes carry the f32
+/// scale, fixed modes its TFLite multiplier).
+pub fn param_lane(mode: RequantMode, bias: i32, scale: f64) -> ParamLane {
+    match mode {
+        RequantMode::Float => ParamLane::float(bias, scale as f32),
+        _ => ParamLane::fixed(bias, quantize_multiplier(scale).expect("finite scale")),
+    }
+}
+
+/// Consecutive DDR regions, each starting 0..64 bytes after the previous one ends
+/// (unaligned on purpose).
+#[derive(Default)]
+pub struct Regions {
+    len: usize,
+}
+
+impl Regions {
+    /// The start of the next `bytes`-byte region.
+    pub fn take(&mut self, rng: &mut StdRng, bytes: usize) -> usize {
+        let start = self.len + rng.random_range(0..64);
+        self.len = start + bytes;
+        start
+    }
+
+    /// A random image that holds every region taken, with 64 spare bytes.
+    pub fn image(&self, rng: &mut StdRng) -> Vec<u8> {
+        (0..self.len + 64).map(|_| rng.random()).collect()
+    }
+}
+
 /// A random conv-like case for `cfg`.
 pub fn random_conv(cfg: &AccelConfig, seed: u64) -> ConvCase {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xc0de_c0de_0000_0002);
@@ -150,10 +180,7 @@ pub fn random_conv(cfg: &AccelConfig, seed: u64) -> ConvCase {
             .map(|_| {
                 let bias = rng.random_range(-5000..5000);
                 let scale = rng.random_range(0.2..4.0) / (k.sqrt() * 128.0 * if bits == 4 { 1.0 / 16.0 } else { 1.0 });
-                match mode {
-                    RequantMode::Float => ParamLane::float(bias, scale as f32),
-                    _ => ParamLane::fixed(bias, quantize_multiplier(scale).expect("finite")),
-                }
+                param_lane(mode, bias, scale)
             })
             .collect();
     }
@@ -161,20 +188,14 @@ pub fn random_conv(cfg: &AccelConfig, seed: u64) -> ConvCase {
     // DDR layout (unaligned starts on purpose).
     let op_bytes = |n: usize| n * bits as usize / 8;
     let out_bytes = |n: usize| n * out_type.bits() as usize / 8;
-    let mut len = 0;
-    let mut region = |rng: &mut StdRng, bytes: usize| {
-        let start = len + rng.random_range(0..64);
-        len = start + bytes;
-        start
-    };
-    let in_addr = region(&mut rng, op_bytes(input.len()));
-    let w_addr = region(&mut rng, op_bytes(weights.len()));
+    let mut regions = Regions::default();
+    let in_addr = regions.take(&mut rng, op_bytes(input.len()));
+    let w_addr = regions.take(&mut rng, op_bytes(weights.len()));
     let p_bytes = encode_param_entries(cols, &params);
-    let p_addr = region(&mut rng, p_bytes.len());
+    let p_addr = regions.take(&mut rng, p_bytes.len());
     let (oh, ow) = (shape.out_h(), shape.out_w());
-    let out_addr = region(&mut rng, out_bytes(oh * ow * shape.oc));
-    let total = len + 64;
-    let mut image: Vec<u8> = (0..total).map(|_| rng.random()).collect();
+    let out_addr = regions.take(&mut rng, out_bytes(oh * ow * shape.oc));
+    let mut image = regions.image(&mut rng);
     image[in_addr..in_addr + op_bytes(input.len())].copy_from_slice(&pack(&input, bits));
     image[w_addr..w_addr + op_bytes(weights.len())].copy_from_slice(&pack(&weights, bits));
     image[p_addr..p_addr + p_bytes.len()].copy_from_slice(&p_bytes);
@@ -185,7 +206,7 @@ pub fn random_conv(cfg: &AccelConfig, seed: u64) -> ConvCase {
         spare_push: rng.random_range(0.0..0.3),
         junk: false,
     };
-    let mut b = Builder::new(cfg, StdRng::seed_from_u64(rng.random()), policy, total);
+    let mut b = Builder::new(cfg, StdRng::seed_from_u64(rng.random()), policy, image.len());
     let (hp, wp) = (shape.h + 2 * shape.pad, shape.w + 2 * shape.pad);
     let k_blocks = shape.c.div_ceil(rows);
     let n_blocks = shape.oc.div_ceil(cols);
