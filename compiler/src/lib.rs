@@ -1,6 +1,7 @@
 //! The Tessera compiler.
 //!
-//! - [`gemm`]: lowering of one quantized matrix multiply to a double-buffered program;
+//! - [`gemm`]: lowering of one quantized matrix multiply to a double-buffered program,
+//!   and [`gemm_bundle`]: that program with its operands as a bundle;
 //! - [`image`]: DDR image layout and program bundles;
 //! - [`onnx`]: ONNX files into the [`graph`] IR, whose constants are [`tensor`]s;
 //! - [`chain`]: a chain of quantized layers into accelerator GEMMs and host steps.
@@ -10,6 +11,7 @@
 
 pub mod chain;
 pub mod gemm;
+pub mod gemm_bundle;
 pub mod graph;
 pub mod image;
 pub mod onnx;

@@ -9,14 +9,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tessera_compiler::gemm::{
-    blocked_order, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, OperandQuant, WeightLayout,
-};
-use tessera_compiler::ImageBuilder;
+use tessera_compiler::gemm::{GemmTiling, OperandQuant};
+use tessera_compiler::gemm_bundle::{gemm_bundle, BundleOutput, GemmOperands};
 use tessera_driver::RunReport;
-use tessera_isa::bundle::{Bundle, DType, Role};
+use tessera_isa::bundle::Bundle;
 use tessera_isa::config::AccelConfig;
-use tessera_isa::isa::{encode_param_entries, OutType, RequantMode};
+use tessera_isa::isa::{OutType, RequantMode};
 use tessera_isa::quant::{self, ParamLane};
 
 pub struct GemmJob {
@@ -54,28 +52,19 @@ pub fn build(cfg: &AccelConfig, m: usize, k: usize, n: usize, seed: u64) -> anyh
     let (zero_point, clamp) = (-4i16, (-128i16, 127i16));
 
     let bytes = |x: &Array2<i32>| x.iter().map(|v| *v as u8).collect::<Vec<u8>>();
-    let mut image = ImageBuilder::new();
-    let a_addr = image.tensor("a", Role::Input, DType::I8, &[m, k], &bytes(&a));
-    // The weights are constants, so they are stored the way the array loads them:
-    // column blocks of the array's width, each contiguous.
-    let b_row_major = bytes(&b);
-    let b_blocked: Vec<u8> = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| b_row_major[i]).collect();
-    let b_addr = image.place(&b_blocked);
-    let params_addr = image.place(&encode_param_entries(cfg.array.cols as usize, &params));
-    let c_addr = image.output("c", DType::I8, &[m, n]);
-    let spec = GemmSpec {
+    let (a_bytes, b_bytes) = (bytes(&a), bytes(&b));
+    let ops = GemmOperands {
         m,
         k,
         n,
-        a_addr,
-        b_addr,
-        c_addr,
-        a: OperandQuant { zero: a_zero, unsigned: false },
-        w: OperandQuant::default(),
-        output: GemmOutput::Requant { params_addr, mode: RequantMode::Fixed, out_type: OutType::I8, zero_point, clamp },
+        a: &a_bytes,
+        a_quant: OperandQuant { zero: a_zero, unsigned: false },
+        w: &b_bytes,
+        w_quant: OperandQuant::default(),
     };
-    let (program, tiling) = lower_gemm_with(cfg, &spec, WeightLayout::Blocked)?;
-    let bundle = image.finish(cfg, &program, format!("random int8 GEMM {m}x{k}x{n}, seed {seed}"));
+    let output =
+        BundleOutput::Requant { params: &params, mode: RequantMode::Fixed, out_type: OutType::I8, zero_point, clamp };
+    let (bundle, tiling) = gemm_bundle(cfg, &ops, output, format!("random int8 GEMM {m}x{k}x{n}, seed {seed}"))?;
 
     let acc = (&a - i32::from(a_zero)).dot(&b);
     let expected = acc

@@ -11,14 +11,14 @@ use ndarray_npy::{read_npy, write_npy};
 use std::path::Path;
 use std::time::Duration;
 use tessera_compiler::chain::{lower_chain, Affine, BoundaryQuant, ConvGeometry, GemmLayer, LayerOutput, Step};
-use tessera_compiler::gemm::{blocked_order, lower_gemm_with, GemmOutput, GemmSpec, OperandQuant, WeightLayout};
+use tessera_compiler::gemm::OperandQuant;
+use tessera_compiler::gemm_bundle::{gemm_bundle, BundleOutput, GemmOperands};
 use tessera_compiler::onnx::read_tensor_file;
 use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
-use tessera_compiler::ImageBuilder;
 use tessera_driver::host::quant::{dequantize, quantize, QuantParams, QuantRange};
-use tessera_isa::bundle::{DType, Role};
+use tessera_isa::bundle::Role;
 use tessera_isa::config::AccelConfig;
-use tessera_isa::isa::{encode_param_entries, OutType, RequantMode};
+use tessera_isa::isa::{OutType, RequantMode};
 
 pub struct ModelArgs<'a> {
     pub model: &'a Path,
@@ -298,40 +298,27 @@ fn run_gemm(
     timeout: Duration,
 ) -> anyhow::Result<(Vec<i64>, u64)> {
     let (k, n) = (layer.k, layer.n);
-    let mut image = ImageBuilder::new();
     // Two's complement low bytes: the same bits for int8 and uint8 values.
-    let a_bytes: Vec<u8> = a.iter().map(|&v| v as u8).collect();
-    let a_addr = image.tensor("a", Role::Input, dtype(layer.a_type), &[rows, k], &a_bytes);
-    let w_bytes: Vec<u8> = weights.iter().map(|&v| v as u8).collect();
-    let blocked: Vec<u8> = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| w_bytes[i]).collect();
-    let b_addr = image.place(&blocked);
-    let (output, c_type) = match &layer.output {
-        LayerOutput::Requant { params, out } => {
-            let params_addr = image.place(&encode_param_entries(cfg.array.cols as usize, params));
-            let (out_type, clamp) =
-                if out.dtype == ElemType::U8 { (OutType::U8, (0, 255)) } else { (OutType::I8, (-128, 127)) };
-            let zero_point = out.zero as i16;
-            (
-                GemmOutput::Requant { params_addr, mode: RequantMode::Float, out_type, zero_point, clamp },
-                dtype(out.dtype),
-            )
-        }
-        LayerOutput::Raw32 => (GemmOutput::Raw32, DType::I32),
-    };
-    let c_addr = image.output("c", c_type, &[rows, n]);
-    let spec = GemmSpec {
+    let (a_bytes, w_bytes): (Vec<u8>, Vec<u8>) =
+        (a.iter().map(|&v| v as u8).collect(), weights.iter().map(|&v| v as u8).collect());
+    let ops = GemmOperands {
         m: rows,
         k,
         n,
-        a_addr,
-        b_addr,
-        c_addr,
-        a: OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
-        w: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
-        output,
+        a: &a_bytes,
+        a_quant: OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
+        w: &w_bytes,
+        w_quant: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
     };
-    let (program, _) = lower_gemm_with(cfg, &spec, WeightLayout::Blocked)?;
-    let bundle = image.finish(cfg, &program, format!("{} ({rows}x{k}x{n})", layer.node));
+    let output = match &layer.output {
+        LayerOutput::Requant { params, out } => {
+            let (out_type, clamp) =
+                if out.dtype == ElemType::U8 { (OutType::U8, (0, 255)) } else { (OutType::I8, (-128, 127)) };
+            BundleOutput::Requant { params, mode: RequantMode::Float, out_type, zero_point: out.zero as i16, clamp }
+        }
+        LayerOutput::Raw32 => BundleOutput::Raw32,
+    };
+    let (bundle, _) = gemm_bundle(cfg, &ops, output, format!("{} ({rows}x{k}x{n})", layer.node))?;
     let mut session = backend::open(backend, cfg, bundle.header.dram_bytes as usize, None)?;
     let report = session.run_bundle(&bundle, timeout)?;
     let slot = bundle.tensors(Role::Output).next().expect("the image has an output `c`");
@@ -348,12 +335,4 @@ fn run_gemm(
         }
     }
     Ok((out, report.counter(tessera_isa::regs::Counter::Cycles)))
-}
-
-fn dtype(t: ElemType) -> DType {
-    match t {
-        ElemType::U8 => DType::U8,
-        ElemType::I32 => DType::I32,
-        _ => DType::I8,
-    }
 }

@@ -1,0 +1,68 @@
+//! One GEMM as a self-contained program bundle: the input tensor `a`, the constant
+//! weights stored column-blocked (the order the array loads them), the
+//! requantization parameters, and the output tensor `c`. `tessera demo`,
+//! `bench gemm` and the model runner's layers are all this.
+
+use crate::gemm::WeightLayout;
+use crate::gemm::{blocked_order, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, LowerError, OperandQuant};
+use crate::image::ImageBuilder;
+use tessera_isa::bundle::{Bundle, DType, Role};
+use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::{encode_param_entries, OutType, RequantMode};
+use tessera_isa::quant::ParamLane;
+
+/// 8-bit operands of `C[M,N] = A[M,K] x W[K,N]`, row-major, one byte each.
+pub struct GemmOperands<'a> {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a: &'a [u8],
+    pub a_quant: OperandQuant,
+    pub w: &'a [u8],
+    pub w_quant: OperandQuant,
+}
+
+/// What the bundle's output `c` holds.
+pub enum BundleOutput<'a> {
+    /// The int32 accumulators.
+    Raw32,
+    /// Requantized with one parameter lane per output column.
+    Requant { params: &'a [ParamLane], mode: RequantMode, out_type: OutType, zero_point: i16, clamp: (i16, i16) },
+}
+
+/// The bundle tensor type of an output type.
+fn out_dtype(t: OutType) -> DType {
+    match t {
+        OutType::I8 => DType::I8,
+        OutType::U8 => DType::U8,
+        OutType::I4 => DType::I4,
+        OutType::U4 => DType::U4,
+        OutType::I32 => DType::I32,
+    }
+}
+
+/// Lays out `ops` and lowers the GEMM for `cfg`.
+pub fn gemm_bundle(
+    cfg: &AccelConfig,
+    ops: &GemmOperands,
+    output: BundleOutput,
+    description: impl Into<String>,
+) -> Result<(Bundle, GemmTiling), LowerError> {
+    let (m, k, n) = (ops.m, ops.k, ops.n);
+    let mut image = ImageBuilder::new();
+    let a_dtype = if ops.a_quant.unsigned { DType::U8 } else { DType::I8 };
+    let a_addr = image.tensor("a", Role::Input, a_dtype, &[m, k], ops.a);
+    let blocked: Vec<u8> = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| ops.w[i]).collect();
+    let b_addr = image.place(&blocked);
+    let (output, c_dtype) = match output {
+        BundleOutput::Raw32 => (GemmOutput::Raw32, DType::I32),
+        BundleOutput::Requant { params, mode, out_type, zero_point, clamp } => {
+            let params_addr = image.place(&encode_param_entries(cfg.array.cols as usize, params));
+            (GemmOutput::Requant { params_addr, mode, out_type, zero_point, clamp }, out_dtype(out_type))
+        }
+    };
+    let c_addr = image.output("c", c_dtype, &[m, n]);
+    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
+    let (program, tiling) = lower_gemm_with(cfg, &spec, WeightLayout::Blocked)?;
+    Ok((image.finish(cfg, &program, description), tiling))
+}
