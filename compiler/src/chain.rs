@@ -228,15 +228,10 @@ fn boundary_quant(g: &Graph, node: &Node) -> Result<BoundaryQuant, String> {
     let scale = constant(g, node, 1)?;
     let scales =
         scale.floats().filter(|_| scale.dtype == ElemType::F32).ok_or_else(|| context("the scale must be float32"))?;
-    let (zeros, dtype) = match node.inputs.get(2).filter(|n| !n.is_empty()) {
-        Some(_) => {
-            let t = constant(g, node, 2)?;
-            if !matches!(t.dtype, ElemType::I8 | ElemType::U8) || t.len() != scales.len() {
-                // (Blocked zero points have the scale's shape too.)
-                return Err(context("the zero point must be int8 or uint8, one per scale"));
-            }
-            (t.ints().expect("integer zero points").to_vec(), t.dtype)
-        }
+    let (zeros, dtype) = match zero_points(g, node, 2)? {
+        Some((zeros, dtype)) if zeros.len() == scales.len() => (zeros.to_vec(), dtype),
+        // (Blocked zero points have the scale's shape too.)
+        Some(_) => return Err(context("the zero point must have one value per scale")),
         // The ONNX default: uint8 with zero point 0.
         None => (vec![0; scales.len()], ElemType::U8),
     };
@@ -258,34 +253,39 @@ fn affine_at(g: &Graph, node: &Node, scale_at: usize, zero_at: usize) -> Result<
     Ok(Affine { scale, zero, dtype, half_scale: scale_t.dtype == ElemType::F16 })
 }
 
-/// The scalar int8/uint8 zero point at input `at` of `node`, if the input is given.
-fn zero_point(g: &Graph, node: &Node, at: usize) -> Result<Option<(i64, ElemType)>, String> {
+/// The int8/uint8 zero points at input `at` of `node` and their type, if the input is given.
+fn zero_points<'a>(g: &'a Graph, node: &Node, at: usize) -> Result<Option<(&'a [i64], ElemType)>, String> {
     if node.inputs.get(at).is_none_or(|n| n.is_empty()) {
         return Ok(None);
     }
     let t = constant(g, node, at)?;
-    let context = |what: String| format!("node `{}` ({}): {what}", node.name, node.qualified_op());
-    if !matches!(t.dtype, ElemType::I8 | ElemType::U8) {
-        return Err(context(format!("zero point is {}; int8 and uint8 are supported", t.dtype)));
+    match t.ints() {
+        Some(values) if matches!(t.dtype, ElemType::I8 | ElemType::U8) => Ok(Some((values, t.dtype))),
+        _ => Err(format!(
+            "node `{}` ({}): zero point is {}; int8 and uint8 are supported",
+            node.name,
+            node.qualified_op(),
+            t.dtype
+        )),
     }
-    let zero = t.scalar_int().ok_or_else(|| context("the chain lowering needs a per-tensor zero point".into()))?;
-    Ok(Some((zero, t.dtype)))
+}
+
+/// The scalar zero point at input `at` of `node`, if the input is given.
+fn zero_point(g: &Graph, node: &Node, at: usize) -> Result<Option<(i64, ElemType)>, String> {
+    match zero_points(g, node, at)? {
+        None => Ok(None),
+        Some((&[zero], dtype)) => Ok(Some((zero, dtype))),
+        Some(_) => Err(format!(
+            "node `{}` ({}): the chain lowering needs a per-tensor zero point",
+            node.name,
+            node.qualified_op()
+        )),
+    }
 }
 
 /// The weight zero points at input `at`: empty if absent, else one or one per column.
 fn weight_zeros(g: &Graph, node: &Node, at: usize) -> Result<Vec<i64>, String> {
-    if node.inputs.get(at).is_none_or(|n| n.is_empty()) {
-        return Ok(Vec::new());
-    }
-    let t = constant(g, node, at)?;
-    t.ints().filter(|_| matches!(t.dtype, ElemType::I8 | ElemType::U8)).map(<[i64]>::to_vec).ok_or_else(|| {
-        format!(
-            "node `{}` ({}): weight zero point is {}; int8 and uint8 are supported",
-            node.name,
-            node.qualified_op(),
-            t.dtype
-        )
-    })
+    Ok(zero_points(g, node, at)?.map_or_else(Vec::new, |(zeros, _)| zeros.to_vec()))
 }
 
 /// `MatMul(DQ(a), DQ(W))` followed by `QuantizeLinear`.
