@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use tessera_isa::config::AccelConfig;
 
 const SHIM: &str = include_str!("shim.cpp");
@@ -41,9 +41,17 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
     move |source| BuildError::Io { context, source }
 }
 
-fn tool_version(tool: &str, arg: &str) -> Option<String> {
-    let out = Command::new(tool).arg(arg).output().ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string())
+/// The first line of `c++ --version`, asked once per process: every model lookup
+/// keys on it and each question spawns a process.
+fn compiler_version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        Command::new("c++")
+            .arg("--version")
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    })
 }
 
 /// Where built models live: `$TESSERA_CACHE`, else `~/.cache/tessera`, else the temp dir.
@@ -109,10 +117,10 @@ static BUILD_SERIAL: AtomicUsize = AtomicUsize::new(0);
 /// build flags, so it is found without generating the Verilog.
 fn model_dir(cfg: &AccelConfig, opts: &BuildOptions, tool: &Verilator) -> Result<PathBuf, BuildError> {
     let verilator = tool.version().ok_or(BuildError::NoVerilator)?;
-    let compiler = tool_version("c++", "--version").unwrap_or_default();
+    let compiler = compiler_version();
     let mut hash = Sha256::new();
     let flags = verilator_args(tool, opts, cfg.axi.data_bits, 0).join(" ");
-    for part in [tessera_hdl::GENERATOR_HASH, &cfg.to_toml(), SHIM, &verilator, &compiler, &flags] {
+    for part in [tessera_hdl::GENERATOR_HASH, &cfg.to_toml(), SHIM, &verilator, compiler, &flags] {
         hash.update(part.as_bytes());
         hash.update([0]);
     }

