@@ -1,14 +1,9 @@
 //! The `tessera` binary as a user runs it.
 
-use std::process::{Command, Output};
+mod common;
 
-fn tessera(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("tessera runs")
-}
+use common::tessera;
+use std::process::Output;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -27,7 +22,7 @@ fn info_prints_array_shape_and_peak() {
     for (path, rows, cols, peak) in
         [("configs/tiny.toml", 4, 4, 16), ("configs/pynq-z2.toml", 16, 16, 256), ("configs/zcu104.toml", 32, 32, 1024)]
     {
-        let out = tessera(&["info", "--config", path]);
+        let out = tessera(["info", "--config", path]);
         assert!(out.status.success(), "{}", stderr(&out));
         let text = stdout(&out);
         assert!(line(&text, "rows ").ends_with(&format!(" {rows}")), "{text}");
@@ -40,7 +35,7 @@ fn info_prints_array_shape_and_peak() {
 
 #[test]
 fn info_accepts_builtin_names() {
-    let out = tessera(&["info", "--config", "zcu104"]);
+    let out = tessera(["info", "--config", "zcu104"]);
     assert!(out.status.success());
     assert!(line(&stdout(&out), "peak throughput").contains("409.6 GOP/s at 200 MHz"));
 }
@@ -52,12 +47,12 @@ fn invalid_config_names_file_and_field() {
     let bad = dir.join("bad.toml");
     let text = std::fs::read_to_string("configs/tiny.toml").unwrap().replace("acc_bits = 32", "acc_bits = 48");
     std::fs::write(&bad, text).unwrap();
-    let out = tessera(&["info", "--config", bad.to_str().unwrap()]);
+    let out = tessera(["info", "--config", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("bad.toml") && err.contains("array.acc_bits") && err.contains("got 48"), "{err}");
 
-    let missing = tessera(&["info", "--config", "no/such.toml"]);
+    let missing = tessera(["info", "--config", "no/such.toml"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("no/such.toml: cannot read config"), "{}", stderr(&missing));
     std::fs::remove_dir_all(dir).ok();
@@ -72,14 +67,14 @@ fn pending_subcommands_say_what_is_missing() {
         assert!(err.contains("not implemented yet") && err.contains(&format!("issue #{issue}")), "{args:?}: {err}");
     }
     // The board backend is named, with its issue, before any file is read.
-    let out = tessera(&["bench", "gemm", "-c", "tiny", "-m", "4", "-n", "4", "-k", "4", "--backend", "board"]);
+    let out = tessera(["bench", "gemm", "-c", "tiny", "-m", "4", "-n", "4", "-k", "4", "--backend", "board"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("the board backend (UioDevice) arrives with issue #7"), "{}", stderr(&out));
 }
 
 #[test]
 fn synth_rejects_unknown_parts_by_name() {
-    let out = tessera(&["synth", "--config", "tiny", "--part", "xc9500"]);
+    let out = tessera(["synth", "--config", "tiny", "--part", "xc9500"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("unknown FPGA part `xc9500`") && err.contains("xc7z020"), "{err}");
@@ -90,7 +85,7 @@ fn synth_rejects_unknown_parts_by_name() {
 #[test]
 fn synth_reports_utilization_against_the_part() {
     let dir = std::env::temp_dir().join(format!("tessera-cli-synth-{}", std::process::id()));
-    let out = tessera(&["synth", "--config", "tiny", "--part", "xc7z020clg400-1", "-o", dir.to_str().unwrap()]);
+    let out = tessera(["synth", "--config", "tiny", "--part", "xc7z020clg400-1", "-o", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     for resource in ["LUT", "FF", "DSP", "BRAM36"] {
@@ -115,7 +110,7 @@ fn synth_reports_utilization_against_the_part() {
 fn pynq_z2_fits_the_xc7z020_with_room_for_the_interconnect() {
     let dir = std::env::temp_dir().join(format!("tessera-cli-synth-pynq-{}", std::process::id()));
     let args = ["synth", "--config", "pynq-z2", "--part", "xc7z020", "--budget", "80", "-o", dir.to_str().unwrap()];
-    let out = tessera(&args);
+    let out = tessera(args);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
     // 16x16 int8 array: 128 PE pairs of one DSP each.
@@ -126,7 +121,7 @@ fn pynq_z2_fits_the_xc7z020_with_room_for_the_interconnect() {
 
 #[test]
 fn demo_runs_and_checks_its_result() {
-    let out = tessera(&["demo", "--size", "24"]);
+    let out = tessera(["demo", "--size", "24"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(line(&text, "  reference check").contains("576 of 576 outputs match"), "{text}");
@@ -135,7 +130,7 @@ fn demo_runs_and_checks_its_result() {
 #[test]
 fn generate_writes_verilog_and_manifest() {
     let dir = std::env::temp_dir().join(format!("tessera-gen-{}", std::process::id()));
-    let out = tessera(&["generate", "--config", "configs/tiny.toml", "-o", dir.to_str().unwrap()]);
+    let out = tessera(["generate", "--config", "configs/tiny.toml", "-o", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let verilog = std::fs::read_to_string(dir.join("tessera_top.v")).unwrap();
     assert!(verilog.contains("module tessera_top(clk,resetn,irq,s_axi_awaddr"), "unexpected top module header");
@@ -154,14 +149,14 @@ fn run_executes_a_bundle_on_both_backends() {
     std::fs::create_dir_all(&dir).unwrap();
     let bundle = dir.join("gemm.tsr");
     let b = bundle.to_str().unwrap();
-    let out = tessera(&["bench", "gemm", "-c", "tiny", "-m", "9", "-n", "6", "-k", "10", "--save", b]);
+    let out = tessera(["bench", "gemm", "-c", "tiny", "-m", "9", "-n", "6", "-k", "10", "--save", b]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).lines().last().unwrap().starts_with("utilization: "), "{}", stdout(&out));
 
-    let golden = tessera(&["run", b, "--backend", "golden"]);
+    let golden = tessera(["run", b, "--backend", "golden"]);
     assert!(golden.status.success(), "{}", stderr(&golden));
     let fst = dir.join("run.fst");
-    let rtl = tessera(&["run", b, "--backend", "verilator", "--trace", fst.to_str().unwrap()]);
+    let rtl = tessera(["run", b, "--backend", "verilator", "--trace", fst.to_str().unwrap()]);
     assert!(rtl.status.success(), "{}", stderr(&rtl));
     let (g, r) = (stdout(&golden), stdout(&rtl));
     assert_eq!(line(&g, "  output `c`"), line(&r, "  output `c`"), "outputs differ:\n{g}\n{r}");
@@ -177,7 +172,7 @@ fn run_executes_a_bundle_on_both_backends() {
 fn run_rejects_files_that_are_not_bundles_naming_the_file() {
     let path = std::env::temp_dir().join(format!("tessera-notabundle-{}.tsr", std::process::id()));
     std::fs::write(&path, b"ONNX? no").unwrap();
-    let out = tessera(&["run", path.to_str().unwrap()]);
+    let out = tessera(["run", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains(&format!("{}: not a Tessera program bundle", path.display())), "{err}");

@@ -5,8 +5,10 @@
 //! Prints a pass/fail table; a failure shows the error, which names the node or
 //! initializer.
 
+mod common;
+
+use common::tessera;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx_node");
@@ -18,15 +20,19 @@ fn cases() -> Vec<PathBuf> {
 
 /// Runs one case; `Ok` when every output equals the expected one, else the error line.
 fn run_case(case: &Path, config: &str, backend: &str) -> Result<(), String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("run")
-        .arg(case.join("model.onnx"))
-        .args(["-c", config, "--backend", backend, "--input"])
-        .arg(case.join("input_0.pb"))
-        .arg("--reference")
-        .arg(case.join("output_0.pb"))
-        .output()
-        .unwrap();
+    let (model, input, expected) = (case.join("model.onnx"), case.join("input_0.pb"), case.join("output_0.pb"));
+    let out = tessera([
+        "run".as_ref(),
+        model.as_os_str(),
+        "-c".as_ref(),
+        config.as_ref(),
+        "--backend".as_ref(),
+        backend.as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--reference".as_ref(),
+        expected.as_os_str(),
+    ]);
     if out.status.success() {
         Ok(())
     } else {

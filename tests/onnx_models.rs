@@ -3,10 +3,12 @@
 //! `onnx.reference.ReferenceEvaluator`'s outputs committed beside it
 //! (data/ref_qdq.npy, data/ref_qop.npy), bit for bit.
 
+mod common;
+
+use common::tessera;
 use ndarray::{s, Array1, Array2};
 use ndarray_npy::{read_npy, write_npy};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits_mlp").join(name)
@@ -22,12 +24,18 @@ fn scratch(name: &str) -> PathBuf {
 fn run_model(form: &str, input: &Path, config: &str, backend: &str) -> Array2<f32> {
     let output = scratch(&format!("y-{form}-{backend}.npy"));
     let model = example(&format!("mlp_{form}.onnx"));
-    let args = ["run", model.to_str().unwrap(), "-c", config, "--backend", backend];
-    let run = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
-        .args(["--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let run = tessera([
+        "run".as_ref(),
+        model.as_os_str(),
+        "-c".as_ref(),
+        config.as_ref(),
+        "--backend".as_ref(),
+        backend.as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--output".as_ref(),
+        output.as_os_str(),
+    ]);
     assert!(run.status.success(), "tessera run failed:\n{}", String::from_utf8_lossy(&run.stderr));
     read_npy(&output).unwrap()
 }
@@ -92,11 +100,12 @@ fn qoperator_mlp_on_the_rtl_equals_the_reference_evaluator_bit_for_bit() {
 #[test]
 fn models_outside_the_chain_lowering_are_refused_by_node() {
     // The float model: its input feeds a float MatMul, not a QuantizeLinear.
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["run", example("mlp_f32.onnx").to_str().unwrap(), "--input"])
-        .arg(example("data/x_test.npy"))
-        .output()
-        .unwrap();
+    let output = tessera([
+        "run".as_ref(),
+        example("mlp_f32.onnx").as_os_str(),
+        "--input".as_ref(),
+        example("data/x_test.npy").as_os_str(),
+    ]);
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("mlp_f32.onnx: value `x` feeds node") && err.contains("expected QuantizeLinear"), "{err}");
@@ -105,16 +114,19 @@ fn models_outside_the_chain_lowering_are_refused_by_node() {
 #[test]
 fn a_model_run_reports_accuracy_and_checks_a_reference() {
     let model = example("mlp_qop.onnx");
+    let (x, labels) = (example("data/x_test.npy"), example("data/y_test.npy"));
     let run = |reference: &str| {
-        Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["run", model.to_str().unwrap(), "--input"])
-            .arg(example("data/x_test.npy"))
-            .arg("--labels")
-            .arg(example("data/y_test.npy"))
-            .arg("--reference")
-            .arg(example(reference))
-            .output()
-            .unwrap()
+        let reference = example(reference);
+        tessera([
+            "run".as_ref(),
+            model.as_os_str(),
+            "--input".as_ref(),
+            x.as_os_str(),
+            "--labels".as_ref(),
+            labels.as_os_str(),
+            "--reference".as_ref(),
+            reference.as_os_str(),
+        ])
     };
     let ok = run("data/ref_qop.npy");
     let text = String::from_utf8_lossy(&ok.stdout);

@@ -3,6 +3,18 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
+use std::process::{Command, Output};
+
+/// Runs the `tessera` binary from the repository root, as a user would.
+pub fn tessera<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("tessera runs")
+}
+
 /// A DDR image with a bump allocator (64-byte aligned, like a DMA buffer).
 #[derive(Default)]
 pub struct DdrImage {
