@@ -460,19 +460,7 @@ impl Gen<'_> {
         let sram = self.windows(mem).clone().place(self.rng(), total);
         let (src, xs, ys) = self.place_ddr(x, y, eb, self.layout.data.clone());
         let pad_value = if four { self.rng().random_range(0..16) } else { self.rng().random() };
-        let l = Load {
-            mem,
-            sram_addr: sram as u16,
-            dram_addr: src as u32,
-            x_size: x as u16,
-            y_size: y as u16,
-            x_stride: xs as u32,
-            y_stride: ys as u32,
-            lanes: lanes as u8,
-            pad,
-            pad_value,
-            ..Default::default()
-        };
+        let l = Load { pad_value, ..block_load(mem, sram, (src, xs, ys), (x, y, pad), lanes) };
         self.emit_load(l);
     }
 
@@ -486,18 +474,9 @@ impl Gen<'_> {
         let sram = self.acc.place(&mut self.b.rng, total);
         let (src, xs, ys) = self.place_ddr(x, y, eb, self.layout.data.clone());
         let l = Load {
-            mem: Mem::Acc,
             acc_elem,
-            sram_addr: sram as u16,
-            dram_addr: src as u32,
-            x_size: x as u16,
-            y_size: y as u16,
-            x_stride: xs as u32,
-            y_stride: ys as u32,
-            lanes: lanes as u8,
-            pad,
             pad_value: self.rng().random(),
-            ..Default::default()
+            ..block_load(Mem::Acc, sram, (src, xs, ys), (x, y, pad), lanes)
         };
         self.emit_load(l);
     }
@@ -518,18 +497,7 @@ impl Gen<'_> {
             let region = self.layout.params.clone();
             self.place_ddr(x, y, eb, region)
         };
-        let l = Load {
-            mem: Mem::Pbuf,
-            sram_addr: sram as u16,
-            dram_addr: src as u32,
-            x_size: x as u16,
-            y_size: y as u16,
-            x_stride: xs as u32,
-            y_stride: ys as u32,
-            lanes: cols as u8,
-            pad,
-            ..Default::default()
-        };
+        let l = block_load(Mem::Pbuf, sram, (src, xs, ys), (x, y, pad), cols);
         self.emit_load(l);
     }
 
@@ -746,4 +714,27 @@ impl Gen<'_> {
 /// Entries a LOAD of an `x` by `y` block with `pad` writes (the padded block).
 fn padded_entries(x: usize, y: usize, pad: Pad) -> usize {
     (y + usize::from(pad.top + pad.bottom)) * (x + usize::from(pad.left + pad.right))
+}
+
+/// A LOAD into `mem` at entry `sram` of the `x` by `y` block (with `pad`) that starts
+/// at DDR `src` with strides `xs`, `ys`, `lanes` wide.
+fn block_load(
+    mem: Mem,
+    sram: usize,
+    (src, xs, ys): (usize, usize, usize),
+    (x, y, pad): (usize, usize, Pad),
+    lanes: usize,
+) -> Load {
+    Load {
+        mem,
+        sram_addr: sram as u16,
+        dram_addr: src as u32,
+        x_size: x as u16,
+        y_size: y as u16,
+        x_stride: xs as u32,
+        y_stride: ys as u32,
+        lanes: lanes as u8,
+        pad,
+        ..Default::default()
+    }
 }
