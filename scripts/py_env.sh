@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Creates (once) the Python venv that trains, quantizes and evaluates the example models
-# (examples/digits_mlp/make_model.py), with pinned versions, and prints its python path
-# as the last line:  PY=$(bash scripts/py_env.sh | tail -n 1)
-# The venv lives at ${TESSERA_PY:-$HOME/.cache/tessera/tools/py}. A marker file in it
-# holds the pinned list; when it matches, nothing is installed and this returns at once.
+# Creates (once) the Python venv that trains, quantizes and evaluates the example models,
+# with pinned versions, and prints its python path as the last line:
+#   PY=$(bash scripts/py_env.sh | tail -n 1)      # numpy, onnx, onnxruntime, scikit-learn
+#   PY=$(bash scripts/py_env.sh tf | tail -n 1)   # the same plus tensorflow-cpu and
+#                                                 # ai-edge-litert (the CNN examples)
+# The venvs live at ${TESSERA_PY:-$HOME/.cache/tessera/tools/py} and ...-tf. A marker file
+# in each holds its pinned list; when it matches, nothing is installed and this returns
+# at once.
 set -euo pipefail
 
 log() { printf '[py_env] %s\n' "$*" >&2; }
 
+profile="${1:-onnx}"
 venv="${TESSERA_PY:-$HOME/.cache/tessera/tools/py}"
 # Everything installed directly, pinned. onnxruntime 1.32.0 is the newest release that
 # installs here and quantizes and runs with onnx 1.22.0.
@@ -17,6 +21,19 @@ pins=(
     onnxruntime==1.32.0
     scikit-learn==1.9.1
 )
+case "$profile" in
+    onnx) ;;
+    # TensorFlow trains the CNNs and converts them to TFLite; ai-edge-litert runs the
+    # TFLite reference kernels. About 1.8 GB.
+    tf)
+        venv="$venv-tf"
+        pins+=(tensorflow-cpu==2.21.0 ai-edge-litert==2.3.0)
+        ;;
+    *)
+        log "unknown profile '$profile' (onnx or tf)"
+        exit 2
+        ;;
+esac
 marker="$venv/.tessera-pins"
 wanted="$(printf '%s\n' "${pins[@]}")"
 
