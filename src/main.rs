@@ -72,9 +72,10 @@ enum Command {
         /// The program bundle (.tsr), or an int8 ONNX model in QDQ form (.onnx) to
         /// import, lower and run (GEMMs on the backend, the rest on the host).
         program: PathBuf,
-        /// Model input: a 2-D float32 .npy, one sample per row (.onnx only).
+        /// Model input, once per graph input in graph order: a .npy (float32, int8,
+        /// uint8, int64; the first dimension is the batch) or a TensorProto .pb (.onnx only).
         #[arg(long)]
-        input: Option<PathBuf>,
+        input: Vec<PathBuf>,
         /// Write the model's output here as .npy (.onnx only).
         #[arg(long)]
         output: Option<PathBuf>,
@@ -184,7 +185,7 @@ fn main() -> ExitCode {
             commands::model::run(&commands::model::ModelArgs {
                 model: &program,
                 config: &config,
-                input: input.as_deref(),
+                inputs: &input,
                 output: output.as_deref(),
                 backend,
                 trace: trace.as_deref(),
@@ -199,7 +200,7 @@ fn main() -> ExitCode {
                 backend,
                 trace: trace.as_deref(),
                 timeout: Duration::from_millis(timeout_ms),
-                model_io: input.is_some() || output.is_some() || labels.is_some() || reference.is_some(),
+                model_io: !input.is_empty() || output.is_some() || labels.is_some() || reference.is_some(),
             })
         }
         Command::Synth { config, part, out, yosys, budget } => commands::synth::run(&commands::synth::SynthArgs {

@@ -4,17 +4,19 @@
 //!   and [`gemm_bundle`]: that program with its operands as a bundle;
 //! - [`image`]: DDR image layout and program bundles;
 //! - [`onnx`]: ONNX files into the [`graph`] IR, whose constants are [`tensor`]s;
-//! - [`chain`]: a chain of quantized layers into accelerator GEMMs and host steps.
+//! - [`lower`]: a quantized graph into a [`program`] of accelerator layers (GEMMs,
+//!   convolutions) and host operations.
 //!
-//! Whole-model bundles, graphs that branch, TFLite import, the tiler with its cost
-//! model and the per-layer report are issue #5's remaining work.
+//! Whole-model bundles, TFLite import, the tiler with its cost model and the
+//! per-layer report are issue #5's remaining work.
 
-pub mod chain;
 pub mod gemm;
 pub mod gemm_bundle;
 pub mod graph;
 pub mod image;
+pub mod lower;
 pub mod onnx;
+pub mod program;
 
 pub mod tensor;
 

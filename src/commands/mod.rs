@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod bench;
 pub mod demo;
+pub mod executor;
 pub mod gemm_job;
 pub mod generate;
 pub mod info;

@@ -1,0 +1,61 @@
+//! Host operations: their attributes, and the requantizing arithmetic of the QDQ and
+//! `QLinearAdd` forms.
+
+use super::layers::window_geometry;
+use super::params::{affine_at, constant, float32_scales, node_error};
+use crate::graph::{Attr, Graph, Node};
+use crate::program::{Affine, HostArith, HostOp};
+
+/// A host op with its arithmetic.
+pub struct HostNode {
+    pub op: HostOp,
+    pub arith: HostArith,
+}
+
+/// The host op of a `MaxPool`, `Flatten`, `Reshape`, `Relu` or `Add` node.
+pub fn host_op(g: &Graph, node: &Node) -> Result<HostOp, String> {
+    match node.op.as_str() {
+        "Add" => Ok(HostOp::Add),
+        "Relu" => Ok(HostOp::Relu),
+        "Flatten" => Ok(HostOp::Flatten { axis: node.attr_int("axis").unwrap_or(1) }),
+        "Reshape" => {
+            let shape = constant(g, node, 1)?.ints().ok_or_else(|| node_error(node, "the shape must be int64"))?;
+            if node.attr_int("allowzero").unwrap_or(0) != 0 {
+                return Err(node_error(node, "allowzero=1 is not supported"));
+            }
+            Ok(HostOp::Reshape { shape: shape.to_vec() })
+        }
+        "MaxPool" => {
+            if node.attr_int("ceil_mode").unwrap_or(0) != 0 || node.attr_int("storage_order").unwrap_or(0) != 0 {
+                return Err(node_error(node, "ceil_mode and storage_order must be 0"));
+            }
+            if matches!(node.attrs.get("auto_pad"), Some(Attr::Str(p)) if p != "NOTSET" && p != "VALID") {
+                return Err(node_error(node, "auto_pad SAME_UPPER/SAME_LOWER is not supported; give explicit pads"));
+            }
+            if node.outputs.len() > 1 && !node.outputs[1].is_empty() {
+                return Err(node_error(node, "the Indices output is not supported"));
+            }
+            let kernel = match node.attr_ints("kernel_shape") {
+                Some(&[h, w]) if h > 0 && w > 0 => [h as usize, w as usize],
+                other => return Err(node_error(node, format!("kernel_shape {other:?}: 2-D pooling is supported"))),
+            };
+            Ok(HostOp::MaxPool(window_geometry(node, 0, kernel)?))
+        }
+        _ => Err(node_error(node, "no host implementation")),
+    }
+}
+
+/// Dequantize with `inputs`, compute in float32, quantize to `out`.
+pub fn requant(node: &Node, inputs: Vec<Affine>, out: Affine) -> Result<HostArith, String> {
+    let all: Vec<Affine> = inputs.iter().copied().chain([out]).collect();
+    float32_scales(node, &all)?;
+    Ok(HostArith::Requant { inputs, out })
+}
+
+/// `com.microsoft.QLinearAdd(a, a_scale, a_zero, b, b_scale, b_zero, c_scale, c_zero)`.
+pub fn qlinear_add(g: &Graph, node: &Node) -> Result<(Vec<String>, HostArith), String> {
+    let a = affine_at(g, node, 1, 2)?;
+    let b = affine_at(g, node, 4, 5)?;
+    let out = affine_at(g, node, 6, 7)?;
+    Ok((vec![node.inputs[0].clone(), node.inputs[3].clone()], requant(node, vec![a, b], out)?))
+}

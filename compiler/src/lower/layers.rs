@@ -1,0 +1,318 @@
+//! Accelerator layers: matrix products and convolutions in every form onnxruntime
+//! writes them (QDQ `MatMul`/`Gemm`/`Conv` between `DequantizeLinear`s and a
+//! `QuantizeLinear`; `QLinearMatMul`, `MatMulInteger`, `com.microsoft.QGemm`,
+//! `QLinearConv`, `ConvInteger`) as one [`GemmLayer`] each.
+
+use super::params::{affine_at, constant, node_error, requant_scale, weight_zeros, zero_point};
+use crate::graph::{Attr, Graph, Node};
+use crate::program::{Affine, ConvGeometry, GemmLayer, LayerOutput, OpKind};
+use crate::tensor::ElemType;
+use tessera_isa::quant::ParamLane;
+
+/// How a weight constant is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `[K, N]` (or `[B, K, N]`): MatMul, Gemm with transB=0.
+    KByN,
+    /// `[N, K]`: Gemm with transB=1.
+    NByK,
+    /// `[M, C, kh, kw]`: a convolution kernel.
+    Kernel,
+}
+
+impl Layout {
+    /// The axis of the output channels, which per-channel parameters run along.
+    fn channel_axis(self) -> i64 {
+        match self {
+            Layout::KByN => 1,
+            Layout::NByK | Layout::Kernel => 0,
+        }
+    }
+}
+
+/// Where a layer's weight, its scale (`None`: raw int32 output) and zero point are:
+/// inputs of `holder` (the layer node, or the weight's `DequantizeLinear`).
+struct Weights<'a> {
+    holder: &'a Node,
+    at: usize,
+    scale_at: Option<usize>,
+    zero_at: usize,
+    layout: Layout,
+    /// The `axis` attribute of a QDQ weight's `DequantizeLinear`.
+    axis: Option<i64>,
+}
+
+/// A layer's int32 bias.
+enum Bias<'a> {
+    None,
+    /// Already at scale `a_scale * w_scale` (QLinearConv, QGemm).
+    Int(&'a [i64]),
+    /// A `DequantizeLinear` of int32 values: its scale must be `a_scale * w_scale`.
+    Dequantized(&'a Node),
+}
+
+/// What to do with a layer's accumulators.
+struct Requant {
+    a: Affine,
+    out: Option<Affine>,
+}
+
+/// The GEMM of `node`: requantized to `out` if given, else raw int32.
+fn gemm_layer(g: &Graph, node: &Node, q: Requant, w: Weights, bias: Bias) -> Result<GemmLayer, String> {
+    let context = |what: &str| node_error(node, what);
+    let Requant { a, out } = q;
+    let weight = constant(g, w.holder, w.at)?;
+    let values = weight.ints().ok_or_else(|| context("weights must be int8 or uint8"))?;
+    let (batches, k, n, weights) = match (weight.shape.as_slice(), w.layout) {
+        (&[m, c, kh, kw], Layout::Kernel) => {
+            // Column m of the GEMM is output channel m's kernel, flattened (c, i, j).
+            let k = c * kh * kw;
+            (1, k, m, transpose(values, m, k))
+        }
+        (&[n, k], Layout::NByK) => (1, k, n, transpose(values, n, k)),
+        (&[k, n], Layout::KByN) => (1, k, n, values.to_vec()),
+        (&[b, k, n], Layout::KByN) => (b, k, n, values.to_vec()),
+        _ => return Err(context(&format!("a weight of shape {:?} does not fit this layer", weight.shape))),
+    };
+    if !matches!(weight.dtype, ElemType::I8 | ElemType::U8) {
+        return Err(context("weights must be int8 or uint8"));
+    }
+    if !matches!(a.dtype, ElemType::I8 | ElemType::U8) {
+        return Err(context("the input must be int8 or uint8"));
+    }
+    let channel_axis_ok =
+        |axis: i64, rank: usize| axis == w.layout.channel_axis() || axis + rank as i64 == w.layout.channel_axis();
+    let zeros = weight_zeros(g, w.holder, w.zero_at)?;
+    let (w_zero, w_zero_columns) = match zeros.as_slice() {
+        [] => (0, None),
+        [first, rest @ ..] if rest.iter().all(|z| z == first) => (*first, None),
+        // The host can correct raw accumulators, not requantized outputs.
+        _ if out.is_none() && zeros.len() == n => (0, Some(zeros.clone())),
+        _ => return Err(context("per-channel weight zero points that differ need a raw int32 output")),
+    };
+    let output = match (out, w.scale_at) {
+        (Some(out), Some(scale_at)) => {
+            let w_scale = constant(g, w.holder, scale_at)?;
+            let scales = w_scale.floats().ok_or_else(|| context("the weight scale must be float"))?;
+            let axis_ok = w.axis.is_none_or(|axis| channel_axis_ok(axis, weight.shape.len()));
+            if scales.len() != 1 && (scales.len() != n || !axis_ok) {
+                return Err(context("per-channel weight scales must run along the output channels"));
+            }
+            let per_column = |c: usize| if scales.len() == 1 { scales[0] } else { scales[c] };
+            let half = a.half_scale && out.half_scale && w_scale.dtype == ElemType::F16;
+            if !half && (a.half_scale || out.half_scale || w_scale.dtype != ElemType::F32) {
+                return Err(context("the scales must be all float32 or all float16"));
+            }
+            let biases = bias_values(g, node, bias, n, |c| a.scale * per_column(c))?;
+            let params = (0..n)
+                .map(|c| {
+                    let mut lane = ParamLane::float(0, requant_scale(a.scale, per_column(c), out.scale, half));
+                    lane.bias = biases.get(c).copied().unwrap_or(0);
+                    lane
+                })
+                .collect();
+            LayerOutput::Requant { params, out }
+        }
+        (None, _) => LayerOutput::Raw32,
+        (Some(_), None) => unreachable!("requantized layers have a weight scale"),
+    };
+    Ok(GemmLayer {
+        node: node.name.clone(),
+        batches,
+        k,
+        n,
+        weights,
+        w_type: weight.dtype,
+        w_zero,
+        w_zero_columns,
+        a_type: a.dtype,
+        a_zero: a.zero,
+        output,
+    })
+}
+
+/// `rows x cols` row-major values, transposed.
+fn transpose(values: &[i64], rows: usize, cols: usize) -> Vec<i64> {
+    (0..rows * cols).map(|i| values[(i % rows) * cols + i / rows]).collect()
+}
+
+/// The int32 bias per output column (empty: none), checking that a dequantized bias
+/// is at the accumulators' scale (`acc_scale(c)`), as onnxruntime quantizes it.
+fn bias_values(
+    g: &Graph,
+    node: &Node,
+    bias: Bias,
+    n: usize,
+    acc_scale: impl Fn(usize) -> f32,
+) -> Result<Vec<i32>, String> {
+    let (values, dq) = match bias {
+        Bias::None => return Ok(Vec::new()),
+        Bias::Int(values) => (values, None),
+        Bias::Dequantized(dq) => {
+            let t = constant(g, dq, 0)?;
+            (t.ints().ok_or_else(|| node_error(dq, "the bias must be integer"))?, Some(dq))
+        }
+    };
+    if values.len() != n {
+        return Err(node_error(node, format!("{} bias values for {n} output channels", values.len())));
+    }
+    if let Some(dq) = dq {
+        let scale = constant(g, dq, 1)?.floats().ok_or_else(|| node_error(dq, "the bias scale must be float32"))?;
+        let zeros = match dq.inputs.get(2).filter(|z| !z.is_empty()) {
+            Some(_) => constant(g, dq, 2)?.ints().map(<[i64]>::to_vec),
+            None => Some(vec![0]),
+        };
+        let per = |v: &[f32], c: usize| if v.len() == 1 { v[0] } else { v[c] };
+        let at_acc_scale = (scale.len() == 1 || scale.len() == n) && (0..n).all(|c| per(scale, c) == acc_scale(c));
+        if !at_acc_scale || zeros.is_none_or(|z| z.iter().any(|&z| z != 0)) {
+            return Err(node_error(
+                dq,
+                "the bias must be int32 at scale input_scale x weight_scale with zero point 0 (as quantize_static writes it)",
+            ));
+        }
+    }
+    values
+        .iter()
+        .map(|&v| i32::try_from(v).map_err(|_| node_error(node, format!("bias value {v} does not fit int32"))))
+        .collect()
+}
+
+/// The `DequantizeLinear` of a constant that produces `value` (a QDQ weight or bias).
+fn constant_dq<'a>(g: &'a Graph, node: &Node, value: &str, what: &str) -> Result<&'a Node, String> {
+    g.producer(value)
+        .filter(|n| n.op == "DequantizeLinear" && g.constant(&n.inputs[0]).is_some())
+        .ok_or_else(|| node_error(node, format!("the {what} must be DequantizeLinear of a constant")))
+}
+
+fn check_gemm_attrs(node: &Node) -> Result<bool, String> {
+    if node.attr_int("transA").unwrap_or(0) != 0 {
+        return Err(node_error(node, "transA=1 is not supported"));
+    }
+    for name in ["alpha", "beta"] {
+        if node.attr_float(name).is_some_and(|v| v != 1.0) {
+            return Err(node_error(node, format!("{name} other than 1 is not supported")));
+        }
+    }
+    Ok(node.attr_int("transB").unwrap_or(0) != 0)
+}
+
+/// `MatMul` or `Gemm` between `DequantizeLinear`s, with its output quantized to `out`:
+/// the float product of dequantized values is the integer product rescaled.
+pub fn qdq_product(g: &Graph, node: &Node, a: Affine, out: Affine) -> Result<OpKind, String> {
+    let w_dq = constant_dq(g, node, &node.inputs[1], "weight")?;
+    let (layout, bias) = match node.op.as_str() {
+        "Gemm" => {
+            let layout = if check_gemm_attrs(node)? { Layout::NByK } else { Layout::KByN };
+            let bias = match node.inputs.get(2).filter(|b| !b.is_empty()) {
+                Some(b) => Bias::Dequantized(constant_dq(g, node, b, "bias")?),
+                None => Bias::None,
+            };
+            (layout, bias)
+        }
+        _ => (Layout::KByN, Bias::None),
+    };
+    let weights = Weights {
+        holder: w_dq,
+        at: 0,
+        scale_at: Some(1),
+        zero_at: 2,
+        layout,
+        axis: Some(w_dq.attr_int("axis").unwrap_or(1)),
+    };
+    Ok(OpKind::Gemm(gemm_layer(g, node, Requant { a, out: Some(out) }, weights, bias)?))
+}
+
+/// `QLinearMatMul(a, a_scale, a_zero, W, w_scale, w_zero, y_scale, y_zero)`.
+pub fn qlinear_matmul(g: &Graph, node: &Node) -> Result<OpKind, String> {
+    let q = Requant { a: affine_at(g, node, 1, 2)?, out: Some(affine_at(g, node, 6, 7)?) };
+    let weights = Weights { holder: node, at: 3, scale_at: Some(4), zero_at: 5, layout: Layout::KByN, axis: None };
+    Ok(OpKind::Gemm(gemm_layer(g, node, q, weights, Bias::None)?))
+}
+
+/// `com.microsoft.QGemm(A, a_scale, a_zero, B, b_scale, b_zero, C, y_scale, y_zero)`
+/// with a quantized output.
+pub fn qgemm(g: &Graph, node: &Node) -> Result<OpKind, String> {
+    let layout = if check_gemm_attrs(node)? { Layout::NByK } else { Layout::KByN };
+    if node.inputs.get(7).is_none_or(|s| s.is_empty()) {
+        return Err(node_error(node, "a float output (no y_scale) is not supported"));
+    }
+    let q = Requant { a: affine_at(g, node, 1, 2)?, out: Some(affine_at(g, node, 7, 8)?) };
+    let bias = match node.inputs.get(6).filter(|b| !b.is_empty()) {
+        Some(_) => Bias::Int(constant(g, node, 6)?.ints().ok_or_else(|| node_error(node, "C must be int32"))?),
+        None => Bias::None,
+    };
+    let weights = Weights { holder: node, at: 3, scale_at: Some(4), zero_at: 5, layout, axis: None };
+    Ok(OpKind::Gemm(gemm_layer(g, node, q, weights, bias)?))
+}
+
+/// `MatMulInteger(A, B, a_zero_point, b_zero_point)`: int32 accumulators.
+pub fn matmul_integer(g: &Graph, node: &Node, a_type: ElemType) -> Result<OpKind, String> {
+    let a_zero = zero_point(g, node, 2)?.map_or(0, |(z, _)| z);
+    let q = Requant { a: Affine { scale: 1.0, zero: a_zero, dtype: a_type, half_scale: false }, out: None };
+    let weights = Weights { holder: node, at: 1, scale_at: None, zero_at: 3, layout: Layout::KByN, axis: None };
+    Ok(OpKind::Gemm(gemm_layer(g, node, q, weights, Bias::None)?))
+}
+
+/// A 2-D convolution with one group: `QLinearConv(x, x_scale, x_zero, w, w_scale,
+/// w_zero, y_scale, y_zero[, B])`, `ConvInteger(x, w[, x_zero, w_zero])`, or (`qdq`
+/// given: input and output parameters) a float `Conv(DQ(x), DQ(w)[, DQ(b)])`.
+pub fn conv(g: &Graph, node: &Node, a_type: ElemType, qdq: Option<(Affine, Affine)>) -> Result<OpKind, String> {
+    if node.attr_int("group").unwrap_or(1) != 1 {
+        return Err(node_error(node, "grouped convolutions are not supported yet"));
+    }
+    if matches!(node.attrs.get("auto_pad"), Some(Attr::Str(p)) if p != "NOTSET" && p != "VALID") {
+        return Err(node_error(node, "auto_pad SAME_UPPER/SAME_LOWER is not supported; give explicit pads"));
+    }
+    let kernel_layout = Layout::Kernel;
+    let (q, weights, bias) = match (node.op.as_str(), qdq) {
+        ("QLinearConv", _) => {
+            let q = Requant { a: affine_at(g, node, 1, 2)?, out: Some(affine_at(g, node, 6, 7)?) };
+            let bias = match node.inputs.get(8).filter(|b| !b.is_empty()) {
+                Some(_) => Bias::Int(constant(g, node, 8)?.ints().ok_or_else(|| node_error(node, "B must be int32"))?),
+                None => Bias::None,
+            };
+            (q, Weights { holder: node, at: 3, scale_at: Some(4), zero_at: 5, layout: kernel_layout, axis: None }, bias)
+        }
+        ("ConvInteger", _) => {
+            let zero = zero_point(g, node, 2)?.map_or(0, |(z, _)| z);
+            let q = Requant { a: Affine { scale: 1.0, zero, dtype: a_type, half_scale: false }, out: None };
+            (
+                q,
+                Weights { holder: node, at: 1, scale_at: None, zero_at: 3, layout: kernel_layout, axis: None },
+                Bias::None,
+            )
+        }
+        (_, Some((a, out))) => {
+            let w_dq = constant_dq(g, node, &node.inputs[1], "weight")?;
+            let bias = match node.inputs.get(2).filter(|b| !b.is_empty()) {
+                Some(b) => Bias::Dequantized(constant_dq(g, node, b, "bias")?),
+                None => Bias::None,
+            };
+            let axis = Some(w_dq.attr_int("axis").unwrap_or(1));
+            let weights = Weights { holder: w_dq, at: 0, scale_at: Some(1), zero_at: 2, layout: kernel_layout, axis };
+            (Requant { a, out: Some(out) }, weights, bias)
+        }
+        _ => unreachable!("conv lowers QLinearConv, ConvInteger and QDQ Conv"),
+    };
+    let kernel = constant(g, weights.holder, weights.at)?.shape.clone();
+    let layer = gemm_layer(g, node, q, weights, bias)?;
+    let geometry = window_geometry(node, kernel[1], [kernel[2], kernel[3]])?;
+    Ok(OpKind::Conv { geometry, layer })
+}
+
+/// The window of a convolution or pooling `node` over NCHW: pads, strides, dilations.
+pub fn window_geometry(node: &Node, channels: usize, kernel: [usize; 2]) -> Result<ConvGeometry, String> {
+    let pair = |name: &str, default: usize| -> Result<[usize; 2], String> {
+        match node.attr_ints(name) {
+            None => Ok([default; 2]),
+            Some([a, b]) if *a > 0 && *b > 0 => Ok([*a as usize, *b as usize]),
+            Some(v) => Err(node_error(node, format!("{name} {v:?}: two positive values are supported (2-D windows)"))),
+        }
+    };
+    let pads = match node.attr_ints("pads") {
+        None => [0; 4],
+        Some(&[t, l, b, r]) if t.min(l).min(b).min(r) >= 0 => [t as usize, l as usize, b as usize, r as usize],
+        Some(v) => return Err(node_error(node, format!("pads {v:?}: four non-negative values are supported"))),
+    };
+    Ok(ConvGeometry { channels, kernel, pads, strides: pair("strides", 1)?, dilations: pair("dilations", 1)? })
+}

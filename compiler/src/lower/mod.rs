@@ -1,0 +1,257 @@
+//! Lowering of an imported graph to a [`Program`]: every node, in the file's
+//! topological order, becomes an accelerator layer, a host operation, or part of
+//! one (the `DequantizeLinear`s and `QuantizeLinear` around a QDQ-form compute node
+//! fuse into it). Graphs may branch (residual adds read a value twice).
+//!
+//! Recognised forms, as onnxruntime's `quantize_static` writes them:
+//! - QDQ: `Q(op(DQ(x), DQ(w) ...))` for `MatMul`, `Gemm`, `Conv` (accelerator) and
+//!   `Add`, `Relu`, `MaxPool`, `Flatten`, `Reshape` (host, in float32 between the
+//!   dequantized inputs and the output quantization, as the reference computes it);
+//! - QOperator: `QLinearMatMul`, `MatMulInteger`, `QLinearConv`, `ConvInteger`,
+//!   `com.microsoft.QGemm` (accelerator), `com.microsoft.QLinearAdd`, and `MaxPool`,
+//!   `Flatten`, `Reshape`, `Relu` directly on integers (host);
+//! - `QuantizeLinear` of a float value and `DequantizeLinear` to a graph output.
+//!
+//! Anything else is reported by node name and op.
+
+mod host;
+mod layers;
+mod params;
+
+use crate::graph::{Graph, Node};
+use crate::program::{Affine, ConstValue, Op, OpKind, Program, ProgramInput};
+use crate::tensor::ElemType;
+use params::{affine, boundary_quant, node_error};
+use std::collections::{BTreeSet, HashMap};
+
+/// The program of `g`.
+pub fn lower_graph(g: &Graph) -> Result<Program, String> {
+    let mut lowering = Lowering { g, program: Program::default(), types: HashMap::new(), fused: BTreeSet::new() };
+    for input in &g.inputs {
+        let dtype = input.dtype.ok_or_else(|| format!("graph input `{}` has no element type", input.name))?;
+        lowering.types.insert(input.name.clone(), dtype);
+        lowering.program.inputs.push(ProgramInput { name: input.name.clone(), dtype, shape: input.shape.clone() });
+    }
+    for node in &g.nodes {
+        lowering.node(node)?;
+    }
+    for output in &g.outputs {
+        if !lowering.types.contains_key(&output.name) {
+            return Err(format!("graph output `{}` is not computed", output.name));
+        }
+        lowering.program.outputs.push(output.name.clone());
+    }
+    Ok(lowering.program)
+}
+
+struct Lowering<'g> {
+    g: &'g Graph,
+    program: Program,
+    /// The element type of every value computed so far.
+    types: HashMap<String, ElemType>,
+    /// Nodes already lowered as part of another (the `QuantizeLinear` after a QDQ
+    /// compute node).
+    fused: BTreeSet<String>,
+}
+
+/// Compute nodes of the QDQ form that the lowering fuses with their Q/DQ neighbours.
+const QDQ_OPS: [&str; 8] = ["MatMul", "Gemm", "Conv", "Add", "Relu", "MaxPool", "Flatten", "Reshape"];
+
+impl<'g> Lowering<'g> {
+    fn node(&mut self, node: &'g Node) -> Result<(), String> {
+        if self.fused.contains(&node.name) {
+            return Ok(());
+        }
+        let g = self.g;
+        let standard = node.domain.is_empty() || node.domain == "ai.onnx";
+        match (standard, node.op.as_str()) {
+            // Folded into constants by the importer.
+            (true, "Constant") => Ok(()),
+            (true, "QuantizeLinear") => {
+                let input = &node.inputs[0];
+                if self.type_of(node, input)? != ElemType::F32 {
+                    return Err(node_error(node, "quantizes a value that is not float32"));
+                }
+                let quant = boundary_quant(g, node)?;
+                let dtype = quant.dtype;
+                self.push(node, "QuantizeLinear", vec![input.clone()], dtype, OpKind::Quantize(quant));
+                Ok(())
+            }
+            (true, "DequantizeLinear") => {
+                // Weights and biases: their consumers read them as constants. Values
+                // whose consumers are all QDQ compute nodes: those fuse them.
+                let input = &node.inputs[0];
+                if g.constant(input).is_some() || !self.needs_float(&node.outputs[0]) {
+                    return Ok(());
+                }
+                self.type_of(node, input)?;
+                let quant = boundary_quant(g, node)?;
+                self.push(node, "DequantizeLinear", vec![input.clone()], ElemType::F32, OpKind::Dequantize(quant));
+                Ok(())
+            }
+            (true, op) if QDQ_OPS.contains(&op) && self.dequantized(&node.inputs[0]).is_some() => self.qdq(node),
+            (true, "QLinearMatMul") => self.layer(node, layers::qlinear_matmul(g, node)?),
+            (true, "MatMulInteger") => {
+                let a_type = self.type_of(node, &node.inputs[0])?;
+                self.layer(node, layers::matmul_integer(g, node, a_type)?)
+            }
+            (true, "QLinearConv" | "ConvInteger") => {
+                let a_type = self.type_of(node, &node.inputs[0])?;
+                self.layer(node, layers::conv(g, node, a_type, None)?)
+            }
+            (false, "QGemm") if node.domain == "com.microsoft" => self.layer(node, layers::qgemm(g, node)?),
+            (false, "QLinearAdd") if node.domain == "com.microsoft" => {
+                let (inputs, arith) = host::qlinear_add(g, node)?;
+                self.host(node, inputs, host::HostNode { op: crate::program::HostOp::Add, arith })
+            }
+            (true, "MatMul" | "Gemm" | "Conv" | "Add") => Err(node_error(
+                node,
+                format!(
+                    "its input `{}` is not dequantized: float layers are not supported; quantize the model (e.g. onnxruntime quantize_static)",
+                    node.inputs[0]
+                ),
+            )),
+            (true, "MaxPool" | "Flatten" | "Reshape" | "Relu") => {
+                let dtype = self.type_of(node, &node.inputs[0])?;
+                if !matches!(dtype, ElemType::I8 | ElemType::U8) {
+                    return Err(node_error(node, format!("runs on {dtype} values; int8 and uint8 are supported")));
+                }
+                let op = host::host_op(g, node)?;
+                self.host(node, vec![node.inputs[0].clone()], host::HostNode { op, arith: crate::program::HostArith::Integer })
+            }
+            _ => Err(node_error(node, "not supported (no accelerator or host lowering for this op)")),
+        }
+    }
+
+    /// A QDQ compute node: reads the integer values behind its `DequantizeLinear`
+    /// inputs, writes the output of the one `QuantizeLinear` that follows it.
+    fn qdq(&mut self, node: &'g Node) -> Result<(), String> {
+        let g = self.g;
+        let consumers = g.consumers(&node.outputs[0]);
+        let quantize = match consumers.as_slice() {
+            [q] if q.op == "QuantizeLinear" && !g.outputs.iter().any(|o| o.name == node.outputs[0]) => *q,
+            _ => return Err(node_error(node, "its float output must feed exactly one QuantizeLinear")),
+        };
+        let out = affine(g, quantize)?;
+        let a_dq = self.dequantized(&node.inputs[0]).expect("checked by the caller");
+        let a = affine(g, a_dq)?;
+        let x = a_dq.inputs[0].clone();
+        self.type_of(node, &x)?;
+        let output = quantize.outputs[0].clone();
+        let (inputs, kind) = match node.op.as_str() {
+            "MatMul" | "Gemm" => (vec![x], layers::qdq_product(g, node, a, out)?),
+            "Conv" => (vec![x], layers::conv(g, node, a.dtype, Some((a, out)))?),
+            _ => {
+                let (inputs, quants) = self.qdq_host_inputs(node)?;
+                let op = host::host_op(g, node)?;
+                let arith = host::requant(node, quants, out)?;
+                let kind = OpKind::Host { op, arith };
+                (inputs, kind)
+            }
+        };
+        self.fused.insert(quantize.name.clone());
+        self.program.ops.push(Op {
+            node: node.name.clone(),
+            source: format!("{} (QDQ)", node.op),
+            inputs,
+            output: output.clone(),
+            out_type: out.dtype,
+            kind,
+        });
+        self.types.insert(output, out.dtype);
+        Ok(())
+    }
+
+    /// The quantized inputs of a QDQ host node (`Add` reads two, the rest one; a
+    /// `Reshape`'s shape is a constant attribute-like input): each a value or an
+    /// integer constant, with its parameters.
+    fn qdq_host_inputs(&mut self, node: &Node) -> Result<(Vec<String>, Vec<Affine>), String> {
+        let count = if node.op == "Add" { 2 } else { 1 };
+        let mut inputs = Vec::new();
+        let mut quants = Vec::new();
+        for name in &node.inputs[..count] {
+            let dq = self
+                .g
+                .producer(name)
+                .filter(|p| p.op == "DequantizeLinear")
+                .ok_or_else(|| node_error(node, format!("input `{name}` must come from DequantizeLinear")))?;
+            let source = dq.inputs[0].clone();
+            if let Some(t) = self.g.constant(&source) {
+                let values = t.ints().ok_or_else(|| node_error(dq, "dequantizes a non-integer constant"))?;
+                self.program
+                    .constants
+                    .insert(source.clone(), ConstValue { shape: t.shape.clone(), values: values.to_vec() });
+            } else {
+                self.type_of(node, &source)?;
+            }
+            quants.push(affine(self.g, dq)?);
+            inputs.push(source);
+        }
+        Ok((inputs, quants))
+    }
+
+    /// The `DequantizeLinear` of a non-constant value that produces `value`.
+    fn dequantized(&self, value: &str) -> Option<&'g Node> {
+        self.g.producer(value).filter(|p| p.op == "DequantizeLinear" && self.g.constant(&p.inputs[0]).is_none())
+    }
+
+    /// Whether a dequantized value is needed as a float (a graph output, or read by
+    /// something other than a fusing QDQ compute node).
+    fn needs_float(&self, value: &str) -> bool {
+        self.g.outputs.iter().any(|o| o.name == value)
+            || self.g.consumers(value).iter().any(|c| !QDQ_OPS.contains(&c.op.as_str()))
+    }
+
+    fn type_of(&self, node: &Node, value: &str) -> Result<ElemType, String> {
+        if let Some(t) = self.types.get(value) {
+            return Ok(*t);
+        }
+        if let Some(c) = self.g.constant(value) {
+            return Ok(c.dtype);
+        }
+        Err(node_error(node, format!("input `{value}` is not computed by a supported op")))
+    }
+
+    fn layer(&mut self, node: &Node, kind: OpKind) -> Result<(), String> {
+        let layer = kind.layer().expect("layer lowerings return layers");
+        let out_type = layer.out_type();
+        self.type_of(node, &node.inputs[0])?;
+        self.push(node, &node.qualified_op(), vec![node.inputs[0].clone()], out_type, kind);
+        Ok(())
+    }
+
+    fn host(&mut self, node: &Node, inputs: Vec<String>, host: host::HostNode) -> Result<(), String> {
+        let mut out_type = None;
+        for name in &inputs {
+            if let Some(t) = self.g.constant(name) {
+                let values = t.ints().ok_or_else(|| node_error(node, format!("constant `{name}` must be integer")))?;
+                self.program
+                    .constants
+                    .insert(name.clone(), ConstValue { shape: t.shape.clone(), values: values.to_vec() });
+                out_type = out_type.or(Some(t.dtype));
+            } else {
+                out_type = Some(self.type_of(node, name)?);
+            }
+        }
+        let out_type = match &host.arith {
+            crate::program::HostArith::Requant { out, .. } => out.dtype,
+            crate::program::HostArith::Integer => out_type.expect("host ops have an input"),
+        };
+        let kind = OpKind::Host { op: host.op, arith: host.arith };
+        self.push(node, &node.qualified_op(), inputs, out_type, kind);
+        Ok(())
+    }
+
+    fn push(&mut self, node: &Node, source: &str, inputs: Vec<String>, out_type: ElemType, kind: OpKind) {
+        let output = node.outputs[0].clone();
+        self.types.insert(output.clone(), out_type);
+        self.program.ops.push(Op {
+            node: node.name.clone(),
+            source: source.to_string(),
+            inputs,
+            output,
+            out_type,
+            kind,
+        });
+    }
+}

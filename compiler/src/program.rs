@@ -1,0 +1,200 @@
+//! A lowered model: a list of operations in execution order over named values, each
+//! either an accelerator layer (a GEMM, or a convolution as an im2col GEMM) or a host
+//! operation (quantization at the graph boundary, element-wise adds, pooling, shape
+//! changes). Produced by [`crate::lower::lower_graph`] from the graph IR.
+
+use crate::tensor::ElemType;
+use std::collections::BTreeMap;
+use tessera_isa::quant::ParamLane;
+
+/// A per-tensor affine quantization `real = (q - zero) * scale` onto `dtype`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Affine {
+    pub scale: f32,
+    pub zero: i64,
+    /// `I8` or `U8`.
+    pub dtype: ElemType,
+    /// The scale is a float16 (its value is exact in `scale`): arithmetic on it is
+    /// float16, as the reference computes it.
+    pub half_scale: bool,
+}
+
+/// What a GEMM layer writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerOutput {
+    /// Float requantization per output column (`QLinearMatMul` arithmetic):
+    /// `f32(a.scale * w_scale[c]) / out.scale`, after adding the column's int32 bias.
+    Requant { params: Vec<ParamLane>, out: Affine },
+    /// The int32 accumulators (`MatMulInteger`).
+    Raw32,
+}
+
+/// One 8-bit GEMM layer: `(a - a_zero) x (W - w_zero)`, then [`LayerOutput`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GemmLayer {
+    /// The node that holds the product (`MatMul`, `Gemm`, `QLinearMatMul`, ...).
+    pub node: String,
+    /// Weight matrices: 1, or one per leading index of a 3-D weight `[B, K, N]`, which
+    /// multiplies the input's rows in `B` equal groups (a batched MatMul).
+    pub batches: usize,
+    pub k: usize,
+    pub n: usize,
+    /// `batches` x `K x N` weights, row-major (int8 or uint8 values).
+    pub weights: Vec<i64>,
+    pub w_type: ElemType,
+    /// The weight zero point the array removes.
+    pub w_zero: i64,
+    /// Per-column weight zero points that differ (raw int32 outputs only): the array
+    /// runs with `w_zero` 0 and the host subtracts `zero[c] * sum(a - a_zero)`.
+    pub w_zero_columns: Option<Vec<i64>>,
+    pub a_type: ElemType,
+    pub a_zero: i64,
+    pub output: LayerOutput,
+}
+
+impl GemmLayer {
+    /// The element type the layer writes.
+    pub fn out_type(&self) -> ElemType {
+        match &self.output {
+            LayerOutput::Requant { out, .. } => out.dtype,
+            LayerOutput::Raw32 => ElemType::I32,
+        }
+    }
+}
+
+/// The parameters of a graph-boundary `QuantizeLinear` / `DequantizeLinear`: one
+/// (scale, zero point) pair, or one per index of dimension `axis` (run on the host).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundaryQuant {
+    pub scales: Vec<f32>,
+    pub zeros: Vec<i64>,
+    /// The dimension per-channel parameters run along (may be negative, as in ONNX).
+    pub axis: i64,
+    /// Blocked quantization: parameters per this many consecutive indices of `axis`
+    /// (0: per channel or per tensor).
+    pub block_size: usize,
+    pub dtype: ElemType,
+}
+
+/// Where a convolution's kernel visits its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub channels: usize,
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Padding: top, left, bottom, right.
+    pub pads: [usize; 4],
+    pub strides: [usize; 2],
+    pub dilations: [usize; 2],
+}
+
+impl ConvGeometry {
+    /// Output height and width for an input of `h` x `w`.
+    pub fn output_size(&self, h: usize, w: usize) -> Option<[usize; 2]> {
+        let span = |k: usize, d: usize| d * (k - 1) + 1;
+        let out = |size: usize, lo: usize, hi: usize, k: usize, d: usize, s: usize| {
+            (size + lo + hi).checked_sub(span(k, d)).map(|v| v / s + 1)
+        };
+        let oh = out(h, self.pads[0], self.pads[2], self.kernel[0], self.dilations[0], self.strides[0])?;
+        let ow = out(w, self.pads[1], self.pads[3], self.kernel[1], self.dilations[1], self.strides[1])?;
+        Some([oh, ow])
+    }
+}
+
+/// An operation the host runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostOp {
+    /// Element-wise sum of the two inputs (numpy broadcasting).
+    Add,
+    Relu,
+    /// 2-D max pooling over NCHW (the window geometry reuses [`ConvGeometry`], whose
+    /// `channels` is unused).
+    MaxPool(ConvGeometry),
+    /// `[d0 .. d(axis-1), rest]` flattening to 2-D.
+    Flatten {
+        axis: i64,
+    },
+    /// ONNX `Reshape` to a constant shape (0 copies a dimension, -1 is inferred).
+    Reshape {
+        shape: Vec<i64>,
+    },
+}
+
+/// How a host operation treats quantized values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostArith {
+    /// Directly on the integers (QOperator form's `MaxPool`, `Flatten`, ...).
+    Integer,
+    /// Dequantize each input with its parameters, apply the op in float32, quantize
+    /// to `out` (a float op between `DequantizeLinear`s and a `QuantizeLinear`, and
+    /// `QLinearAdd`).
+    Requant { inputs: Vec<Affine>, out: Affine },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpKind {
+    /// `QuantizeLinear` of a float graph input.
+    Quantize(BoundaryQuant),
+    /// `DequantizeLinear` to a float graph output.
+    Dequantize(BoundaryQuant),
+    Gemm(GemmLayer),
+    /// A convolution (NCHW, one group) as im2col on the host and a GEMM whose weight
+    /// matrix is the kernel flattened to `C * kh * kw` rows by `M` output channels.
+    Conv {
+        geometry: ConvGeometry,
+        layer: GemmLayer,
+    },
+    Host {
+        op: HostOp,
+        arith: HostArith,
+    },
+}
+
+impl OpKind {
+    /// Accelerator layers (the rest runs on the host).
+    pub fn layer(&self) -> Option<&GemmLayer> {
+        match self {
+            OpKind::Gemm(layer) | OpKind::Conv { layer, .. } => Some(layer),
+            _ => None,
+        }
+    }
+}
+
+/// One operation: reads `inputs` (values or constants), writes `output`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Op {
+    /// The graph node it came from (the compute node of a Q/DQ group).
+    pub node: String,
+    /// The source op, for reports (`QLinearConv`, `Conv (QDQ)`, ...).
+    pub source: String,
+    pub inputs: Vec<String>,
+    pub output: String,
+    /// The element type of `output`.
+    pub out_type: ElemType,
+    pub kind: OpKind,
+}
+
+/// A constant integer operand of a host op (a quantized bias added on the host).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConstValue {
+    pub shape: Vec<usize>,
+    pub values: Vec<i64>,
+}
+
+/// A graph input the caller supplies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramInput {
+    pub name: String,
+    pub dtype: ElemType,
+    /// Dimensions as declared; `None` for a symbolic one.
+    pub shape: Vec<Option<usize>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Program {
+    pub inputs: Vec<ProgramInput>,
+    pub ops: Vec<Op>,
+    pub constants: BTreeMap<String, ConstValue>,
+    /// Graph output value names, in graph order.
+    pub outputs: Vec<String>,
+}

@@ -1,0 +1,377 @@
+//! Runs a lowered [`Program`]: accelerator layers on a backend (each layer its own
+//! one-GEMM bundle), host operations on the CPU (`tessera_driver::host`), over a
+//! batch of samples at once.
+//!
+//! Batching: a graph input declared `[1, d1, ..]` (or with a symbolic first
+//! dimension) accepts `[N, ..]` with the same number of elements per sample; the
+//! leading dimension is then the batch, and every op is per sample, so the result
+//! equals running the samples one at a time.
+
+use super::backend::{self, Backend};
+use std::collections::HashMap;
+use std::time::Duration;
+use tessera_compiler::gemm::OperandQuant;
+use tessera_compiler::gemm_bundle::{gemm_bundle, BundleOutput, GemmOperands};
+use tessera_compiler::program::{
+    Affine, BoundaryQuant, ConvGeometry, GemmLayer, HostArith, HostOp, LayerOutput, Op, OpKind, Program,
+};
+use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
+use tessera_driver::host::ops::{broadcast_binary, flatten_shape, max_pool, reshape_shape, Window};
+use tessera_driver::host::quant::{dequantize, quantize, QuantParams, QuantRange};
+use tessera_isa::bundle::Role;
+use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::{OutType, RequantMode};
+
+/// Element values, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    Float(Vec<f32>),
+    Int(Vec<i64>),
+}
+
+/// A value computed by the program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub values: Values,
+    pub shape: Vec<usize>,
+}
+
+impl Value {
+    /// Elements per sample (per index of the leading dimension).
+    pub fn width(&self) -> usize {
+        self.shape.iter().skip(1).product::<usize>().max(1)
+    }
+
+    pub fn rows(&self) -> usize {
+        self.shape.first().copied().unwrap_or(1)
+    }
+}
+
+/// One accelerator layer's run.
+pub struct LayerRun {
+    pub node: String,
+    pub source: String,
+    /// `M x K x N` of its GEMM (all batches).
+    pub gemm: [usize; 3],
+    /// The accelerator's cycle counter (0 on the golden backend's untimed runs).
+    pub cycles: u64,
+}
+
+/// The result of running a program on a batch.
+pub struct ModelRun {
+    /// The graph outputs, in graph order.
+    pub outputs: Vec<(String, Value)>,
+    pub layers: Vec<LayerRun>,
+    /// Host operations run (node names).
+    pub host_ops: usize,
+}
+
+/// Where and how long accelerator layers run.
+pub struct Target<'a> {
+    pub cfg: &'a AccelConfig,
+    pub backend: Backend,
+    pub timeout: Duration,
+}
+
+/// Runs `program` on `inputs` (one per graph input, in graph order).
+pub fn execute(program: &Program, inputs: &[Tensor], target: &Target) -> anyhow::Result<ModelRun> {
+    anyhow::ensure!(
+        inputs.len() == program.inputs.len(),
+        "the model has {} input(s) ({}); {} given",
+        program.inputs.len(),
+        program.inputs.iter().map(|i| format!("`{}`", i.name)).collect::<Vec<_>>().join(", "),
+        inputs.len()
+    );
+    let mut env: HashMap<String, Value> = HashMap::new();
+    for (declared, tensor) in program.inputs.iter().zip(inputs) {
+        let shape = batch_shape(&declared.shape, &tensor.shape)
+            .map_err(|e| anyhow::anyhow!("input `{}`: {e}", declared.name))?;
+        let values = match (&tensor.data, declared.dtype) {
+            (TensorData::Float(v), ElemType::F32) => Values::Float(v.clone()),
+            (TensorData::Int(v), t) if t.int_range().is_some() => Values::Int(v.clone()),
+            _ => anyhow::bail!("input `{}` must be {}, the file holds {}", declared.name, declared.dtype, tensor.dtype),
+        };
+        env.insert(declared.name.clone(), Value { values, shape });
+    }
+    let mut layers = Vec::new();
+    let mut host_ops = 0;
+    for op in &program.ops {
+        let fail = |e: anyhow::Error| e.context(format!("node `{}` ({})", op.node, op.source));
+        let args: Vec<Value> =
+            op.inputs.iter().map(|name| lookup(program, &env, name)).collect::<anyhow::Result<_>>().map_err(fail)?;
+        let value = match &op.kind {
+            OpKind::Gemm(layer) | OpKind::Conv { layer, .. } => {
+                let (value, run) = run_layer(op, layer, &args[0], target).map_err(fail)?;
+                layers.push(run);
+                value
+            }
+            _ => {
+                host_ops += 1;
+                run_host(&op.kind, &args).map_err(fail)?
+            }
+        };
+        env.insert(op.output.clone(), value);
+    }
+    let outputs = program
+        .outputs
+        .iter()
+        .map(|name| Ok((name.clone(), lookup(program, &env, name)?)))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(ModelRun { outputs, layers, host_ops })
+}
+
+/// The shape to run an input of `given` shape as, for a graph input declared `declared`.
+fn batch_shape(declared: &[Option<usize>], given: &[usize]) -> Result<Vec<usize>, String> {
+    let fits = |a: &[Option<usize>], b: &[usize]| a.iter().zip(b).all(|(d, g)| d.is_none_or(|d| d == *g));
+    if declared.is_empty() || (declared.len() == given.len() && fits(&declared[1..], &given[1..])) {
+        return Ok(given.to_vec());
+    }
+    let per_sample: Option<usize> = declared[1..].iter().copied().product();
+    let given_per_sample: usize = given.iter().skip(1).product();
+    match (per_sample, given.first()) {
+        (Some(p), Some(&n)) if p == given_per_sample && declared[0].is_none_or(|d| d == 1) => {
+            Ok([n].into_iter().chain(declared[1..].iter().map(|d| d.expect("known"))).collect())
+        }
+        _ => Err(format!("shape {given:?} does not fit the declared {declared:?} (batch is the first dimension)")),
+    }
+}
+
+fn lookup(program: &Program, env: &HashMap<String, Value>, name: &str) -> anyhow::Result<Value> {
+    if let Some(v) = env.get(name) {
+        return Ok(v.clone());
+    }
+    let c = program.constants.get(name).ok_or_else(|| anyhow::anyhow!("value `{name}` is not computed"))?;
+    Ok(Value { values: Values::Int(c.values.clone()), shape: c.shape.clone() })
+}
+
+fn ints(v: &Value) -> anyhow::Result<&[i64]> {
+    match &v.values {
+        Values::Int(x) => Ok(x),
+        Values::Float(_) => anyhow::bail!("expects integer values, got float"),
+    }
+}
+
+/// A host operation.
+fn run_host(kind: &OpKind, args: &[Value]) -> anyhow::Result<Value> {
+    match kind {
+        OpKind::Quantize(q) => {
+            let Values::Float(x) = &args[0].values else { anyhow::bail!("quantizes float values, got integers") };
+            let shape = &args[0].shape;
+            let values = quantize(x, shape, &boundary(q, shape.len())?, range(q.dtype))?;
+            Ok(Value { values: Values::Int(values), shape: shape.clone() })
+        }
+        OpKind::Dequantize(q) => {
+            let shape = &args[0].shape;
+            let values = dequantize(ints(&args[0])?, shape, &boundary(q, shape.len())?)?;
+            Ok(Value { values: Values::Float(values), shape: shape.clone() })
+        }
+        OpKind::Host { op, arith: HostArith::Integer } => {
+            let x: Vec<&[i64]> = args.iter().map(ints).collect::<anyhow::Result<_>>()?;
+            let shapes: Vec<&[usize]> = args.iter().map(|a| a.shape.as_slice()).collect();
+            let (values, shape) = host_op(op, &x, &shapes, 0)?;
+            Ok(Value { values: Values::Int(values), shape })
+        }
+        OpKind::Host { op, arith: HostArith::Requant { inputs, out } } => {
+            let real: Vec<Vec<f32>> = args
+                .iter()
+                .zip(inputs)
+                .map(|(a, q)| Ok(dequantize(ints(a)?, &a.shape, &per_tensor(q))?))
+                .collect::<anyhow::Result<_>>()?;
+            let x: Vec<&[f32]> = real.iter().map(Vec::as_slice).collect();
+            let shapes: Vec<&[usize]> = args.iter().map(|a| a.shape.as_slice()).collect();
+            let (values, shape) = host_op(op, &x, &shapes, 0.0)?;
+            let q = quantize(&values, &shape, &per_tensor(out), range(out.dtype))?;
+            Ok(Value { values: Values::Int(q), shape })
+        }
+        OpKind::Gemm(_) | OpKind::Conv { .. } => unreachable!("accelerator layers run on the backend"),
+    }
+}
+
+/// `op` on values of one element type (`zero` is its additive zero, for ReLU).
+fn host_op<T: Copy + PartialOrd + std::ops::Add<Output = T>>(
+    op: &HostOp,
+    x: &[&[T]],
+    shapes: &[&[usize]],
+    zero: T,
+) -> anyhow::Result<(Vec<T>, Vec<usize>)> {
+    Ok(match op {
+        HostOp::Add => broadcast_binary(x[0], shapes[0], x[1], shapes[1], |a, b| a + b)?,
+        HostOp::Relu => (x[0].iter().map(|&v| if v > zero { v } else { zero }).collect(), shapes[0].to_vec()),
+        HostOp::MaxPool(g) => max_pool(
+            x[0],
+            shapes[0],
+            &Window { kernel: g.kernel, pads: g.pads, strides: g.strides, dilations: g.dilations },
+        )?,
+        HostOp::Flatten { axis } => (x[0].to_vec(), flatten_shape(shapes[0], *axis)?),
+        HostOp::Reshape { shape } => {
+            // A batch-1 target shape applies per sample when a batch runs.
+            let target = match reshape_shape(shapes[0], shape) {
+                Ok(s) => s,
+                Err(e) => match shape.first() {
+                    Some(1) => {
+                        let per_sample: Vec<i64> =
+                            [shapes[0][0] as i64].into_iter().chain(shape[1..].iter().copied()).collect();
+                        reshape_shape(shapes[0], &per_sample).map_err(|_| e)?
+                    }
+                    _ => Err(e)?,
+                },
+            };
+            (x[0].to_vec(), target)
+        }
+    })
+}
+
+/// An accelerator layer on `x`: a GEMM over the rows of its last dimension, or a
+/// convolution as im2col.
+fn run_layer(op: &Op, layer: &GemmLayer, x: &Value, target: &Target) -> anyhow::Result<(Value, LayerRun)> {
+    let a = ints(x)?;
+    let (values, shape, rows, cycles) = match &op.kind {
+        OpKind::Conv { geometry, .. } => {
+            let (values, shape, cycles) = run_conv(geometry, layer, a, &x.shape, target)?;
+            let rows = shape_rows(&shape);
+            (values, shape, rows, cycles)
+        }
+        _ => {
+            let width = *x.shape.last().unwrap_or(&1);
+            let rows = a.len() / width.max(1);
+            anyhow::ensure!(layer.k == width, "takes {} features, its input has {width}", layer.k);
+            // A 3-D weight pairs with a 3-D input of the same batch (no broadcasting).
+            anyhow::ensure!(
+                layer.batches == 1 || (x.shape.len() == 3 && x.shape[0] == layer.batches),
+                "has {} weight matrices; its input must be [{}, M, K], not {:?}",
+                layer.batches,
+                layer.batches,
+                x.shape
+            );
+            let (group, mut out, mut cycles) = (rows / layer.batches, Vec::with_capacity(rows * layer.n), 0);
+            for (b, part) in a.chunks(group * width).enumerate() {
+                let weights = &layer.weights[b * layer.k * layer.n..(b + 1) * layer.k * layer.n];
+                let (y, c) = run_gemm(target, layer, weights, part, group)?;
+                out.extend(y);
+                cycles += c;
+            }
+            let mut shape = x.shape.clone();
+            *shape.last_mut().expect("a GEMM input has a dimension") = layer.n;
+            (out, shape, rows, cycles)
+        }
+    };
+    let run = LayerRun { node: op.node.clone(), source: op.source.clone(), gemm: [rows, layer.k, layer.n], cycles };
+    Ok((Value { values: Values::Int(values), shape }, run))
+}
+
+/// GEMM rows of a convolution's NCHW output: `N * OH * OW`.
+fn shape_rows(shape: &[usize]) -> usize {
+    shape[0] * shape[2] * shape[3]
+}
+
+/// A convolution: im2col on the host (padding with the input's zero point, so it
+/// contributes nothing), the GEMM on the accelerator, then back to NCHW.
+fn run_conv(
+    geometry: &ConvGeometry,
+    layer: &GemmLayer,
+    x: &[i64],
+    shape: &[usize],
+    target: &Target,
+) -> anyhow::Result<(Vec<i64>, Vec<usize>, u64)> {
+    let &[n, c, h, w] = shape else { anyhow::bail!("the input must be NCHW, not {shape:?}") };
+    anyhow::ensure!(c == geometry.channels, "the input has {c} channels, the kernel {}", geometry.channels);
+    let [oh, ow] =
+        geometry.output_size(h, w).ok_or_else(|| anyhow::anyhow!("the kernel is larger than the padded input"))?;
+    let [kh, kw] = geometry.kernel;
+    let k = c * kh * kw;
+    let mut patches = Vec::with_capacity(n * oh * ow * k);
+    for b in 0..n {
+        for (y, xo) in (0..oh).flat_map(|y| (0..ow).map(move |xo| (y, xo))) {
+            for (ch, i, j) in (0..c).flat_map(|ch| (0..kh).flat_map(move |i| (0..kw).map(move |j| (ch, i, j)))) {
+                let row = (y * geometry.strides[0] + i * geometry.dilations[0]).checked_sub(geometry.pads[0]);
+                let col = (xo * geometry.strides[1] + j * geometry.dilations[1]).checked_sub(geometry.pads[1]);
+                let value = match (row, col) {
+                    (Some(r), Some(q)) if r < h && q < w => x[((b * c + ch) * h + r) * w + q],
+                    _ => layer.a_zero,
+                };
+                patches.push(value);
+            }
+        }
+    }
+    let m = layer.n;
+    let (gemm, cycles) = run_gemm(target, layer, &layer.weights, &patches, n * oh * ow)?;
+    // [n, oh*ow, m] -> [n, m, oh, ow]
+    let spatial = oh * ow;
+    let out = (0..n * m * spatial)
+        .map(|i| gemm[(i / (m * spatial) * spatial + i % spatial) * m + (i / spatial) % m])
+        .collect();
+    Ok((out, vec![n, m, oh, ow], cycles))
+}
+
+/// Host parameters of a boundary Q/DQ on a tensor of `rank` dimensions.
+fn boundary(q: &BoundaryQuant, rank: usize) -> anyhow::Result<QuantParams<'_>> {
+    let axis = if q.axis < 0 { q.axis + rank as i64 } else { q.axis };
+    let axis = usize::try_from(axis).ok().filter(|&a| a < rank || q.scales.len() == 1);
+    let axis = axis.ok_or_else(|| anyhow::anyhow!("quantization axis {} is outside a rank-{rank} tensor", q.axis))?;
+    Ok(QuantParams { scale: &q.scales, zero_point: &q.zeros, axis, block_size: q.block_size })
+}
+
+fn per_tensor(q: &Affine) -> QuantParams<'_> {
+    QuantParams {
+        scale: std::slice::from_ref(&q.scale),
+        zero_point: std::slice::from_ref(&q.zero),
+        axis: 0,
+        block_size: 0,
+    }
+}
+
+fn range(dtype: ElemType) -> QuantRange {
+    match dtype {
+        ElemType::U8 => QuantRange::U8,
+        _ => QuantRange::I8,
+    }
+}
+
+/// One GEMM of `layer` with `weights` (`K x N`) on the accelerator: returns the
+/// outputs and the cycle count.
+fn run_gemm(
+    target: &Target,
+    layer: &GemmLayer,
+    weights: &[i64],
+    a: &[i64],
+    rows: usize,
+) -> anyhow::Result<(Vec<i64>, u64)> {
+    let (k, n) = (layer.k, layer.n);
+    // Two's complement low bytes: the same bits for int8 and uint8 values.
+    let (a_bytes, w_bytes): (Vec<u8>, Vec<u8>) =
+        (a.iter().map(|&v| v as u8).collect(), weights.iter().map(|&v| v as u8).collect());
+    let ops = GemmOperands {
+        m: rows,
+        k,
+        n,
+        a: &a_bytes,
+        a_quant: OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
+        w: &w_bytes,
+        w_quant: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
+    };
+    let output = match &layer.output {
+        LayerOutput::Requant { params, out } => {
+            let (out_type, clamp) =
+                if out.dtype == ElemType::U8 { (OutType::U8, (0, 255)) } else { (OutType::I8, (-128, 127)) };
+            BundleOutput::Requant { params, mode: RequantMode::Float, out_type, zero_point: out.zero as i16, clamp }
+        }
+        LayerOutput::Raw32 => BundleOutput::Raw32,
+    };
+    let (bundle, _) = gemm_bundle(target.cfg, &ops, output, format!("{} ({rows}x{k}x{n})", layer.node))?;
+    let mut session = backend::open(target.backend, target.cfg, bundle.header.dram_bytes as usize, None)?;
+    let report = session.run_bundle(&bundle, target.timeout)?;
+    let slot = bundle.tensors(Role::Output).next().expect("the image has an output `c`");
+    let bytes = session.read_tensor(slot)?;
+    let mut out: Vec<i64> = (0..slot.elements()).map(|i| i64::from(slot.dtype.get(&bytes, i))).collect();
+    if let Some(zeros) = &layer.w_zero_columns {
+        // Column c's weights carry zero point zeros[c] the array did not remove:
+        // (a - za) . (w - zc) = (a - za) . w - zc * sum(a - za).
+        for (r, row) in out.chunks_mut(n).enumerate() {
+            let sum: i64 = a[r * k..(r + 1) * k].iter().map(|v| v - layer.a_zero).sum();
+            for (value, zero) in row.iter_mut().zip(zeros) {
+                *value -= zero * sum;
+            }
+        }
+    }
+    Ok((out, report.counter(tessera_isa::regs::Counter::Cycles)))
+}
