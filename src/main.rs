@@ -56,15 +56,25 @@ enum Command {
         #[arg(long, short = 'o')]
         out: PathBuf,
     },
-    /// Compile a quantized ONNX or TFLite model into a program bundle.
+    /// Compile a quantized ONNX model for a config: lower it, tile its layers and
+    /// predict their cycles with the cost model.
     Compile {
-        /// The model file (.onnx or .tflite).
+        /// The model file (.onnx).
         model: PathBuf,
         #[command(flatten)]
         config: ConfigArg,
-        /// Output bundle (.tsr).
+        /// Samples per inference (the first dimension of every input).
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Output package (.tsr): not implemented yet.
         #[arg(long, short = 'o')]
-        out: PathBuf,
+        out: Option<PathBuf>,
+        /// Print the per-layer table: op, shape, engine, MACs, predicted cycles, tiling.
+        #[arg(long)]
+        report: bool,
+        /// Print each accelerator layer's instructions (`asm`).
+        #[arg(long, value_parser = ["asm"])]
+        emit: Option<String>,
     },
     /// Run a program bundle on the golden model, the Verilated RTL or a board; print
     /// its outputs and the hardware counters (cycles, busy cycles, PE utilization).
@@ -174,11 +184,16 @@ fn main() -> ExitCode {
         Command::Demo { config, size, backend } => commands::demo::run(&config, size, backend),
         Command::Isa => commands::info::isa(),
         Command::Generate { config, out } => commands::generate::run(&config.config, &out),
-        Command::Compile { model, config, out } => commands::pending(
-            "compile",
-            5,
-            &format!("a program bundle {} from {} for `{}`", out.display(), model.display(), config.config),
-        ),
+        Command::Compile { model, config, batch, out, report, emit } => {
+            commands::compile::run(&commands::compile::CompileArgs {
+                model: &model,
+                config: &config.config,
+                batch,
+                out: out.as_deref(),
+                report,
+                emit_asm: emit.is_some(),
+            })
+        }
         Command::Run { program, input, output, config, backend, trace, timeout_ms, labels, reference }
             if program.extension().is_some_and(|e| e == "onnx") =>
         {

@@ -6,6 +6,8 @@
 use crate::gemm::WeightLayout;
 use crate::gemm::{blocked_order, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, LowerError, OperandQuant};
 use crate::image::ImageBuilder;
+use crate::program::{GemmLayer, LayerOutput};
+use crate::tensor::ElemType;
 use tessera_isa::bundle::{Bundle, DType, Role};
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{encode_param_entries, OutType, RequantMode};
@@ -65,4 +67,37 @@ pub fn gemm_bundle(
     let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
     let (program, tiling) = lower_gemm_with(cfg, &spec, WeightLayout::Blocked)?;
     Ok((image.finish(cfg, &program, description), tiling))
+}
+
+/// The bundle of one GEMM of a lowered model layer: `rows` rows of `a` (`K` values
+/// each) times `weights` (`K x N`, one of the layer's weight matrices).
+pub fn layer_bundle(
+    cfg: &AccelConfig,
+    layer: &GemmLayer,
+    weights: &[i64],
+    a: &[i64],
+    rows: usize,
+) -> Result<(Bundle, GemmTiling), LowerError> {
+    let (k, n) = (layer.k, layer.n);
+    // Two's complement low bytes: the same bits for int8 and uint8 values.
+    let (a_bytes, w_bytes): (Vec<u8>, Vec<u8>) =
+        (a.iter().map(|&v| v as u8).collect(), weights.iter().map(|&v| v as u8).collect());
+    let ops = GemmOperands {
+        m: rows,
+        k,
+        n,
+        a: &a_bytes,
+        a_quant: OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
+        w: &w_bytes,
+        w_quant: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
+    };
+    let output = match &layer.output {
+        LayerOutput::Requant { params, out } => {
+            let (out_type, clamp) =
+                if out.dtype == ElemType::U8 { (OutType::U8, (0, 255)) } else { (OutType::I8, (-128, 127)) };
+            BundleOutput::Requant { params, mode: RequantMode::Float, out_type, zero_point: out.zero as i16, clamp }
+        }
+        LayerOutput::Raw32 => BundleOutput::Raw32,
+    };
+    gemm_bundle(cfg, &ops, output, format!("{} ({rows}x{k}x{n})", layer.node))
 }

@@ -10,12 +10,14 @@
 //! Whole-model bundles, TFLite import, the tiler with its cost model and the
 //! per-layer report are issue #5's remaining work.
 
+pub mod cost;
 pub mod gemm;
 pub mod gemm_bundle;
 pub mod graph;
 pub mod image;
 pub mod lower;
 pub mod onnx;
+pub mod plan;
 pub mod program;
 
 pub mod tensor;

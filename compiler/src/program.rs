@@ -190,6 +190,34 @@ pub struct ProgramInput {
     pub shape: Vec<Option<usize>>,
 }
 
+impl ProgramInput {
+    /// The shape to run an input of `given` shape as. A declared `[1, d1, ..]` (or a
+    /// symbolic first dimension) accepts `[N, ..]` with the same number of elements
+    /// per sample: the leading dimension is then the batch.
+    pub fn batch_shape(&self, given: &[usize]) -> Result<Vec<usize>, String> {
+        let declared = &self.shape;
+        let fits = |a: &[Option<usize>], b: &[usize]| a.iter().zip(b).all(|(d, g)| d.is_none_or(|d| d == *g));
+        if declared.is_empty() || (declared.len() == given.len() && fits(&declared[1..], &given[1..])) {
+            return Ok(given.to_vec());
+        }
+        let per_sample: Option<usize> = declared[1..].iter().copied().product();
+        let given_per_sample: usize = given.iter().skip(1).product();
+        match (per_sample, given.first()) {
+            (Some(p), Some(&n)) if p == given_per_sample && declared[0].is_none_or(|d| d == 1) => {
+                Ok([n].into_iter().chain(declared[1..].iter().map(|d| d.expect("known"))).collect())
+            }
+            _ => Err(format!("shape {given:?} does not fit the declared {declared:?} (batch is the first dimension)")),
+        }
+    }
+
+    /// The declared shape with batch `n` (symbolic dimensions after the first must not occur).
+    pub fn with_batch(&self, n: usize) -> Result<Vec<usize>, String> {
+        let rest: Option<Vec<usize>> = self.shape.iter().skip(1).copied().collect();
+        let rest = rest.ok_or_else(|| format!("input `{}` has symbolic dimensions {:?}", self.name, self.shape))?;
+        Ok([n].into_iter().chain(rest).collect())
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Program {
     pub inputs: Vec<ProgramInput>,

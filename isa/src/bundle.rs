@@ -227,6 +227,14 @@ impl Bundle {
     pub fn tensors(&self, role: Role) -> impl Iterator<Item = &TensorSlot> {
         self.header.tensors.iter().filter(move |t| t.role == role)
     }
+
+    /// The instruction stream in the image, decoded.
+    pub fn program(&self) -> Result<crate::isa::Program, String> {
+        let start = usize::try_from(self.header.program_offset).map_err(|e| e.to_string())?;
+        let len = self.header.program_len as usize * crate::isa::INSTR_BYTES;
+        let bytes = self.image.get(start..start + len).ok_or("the program lies outside the image")?;
+        crate::isa::Program::decode(bytes).map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::report::print_counters;
 use anyhow::Context;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tessera_compiler::cost::CostModel;
 use tessera_driver::RunReport;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::regs::Counter;
@@ -43,6 +44,8 @@ pub fn gemm(args: &GemmArgs) -> anyhow::Result<()> {
         job.tiling.m_tile, job.tiling.n_blocks_per_step, job.tiling.k_blocks_per_step
     );
     println!("  reference check  {} of {} outputs match ndarray", job.expected.len(), job.expected.len());
+    let predicted = CostModel::new(&cfg).predict(&job.bundle.program().map_err(anyhow::Error::msg)?);
+    println!("  cost model       {} cycles predicted", predicted.map_err(anyhow::Error::msg)?.cycles);
     print_counters(&cfg, &report);
     println!("  useful MACs      {}", job.useful_macs());
     let simulated = report.harness_cycles.map(|c| format!(", {:.0} cycles/s", c as f64 / wall.as_secs_f64()));

@@ -10,17 +10,15 @@
 use super::backend::{self, Backend};
 use std::collections::HashMap;
 use std::time::Duration;
-use tessera_compiler::gemm::OperandQuant;
-use tessera_compiler::gemm_bundle::{gemm_bundle, BundleOutput, GemmOperands};
+use tessera_compiler::gemm_bundle::layer_bundle;
 use tessera_compiler::program::{
-    Affine, BoundaryQuant, ConvGeometry, GemmLayer, HostArith, HostOp, LayerOutput, Op, OpKind, Program,
+    Affine, BoundaryQuant, ConvGeometry, GemmLayer, HostArith, HostOp, Op, OpKind, Program,
 };
 use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
-use tessera_driver::host::ops::{broadcast_binary, flatten_shape, max_pool, reshape_shape, Window};
+use tessera_driver::host::ops::{broadcast_binary, flatten_shape, max_pool, reshape_batched, Window};
 use tessera_driver::host::quant::{dequantize, quantize, QuantParams, QuantRange};
 use tessera_isa::bundle::Role;
 use tessera_isa::config::AccelConfig;
-use tessera_isa::isa::{OutType, RequantMode};
 
 /// Element values, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,8 +82,8 @@ pub fn execute(program: &Program, inputs: &[Tensor], target: &Target) -> anyhow:
     );
     let mut env: HashMap<String, Value> = HashMap::new();
     for (declared, tensor) in program.inputs.iter().zip(inputs) {
-        let shape = batch_shape(&declared.shape, &tensor.shape)
-            .map_err(|e| anyhow::anyhow!("input `{}`: {e}", declared.name))?;
+        let shape =
+            declared.batch_shape(&tensor.shape).map_err(|e| anyhow::anyhow!("input `{}`: {e}", declared.name))?;
         let values = match (&tensor.data, declared.dtype) {
             (TensorData::Float(v), ElemType::F32) => Values::Float(v.clone()),
             (TensorData::Int(v), t) if t.int_range().is_some() => Values::Int(v.clone()),
@@ -118,22 +116,6 @@ pub fn execute(program: &Program, inputs: &[Tensor], target: &Target) -> anyhow:
         .map(|name| Ok((name.clone(), lookup(program, &env, name)?)))
         .collect::<anyhow::Result<_>>()?;
     Ok(ModelRun { outputs, layers, host_ops })
-}
-
-/// The shape to run an input of `given` shape as, for a graph input declared `declared`.
-fn batch_shape(declared: &[Option<usize>], given: &[usize]) -> Result<Vec<usize>, String> {
-    let fits = |a: &[Option<usize>], b: &[usize]| a.iter().zip(b).all(|(d, g)| d.is_none_or(|d| d == *g));
-    if declared.is_empty() || (declared.len() == given.len() && fits(&declared[1..], &given[1..])) {
-        return Ok(given.to_vec());
-    }
-    let per_sample: Option<usize> = declared[1..].iter().copied().product();
-    let given_per_sample: usize = given.iter().skip(1).product();
-    match (per_sample, given.first()) {
-        (Some(p), Some(&n)) if p == given_per_sample && declared[0].is_none_or(|d| d == 1) => {
-            Ok([n].into_iter().chain(declared[1..].iter().map(|d| d.expect("known"))).collect())
-        }
-        _ => Err(format!("shape {given:?} does not fit the declared {declared:?} (batch is the first dimension)")),
-    }
 }
 
 fn lookup(program: &Program, env: &HashMap<String, Value>, name: &str) -> anyhow::Result<Value> {
@@ -205,17 +187,7 @@ fn host_op<T: Copy + PartialOrd + std::ops::Add<Output = T>>(
         HostOp::Flatten { axis } => (x[0].to_vec(), flatten_shape(shapes[0], *axis)?),
         HostOp::Reshape { shape } => {
             // A batch-1 target shape applies per sample when a batch runs.
-            let target = match reshape_shape(shapes[0], shape) {
-                Ok(s) => s,
-                Err(e) => match shape.first() {
-                    Some(1) => {
-                        let per_sample: Vec<i64> =
-                            [shapes[0][0] as i64].into_iter().chain(shape[1..].iter().copied()).collect();
-                        reshape_shape(shapes[0], &per_sample).map_err(|_| e)?
-                    }
-                    _ => Err(e)?,
-                },
-            };
+            let target = reshape_batched(shapes[0], shape)?;
             (x[0].to_vec(), target)
         }
     })
@@ -337,27 +309,7 @@ fn run_gemm(
     rows: usize,
 ) -> anyhow::Result<(Vec<i64>, u64)> {
     let (k, n) = (layer.k, layer.n);
-    // Two's complement low bytes: the same bits for int8 and uint8 values.
-    let (a_bytes, w_bytes): (Vec<u8>, Vec<u8>) =
-        (a.iter().map(|&v| v as u8).collect(), weights.iter().map(|&v| v as u8).collect());
-    let ops = GemmOperands {
-        m: rows,
-        k,
-        n,
-        a: &a_bytes,
-        a_quant: OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
-        w: &w_bytes,
-        w_quant: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
-    };
-    let output = match &layer.output {
-        LayerOutput::Requant { params, out } => {
-            let (out_type, clamp) =
-                if out.dtype == ElemType::U8 { (OutType::U8, (0, 255)) } else { (OutType::I8, (-128, 127)) };
-            BundleOutput::Requant { params, mode: RequantMode::Float, out_type, zero_point: out.zero as i16, clamp }
-        }
-        LayerOutput::Raw32 => BundleOutput::Raw32,
-    };
-    let (bundle, _) = gemm_bundle(target.cfg, &ops, output, format!("{} ({rows}x{k}x{n})", layer.node))?;
+    let (bundle, _) = layer_bundle(target.cfg, layer, weights, a, rows)?;
     let mut session = backend::open(target.backend, target.cfg, bundle.header.dram_bytes as usize, None)?;
     let report = session.run_bundle(&bundle, target.timeout)?;
     let slot = bundle.tensors(Role::Output).next().expect("the image has an output `c`");

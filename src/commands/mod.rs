@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod compile;
 pub mod demo;
 pub mod executor;
 pub mod gemm_job;

@@ -92,6 +92,18 @@ pub struct Window {
     pub dilations: [usize; 2],
 }
 
+/// The NCHW shape a 2-D window `w` slides to over an NCHW `shape`.
+pub fn pool_output_shape(shape: &[usize], w: &Window) -> Result<Vec<usize>, ShapeError> {
+    let &[n, c, h, wd] = shape else { return Err(ShapeError::NotNchw { what: "pooling", shape: shape.to_vec() }) };
+    let size = |len: usize, lo: usize, hi: usize, k: usize, d: usize, s: usize| {
+        (len + lo + hi).checked_sub(d * (k - 1) + 1).map(|v| v / s + 1)
+    };
+    let window = || ShapeError::Window { shape: shape.to_vec() };
+    let oh = size(h, w.pads[0], w.pads[2], w.kernel[0], w.dilations[0], w.strides[0]).ok_or_else(window)?;
+    let ow = size(wd, w.pads[1], w.pads[3], w.kernel[1], w.dilations[1], w.strides[1]).ok_or_else(window)?;
+    Ok(vec![n, c, oh, ow])
+}
+
 /// `MaxPool` over NCHW (padding never wins: it is outside the window's candidates).
 pub fn max_pool<T: Copy + PartialOrd>(
     x: &[T],
@@ -99,14 +111,10 @@ pub fn max_pool<T: Copy + PartialOrd>(
     w: &Window,
 ) -> Result<(Vec<T>, Vec<usize>), ShapeError> {
     check_len(x.len(), shape)?;
-    let &[n, c, h, wd] = shape else { return Err(ShapeError::NotNchw { what: "MaxPool", shape: shape.to_vec() }) };
-    let size = |len: usize, lo: usize, hi: usize, k: usize, d: usize, s: usize| {
-        (len + lo + hi).checked_sub(d * (k - 1) + 1).map(|v| v / s + 1)
-    };
+    let out_shape = pool_output_shape(shape, w)?;
+    let (h, wd, oh, ow) = (shape[2], shape[3], out_shape[2], out_shape[3]);
     let window = || ShapeError::Window { shape: shape.to_vec() };
-    let oh = size(h, w.pads[0], w.pads[2], w.kernel[0], w.dilations[0], w.strides[0]).ok_or_else(window)?;
-    let ow = size(wd, w.pads[1], w.pads[3], w.kernel[1], w.dilations[1], w.strides[1]).ok_or_else(window)?;
-    let mut out = Vec::with_capacity(n * c * oh * ow);
+    let mut out = Vec::with_capacity(out_shape.iter().product());
     for plane in x.chunks(h * wd) {
         for (y, xo) in (0..oh).flat_map(|y| (0..ow).map(move |xo| (y, xo))) {
             let taps = (0..w.kernel[0]).flat_map(|i| (0..w.kernel[1]).map(move |j| (i, j))).filter_map(|(i, j)| {
@@ -118,7 +126,7 @@ pub fn max_pool<T: Copy + PartialOrd>(
             out.push(best);
         }
     }
-    Ok((out, vec![n, c, oh, ow]))
+    Ok((out, out_shape))
 }
 
 /// The shape `Flatten(axis)` gives `shape`.
@@ -158,6 +166,18 @@ pub fn reshape_shape(shape: &[usize], target: &[i64]) -> Result<Vec<usize>, Shap
         return Err(fail());
     }
     Ok(out)
+}
+
+/// [`reshape_shape`] for a model run on a batch: a target whose first dimension is 1
+/// (the model's batch) that does not fit keeps the input's leading (batch) dimension.
+pub fn reshape_batched(shape: &[usize], target: &[i64]) -> Result<Vec<usize>, ShapeError> {
+    reshape_shape(shape, target).or_else(|e| match (target.first(), shape.first()) {
+        (Some(1), Some(&batch)) => {
+            let per_sample: Vec<i64> = [batch as i64].into_iter().chain(target[1..].iter().copied()).collect();
+            reshape_shape(shape, &per_sample).map_err(|_| e)
+        }
+        _ => Err(e),
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,227 @@
+//! Analytic cost model: predicts the cycles an accelerator program takes on a config
+//! without simulating its datapath.
+//!
+//! Each instruction gets a duration from its transfer sizes and the config's memory
+//! system (bus width, DDR bandwidth and latency, outstanding bursts) or, for GEMMs,
+//! its row count plus the array's fill and drain. The three units (load, compute,
+//! store) then run their queues in order, each instruction starting when its unit is
+//! free and the dependency tokens it pops have been pushed: the decoupled
+//! access-execute schedule the hardware follows, at instruction rather than cycle
+//! granularity. The constants were calibrated against the Verilated RTL
+//! (`docs/compiler.md` lists predicted against measured cycles per layer).
+
+use std::collections::VecDeque;
+use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::{AccElem, Instr, Load, Mem, Program, Queue, Store};
+
+/// Fixed costs of the RTL's units, in cycles (calibrated).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Overheads {
+    /// Start and end of a whole program (fetch, first dispatch, FINISH, interrupt).
+    pub program: f64,
+    /// Per instruction, on any unit (dispatch and decode).
+    pub instr: f64,
+    /// Per GEMM beyond one cycle per row (the array's skewed fill and drain).
+    pub gemm: f64,
+    /// Per DDR read request (a row, or an entry when a row is not one aligned run),
+    /// beyond its beats: issue and re-alignment in the read client.
+    pub request: f64,
+}
+
+impl Overheads {
+    pub const RTL: Overheads = Overheads { program: 60.0, instr: 4.0, gemm: 10.0, request: REQ };
+}
+
+/// The model for one config.
+#[derive(Debug, Clone)]
+pub struct CostModel {
+    rows: f64,
+    cols: f64,
+    operand_bytes: f64,
+    bus_bytes: f64,
+    /// Sustained DDR bytes per accelerator cycle.
+    ddr_bytes_per_cycle: f64,
+    read_latency: f64,
+    write_latency: f64,
+    max_burst_bytes: f64,
+    outstanding: f64,
+    overheads: Overheads,
+}
+
+/// Predicted cycles of a program and where they went.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Prediction {
+    pub cycles: u64,
+    /// Busy cycles of the load, compute and store units.
+    pub busy: [u64; 3],
+}
+
+impl CostModel {
+    pub fn new(cfg: &AccelConfig) -> Self {
+        let clock = cfg.clock_mhz;
+        let bus_bytes = f64::from(cfg.axi.data_bits) / 8.0;
+        CostModel {
+            rows: f64::from(cfg.array.rows),
+            cols: f64::from(cfg.array.cols),
+            operand_bytes: f64::from(cfg.array.operand_bits) / 8.0,
+            bus_bytes,
+            ddr_bytes_per_cycle: (cfg.ddr.bandwidth_mb_s / clock).min(bus_bytes),
+            read_latency: cfg.ddr.read_latency_ns * clock / 1000.0,
+            write_latency: cfg.ddr.write_latency_ns * clock / 1000.0,
+            max_burst_bytes: f64::from(cfg.axi.max_burst_beats) * bus_bytes,
+            outstanding: f64::from(cfg.axi.max_outstanding.max(1)),
+            overheads: Overheads::RTL,
+        }
+    }
+
+    /// Cycles of `requests` DDR reads of `request_bytes` each, `stride` bytes apart:
+    /// the beats at the sustained bandwidth, or the requests' latency spread over the
+    /// outstanding bursts plus their issue cost, whichever is longer, after one latency.
+    fn read(&self, requests: f64, request_bytes: f64, stride: f64) -> f64 {
+        let bursts = requests * (request_bytes / self.max_burst_bytes).ceil().max(1.0);
+        // A request that starts mid-beat touches one more beat, on average by its alignment.
+        let misaligned = if stride % self.bus_bytes == 0.0 { 0.0 } else { 1.0 - 1.0 / self.bus_bytes };
+        let beats = requests * ((request_bytes / self.bus_bytes).ceil() + misaligned);
+        let stream = (requests * request_bytes / self.ddr_bytes_per_cycle).max(beats);
+        let latency_bound = bursts * self.read_latency / self.outstanding + requests * self.overheads.request;
+        self.read_latency + stream.max(latency_bound)
+    }
+
+    fn load(&self, l: &Load) -> f64 {
+        let elem_bytes = match (l.mem, l.acc_elem) {
+            (Mem::Acc, AccElem::I32) => 4.0,
+            (Mem::Pbuf, _) => f64::from(tessera_isa::isa::PARAM_LANE_BYTES),
+            _ => self.operand_bytes,
+        };
+        let entry_bytes = f64::from(l.lanes) * elem_bytes;
+        let (x, y) = (f64::from(l.x_size), f64::from(l.y_size));
+        let padded =
+            (x + f64::from(l.pad.left) + f64::from(l.pad.right)) * (y + f64::from(l.pad.top) + f64::from(l.pad.bottom));
+        // The engine reads a row in one request when its entries are contiguous and
+        // the row is a whole number of beats, else entry by entry.
+        let row_bytes = x * entry_bytes;
+        let whole_rows = f64::from(l.x_stride) == entry_bytes && row_bytes % self.bus_bytes == 0.0;
+        let read = if whole_rows {
+            self.read(y, row_bytes, f64::from(l.y_stride))
+        } else {
+            self.read(x * y, entry_bytes, f64::from(l.x_stride))
+        };
+        read.max(padded)
+    }
+
+    fn store(&self, s: &Store) -> f64 {
+        let entry_bytes = f64::from(s.lanes) * f64::from(s.out_type.bits()) / 8.0;
+        let entries = f64::from(s.x_size) * f64::from(s.y_size);
+        let beats = entries * (entry_bytes / self.bus_bytes).ceil();
+        let stream = (entries * entry_bytes / self.ddr_bytes_per_cycle).max(beats).max(entries);
+        self.write_latency + stream
+    }
+
+    /// Cycles `instr` keeps its unit busy.
+    pub fn duration(&self, instr: &Instr) -> f64 {
+        let o = &self.overheads;
+        o.instr
+            + match instr {
+                Instr::Load(l) => self.load(l),
+                Instr::Store(s) => self.store(s),
+                Instr::Gemm(g) => g.loops.iterations() as f64 + o.gemm + self.rows.max(self.cols),
+                Instr::Alu(a) => a.loops.iterations() as f64 + o.gemm,
+                Instr::Fence | Instr::Finish => 0.0,
+            }
+    }
+
+    /// Predicted cycles of `program` (in order per unit, synchronised by tokens).
+    pub fn predict(&self, program: &Program) -> Result<Prediction, String> {
+        let mut queues: [VecDeque<&Instr>; 3] = Default::default();
+        for instr in &program.instrs {
+            if let Some(q) = instr.queue() {
+                queues[unit(q)].push_back(instr);
+            }
+        }
+        // Times at which tokens become available, per token FIFO.
+        let mut tokens: [VecDeque<f64>; 4] = Default::default();
+        let mut free = [0.0f64; 3];
+        let mut busy = [0.0f64; 3];
+        loop {
+            // The unit whose head can start first.
+            let mut best: Option<(usize, f64)> = None;
+            for (u, queue) in queues.iter().enumerate() {
+                let Some(instr) = queue.front() else { continue };
+                let pops = fifos(u, instr, true);
+                if pops.iter().any(|&f| tokens[f].is_empty()) {
+                    continue;
+                }
+                let start = pops.iter().map(|&f| tokens[f][0]).fold(free[u], f64::max);
+                if best.is_none_or(|(_, t)| start < t) {
+                    best = Some((u, start));
+                }
+            }
+            let Some((u, start)) = best else { break };
+            let instr = queues[u].pop_front().expect("the head exists");
+            for f in fifos(u, instr, true) {
+                tokens[f].pop_front();
+            }
+            let end = start + self.duration(instr);
+            for f in fifos(u, instr, false) {
+                tokens[f].push_back(end);
+            }
+            busy[u] += end - start;
+            free[u] = end;
+        }
+        if let Some(u) = queues.iter().position(|q| !q.is_empty()) {
+            return Err(format!("the program deadlocks: the {} unit waits for a token that never comes", UNITS[u]));
+        }
+        let end = free.iter().copied().fold(0.0, f64::max);
+        let cycles = (end + self.overheads.program).round() as u64;
+        Ok(Prediction { cycles, busy: busy.map(|b| b.round() as u64) })
+    }
+
+    /// The array's peak: MACs per cycle.
+    pub fn peak_macs(&self) -> f64 {
+        self.rows * self.cols
+    }
+}
+
+const REQ: f64 = 3.0;
+
+const UNITS: [&str; 3] = ["load", "compute", "store"];
+
+fn unit(q: Queue) -> usize {
+    match q {
+        Queue::Load => 0,
+        Queue::Compute => 1,
+        Queue::Store => 2,
+    }
+}
+
+/// The token FIFOs (load->compute 0, compute->load 1, compute->store 2,
+/// store->compute 3) that `instr` on unit `u` pops (`pop`) or pushes.
+fn fifos(u: usize, instr: &Instr, pop: bool) -> Vec<usize> {
+    let d = instr.deps();
+    let (prev, next) = if pop { (d.pop_prev, d.pop_next) } else { (d.push_prev, d.push_next) };
+    let mut out = Vec::new();
+    match (u, pop) {
+        (0, true) if next => out.push(1),
+        (0, false) if next => out.push(0),
+        (1, true) => {
+            if prev {
+                out.push(0);
+            }
+            if next {
+                out.push(3);
+            }
+        }
+        (1, false) => {
+            if prev {
+                out.push(1);
+            }
+            if next {
+                out.push(2);
+            }
+        }
+        (2, true) if prev => out.push(2),
+        (2, false) if prev => out.push(3),
+        _ => {}
+    }
+    out
+}

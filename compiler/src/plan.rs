@@ -1,0 +1,120 @@
+//! The compile-time view of a lowered model at a given batch: every value's shape,
+//! and for every accelerator layer its GEMM, tiling, instruction count and predicted
+//! cycles (the cost model on the program the lowering emits). `tessera compile
+//! --report` prints it.
+
+use crate::cost::{CostModel, Prediction};
+use crate::gemm::GemmTiling;
+use crate::gemm_bundle::layer_bundle;
+use crate::program::{HostOp, OpKind, Program};
+use std::collections::HashMap;
+use tessera_driver::host::ops::{broadcast_shape, flatten_shape, pool_output_shape, reshape_batched, Window};
+use tessera_isa::config::AccelConfig;
+
+/// One accelerator layer.
+#[derive(Debug, Clone)]
+pub struct LayerPlan {
+    /// `M x K x N` of each GEMM, and how many weight matrices (GEMMs) there are.
+    pub gemm: [usize; 3],
+    pub gemms: usize,
+    pub tiling: GemmTiling,
+    pub instructions: usize,
+    /// Summed over the layer's GEMMs.
+    pub predicted: Prediction,
+}
+
+impl LayerPlan {
+    pub fn macs(&self) -> u64 {
+        (self.gemm.iter().product::<usize>() * self.gemms) as u64
+    }
+}
+
+/// One operation of the program.
+#[derive(Debug, Clone)]
+pub struct OpPlan {
+    pub node: String,
+    pub source: String,
+    pub out_shape: Vec<usize>,
+    /// `None`: a host operation.
+    pub layer: Option<LayerPlan>,
+}
+
+/// Shapes and accelerator plans of `program` with inputs of batch `batch`.
+pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<OpPlan>, String> {
+    let mut shapes: HashMap<&str, Vec<usize>> = HashMap::new();
+    for input in &program.inputs {
+        shapes.insert(&input.name, input.with_batch(batch)?);
+    }
+    for (name, c) in &program.constants {
+        shapes.insert(name, c.shape.clone());
+    }
+    let model = CostModel::new(cfg);
+    let mut plans = Vec::new();
+    for op in &program.ops {
+        let context = |e: String| format!("node `{}` ({}): {e}", op.node, op.source);
+        let ins: Vec<&[usize]> = op
+            .inputs
+            .iter()
+            .map(|name| shapes.get(name.as_str()).map(Vec::as_slice).ok_or(format!("value `{name}` has no shape")))
+            .collect::<Result<_, _>>()
+            .map_err(context)?;
+        let (out_shape, layer) = match &op.kind {
+            OpKind::Quantize(_) | OpKind::Dequantize(_) => (ins[0].to_vec(), None),
+            OpKind::Gemm(layer) => {
+                let x = ins[0];
+                if x.last() != Some(&layer.k) {
+                    return Err(context(format!("takes {} features, its input is {x:?}", layer.k)));
+                }
+                let rows = x.iter().product::<usize>() / layer.k / layer.batches;
+                let mut out = x.to_vec();
+                *out.last_mut().expect("checked above") = layer.n;
+                (out, Some(layer_plan(cfg, &model, layer, rows).map_err(context)?))
+            }
+            OpKind::Conv { geometry, layer } => {
+                let &[n, _, h, w] = ins[0] else { return Err(context(format!("input {:?} is not NCHW", ins[0]))) };
+                let [oh, ow] =
+                    geometry.output_size(h, w).ok_or_else(|| context("the kernel exceeds the input".into()))?;
+                (vec![n, layer.n, oh, ow], Some(layer_plan(cfg, &model, layer, n * oh * ow).map_err(context)?))
+            }
+            OpKind::Host { op: host, .. } => {
+                let shape = match host {
+                    HostOp::Add => broadcast_shape(ins[0], ins[1]),
+                    HostOp::Relu => Ok(ins[0].to_vec()),
+                    HostOp::MaxPool(g) => pool_output_shape(
+                        ins[0],
+                        &Window { kernel: g.kernel, pads: g.pads, strides: g.strides, dilations: g.dilations },
+                    ),
+                    HostOp::Flatten { axis } => flatten_shape(ins[0], *axis),
+                    HostOp::Reshape { shape } => reshape_batched(ins[0], shape),
+                };
+                (shape.map_err(|e| context(e.to_string()))?, None)
+            }
+        };
+        shapes.insert(&op.output, out_shape.clone());
+        plans.push(OpPlan { node: op.node.clone(), source: op.source.clone(), out_shape, layer });
+    }
+    Ok(plans)
+}
+
+/// Lowers one GEMM of `layer` with `rows` rows (activations are placeholders: the
+/// program depends only on the shapes) and predicts its cycles.
+fn layer_plan(
+    cfg: &AccelConfig,
+    model: &CostModel,
+    layer: &crate::program::GemmLayer,
+    rows: usize,
+) -> Result<LayerPlan, String> {
+    let (k, n) = (layer.k, layer.n);
+    let a = vec![layer.a_zero; rows * k];
+    let (bundle, tiling) = layer_bundle(cfg, layer, &layer.weights[..k * n], &a, rows).map_err(|e| e.to_string())?;
+    let program = bundle.program()?;
+    let one = model.predict(&program)?;
+    let times = |v: u64| v * layer.batches as u64;
+    Ok(LayerPlan {
+        gemm: [rows, k, n],
+        gemms: layer.batches,
+        tiling,
+        instructions: program.len() * layer.batches,
+        predicted: Prediction { cycles: times(one.cycles), busy: one.busy.map(times) },
+    })
+}

@@ -1,0 +1,114 @@
+//! `tessera compile MODEL`: imports and lowers a model for a config at a batch size,
+//! and reports per layer where it runs, its GEMM, MACs, the tiling the lowering chose
+//! and the cost model's predicted cycles.
+
+use std::path::Path;
+use std::time::Instant;
+use tessera_compiler::plan::{plan, OpPlan};
+use tessera_isa::config::AccelConfig;
+
+pub struct CompileArgs<'a> {
+    pub model: &'a Path,
+    pub config: &'a str,
+    pub batch: usize,
+    pub out: Option<&'a Path>,
+    pub report: bool,
+    /// Print each layer's instruction stream.
+    pub emit_asm: bool,
+}
+
+pub fn run(args: &CompileArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.batch > 0, "--batch must be at least 1");
+    if let Some(out) = args.out {
+        anyhow::bail!(
+            "writing a compiled model package ({}) is not implemented yet (issue #5); \
+             `tessera run MODEL.onnx` compiles and runs in one step",
+            out.display()
+        );
+    }
+    let cfg = AccelConfig::load(args.config)?;
+    let started = Instant::now();
+    let context = |e: String| anyhow::anyhow!("{}: {e}", args.model.display());
+    let graph = tessera_compiler::onnx::import_file(args.model)?;
+    let program = tessera_compiler::lower::lower_graph(&graph).map_err(context)?;
+    let plans = plan(&cfg, &program, args.batch).map_err(context)?;
+    let elapsed = started.elapsed();
+    println!(
+        "{} for `{}` ({}x{} array, {} MHz), batch {}: {} ops, {} on the accelerator, compiled in {:.0} ms",
+        args.model.display(),
+        cfg.name,
+        cfg.array.rows,
+        cfg.array.cols,
+        cfg.clock_mhz,
+        args.batch,
+        plans.len(),
+        plans.iter().filter(|p| p.layer.is_some()).count(),
+        elapsed.as_secs_f64() * 1e3
+    );
+    if args.report {
+        print_report(&cfg, &plans);
+    }
+    if args.emit_asm {
+        emit_asm(&cfg, &program, args.batch)?;
+    }
+    let accel: Vec<_> = plans.iter().filter_map(|p| p.layer.as_ref()).collect();
+    let cycles: u64 = accel.iter().map(|l| l.predicted.cycles).sum();
+    let macs: u64 = accel.iter().map(|l| l.macs()).sum();
+    let peak = f64::from(cfg.array.rows * cfg.array.cols);
+    println!(
+        "predicted: {cycles} accelerator cycles ({:.1} us at {} MHz), {macs} MACs, PE utilization {:.1}%",
+        cycles as f64 / cfg.clock_mhz,
+        cfg.clock_mhz,
+        100.0 * macs as f64 / (cycles.max(1) as f64 * peak)
+    );
+    Ok(())
+}
+
+fn print_report(cfg: &AccelConfig, plans: &[OpPlan]) {
+    println!(
+        "{:<3} {:<26} {:<22} {:<6} {:<16} {:>14} {:>10} {:>11} {:>6}  tile (m rows, n blocks, k blocks)",
+        "#", "node", "op", "engine", "output shape", "GEMM MxKxN", "MACs", "pred cycles", "util"
+    );
+    let peak = f64::from(cfg.array.rows * cfg.array.cols);
+    for (i, p) in plans.iter().enumerate() {
+        let shape = format!("{:?}", p.out_shape);
+        match &p.layer {
+            Some(l) => {
+                let [m, k, n] = l.gemm;
+                let gemm = if l.gemms > 1 { format!("{}x{m}x{k}x{n}", l.gemms) } else { format!("{m}x{k}x{n}") };
+                let util = 100.0 * l.macs() as f64 / (l.predicted.cycles.max(1) as f64 * peak);
+                println!(
+                    "{i:<3} {:<26} {:<22} {:<6} {shape:<16} {gemm:>14} {:>10} {:>11} {util:>5.1}%  ({}, {}, {})",
+                    p.node,
+                    p.source,
+                    "accel",
+                    l.macs(),
+                    l.predicted.cycles,
+                    l.tiling.m_tile,
+                    l.tiling.n_blocks_per_step,
+                    l.tiling.k_blocks_per_step
+                );
+            }
+            None => println!("{i:<3} {:<26} {:<22} {:<6} {shape:<16}", p.node, p.source, "host"),
+        }
+    }
+}
+
+fn emit_asm(cfg: &AccelConfig, program: &tessera_compiler::program::Program, batch: usize) -> anyhow::Result<()> {
+    for (op, p) in program.ops.iter().zip(plan(cfg, program, batch).map_err(anyhow::Error::msg)?) {
+        let (Some(layer), Some(l)) = (op.kind.layer(), p.layer) else { continue };
+        let a = vec![layer.a_zero; l.gemm[0] * layer.k];
+        let (bundle, _) = tessera_compiler::gemm_bundle::layer_bundle(
+            cfg,
+            layer,
+            &layer.weights[..layer.k * layer.n],
+            &a,
+            l.gemm[0],
+        )?;
+        println!("; {} ({}): {}", op.node, op.source, bundle.header.description);
+        for (i, instr) in bundle.program().map_err(anyhow::Error::msg)?.instrs.iter().enumerate() {
+            println!("{i:5}  {instr}");
+        }
+    }
+    Ok(())
+}
