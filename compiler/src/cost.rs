@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use tessera_isa::config::AccelConfig;
-use tessera_isa::isa::{AccElem, Instr, Load, Mem, Program, Queue, Store};
+use tessera_isa::isa::{AccElem, Instr, Load, Mem, Program, Queue, RequantMode, Store};
 
 /// Fixed costs of the RTL's units, in cycles (calibrated).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,10 +26,12 @@ pub struct Overheads {
     /// Per DDR read request (a row, or an entry when a row is not one aligned run),
     /// beyond its beats: issue and re-alignment in the read client.
     pub request: f64,
+    /// Read latency the accelerator adds to the DDR's (register slices, arbiter).
+    pub request_latency: f64,
 }
 
 impl Overheads {
-    pub const RTL: Overheads = Overheads { program: 60.0, instr: 4.0, gemm: 10.0, request: REQ };
+    pub const RTL: Overheads = Overheads { program: 60.0, instr: 2.0, gemm: 16.0, request: 1.0, request_latency: 0.0 };
 }
 
 /// The model for one config.
@@ -37,6 +39,8 @@ impl Overheads {
 pub struct CostModel {
     rows: f64,
     cols: f64,
+    /// Lanes the store unit's fixed-point requantizer handles per cycle.
+    requant_lanes: f64,
     operand_bytes: f64,
     bus_bytes: f64,
     /// Sustained DDR bytes per accelerator cycle.
@@ -57,12 +61,19 @@ pub struct Prediction {
 }
 
 impl CostModel {
+    /// The model with the RTL's calibrated overheads.
     pub fn new(cfg: &AccelConfig) -> Self {
+        Self::with_overheads(cfg, Overheads::RTL)
+    }
+
+    /// The model with other fixed costs (for calibration against measurements).
+    pub fn with_overheads(cfg: &AccelConfig, overheads: Overheads) -> Self {
         let clock = cfg.clock_mhz;
         let bus_bytes = f64::from(cfg.axi.data_bits) / 8.0;
         CostModel {
             rows: f64::from(cfg.array.rows),
             cols: f64::from(cfg.array.cols),
+            requant_lanes: [4.0, 2.0, 1.0].into_iter().find(|d| f64::from(cfg.array.cols) % d == 0.0).unwrap_or(1.0),
             operand_bytes: f64::from(cfg.array.operand_bits) / 8.0,
             bus_bytes,
             ddr_bytes_per_cycle: (cfg.ddr.bandwidth_mb_s / clock).min(bus_bytes),
@@ -70,7 +81,7 @@ impl CostModel {
             write_latency: cfg.ddr.write_latency_ns * clock / 1000.0,
             max_burst_bytes: f64::from(cfg.axi.max_burst_beats) * bus_bytes,
             outstanding: f64::from(cfg.axi.max_outstanding.max(1)),
-            overheads: Overheads::RTL,
+            overheads,
         }
     }
 
@@ -79,11 +90,17 @@ impl CostModel {
     /// outstanding bursts plus their issue cost, whichever is longer, after one latency.
     fn read(&self, requests: f64, request_bytes: f64, stride: f64) -> f64 {
         let bursts = requests * (request_bytes / self.max_burst_bytes).ceil().max(1.0);
-        // A request that starts mid-beat touches one more beat, on average by its alignment.
-        let misaligned = if stride % self.bus_bytes == 0.0 { 0.0 } else { 1.0 - 1.0 / self.bus_bytes };
-        let beats = requests * ((request_bytes / self.bus_bytes).ceil() + misaligned);
+        // Requests at a stride that is not whole beats start anywhere in a beat: on
+        // average they touch (bytes + beat - 1) / beat beats.
+        let per_request = if stride % self.bus_bytes == 0.0 {
+            (request_bytes / self.bus_bytes).ceil()
+        } else {
+            (request_bytes + self.bus_bytes - 1.0) / self.bus_bytes
+        };
+        let beats = requests * per_request;
         let stream = (requests * request_bytes / self.ddr_bytes_per_cycle).max(beats);
-        let latency_bound = bursts * self.read_latency / self.outstanding + requests * self.overheads.request;
+        let latency_bound = bursts * (self.read_latency + self.overheads.request_latency) / self.outstanding
+            + requests * self.overheads.request;
         self.read_latency + stream.max(latency_bound)
     }
 
@@ -109,12 +126,18 @@ impl CostModel {
         read.max(padded)
     }
 
+    /// The store unit handles one accumulator entry at a time: read it (two cycles),
+    /// feed its lanes to the requantizer in groups (four lanes per cycle at most; the
+    /// float lane, the ONNX arithmetic, takes one per cycle), wait for the pipeline,
+    /// then hand the packed bytes to the write client beat by beat.
     fn store(&self, s: &Store) -> f64 {
         let entry_bytes = f64::from(s.lanes) * f64::from(s.out_type.bits()) / 8.0;
         let entries = f64::from(s.x_size) * f64::from(s.y_size);
-        let beats = entries * (entry_bytes / self.bus_bytes).ceil();
-        let stream = (entries * entry_bytes / self.ddr_bytes_per_cycle).max(beats).max(entries);
-        self.write_latency + stream
+        let feed = if s.mode == RequantMode::Float { self.cols } else { self.cols / self.requant_lanes };
+        let beats = (entry_bytes / self.bus_bytes).ceil().max(1.0);
+        let per_entry = STORE_ENTRY_CYCLES + feed + REQUANT_PIPELINE + beats;
+        let bandwidth = entries * beats * self.bus_bytes / self.ddr_bytes_per_cycle;
+        self.write_latency + (entries * per_entry).max(bandwidth)
     }
 
     /// Cycles `instr` keeps its unit busy.
@@ -182,7 +205,11 @@ impl CostModel {
     }
 }
 
-const REQ: f64 = 3.0;
+/// Cycles of a store's entry outside feeding and the pipeline: read request,
+/// latch, hand-over (`hdl/src/store_unit.rs` phases).
+const STORE_ENTRY_CYCLES: f64 = 3.0;
+/// Stages of the requantization lanes (`REQUANT_LATENCY`, `FLOAT_LATENCY`).
+const REQUANT_PIPELINE: f64 = 6.0;
 
 const UNITS: [&str; 3] = ["load", "compute", "store"];
 
@@ -224,4 +251,45 @@ fn fifos(u: usize, instr: &Instr, pop: bool) -> Vec<usize> {
         _ => {}
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_isa::isa::{Deps, Gemm, Loop2};
+
+    fn gemm(rows: u16, deps: Deps) -> Instr {
+        Instr::Gemm(Gemm { deps, loops: Loop2::flat(rows), ..Default::default() })
+    }
+
+    fn weight_load(deps: Deps) -> Instr {
+        Instr::Load(Load { deps, mem: Mem::Wbuf, x_size: 64, y_size: 1, x_stride: 4, lanes: 4, ..Default::default() })
+    }
+
+    #[test]
+    fn double_buffered_loads_overlap_compute() {
+        let cfg = AccelConfig::builtin("tiny").unwrap();
+        let model = CostModel::new(&cfg);
+        let push = Deps { push_next: true, ..Deps::NONE };
+        let pop = Deps { pop_prev: true, ..Deps::NONE };
+        let (load, compute) = (model.duration(&weight_load(push)), model.duration(&gemm(200, pop)));
+        // One load then its GEMM: strictly in sequence.
+        let serial = model.predict(&Program::new(vec![weight_load(push), gemm(200, pop), Instr::Finish])).unwrap();
+        assert_eq!(serial.cycles, (load + compute + Overheads::RTL.program).round() as u64);
+        // Two of each: the second load runs under the first GEMM, so the total is one
+        // load shorter than two in sequence.
+        let two =
+            Program::new(vec![weight_load(push), weight_load(push), gemm(200, pop), gemm(200, pop), Instr::Finish]);
+        let overlapped = model.predict(&two).unwrap();
+        assert_eq!(overlapped.cycles, (load + 2.0 * compute + Overheads::RTL.program).round() as u64);
+        assert_eq!(overlapped.busy, [(2.0 * load) as u64, (2.0 * compute) as u64, 0]);
+    }
+
+    #[test]
+    fn a_token_nobody_pushes_is_a_deadlock() {
+        let cfg = AccelConfig::builtin("tiny").unwrap();
+        let program = Program::new(vec![gemm(8, Deps { pop_prev: true, ..Deps::NONE }), Instr::Finish]);
+        let err = CostModel::new(&cfg).predict(&program).unwrap_err();
+        assert!(err.contains("compute unit waits"), "{err}");
+    }
 }

@@ -1,0 +1,67 @@
+//! The cost model against the cycle-accurate RTL: `tessera compile --report`'s
+//! predicted cycles per layer and the cycle counter of the same layers run on the
+//! Verilated accelerator by `tessera run`, for the ResNet-style example's eight
+//! first test digits on the `tiny` config (its 5 convolutions and the dense layer).
+
+mod common;
+
+use common::tessera;
+use ndarray::{s, Array2};
+use ndarray_npy::{read_npy, write_npy};
+use std::path::Path;
+
+fn example(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits_resnet").join(name)
+}
+
+/// (node, cycles) from the lines of `text` that describe accelerator layers, taking
+/// the cycle count at `field` (counted from the end of the line).
+fn layer_cycles(text: &str, marker: &str, field: usize) -> Vec<(String, u64)> {
+    text.lines()
+        .filter(|l| l.contains(marker) && !l.trim_start().starts_with("accelerator"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let node = if f[0].chars().all(|c| c.is_ascii_digit()) { f[1] } else { f[0] };
+            (node.to_string(), f[f.len() - field].trim_end_matches(',').parse().expect("a cycle count"))
+        })
+        .collect()
+}
+
+#[test]
+fn predicted_cycles_are_within_15_percent_of_the_rtl_per_layer() {
+    let x: Array2<f32> = read_npy(example("data/x_test.npy")).unwrap();
+    let input = std::env::temp_dir().join(format!("tessera-cost-{}.npy", std::process::id()));
+    write_npy(&input, &x.slice(s![..8, ..]).to_owned()).unwrap();
+    let model = example("resnet_qop.onnx");
+    let compiled = tessera([
+        "compile".as_ref(),
+        model.as_os_str(),
+        "-c".as_ref(),
+        "tiny".as_ref(),
+        "--batch".as_ref(),
+        "8".as_ref(),
+        "--report".as_ref(),
+    ]);
+    assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
+    // Report rows end "... <pred cycles> <util>%  (<m>, <n>, <k>)".
+    let predicted = layer_cycles(&String::from_utf8_lossy(&compiled.stdout), " accel ", 5);
+    let run = tessera([
+        "run".as_ref(),
+        model.as_os_str(),
+        "-c".as_ref(),
+        "tiny".as_ref(),
+        "--backend".as_ref(),
+        "verilator".as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    // Run rows end "... accelerator MxKxN, <cycles> cycles".
+    let measured = layer_cycles(&String::from_utf8_lossy(&run.stdout), " accelerator ", 2);
+    assert_eq!(predicted.len(), 6, "{predicted:?}");
+    assert_eq!(predicted.iter().map(|p| &p.0).collect::<Vec<_>>(), measured.iter().map(|m| &m.0).collect::<Vec<_>>());
+    for ((node, p), (_, m)) in predicted.iter().zip(&measured) {
+        let error = (*p as f64 - *m as f64) / *m as f64;
+        assert!(error.abs() <= 0.15, "{node}: predicted {p}, measured {m} cycles ({:+.1}%)", 100.0 * error);
+    }
+}
