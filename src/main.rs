@@ -195,7 +195,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Run { program, input, output, config, backend, trace, timeout_ms, labels, reference }
-            if program.extension().is_some_and(|e| e == "onnx") =>
+            if program.extension().is_some_and(|e| e == "onnx" || e == "tflite") =>
         {
             commands::model::run(&commands::model::ModelArgs {
                 model: &program,

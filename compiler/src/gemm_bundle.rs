@@ -92,10 +92,10 @@ pub fn layer_bundle(
         w_quant: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
     };
     let output = match &layer.output {
-        LayerOutput::Requant { params, out } => {
-            let (out_type, clamp) =
-                if out.dtype == ElemType::U8 { (OutType::U8, (0, 255)) } else { (OutType::I8, (-128, 127)) };
-            BundleOutput::Requant { params, mode: RequantMode::Float, out_type, zero_point: out.zero as i16, clamp }
+        LayerOutput::Requant { params, out, mode, clamp } => {
+            let out_type = if out.dtype == ElemType::U8 { OutType::U8 } else { OutType::I8 };
+            let clamp = (clamp.0 as i16, clamp.1 as i16);
+            BundleOutput::Requant { params, mode: *mode, out_type, zero_point: out.zero as i16, clamp }
         }
         LayerOutput::Raw32 => BundleOutput::Raw32,
     };

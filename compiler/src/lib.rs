@@ -21,9 +21,20 @@ pub mod plan;
 pub mod program;
 
 pub mod tensor;
+pub mod tflite;
 
 pub use gemm::{
     blocked_order, lower_gemm, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, LowerError, OperandQuant,
     WeightLayout,
 };
 pub use image::ImageBuilder;
+
+/// Imports a model file (`.tflite`, else ONNX) and lowers it to a [`program::Program`];
+/// errors name the file.
+pub fn load_program(path: &std::path::Path) -> Result<program::Program, String> {
+    if path.extension().is_some_and(|e| e == "tflite") {
+        return tflite::load_file(path);
+    }
+    let graph = onnx::import_file(path).map_err(|e| e.to_string())?;
+    lower::lower_graph(&graph).map_err(|e| format!("{}: {e}", path.display()))
+}

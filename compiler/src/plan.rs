@@ -8,7 +8,7 @@ use crate::gemm::GemmTiling;
 use crate::gemm_bundle::layer_bundle;
 use crate::program::{HostOp, OpKind, Program};
 use std::collections::HashMap;
-use tessera_driver::host::ops::{broadcast_shape, flatten_shape, pool_output_shape, reshape_batched, Window};
+use tessera_driver::host::ops::{broadcast_shape, flatten_shape, pool_output_shape, reshape_batched};
 use tessera_isa::config::AccelConfig;
 
 /// One accelerator layer.
@@ -71,19 +71,18 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                 (out, Some(layer_plan(cfg, &model, layer, rows).map_err(context)?))
             }
             OpKind::Conv { geometry, layer } => {
-                let &[n, _, h, w] = ins[0] else { return Err(context(format!("input {:?} is not NCHW", ins[0]))) };
+                let [n, _, h, w] =
+                    geometry.dims(ins[0]).ok_or_else(|| context(format!("input {:?} is not 4-D", ins[0])))?;
                 let [oh, ow] =
                     geometry.output_size(h, w).ok_or_else(|| context("the kernel exceeds the input".into()))?;
-                (vec![n, layer.n, oh, ow], Some(layer_plan(cfg, &model, layer, n * oh * ow).map_err(context)?))
+                let out = geometry.shape([n, layer.n, oh, ow]);
+                (out, Some(layer_plan(cfg, &model, layer, n * oh * ow).map_err(context)?))
             }
             OpKind::Host { op: host, .. } => {
                 let shape = match host {
                     HostOp::Add => broadcast_shape(ins[0], ins[1]),
                     HostOp::Relu => Ok(ins[0].to_vec()),
-                    HostOp::MaxPool(g) => pool_output_shape(
-                        ins[0],
-                        &Window { kernel: g.kernel, pads: g.pads, strides: g.strides, dilations: g.dilations },
-                    ),
+                    HostOp::MaxPool(g) | HostOp::AvgPool(g) => pool_output_shape(ins[0], &g.window()),
                     HostOp::Flatten { axis } => flatten_shape(ins[0], *axis),
                     HostOp::Reshape { shape } => reshape_batched(ins[0], shape),
                 };

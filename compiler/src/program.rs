@@ -5,6 +5,8 @@
 
 use crate::tensor::ElemType;
 use std::collections::BTreeMap;
+use tessera_driver::host::ops::Window;
+use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::ParamLane;
 
 /// A per-tensor affine quantization `real = (q - zero) * scale` onto `dtype`.
@@ -22,9 +24,11 @@ pub struct Affine {
 /// What a GEMM layer writes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LayerOutput {
-    /// Float requantization per output column (`QLinearMatMul` arithmetic):
-    /// `f32(a.scale * w_scale[c]) / out.scale`, after adding the column's int32 bias.
-    Requant { params: Vec<ParamLane>, out: Affine },
+    /// Requantization per output column after adding the column's int32 bias: the
+    /// float lane (ONNX `QLinearMatMul` arithmetic, scale `f32(a.scale * w_scale[c]) /
+    /// out.scale`) or TFLite's fixed-point multipliers, then the zero point and the
+    /// clamp (the type's range, or a fused activation's).
+    Requant { params: Vec<ParamLane>, out: Affine, mode: RequantMode, clamp: (i64, i64) },
     /// The int32 accumulators (`MatMulInteger`).
     Raw32,
 }
@@ -86,6 +90,8 @@ pub struct ConvGeometry {
     pub pads: [usize; 4],
     pub strides: [usize; 2],
     pub dilations: [usize; 2],
+    /// NHWC activations (TFLite) instead of NCHW (ONNX).
+    pub channels_last: bool,
 }
 
 impl ConvGeometry {
@@ -99,6 +105,35 @@ impl ConvGeometry {
         let ow = out(w, self.pads[1], self.pads[3], self.kernel[1], self.dilations[1], self.strides[1])?;
         Some([oh, ow])
     }
+
+    /// (batch, channels, height, width) of a rank-4 activation in this layout.
+    pub fn dims(&self, shape: &[usize]) -> Option<[usize; 4]> {
+        match *shape {
+            [n, h, w, c] if self.channels_last => Some([n, c, h, w]),
+            [n, c, h, w] if !self.channels_last => Some([n, c, h, w]),
+            _ => None,
+        }
+    }
+
+    /// The activation shape of (batch, channels, height, width) in this layout.
+    pub fn shape(&self, [n, c, h, w]: [usize; 4]) -> Vec<usize> {
+        if self.channels_last {
+            vec![n, h, w, c]
+        } else {
+            vec![n, c, h, w]
+        }
+    }
+
+    /// The window as the host's pooling takes it.
+    pub fn window(&self) -> Window {
+        Window {
+            kernel: self.kernel,
+            pads: self.pads,
+            strides: self.strides,
+            dilations: self.dilations,
+            channels_last: self.channels_last,
+        }
+    }
 }
 
 /// An operation the host runs.
@@ -107,9 +142,12 @@ pub enum HostOp {
     /// Element-wise sum of the two inputs (numpy broadcasting).
     Add,
     Relu,
-    /// 2-D max pooling over NCHW (the window geometry reuses [`ConvGeometry`], whose
-    /// `channels` is unused).
+    /// 2-D max pooling (the window geometry reuses [`ConvGeometry`], whose `channels`
+    /// is unused).
     MaxPool(ConvGeometry),
+    /// 2-D average pooling on integers, TFLite's arithmetic: the window's sum divided
+    /// by the count of its in-bounds taps, rounded half away from zero.
+    AvgPool(ConvGeometry),
     /// `[d0 .. d(axis-1), rest]` flattening to 2-D.
     Flatten {
         axis: i64,
@@ -123,8 +161,12 @@ pub enum HostOp {
 /// How a host operation treats quantized values.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostArith {
-    /// Directly on the integers (QOperator form's `MaxPool`, `Flatten`, ...).
-    Integer,
+    /// Directly on the integers (QOperator form's `MaxPool`, `Flatten`, TFLite's
+    /// pooling), then clamped (a TFLite fused activation) if given.
+    Integer { clamp: Option<(i64, i64)> },
+    /// TFLite's int8 `ADD`: both inputs rescaled to a common fixed-point scale with
+    /// 20 bits of headroom, summed, rescaled to `out`, clamped.
+    TfliteAdd { inputs: [Affine; 2], out: Affine, clamp: (i64, i64) },
     /// Dequantize each input with its parameters, apply the op in float32, quantize
     /// to `out` (a float op between `DequantizeLinear`s and a `QuantizeLinear`, and
     /// `QLinearAdd`).

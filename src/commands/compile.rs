@@ -29,8 +29,7 @@ pub fn run(args: &CompileArgs) -> anyhow::Result<()> {
     let cfg = AccelConfig::load(args.config)?;
     let started = Instant::now();
     let context = |e: String| anyhow::anyhow!("{}: {e}", args.model.display());
-    let graph = tessera_compiler::onnx::import_file(args.model)?;
-    let program = tessera_compiler::lower::lower_graph(&graph).map_err(context)?;
+    let program = tessera_compiler::load_program(args.model).map_err(anyhow::Error::msg)?;
     let plans = plan(&cfg, &program, args.batch).map_err(context)?;
     let elapsed = started.elapsed();
     println!(

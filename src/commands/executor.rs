@@ -15,8 +15,9 @@ use tessera_compiler::program::{
     Affine, BoundaryQuant, ConvGeometry, GemmLayer, HostArith, HostOp, Op, OpKind, Program,
 };
 use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
-use tessera_driver::host::ops::{broadcast_binary, flatten_shape, max_pool, reshape_batched, Window};
+use tessera_driver::host::ops::{average_pool_int, broadcast_binary, flatten_shape, max_pool, reshape_batched};
 use tessera_driver::host::quant::{dequantize, quantize, QuantParams, QuantRange};
+use tessera_driver::host::tflite;
 use tessera_isa::bundle::Role;
 use tessera_isa::config::AccelConfig;
 
@@ -147,12 +148,27 @@ fn run_host(kind: &OpKind, args: &[Value]) -> anyhow::Result<Value> {
             let values = dequantize(ints(&args[0])?, shape, &boundary(q, shape.len())?)?;
             Ok(Value { values: Values::Float(values), shape: shape.clone() })
         }
-        OpKind::Host { op, arith: HostArith::Integer } => {
+        OpKind::Host { op, arith: HostArith::Integer { clamp } } => {
             let x: Vec<&[i64]> = args.iter().map(ints).collect::<anyhow::Result<_>>()?;
             let shapes: Vec<&[usize]> = args.iter().map(|a| a.shape.as_slice()).collect();
-            let (values, shape) = host_op(op, &x, &shapes, 0)?;
+            let (mut values, shape) = match op {
+                HostOp::AvgPool(g) => average_pool_int(x[0], shapes[0], &g.window())?,
+                _ => host_op(op, &x, &shapes, 0)?,
+            };
+            if let Some((lo, hi)) = clamp {
+                values.iter_mut().for_each(|v| *v = (*v).clamp(*lo, *hi));
+            }
             Ok(Value { values: Values::Int(values), shape })
         }
+        OpKind::Host { op: HostOp::Add, arith: HostArith::TfliteAdd { inputs: [a, b], out, clamp } } => {
+            let q = |p: &Affine| tflite::Quant { scale: p.scale, zero: p.zero };
+            let params = tflite::AddParams::new(q(a), q(b), q(out), *clamp)
+                .ok_or_else(|| anyhow::anyhow!("the scales give no fixed-point multipliers"))?;
+            let (values, shape) =
+                tflite::add(ints(&args[0])?, &args[0].shape, ints(&args[1])?, &args[1].shape, &params)?;
+            Ok(Value { values: Values::Int(values), shape })
+        }
+        OpKind::Host { arith: HostArith::TfliteAdd { .. }, .. } => unreachable!("TFLite arithmetic is for ADD"),
         OpKind::Host { op, arith: HostArith::Requant { inputs, out } } => {
             let real: Vec<Vec<f32>> = args
                 .iter()
@@ -179,11 +195,8 @@ fn host_op<T: Copy + PartialOrd + std::ops::Add<Output = T>>(
     Ok(match op {
         HostOp::Add => broadcast_binary(x[0], shapes[0], x[1], shapes[1], |a, b| a + b)?,
         HostOp::Relu => (x[0].iter().map(|&v| if v > zero { v } else { zero }).collect(), shapes[0].to_vec()),
-        HostOp::MaxPool(g) => max_pool(
-            x[0],
-            shapes[0],
-            &Window { kernel: g.kernel, pads: g.pads, strides: g.strides, dilations: g.dilations },
-        )?,
+        HostOp::MaxPool(g) => max_pool(x[0], shapes[0], &g.window())?,
+        HostOp::AvgPool(_) => anyhow::bail!("average pooling runs on integers only"),
         HostOp::Flatten { axis } => (x[0].to_vec(), flatten_shape(shapes[0], *axis)?),
         HostOp::Reshape { shape } => {
             // A batch-1 target shape applies per sample when a batch runs.
@@ -200,7 +213,7 @@ fn run_layer(op: &Op, layer: &GemmLayer, x: &Value, target: &Target) -> anyhow::
     let (values, shape, rows, cycles) = match &op.kind {
         OpKind::Conv { geometry, .. } => {
             let (values, shape, cycles) = run_conv(geometry, layer, a, &x.shape, target)?;
-            let rows = shape_rows(&shape);
+            let rows = values.len() / layer.n;
             (values, shape, rows, cycles)
         }
         _ => {
@@ -231,11 +244,6 @@ fn run_layer(op: &Op, layer: &GemmLayer, x: &Value, target: &Target) -> anyhow::
     Ok((Value { values: Values::Int(values), shape }, run))
 }
 
-/// GEMM rows of a convolution's NCHW output: `N * OH * OW`.
-fn shape_rows(shape: &[usize]) -> usize {
-    shape[0] * shape[2] * shape[3]
-}
-
 /// A convolution: im2col on the host (padding with the input's zero point, so it
 /// contributes nothing), the GEMM on the accelerator, then back to NCHW.
 fn run_conv(
@@ -245,8 +253,9 @@ fn run_conv(
     shape: &[usize],
     target: &Target,
 ) -> anyhow::Result<(Vec<i64>, Vec<usize>, u64)> {
-    let &[n, c, h, w] = shape else { anyhow::bail!("the input must be NCHW, not {shape:?}") };
+    let [n, c, h, w] = geometry.dims(shape).ok_or_else(|| anyhow::anyhow!("the input must be 4-D, not {shape:?}"))?;
     anyhow::ensure!(c == geometry.channels, "the input has {c} channels, the kernel {}", geometry.channels);
+    let last = geometry.channels_last;
     let [oh, ow] =
         geometry.output_size(h, w).ok_or_else(|| anyhow::anyhow!("the kernel is larger than the padded input"))?;
     let [kh, kw] = geometry.kernel;
@@ -254,10 +263,15 @@ fn run_conv(
     let mut patches = Vec::with_capacity(n * oh * ow * k);
     for b in 0..n {
         for (y, xo) in (0..oh).flat_map(|y| (0..ow).map(move |xo| (y, xo))) {
-            for (ch, i, j) in (0..c).flat_map(|ch| (0..kh).flat_map(move |i| (0..kw).map(move |j| (ch, i, j)))) {
+            // The kernel's flattening order: (c, i, j) for ONNX's [M, C, kh, kw],
+            // (i, j, c) for TFLite's [M, kh, kw, C].
+            for t in 0..k {
+                let (ch, i, j) =
+                    if last { (t % c, t / c / kw, t / c % kw) } else { (t / (kh * kw), t / kw % kh, t % kw) };
                 let row = (y * geometry.strides[0] + i * geometry.dilations[0]).checked_sub(geometry.pads[0]);
                 let col = (xo * geometry.strides[1] + j * geometry.dilations[1]).checked_sub(geometry.pads[1]);
                 let value = match (row, col) {
+                    (Some(r), Some(q)) if r < h && q < w && last => x[((b * h + r) * w + q) * c + ch],
                     (Some(r), Some(q)) if r < h && q < w => x[((b * c + ch) * h + r) * w + q],
                     _ => layer.a_zero,
                 };
@@ -267,6 +281,10 @@ fn run_conv(
     }
     let m = layer.n;
     let (gemm, cycles) = run_gemm(target, layer, &layer.weights, &patches, n * oh * ow)?;
+    if last {
+        // The GEMM's rows are NHWC's (n, y, x) already.
+        return Ok((gemm, vec![n, oh, ow, m], cycles));
+    }
     // [n, oh*ow, m] -> [n, m, oh, ow]
     let spatial = oh * ow;
     let out = (0..n * m * spatial)

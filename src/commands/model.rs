@@ -86,9 +86,7 @@ pub fn execute_file(
     backend: Backend,
     timeout: Duration,
 ) -> anyhow::Result<ModelRun> {
-    let graph = tessera_compiler::onnx::import_file(model)?;
-    let program =
-        tessera_compiler::lower::lower_graph(&graph).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
+    let program = tessera_compiler::load_program(model).map_err(anyhow::Error::msg)?;
     execute(&program, inputs, &Target { cfg, backend, timeout }).map_err(|e| e.context(model.display().to_string()))
 }
 

@@ -7,6 +7,7 @@ use super::params::{affine_at, constant, node_error, requant_scale, weight_zeros
 use crate::graph::{Attr, Graph, Node};
 use crate::program::{Affine, ConvGeometry, GemmLayer, LayerOutput, OpKind};
 use crate::tensor::ElemType;
+use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::ParamLane;
 
 /// How a weight constant is laid out.
@@ -111,7 +112,7 @@ fn gemm_layer(g: &Graph, node: &Node, q: Requant, w: Weights, bias: Bias) -> Res
                     lane
                 })
                 .collect();
-            LayerOutput::Requant { params, out }
+            LayerOutput::Requant { params, out, mode: RequantMode::Float, clamp: out.dtype.int_range().expect("8-bit") }
         }
         (None, _) => LayerOutput::Raw32,
         (Some(_), None) => unreachable!("requantized layers have a weight scale"),
@@ -314,5 +315,12 @@ pub fn window_geometry(node: &Node, channels: usize, kernel: [usize; 2]) -> Resu
         Some(&[t, l, b, r]) if t.min(l).min(b).min(r) >= 0 => [t as usize, l as usize, b as usize, r as usize],
         Some(v) => return Err(node_error(node, format!("pads {v:?}: four non-negative values are supported"))),
     };
-    Ok(ConvGeometry { channels, kernel, pads, strides: pair("strides", 1)?, dilations: pair("dilations", 1)? })
+    Ok(ConvGeometry {
+        channels,
+        kernel,
+        pads,
+        strides: pair("strides", 1)?,
+        dilations: pair("dilations", 1)?,
+        channels_last: false,
+    })
 }

@@ -117,7 +117,7 @@ impl<'g> Lowering<'g> {
                     return Err(node_error(node, format!("runs on {dtype} values; int8 and uint8 are supported")));
                 }
                 let op = host::host_op(g, node)?;
-                self.host(node, vec![node.inputs[0].clone()], host::HostNode { op, arith: crate::program::HostArith::Integer })
+                self.host(node, vec![node.inputs[0].clone()], host::HostNode { op, arith: crate::program::HostArith::Integer { clamp: None } })
             }
             _ => Err(node_error(node, "not supported (no accelerator or host lowering for this op)")),
         }
@@ -235,7 +235,9 @@ impl<'g> Lowering<'g> {
         }
         let out_type = match &host.arith {
             crate::program::HostArith::Requant { out, .. } => out.dtype,
-            crate::program::HostArith::Integer => out_type.expect("host ops have an input"),
+            crate::program::HostArith::Integer { .. } | crate::program::HostArith::TfliteAdd { .. } => {
+                out_type.expect("host ops have an input")
+            }
         };
         let kind = OpKind::Host { op: host.op, arith: host.arith };
         self.push(node, &node.qualified_op(), inputs, out_type, kind);

@@ -82,7 +82,7 @@ pub fn broadcast_binary<T: Copy, U>(
     Ok((out, shape))
 }
 
-/// A 2-D pooling window over NCHW.
+/// A 2-D pooling window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub kernel: [usize; 2],
@@ -90,43 +90,104 @@ pub struct Window {
     pub pads: [usize; 4],
     pub strides: [usize; 2],
     pub dilations: [usize; 2],
+    /// NHWC (TFLite) rather than NCHW (ONNX).
+    pub channels_last: bool,
 }
 
-/// The NCHW shape a 2-D window `w` slides to over an NCHW `shape`.
+impl Window {
+    /// (batch, channels, height, width) of a rank-4 `shape` in this window's layout.
+    fn dims(&self, shape: &[usize]) -> Result<[usize; 4], ShapeError> {
+        match *shape {
+            [n, h, w, c] if self.channels_last => Ok([n, c, h, w]),
+            [n, c, h, w] if !self.channels_last => Ok([n, c, h, w]),
+            _ => Err(ShapeError::NotNchw { what: "pooling", shape: shape.to_vec() }),
+        }
+    }
+
+    /// Flat index of element (b, ch, r, q) of a tensor of `dims` (b, c, h, w).
+    fn index(&self, [_, c, h, w]: [usize; 4], b: usize, ch: usize, r: usize, q: usize) -> usize {
+        if self.channels_last {
+            ((b * h + r) * w + q) * c + ch
+        } else {
+            ((b * c + ch) * h + r) * w + q
+        }
+    }
+
+    fn shape(&self, [n, c, h, w]: [usize; 4]) -> Vec<usize> {
+        if self.channels_last {
+            vec![n, h, w, c]
+        } else {
+            vec![n, c, h, w]
+        }
+    }
+
+    /// Output height and width over an input of `h` x `w`.
+    fn output_size(&self, h: usize, w: usize) -> Option<[usize; 2]> {
+        let size = |len: usize, lo: usize, hi: usize, k: usize, d: usize, s: usize| {
+            (len + lo + hi).checked_sub(d * (k - 1) + 1).map(|v| v / s + 1)
+        };
+        let oh = size(h, self.pads[0], self.pads[2], self.kernel[0], self.dilations[0], self.strides[0])?;
+        let ow = size(w, self.pads[1], self.pads[3], self.kernel[1], self.dilations[1], self.strides[1])?;
+        Some([oh, ow])
+    }
+
+    /// Every output position's in-bounds input taps, in output order:
+    /// `visit(output index, taps)`.
+    fn slide<T: Copy, U>(
+        &self,
+        x: &[T],
+        shape: &[usize],
+        reduce: impl Fn(&mut dyn Iterator<Item = T>) -> Option<U>,
+    ) -> Result<(Vec<U>, Vec<usize>), ShapeError> {
+        check_len(x.len(), shape)?;
+        let dims = self.dims(shape)?;
+        let [n, c, h, w] = dims;
+        let window = || ShapeError::Window { shape: shape.to_vec() };
+        let [oh, ow] = self.output_size(h, w).ok_or_else(window)?;
+        let out_dims = [n, c, oh, ow];
+        let mut out: Vec<Option<U>> = (0..n * c * oh * ow).map(|_| None).collect();
+        for (b, ch) in (0..n).flat_map(|b| (0..c).map(move |ch| (b, ch))) {
+            for (y, xo) in (0..oh).flat_map(|y| (0..ow).map(move |xo| (y, xo))) {
+                let mut taps =
+                    (0..self.kernel[0]).flat_map(|i| (0..self.kernel[1]).map(move |j| (i, j))).filter_map(|(i, j)| {
+                        let r = (y * self.strides[0] + i * self.dilations[0])
+                            .checked_sub(self.pads[0])
+                            .filter(|&r| r < h)?;
+                        let q = (xo * self.strides[1] + j * self.dilations[1])
+                            .checked_sub(self.pads[1])
+                            .filter(|&q| q < w)?;
+                        Some(x[self.index(dims, b, ch, r, q)])
+                    });
+                out[self.index(out_dims, b, ch, y, xo)] = Some(reduce(&mut taps).ok_or_else(window)?);
+            }
+        }
+        Ok((out.into_iter().map(|v| v.expect("every output visited")).collect(), self.shape(out_dims)))
+    }
+}
+
+/// The shape a 2-D window `w` slides to over `shape`.
 pub fn pool_output_shape(shape: &[usize], w: &Window) -> Result<Vec<usize>, ShapeError> {
-    let &[n, c, h, wd] = shape else { return Err(ShapeError::NotNchw { what: "pooling", shape: shape.to_vec() }) };
-    let size = |len: usize, lo: usize, hi: usize, k: usize, d: usize, s: usize| {
-        (len + lo + hi).checked_sub(d * (k - 1) + 1).map(|v| v / s + 1)
-    };
-    let window = || ShapeError::Window { shape: shape.to_vec() };
-    let oh = size(h, w.pads[0], w.pads[2], w.kernel[0], w.dilations[0], w.strides[0]).ok_or_else(window)?;
-    let ow = size(wd, w.pads[1], w.pads[3], w.kernel[1], w.dilations[1], w.strides[1]).ok_or_else(window)?;
-    Ok(vec![n, c, oh, ow])
+    let [n, c, h, wd] = w.dims(shape)?;
+    let [oh, ow] = w.output_size(h, wd).ok_or_else(|| ShapeError::Window { shape: shape.to_vec() })?;
+    Ok(w.shape([n, c, oh, ow]))
 }
 
-/// `MaxPool` over NCHW (padding never wins: it is outside the window's candidates).
+/// `MaxPool` (padding never wins: it is outside the window's candidates).
 pub fn max_pool<T: Copy + PartialOrd>(
     x: &[T],
     shape: &[usize],
     w: &Window,
 ) -> Result<(Vec<T>, Vec<usize>), ShapeError> {
-    check_len(x.len(), shape)?;
-    let out_shape = pool_output_shape(shape, w)?;
-    let (h, wd, oh, ow) = (shape[2], shape[3], out_shape[2], out_shape[3]);
-    let window = || ShapeError::Window { shape: shape.to_vec() };
-    let mut out = Vec::with_capacity(out_shape.iter().product());
-    for plane in x.chunks(h * wd) {
-        for (y, xo) in (0..oh).flat_map(|y| (0..ow).map(move |xo| (y, xo))) {
-            let taps = (0..w.kernel[0]).flat_map(|i| (0..w.kernel[1]).map(move |j| (i, j))).filter_map(|(i, j)| {
-                let r = (y * w.strides[0] + i * w.dilations[0]).checked_sub(w.pads[0]).filter(|&r| r < h)?;
-                let q = (xo * w.strides[1] + j * w.dilations[1]).checked_sub(w.pads[1]).filter(|&q| q < wd)?;
-                Some(plane[r * wd + q])
-            });
-            let best = taps.reduce(|m, v| if v > m { v } else { m }).ok_or_else(window)?;
-            out.push(best);
-        }
-    }
-    Ok((out, out_shape))
+    w.slide(x, shape, |taps| taps.reduce(|m, v| if v > m { v } else { m }))
+}
+
+/// TFLite's integer `AVERAGE_POOL_2D`: the sum of the in-bounds taps divided by
+/// their count, rounded half away from zero.
+pub fn average_pool_int(x: &[i64], shape: &[usize], w: &Window) -> Result<(Vec<i64>, Vec<usize>), ShapeError> {
+    w.slide(x, shape, |taps| {
+        let (sum, count) = taps.fold((0i64, 0i64), |(s, n), v| (s + v, n + 1));
+        (count > 0).then(|| if sum > 0 { (sum + count / 2) / count } else { (sum - count / 2) / count })
+    })
 }
 
 /// The shape `Flatten(axis)` gives `shape`.
@@ -198,15 +259,42 @@ mod tests {
     fn max_pool_2x2_stride_2() {
         // One 4x4 plane: 0..16.
         let x: Vec<i64> = (0..16).collect();
-        let w = Window { kernel: [2, 2], pads: [0; 4], strides: [2, 2], dilations: [1, 1] };
+        let w = Window { kernel: [2, 2], pads: [0; 4], strides: [2, 2], dilations: [1, 1], channels_last: false };
         let (y, shape) = max_pool(&x, &[1, 1, 4, 4], &w).unwrap();
         assert_eq!(shape, vec![1, 1, 2, 2]);
         assert_eq!(y, vec![5, 7, 13, 15]);
         // Padding is not a candidate: all-negative inputs keep their maximum.
         let neg: Vec<i64> = (0..4).map(|v| -10 - v).collect();
-        let padded = Window { kernel: [3, 3], pads: [1; 4], strides: [1, 1], dilations: [1, 1] };
+        let padded = Window { kernel: [3, 3], pads: [1; 4], strides: [1, 1], dilations: [1, 1], channels_last: false };
         let (y, _) = max_pool(&neg, &[1, 1, 2, 2], &padded).unwrap();
         assert_eq!(y, vec![-10; 4]);
+    }
+
+    #[test]
+    fn nhwc_pooling_matches_nchw_pooling_of_the_transposed_input() {
+        // Two channels of a 4x4 plane, NCHW: channel 0 is 0..16, channel 1 its negation.
+        let nchw: Vec<i64> = (0..16).chain((0..16).map(|v| -v)).collect();
+        let nhwc: Vec<i64> = (0..16).flat_map(|i| [nchw[i], nchw[16 + i]]).collect();
+        let w = Window { kernel: [2, 2], pads: [0; 4], strides: [2, 2], dilations: [1, 1], channels_last: false };
+        let (a, a_shape) = max_pool(&nchw, &[1, 2, 4, 4], &w).unwrap();
+        let last = Window { channels_last: true, ..w };
+        let (b, b_shape) = max_pool(&nhwc, &[1, 4, 4, 2], &last).unwrap();
+        assert_eq!((a_shape, b_shape), (vec![1, 2, 2, 2], vec![1, 2, 2, 2]));
+        let b_as_nchw: Vec<i64> = (0..2).flat_map(|c| (0..4).map(move |i| (i, c))).map(|(i, c)| b[i * 2 + c]).collect();
+        assert_eq!(a, b_as_nchw);
+        assert_eq!(a, vec![5, 7, 13, 15, 0, -2, -8, -10]);
+    }
+
+    #[test]
+    fn average_pool_rounds_half_away_from_zero() {
+        // Windows of 2: (1+2)/2 = 1.5 -> 2, (-1-2)/2 = -1.5 -> -2, (1+1)/2 = 1.
+        let w = Window { kernel: [1, 2], pads: [0; 4], strides: [1, 2], dilations: [1, 1], channels_last: false };
+        let (y, _) = average_pool_int(&[1, 2, -1, -2, 1, 1], &[1, 1, 1, 6], &w).unwrap();
+        assert_eq!(y, vec![2, -2, 1]);
+        // Padding is not counted: a 3x3 window at a corner of a 2x2 input sees 4 taps.
+        let padded = Window { kernel: [3, 3], pads: [1; 4], strides: [1, 1], dilations: [1, 1], channels_last: false };
+        let (y, _) = average_pool_int(&[4, 4, 4, 5], &[1, 1, 2, 2], &padded).unwrap();
+        assert_eq!(y, vec![4, 4, 4, 4]);
     }
 
     #[test]

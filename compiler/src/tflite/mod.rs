@@ -1,0 +1,27 @@
+//! TFLite flatbuffers (`.tflite`, full-int8 models from the TensorFlow Lite converter)
+//! to a [`Program`], with TFLite's integer arithmetic: per-channel fixed-point
+//! requantization on the accelerator (double rounding for `CONV_2D`, single rounding
+//! for `FULLY_CONNECTED`, as the reference kernels round), fused activations as
+//! output clamps, NHWC activations, and the host's TFLite `ADD` and pooling.
+//!
+//! TFLite graphs go straight to the program rather than through the ONNX-shaped
+//! [`crate::graph`]: their operators carry fixed-point semantics the ONNX ops do not
+//! have. The file is parsed and verified by the `flatbuffers` crate with accessors
+//! generated from `compiler/schema/tflite_subset.fbs`.
+
+mod lower;
+#[allow(clippy::all, dead_code, unused_imports, mismatched_lifetime_syntaxes, unsafe_op_in_unsafe_fn)]
+#[rustfmt::skip]
+mod schema_generated;
+
+use crate::program::Program;
+use std::path::Path;
+
+pub use lower::lower_model;
+
+/// Reads `path` and lowers it; errors name the file.
+pub fn load_file(path: &Path) -> Result<Program, String> {
+    let fail = |what: String| format!("{}: {what}", path.display());
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    lower_model(&bytes).map_err(fail)
+}

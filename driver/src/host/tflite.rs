@@ -1,0 +1,95 @@
+//! TFLite's integer reference arithmetic for the operators the host runs: the int8
+//! `ADD` (both inputs brought to a common fixed-point scale with 20 bits of headroom,
+//! summed, rescaled to the output), as `tensorflow/lite/kernels/add.cc` prepares it
+//! and `reference_integer_ops::Add` computes it (double rounding:
+//! `MultiplyByQuantizedMultiplierSmallerThanOneExp`).
+
+use super::ops::{broadcast_binary, ShapeError};
+use tessera_isa::quant::{multiply_by_quantized_multiplier, quantize_multiplier, QuantizedMultiplier};
+
+/// Scale and zero point of one int8 tensor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quant {
+    pub scale: f32,
+    pub zero: i64,
+}
+
+/// The fixed-point parameters `ADD` derives from its tensors' quantization.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AddParams {
+    inputs: [(i64, QuantizedMultiplier); 2],
+    output: QuantizedMultiplier,
+    output_zero: i64,
+    clamp: (i64, i64),
+}
+
+/// Bits of headroom the inputs are shifted up by before rescaling (int8 and uint8).
+const LEFT_SHIFT: i32 = 20;
+
+impl AddParams {
+    /// `clamp`: the output range after the fused activation.
+    pub fn new(a: Quant, b: Quant, out: Quant, clamp: (i64, i64)) -> Option<AddParams> {
+        let twice_max = f64::from(2.0 * a.scale.max(b.scale));
+        let multiplier = |real: f64| quantize_multiplier(real).filter(|m| m.shift <= 0);
+        Some(AddParams {
+            inputs: [
+                (a.zero, multiplier(f64::from(a.scale) / twice_max)?),
+                (b.zero, multiplier(f64::from(b.scale) / twice_max)?),
+            ],
+            output: multiplier(twice_max / f64::from((1 << LEFT_SHIFT) as f32 * out.scale))?,
+            output_zero: out.zero,
+            clamp,
+        })
+    }
+
+    fn apply(&self, x: i64, y: i64) -> i64 {
+        let scaled = |v: i64, (zero, m): (i64, QuantizedMultiplier)| {
+            let shifted = ((v - zero) as i32).wrapping_mul(1 << LEFT_SHIFT);
+            multiply_by_quantized_multiplier(shifted, m.multiplier, m.shift)
+        };
+        let sum = scaled(x, self.inputs[0]).wrapping_add(scaled(y, self.inputs[1]));
+        let out = i64::from(multiply_by_quantized_multiplier(sum, self.output.multiplier, self.output.shift));
+        (out + self.output_zero).clamp(self.clamp.0, self.clamp.1)
+    }
+}
+
+/// Element-wise `ADD` of `a` and `b` (numpy broadcasting).
+pub fn add(
+    a: &[i64],
+    a_shape: &[usize],
+    b: &[i64],
+    b_shape: &[usize],
+    p: &AddParams,
+) -> Result<(Vec<i64>, Vec<usize>), ShapeError> {
+    broadcast_binary(a, a_shape, b, b_shape, |x, y| p.apply(x, y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_scales_add_the_offsets() {
+        // Inputs and output at scale 0.5: the real sum is exact, so the integer result
+        // is (x - zx) + (y - zy) + zo.
+        let q = |zero| Quant { scale: 0.5, zero };
+        let p = AddParams::new(q(3), q(-5), q(1), (-128, 127)).unwrap();
+        let (y, _) = add(&[10, -20, 100], &[3], &[0, 5, 60], &[3], &p).unwrap();
+        assert_eq!(y, vec![(10 - 3) + 5 + 1, (-20 - 3) + 10 + 1, 127]);
+    }
+
+    #[test]
+    fn the_output_scale_halves_and_rounds() {
+        // Output at twice the input scale: (x + y) / 2 rounded (half away from zero
+        // through the fixed-point rounding), zero points 0.
+        let p = AddParams::new(
+            Quant { scale: 0.25, zero: 0 },
+            Quant { scale: 0.25, zero: 0 },
+            Quant { scale: 0.5, zero: 0 },
+            (-128, 127),
+        )
+        .unwrap();
+        let (y, _) = add(&[3, -3, 4], &[3], &[0, 0, 1], &[3], &p).unwrap();
+        assert_eq!(y, vec![2, -2, 3]);
+    }
+}

@@ -1,0 +1,94 @@
+//! End to end: the committed full-int8 TFLite examples (examples/digits_cnn,
+//! digits_resnet), imported, lowered and run by `tessera run`, against the outputs of
+//! TFLite's reference kernels (ai-edge-litert, `OpResolverType.BUILTIN_REF`)
+//! committed beside them (data/ref_tflite.npy), bit for bit; and the importer's
+//! errors.
+
+mod common;
+
+use common::tessera;
+use ndarray::{s, Array2};
+use ndarray_npy::{read_npy, write_npy};
+use std::path::{Path, PathBuf};
+
+fn root(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tessera-tflite-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Runs `examples/<dir>/<stem>_int8.tflite` on the first `count` int8 test inputs and
+/// returns (ours, the reference's) outputs.
+fn run(dir: &str, stem: &str, count: usize, config: &str, backend: &str) -> (Array2<i8>, Array2<i8>) {
+    let x: Array2<i8> = read_npy(root(&format!("examples/{dir}/data/x_test_int8.npy"))).unwrap();
+    let reference: Array2<i8> = read_npy(root(&format!("examples/{dir}/data/ref_tflite.npy"))).unwrap();
+    let (input, output) = (scratch(&format!("x-{stem}-{backend}.npy")), scratch(&format!("y-{stem}-{backend}.npy")));
+    write_npy(&input, &x.slice(s![..count, ..]).to_owned()).unwrap();
+    let model = root(&format!("examples/{dir}/{stem}_int8.tflite"));
+    let out = tessera([
+        "run".as_ref(),
+        model.as_os_str(),
+        "-c".as_ref(),
+        config.as_ref(),
+        "--backend".as_ref(),
+        backend.as_ref(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--output".as_ref(),
+        output.as_os_str(),
+    ]);
+    assert!(out.status.success(), "tessera run failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let ours: Array2<i64> = read_npy(&output).unwrap();
+    (ours.mapv(|v| i8::try_from(v).expect("int8 outputs")), reference.slice(s![..count, ..]).to_owned())
+}
+
+#[test]
+fn cnn_on_golden_equals_the_tflite_reference_kernels_bit_for_bit() {
+    let (ours, reference) = run("digits_cnn", "cnn", 450, "pynq-z2", "golden");
+    assert_eq!(ours, reference);
+}
+
+#[test]
+fn resnet_on_golden_equals_the_tflite_reference_kernels_bit_for_bit() {
+    let (ours, reference) = run("digits_resnet", "resnet", 450, "pynq-z2", "golden");
+    assert_eq!(ours, reference);
+}
+
+#[test]
+fn tflite_models_on_the_rtl_equal_the_reference_kernels_bit_for_bit() {
+    let (ours, reference) = run("digits_cnn", "cnn", 8, "tiny", "verilator");
+    assert_eq!(ours, reference);
+    let (ours, reference) = run("digits_resnet", "resnet", 8, "tiny", "verilator");
+    assert_eq!(ours, reference);
+}
+
+/// `tessera run MODEL` on the CNN's inputs; returns stderr, expecting a failure.
+fn fails(model: &Path) -> String {
+    let input = root("examples/digits_cnn/data/x_test_int8.npy");
+    let out = tessera(["run".as_ref(), model.as_os_str(), "--input".as_ref(), input.as_os_str()]);
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn unsupported_operators_and_malformed_files_are_reported_with_the_file() {
+    // A dense layer and SOFTMAX (tools/fixtures/tflite_cases.py).
+    let softmax = root("tests/fixtures/tflite/softmax.tflite");
+    let err = fails(&softmax);
+    assert!(err.contains("softmax.tflite: operator `SOFTMAX#1`: not supported"), "{err}");
+    // The CNN cut short: the flatbuffer verifier rejects it.
+    let bytes = std::fs::read(root("examples/digits_cnn/cnn_int8.tflite")).unwrap();
+    let truncated = scratch("truncated.tflite");
+    std::fs::write(&truncated, &bytes[..100]).unwrap();
+    let err = fails(&truncated);
+    assert!(err.contains("truncated.tflite: malformed TFLite flatbuffer"), "{err}");
+    // An ONNX file named .tflite.
+    let renamed = scratch("onnx.tflite");
+    std::fs::copy(root("examples/digits_cnn/cnn_qop.onnx"), &renamed).unwrap();
+    let err = fails(&renamed);
+    assert!(err.contains("onnx.tflite: not a TFLite model (no TFL3 identifier)"), "{err}");
+}
