@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::tessera;
+use common::run_model;
 use std::path::{Path, PathBuf};
 
 fn cases() -> Vec<PathBuf> {
@@ -21,18 +21,7 @@ fn cases() -> Vec<PathBuf> {
 /// Runs one case; `Ok` when every output equals the expected one, else the error line.
 fn run_case(case: &Path, config: &str, backend: &str) -> Result<(), String> {
     let (model, input, expected) = (case.join("model.onnx"), case.join("input_0.pb"), case.join("output_0.pb"));
-    let out = tessera([
-        "run".as_ref(),
-        model.as_os_str(),
-        "-c".as_ref(),
-        config.as_ref(),
-        "--backend".as_ref(),
-        backend.as_ref(),
-        "--input".as_ref(),
-        input.as_os_str(),
-        "--reference".as_ref(),
-        expected.as_os_str(),
-    ]);
+    let out = run_model(&model, config, backend, &input, &[("--reference", &expected)]);
     if out.status.success() {
         Ok(())
     } else {

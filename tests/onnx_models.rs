@@ -42,21 +42,10 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Runs a model on `input` and returns its output.
-fn run_model(ex: Example, form: &str, input: &Path, config: &str, backend: &str) -> Array2<f32> {
+fn run_example(ex: Example, form: &str, input: &Path, config: &str, backend: &str) -> Array2<f32> {
     let output = scratch(&format!("y-{}-{form}-{backend}.npy", ex.stem));
     let model = ex.model(form);
-    let run = tessera([
-        "run".as_ref(),
-        model.as_os_str(),
-        "-c".as_ref(),
-        config.as_ref(),
-        "--backend".as_ref(),
-        backend.as_ref(),
-        "--input".as_ref(),
-        input.as_os_str(),
-        "--output".as_ref(),
-        output.as_os_str(),
-    ]);
+    let run = common::run_model(&model, config, backend, input, &[("--output", &output)]);
     assert!(run.status.success(), "tessera run failed:\n{}", String::from_utf8_lossy(&run.stderr));
     read_npy(&output).unwrap()
 }
@@ -81,7 +70,7 @@ fn correct(y: &Array2<f32>, labels: &Array1<i64>) -> usize {
 /// Every test sample on the golden model: outputs (hence accuracy) equal the reference's.
 fn check_golden(ex: Example, form: &str) {
     let reference = ex.reference(form);
-    let ours = run_model(ex, form, &ex.file("data/x_test.npy"), "pynq-z2", "golden");
+    let ours = run_example(ex, form, &ex.file("data/x_test.npy"), "pynq-z2", "golden");
     assert_eq!(bit_mismatches(&ours, &reference), 0, "outputs differ from ReferenceEvaluator");
 }
 
@@ -90,7 +79,7 @@ fn check_rtl(ex: Example, form: &str, count: usize) {
     let x: Array2<f32> = read_npy(ex.file("data/x_test.npy")).unwrap();
     let input = scratch(&format!("x{count}-{}-{form}.npy", ex.stem));
     write_npy(&input, &x.slice(s![..count, ..]).to_owned()).unwrap();
-    let ours = run_model(ex, form, &input, "tiny", "verilator");
+    let ours = run_example(ex, form, &input, "tiny", "verilator");
     assert_eq!(bit_mismatches(&ours, &ex.reference(form).slice(s![..count, ..]).to_owned()), 0);
 }
 
@@ -139,7 +128,7 @@ fn resnet_on_the_rtl_equals_the_reference_evaluator_bit_for_bit() {
 #[test]
 fn qdq_resnet_on_golden_equals_the_reference_evaluator_except_at_float32_rounding_ties() {
     let reference = RESNET.reference("qdq");
-    let ours = run_model(RESNET, "qdq", &RESNET.file("data/x_test.npy"), "pynq-z2", "golden");
+    let ours = run_example(RESNET, "qdq", &RESNET.file("data/x_test.npy"), "pynq-z2", "golden");
     let differing_samples = ours.rows().into_iter().zip(reference.rows()).filter(|(a, b)| a != b).count();
     assert!(differing_samples <= 2, "{differing_samples} samples differ from the reference");
     // One output step of the dequantized logits, from the last DequantizeLinear.

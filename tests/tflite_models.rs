@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::tessera;
+use common::{run_model, tessera};
 use ndarray::{s, Array2};
 use ndarray_npy::{read_npy, write_npy};
 use std::path::{Path, PathBuf};
@@ -29,18 +29,7 @@ fn run(dir: &str, stem: &str, count: usize, config: &str, backend: &str) -> (Arr
     let (input, output) = (scratch(&format!("x-{stem}-{backend}.npy")), scratch(&format!("y-{stem}-{backend}.npy")));
     write_npy(&input, &x.slice(s![..count, ..]).to_owned()).unwrap();
     let model = root(&format!("examples/{dir}/{stem}_int8.tflite"));
-    let out = tessera([
-        "run".as_ref(),
-        model.as_os_str(),
-        "-c".as_ref(),
-        config.as_ref(),
-        "--backend".as_ref(),
-        backend.as_ref(),
-        "--input".as_ref(),
-        input.as_os_str(),
-        "--output".as_ref(),
-        output.as_os_str(),
-    ]);
+    let out = run_model(&model, config, backend, &input, &[("--output", &output)]);
     assert!(out.status.success(), "tessera run failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let ours: Array2<i64> = read_npy(&output).unwrap();
     (ours.mapv(|v| i8::try_from(v).expect("int8 outputs")), reference.slice(s![..count, ..]).to_owned())

@@ -82,7 +82,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                 let shape = match host {
                     HostOp::Add => broadcast_shape(ins[0], ins[1]),
                     HostOp::Relu => Ok(ins[0].to_vec()),
-                    HostOp::MaxPool(g) | HostOp::AvgPool(g) => pool_output_shape(ins[0], &g.window()),
+                    HostOp::MaxPool(w) | HostOp::AvgPool(w) => pool_output_shape(ins[0], w),
                     HostOp::Flatten { axis } => flatten_shape(ins[0], *axis),
                     HostOp::Reshape { shape } => reshape_batched(ins[0], shape),
                 };

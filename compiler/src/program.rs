@@ -5,7 +5,7 @@
 
 use crate::tensor::ElemType;
 use std::collections::BTreeMap;
-use tessera_driver::host::ops::Window;
+pub use tessera_driver::host::ops::Window;
 use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::ParamLane;
 
@@ -80,59 +80,28 @@ pub struct BoundaryQuant {
     pub dtype: ElemType,
 }
 
-/// Where a convolution's kernel visits its input.
+/// Where a convolution's kernel visits its input: the input's channel count and the
+/// window (kernel, padding, strides, dilations, layout) it slides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvGeometry {
     pub channels: usize,
-    /// Kernel height and width.
-    pub kernel: [usize; 2],
-    /// Padding: top, left, bottom, right.
-    pub pads: [usize; 4],
-    pub strides: [usize; 2],
-    pub dilations: [usize; 2],
-    /// NHWC activations (TFLite) instead of NCHW (ONNX).
-    pub channels_last: bool,
+    pub window: Window,
 }
 
 impl ConvGeometry {
     /// Output height and width for an input of `h` x `w`.
     pub fn output_size(&self, h: usize, w: usize) -> Option<[usize; 2]> {
-        let span = |k: usize, d: usize| d * (k - 1) + 1;
-        let out = |size: usize, lo: usize, hi: usize, k: usize, d: usize, s: usize| {
-            (size + lo + hi).checked_sub(span(k, d)).map(|v| v / s + 1)
-        };
-        let oh = out(h, self.pads[0], self.pads[2], self.kernel[0], self.dilations[0], self.strides[0])?;
-        let ow = out(w, self.pads[1], self.pads[3], self.kernel[1], self.dilations[1], self.strides[1])?;
-        Some([oh, ow])
+        self.window.output_size(h, w)
     }
 
     /// (batch, channels, height, width) of a rank-4 activation in this layout.
     pub fn dims(&self, shape: &[usize]) -> Option<[usize; 4]> {
-        match *shape {
-            [n, h, w, c] if self.channels_last => Some([n, c, h, w]),
-            [n, c, h, w] if !self.channels_last => Some([n, c, h, w]),
-            _ => None,
-        }
+        self.window.dims(shape).ok()
     }
 
     /// The activation shape of (batch, channels, height, width) in this layout.
-    pub fn shape(&self, [n, c, h, w]: [usize; 4]) -> Vec<usize> {
-        if self.channels_last {
-            vec![n, h, w, c]
-        } else {
-            vec![n, c, h, w]
-        }
-    }
-
-    /// The window as the host's pooling takes it.
-    pub fn window(&self) -> Window {
-        Window {
-            kernel: self.kernel,
-            pads: self.pads,
-            strides: self.strides,
-            dilations: self.dilations,
-            channels_last: self.channels_last,
-        }
+    pub fn shape(&self, dims: [usize; 4]) -> Vec<usize> {
+        self.window.shape(dims)
     }
 }
 
@@ -142,12 +111,11 @@ pub enum HostOp {
     /// Element-wise sum of the two inputs (numpy broadcasting).
     Add,
     Relu,
-    /// 2-D max pooling (the window geometry reuses [`ConvGeometry`], whose `channels`
-    /// is unused).
-    MaxPool(ConvGeometry),
+    /// 2-D max pooling.
+    MaxPool(Window),
     /// 2-D average pooling on integers, TFLite's arithmetic: the window's sum divided
     /// by the count of its in-bounds taps, rounded half away from zero.
-    AvgPool(ConvGeometry),
+    AvgPool(Window),
     /// `[d0 .. d(axis-1), rest]` flattening to 2-D.
     Flatten {
         axis: i64,

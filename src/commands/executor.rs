@@ -152,7 +152,7 @@ fn run_host(kind: &OpKind, args: &[Value]) -> anyhow::Result<Value> {
             let x: Vec<&[i64]> = args.iter().map(ints).collect::<anyhow::Result<_>>()?;
             let shapes: Vec<&[usize]> = args.iter().map(|a| a.shape.as_slice()).collect();
             let (mut values, shape) = match op {
-                HostOp::AvgPool(g) => average_pool_int(x[0], shapes[0], &g.window())?,
+                HostOp::AvgPool(w) => average_pool_int(x[0], shapes[0], w)?,
                 _ => host_op(op, &x, &shapes, 0)?,
             };
             if let Some((lo, hi)) = clamp {
@@ -195,7 +195,7 @@ fn host_op<T: Copy + PartialOrd + std::ops::Add<Output = T>>(
     Ok(match op {
         HostOp::Add => broadcast_binary(x[0], shapes[0], x[1], shapes[1], |a, b| a + b)?,
         HostOp::Relu => (x[0].iter().map(|&v| if v > zero { v } else { zero }).collect(), shapes[0].to_vec()),
-        HostOp::MaxPool(g) => max_pool(x[0], shapes[0], &g.window())?,
+        HostOp::MaxPool(w) => max_pool(x[0], shapes[0], w)?,
         HostOp::AvgPool(_) => anyhow::bail!("average pooling runs on integers only"),
         HostOp::Flatten { axis } => (x[0].to_vec(), flatten_shape(shapes[0], *axis)?),
         HostOp::Reshape { shape } => {
@@ -255,10 +255,10 @@ fn run_conv(
 ) -> anyhow::Result<(Vec<i64>, Vec<usize>, u64)> {
     let [n, c, h, w] = geometry.dims(shape).ok_or_else(|| anyhow::anyhow!("the input must be 4-D, not {shape:?}"))?;
     anyhow::ensure!(c == geometry.channels, "the input has {c} channels, the kernel {}", geometry.channels);
-    let last = geometry.channels_last;
+    let (last, g) = (geometry.window.channels_last, &geometry.window);
     let [oh, ow] =
         geometry.output_size(h, w).ok_or_else(|| anyhow::anyhow!("the kernel is larger than the padded input"))?;
-    let [kh, kw] = geometry.kernel;
+    let [kh, kw] = g.kernel;
     let k = c * kh * kw;
     let mut patches = Vec::with_capacity(n * oh * ow * k);
     for b in 0..n {
@@ -268,8 +268,8 @@ fn run_conv(
             for t in 0..k {
                 let (ch, i, j) =
                     if last { (t % c, t / c / kw, t / c % kw) } else { (t / (kh * kw), t / kw % kh, t % kw) };
-                let row = (y * geometry.strides[0] + i * geometry.dilations[0]).checked_sub(geometry.pads[0]);
-                let col = (xo * geometry.strides[1] + j * geometry.dilations[1]).checked_sub(geometry.pads[1]);
+                let row = (y * g.strides[0] + i * g.dilations[0]).checked_sub(g.pads[0]);
+                let col = (xo * g.strides[1] + j * g.dilations[1]).checked_sub(g.pads[1]);
                 let value = match (row, col) {
                     (Some(r), Some(q)) if r < h && q < w && last => x[((b * h + r) * w + q) * c + ch],
                     (Some(r), Some(q)) if r < h && q < w => x[((b * c + ch) * h + r) * w + q],

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs the `tessera` binary from the repository root, as a user would.
@@ -13,6 +14,17 @@ pub fn tessera<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("tessera runs")
+}
+
+/// `tessera run MODEL -c CONFIG --backend BACKEND --input INPUT` and the options
+/// in `extra` (e.g. `--output`, `--reference` with their paths).
+pub fn run_model(model: &Path, config: &str, backend: &str, input: &Path, extra: &[(&str, &Path)]) -> Output {
+    let mut args: Vec<&OsStr> = vec!["run".as_ref(), model.as_os_str(), "-c".as_ref(), config.as_ref()];
+    args.extend(["--backend".as_ref(), backend.as_ref(), "--input".as_ref(), input.as_os_str()]);
+    for (flag, path) in extra {
+        args.extend([flag.as_ref(), path.as_os_str()]);
+    }
+    tessera(args)
 }
 
 /// A DDR image with a bump allocator (64-byte aligned, like a DMA buffer).

@@ -39,7 +39,7 @@ pub fn host_op(g: &Graph, node: &Node) -> Result<HostOp, String> {
                 Some(&[h, w]) if h > 0 && w > 0 => [h as usize, w as usize],
                 other => return Err(node_error(node, format!("kernel_shape {other:?}: 2-D pooling is supported"))),
             };
-            Ok(HostOp::MaxPool(window_geometry(node, 0, kernel)?))
+            Ok(HostOp::MaxPool(window_geometry(node, 0, kernel)?.window))
         }
         _ => Err(node_error(node, "no host implementation")),
     }

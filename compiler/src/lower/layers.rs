@@ -5,7 +5,7 @@
 
 use super::params::{affine_at, constant, node_error, requant_scale, weight_zeros, zero_point};
 use crate::graph::{Attr, Graph, Node};
-use crate::program::{Affine, ConvGeometry, GemmLayer, LayerOutput, OpKind};
+use crate::program::{Affine, ConvGeometry, GemmLayer, LayerOutput, OpKind, Window};
 use crate::tensor::ElemType;
 use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::ParamLane;
@@ -315,12 +315,7 @@ pub fn window_geometry(node: &Node, channels: usize, kernel: [usize; 2]) -> Resu
         Some(&[t, l, b, r]) if t.min(l).min(b).min(r) >= 0 => [t as usize, l as usize, b as usize, r as usize],
         Some(v) => return Err(node_error(node, format!("pads {v:?}: four non-negative values are supported"))),
     };
-    Ok(ConvGeometry {
-        channels,
-        kernel,
-        pads,
-        strides: pair("strides", 1)?,
-        dilations: pair("dilations", 1)?,
-        channels_last: false,
-    })
+    let window =
+        Window { kernel, pads, strides: pair("strides", 1)?, dilations: pair("dilations", 1)?, channels_last: false };
+    Ok(ConvGeometry { channels, window })
 }

@@ -3,6 +3,7 @@
 use super::schema_generated::tflite;
 use crate::program::{
     Affine, ConstValue, ConvGeometry, GemmLayer, HostArith, HostOp, LayerOutput, Op, OpKind, Program, ProgramInput,
+    Window,
 };
 use crate::tensor::ElemType;
 use tessera_isa::isa::RequantMode;
@@ -244,7 +245,8 @@ fn geometry(
     let dilations = [positive(dilations[0], "dilation")?, positive(dilations[1], "dilation")?];
     let (top, bottom) = padding(same, h, kernel[0], strides[0], dilations[0]);
     let (left, right) = padding(same, w, kernel[1], strides[1], dilations[1]);
-    Ok(ConvGeometry { channels: c, kernel, pads: [top, left, bottom, right], strides, dilations, channels_last: true })
+    let window = Window { kernel, pads: [top, left, bottom, right], strides, dilations, channels_last: true };
+    Ok(ConvGeometry { channels: c, window })
 }
 
 /// How a layer's accumulators become its outputs.
@@ -393,7 +395,7 @@ fn pool(op: &tflite::Operator, max: bool, ins: &[&TensorInfo], out: &TensorInfo)
         [1, 1],
         o.padding() == tflite::Padding::SAME,
     )?;
-    let host = if max { HostOp::MaxPool(g) } else { HostOp::AvgPool(g) };
+    let host = if max { HostOp::MaxPool(g.window) } else { HostOp::AvgPool(g.window) };
     let arith = HostArith::Integer { clamp: Some(clamp(activation(o.fused_activation_function())?, &y)) };
     Ok((vec![x.name.clone()], OpKind::Host { op: host, arith }))
 }

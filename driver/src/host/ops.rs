@@ -96,7 +96,7 @@ pub struct Window {
 
 impl Window {
     /// (batch, channels, height, width) of a rank-4 `shape` in this window's layout.
-    fn dims(&self, shape: &[usize]) -> Result<[usize; 4], ShapeError> {
+    pub fn dims(&self, shape: &[usize]) -> Result<[usize; 4], ShapeError> {
         match *shape {
             [n, h, w, c] if self.channels_last => Ok([n, c, h, w]),
             [n, c, h, w] if !self.channels_last => Ok([n, c, h, w]),
@@ -113,7 +113,8 @@ impl Window {
         }
     }
 
-    fn shape(&self, [n, c, h, w]: [usize; 4]) -> Vec<usize> {
+    /// The activation shape of (batch, channels, height, width) in this layout.
+    pub fn shape(&self, [n, c, h, w]: [usize; 4]) -> Vec<usize> {
         if self.channels_last {
             vec![n, h, w, c]
         } else {
@@ -122,7 +123,7 @@ impl Window {
     }
 
     /// Output height and width over an input of `h` x `w`.
-    fn output_size(&self, h: usize, w: usize) -> Option<[usize; 2]> {
+    pub fn output_size(&self, h: usize, w: usize) -> Option<[usize; 2]> {
         let size = |len: usize, lo: usize, hi: usize, k: usize, d: usize, s: usize| {
             (len + lo + hi).checked_sub(d * (k - 1) + 1).map(|v| v / s + 1)
         };
