@@ -56,17 +56,18 @@ enum Command {
         #[arg(long, short = 'o')]
         out: PathBuf,
     },
-    /// Compile a quantized ONNX model for a config: lower it, tile its layers and
-    /// predict their cycles with the cost model.
+    /// Compile a quantized ONNX or TFLite model for a config: lower it, tile its layers,
+    /// predict their cycles with the cost model, and optionally write it as a package.
     Compile {
-        /// The model file (.onnx).
+        /// The model file (.onnx or .tflite).
         model: PathBuf,
         #[command(flatten)]
         config: ConfigArg,
         /// Samples per inference (the first dimension of every input).
         #[arg(long, default_value_t = 1)]
         batch: usize,
-        /// Output package (.tsr): not implemented yet.
+        /// Write the compiled model (.tsr: the program and every layer's bundle) for
+        /// `tessera run`.
         #[arg(long, short = 'o')]
         out: Option<PathBuf>,
         /// Print the per-layer table: op, shape, engine, MACs, predicted cycles, tiling.
@@ -195,7 +196,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Run { program, input, output, config, backend, trace, timeout_ms, labels, reference }
-            if program.extension().is_some_and(|e| e == "onnx" || e == "tflite") =>
+            if commands::model::is_model(&program) =>
         {
             commands::model::run(&commands::model::ModelArgs {
                 model: &program,

@@ -17,6 +17,7 @@ pub mod graph;
 pub mod image;
 pub mod lower;
 pub mod onnx;
+pub mod package;
 pub mod plan;
 pub mod program;
 

@@ -21,6 +21,8 @@ pub struct LayerPlan {
     pub instructions: usize,
     /// Summed over the layer's GEMMs.
     pub predicted: Prediction,
+    /// One program bundle per weight matrix, with placeholder activations.
+    pub bundles: Vec<tessera_isa::bundle::Bundle>,
 }
 
 impl LayerPlan {
@@ -105,15 +107,23 @@ fn layer_plan(
 ) -> Result<LayerPlan, String> {
     let (k, n) = (layer.k, layer.n);
     let a = vec![layer.a_zero; rows * k];
-    let (bundle, tiling) = layer_bundle(cfg, layer, &layer.weights[..k * n], &a, rows).map_err(|e| e.to_string())?;
-    let program = bundle.program()?;
+    let mut bundles = Vec::with_capacity(layer.batches);
+    let mut tiling = None;
+    for weights in layer.weights.chunks(k * n) {
+        let (bundle, t) = layer_bundle(cfg, layer, weights, &a, rows).map_err(|e| e.to_string())?;
+        tiling = Some(t);
+        bundles.push(bundle);
+    }
+    // Every weight matrix has the same shape, hence the same program and timing.
+    let program = bundles[0].program()?;
     let one = model.predict(&program)?;
     let times = |v: u64| v * layer.batches as u64;
     Ok(LayerPlan {
         gemm: [rows, k, n],
         gemms: layer.batches,
-        tiling,
+        tiling: tiling.expect("a layer has a weight matrix"),
         instructions: program.len() * layer.batches,
         predicted: Prediction { cycles: times(one.cycles), busy: one.busy.map(times) },
+        bundles,
     })
 }

@@ -4,13 +4,14 @@
 //! changes). Produced by [`crate::lower::lower_graph`] from the graph IR.
 
 use crate::tensor::ElemType;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 pub use tessera_driver::host::ops::Window;
 use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::ParamLane;
 
 /// A per-tensor affine quantization `real = (q - zero) * scale` onto `dtype`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Affine {
     pub scale: f32,
     pub zero: i64,
@@ -22,7 +23,7 @@ pub struct Affine {
 }
 
 /// What a GEMM layer writes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LayerOutput {
     /// Requantization per output column after adding the column's int32 bias: the
     /// float lane (ONNX `QLinearMatMul` arithmetic, scale `f32(a.scale * w_scale[c]) /
@@ -34,7 +35,7 @@ pub enum LayerOutput {
 }
 
 /// One 8-bit GEMM layer: `(a - a_zero) x (W - w_zero)`, then [`LayerOutput`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GemmLayer {
     /// The node that holds the product (`MatMul`, `Gemm`, `QLinearMatMul`, ...).
     pub node: String,
@@ -68,7 +69,7 @@ impl GemmLayer {
 
 /// The parameters of a graph-boundary `QuantizeLinear` / `DequantizeLinear`: one
 /// (scale, zero point) pair, or one per index of dimension `axis` (run on the host).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoundaryQuant {
     pub scales: Vec<f32>,
     pub zeros: Vec<i64>,
@@ -82,7 +83,7 @@ pub struct BoundaryQuant {
 
 /// Where a convolution's kernel visits its input: the input's channel count and the
 /// window (kernel, padding, strides, dilations, layout) it slides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConvGeometry {
     pub channels: usize,
     pub window: Window,
@@ -106,7 +107,7 @@ impl ConvGeometry {
 }
 
 /// An operation the host runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum HostOp {
     /// Element-wise sum of the two inputs (numpy broadcasting).
     Add,
@@ -127,7 +128,7 @@ pub enum HostOp {
 }
 
 /// How a host operation treats quantized values.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum HostArith {
     /// Directly on the integers (QOperator form's `MaxPool`, `Flatten`, TFLite's
     /// pooling), then clamped (a TFLite fused activation) if given.
@@ -141,7 +142,7 @@ pub enum HostArith {
     Requant { inputs: Vec<Affine>, out: Affine },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum OpKind {
     /// `QuantizeLinear` of a float graph input.
     Quantize(BoundaryQuant),
@@ -171,7 +172,7 @@ impl OpKind {
 }
 
 /// One operation: reads `inputs` (values or constants), writes `output`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Op {
     /// The graph node it came from (the compute node of a Q/DQ group).
     pub node: String,
@@ -185,14 +186,14 @@ pub struct Op {
 }
 
 /// A constant integer operand of a host op (a quantized bias added on the host).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConstValue {
     pub shape: Vec<usize>,
     pub values: Vec<i64>,
 }
 
 /// A graph input the caller supplies.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgramInput {
     pub name: String,
     pub dtype: ElemType,
@@ -228,7 +229,7 @@ impl ProgramInput {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Program {
     pub inputs: Vec<ProgramInput>,
     pub ops: Vec<Op>,

@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// Element types the compiler understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ElemType {
     F32,
     /// IEEE half precision; values are held as the (exact) `f32` they equal.

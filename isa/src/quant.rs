@@ -143,7 +143,7 @@ pub fn activation_range(act: Activation, output_scale: f32, zero_point: i32, qmi
 }
 
 /// One output channel's requantization parameters (one lane of a PBUF entry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ParamLane {
     /// Added to the accumulator before scaling (wrapping).
     pub bias: i32,

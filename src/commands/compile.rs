@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::time::Instant;
+use tessera_compiler::package::Package;
 use tessera_compiler::plan::{plan, OpPlan};
 use tessera_isa::config::AccelConfig;
 
@@ -19,13 +20,6 @@ pub struct CompileArgs<'a> {
 
 pub fn run(args: &CompileArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch > 0, "--batch must be at least 1");
-    if let Some(out) = args.out {
-        anyhow::bail!(
-            "writing a compiled model package ({}) is not implemented yet (issue #5); \
-             `tessera run MODEL.onnx` compiles and runs in one step",
-            out.display()
-        );
-    }
     let cfg = AccelConfig::load(args.config)?;
     let started = Instant::now();
     let context = |e: String| anyhow::anyhow!("{}: {e}", args.model.display());
@@ -48,7 +42,17 @@ pub fn run(args: &CompileArgs) -> anyhow::Result<()> {
         print_report(&cfg, &plans);
     }
     if args.emit_asm {
-        emit_asm(&cfg, &program, args.batch)?;
+        emit_asm(&plans)?;
+    }
+    if let Some(out) = args.out {
+        let package = Package::from_plans(&cfg, program, args.batch, &plans);
+        package.save(out).map_err(anyhow::Error::msg)?;
+        let bundles: usize = package.bundles.iter().map(Vec::len).sum();
+        println!(
+            "wrote {} ({} bytes: the program and {bundles} layer bundles)",
+            out.display(),
+            std::fs::metadata(out)?.len()
+        );
     }
     let accel: Vec<_> = plans.iter().filter_map(|p| p.layer.as_ref()).collect();
     let cycles: u64 = accel.iter().map(|l| l.predicted.cycles).sum();
@@ -93,20 +97,14 @@ fn print_report(cfg: &AccelConfig, plans: &[OpPlan]) {
     }
 }
 
-fn emit_asm(cfg: &AccelConfig, program: &tessera_compiler::program::Program, batch: usize) -> anyhow::Result<()> {
-    for (op, p) in program.ops.iter().zip(plan(cfg, program, batch).map_err(anyhow::Error::msg)?) {
-        let (Some(layer), Some(l)) = (op.kind.layer(), p.layer) else { continue };
-        let a = vec![layer.a_zero; l.gemm[0] * layer.k];
-        let (bundle, _) = tessera_compiler::gemm_bundle::layer_bundle(
-            cfg,
-            layer,
-            &layer.weights[..layer.k * layer.n],
-            &a,
-            l.gemm[0],
-        )?;
-        println!("; {} ({}): {}", op.node, op.source, bundle.header.description);
-        for (i, instr) in bundle.program().map_err(anyhow::Error::msg)?.instrs.iter().enumerate() {
-            println!("{i:5}  {instr}");
+fn emit_asm(plans: &[OpPlan]) -> anyhow::Result<()> {
+    for p in plans {
+        let Some(layer) = &p.layer else { continue };
+        for bundle in &layer.bundles {
+            println!("; {} ({}): {}", p.node, p.source, bundle.header.description);
+            for (i, instr) in bundle.program().map_err(anyhow::Error::msg)?.instrs.iter().enumerate() {
+                println!("{i:5}  {instr}");
+            }
         }
     }
     Ok(())

@@ -11,6 +11,7 @@ use super::backend::{self, Backend};
 use std::collections::HashMap;
 use std::time::Duration;
 use tessera_compiler::gemm_bundle::layer_bundle;
+use tessera_compiler::package::Package;
 use tessera_compiler::program::{
     Affine, BoundaryQuant, ConvGeometry, GemmLayer, HostArith, HostOp, Op, OpKind, Program,
 };
@@ -18,7 +19,7 @@ use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
 use tessera_driver::host::ops::{average_pool_int, broadcast_binary, flatten_shape, max_pool, reshape_batched};
 use tessera_driver::host::quant::{dequantize, quantize, QuantParams, QuantRange};
 use tessera_driver::host::tflite;
-use tessera_isa::bundle::Role;
+use tessera_isa::bundle::{Bundle, Role};
 use tessera_isa::config::AccelConfig;
 
 /// Element values, row-major.
@@ -58,6 +59,8 @@ pub struct LayerRun {
 
 /// The result of running a program on a batch.
 pub struct ModelRun {
+    /// The accelerator config the layers ran on.
+    pub config: String,
     /// The graph outputs, in graph order.
     pub outputs: Vec<(String, Value)>,
     pub layers: Vec<LayerRun>,
@@ -70,6 +73,88 @@ pub struct Target<'a> {
     pub cfg: &'a AccelConfig,
     pub backend: Backend,
     pub timeout: Duration,
+    /// Compiled bundles per operation (a `.tsr` package's), used instead of lowering
+    /// each layer for the batch at hand.
+    pub bundles: Option<&'a [Vec<Bundle>]>,
+}
+
+/// Runs a compiled model on `inputs` (one per graph input, any number of samples):
+/// the samples go through the program `package.batch` at a time, the last group
+/// padded by repeating its last sample (whose results are dropped). Layer cycles add
+/// up over the groups.
+pub fn execute_package(
+    package: &Package,
+    inputs: &[Tensor],
+    backend: Backend,
+    timeout: Duration,
+) -> anyhow::Result<ModelRun> {
+    let program = &package.program;
+    anyhow::ensure!(
+        inputs.len() == program.inputs.len(),
+        "the model has {} input(s); {} given",
+        program.inputs.len(),
+        inputs.len()
+    );
+    let shaped: Vec<Tensor> = program
+        .inputs
+        .iter()
+        .zip(inputs)
+        .map(|(declared, t)| {
+            let shape =
+                declared.batch_shape(&t.shape).map_err(|e| anyhow::anyhow!("input `{}`: {e}", declared.name))?;
+            Ok(Tensor { shape, ..t.clone() })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let samples = shaped[0].shape[0];
+    anyhow::ensure!(shaped.iter().all(|t| t.shape[0] == samples), "every input must have the same number of samples");
+    let target = Target { cfg: &package.config, backend, timeout, bundles: Some(&package.bundles) };
+    let mut total: Option<ModelRun> = None;
+    for start in (0..samples).step_by(package.batch) {
+        let chunk: Vec<Tensor> = shaped.iter().map(|t| sample_rows(t, start, package.batch)).collect();
+        let mut run = execute(program, &chunk, &target)?;
+        let keep = package.batch.min(samples - start);
+        for (_, value) in &mut run.outputs {
+            let width = value.width();
+            value.shape[0] = keep;
+            match &mut value.values {
+                Values::Float(v) => v.truncate(keep * width),
+                Values::Int(v) => v.truncate(keep * width),
+            }
+        }
+        let Some(acc) = &mut total else {
+            total = Some(run);
+            continue;
+        };
+        for ((_, a), (_, b)) in acc.outputs.iter_mut().zip(run.outputs) {
+            a.shape[0] += b.shape[0];
+            match (&mut a.values, b.values) {
+                (Values::Float(x), Values::Float(y)) => x.extend(y),
+                (Values::Int(x), Values::Int(y)) => x.extend(y),
+                _ => unreachable!("an output keeps its type"),
+            }
+        }
+        for (a, b) in acc.layers.iter_mut().zip(run.layers) {
+            a.cycles += b.cycles;
+            a.gemm[0] += b.gemm[0];
+        }
+        acc.host_ops += run.host_ops;
+    }
+    total.ok_or_else(|| anyhow::anyhow!("the input has no samples"))
+}
+
+/// Samples `start .. start + count` of `t` (first dimension), repeating the last
+/// sample where `t` has fewer.
+fn sample_rows(t: &Tensor, start: usize, count: usize) -> Tensor {
+    let width: usize = t.shape.iter().skip(1).product();
+    let last = t.shape[0] - 1;
+    let rows = (start..start + count).map(|r| r.min(last));
+    let data = match &t.data {
+        TensorData::Float(v) => TensorData::Float(rows.flat_map(|r| v[r * width..(r + 1) * width].to_vec()).collect()),
+        TensorData::Int(v) => TensorData::Int(rows.flat_map(|r| v[r * width..(r + 1) * width].to_vec()).collect()),
+    };
+    let mut shape = t.shape.clone();
+    shape[0] = count;
+    Tensor { dtype: t.dtype, shape, data }
 }
 
 /// Runs `program` on `inputs` (one per graph input, in graph order).
@@ -94,13 +179,14 @@ pub fn execute(program: &Program, inputs: &[Tensor], target: &Target) -> anyhow:
     }
     let mut layers = Vec::new();
     let mut host_ops = 0;
-    for op in &program.ops {
+    for (index, op) in program.ops.iter().enumerate() {
         let fail = |e: anyhow::Error| e.context(format!("node `{}` ({})", op.node, op.source));
         let args: Vec<Value> =
             op.inputs.iter().map(|name| lookup(program, &env, name)).collect::<anyhow::Result<_>>().map_err(fail)?;
         let value = match &op.kind {
             OpKind::Gemm(layer) | OpKind::Conv { layer, .. } => {
-                let (value, run) = run_layer(op, layer, &args[0], target).map_err(fail)?;
+                let compiled = target.bundles.map(|b| b[index].as_slice());
+                let (value, run) = run_layer(op, layer, &args[0], target, compiled).map_err(fail)?;
                 layers.push(run);
                 value
             }
@@ -116,7 +202,7 @@ pub fn execute(program: &Program, inputs: &[Tensor], target: &Target) -> anyhow:
         .iter()
         .map(|name| Ok((name.clone(), lookup(program, &env, name)?)))
         .collect::<anyhow::Result<_>>()?;
-    Ok(ModelRun { outputs, layers, host_ops })
+    Ok(ModelRun { config: target.cfg.name.clone(), outputs, layers, host_ops })
 }
 
 fn lookup(program: &Program, env: &HashMap<String, Value>, name: &str) -> anyhow::Result<Value> {
@@ -208,11 +294,17 @@ fn host_op<T: Copy + PartialOrd + std::ops::Add<Output = T>>(
 
 /// An accelerator layer on `x`: a GEMM over the rows of its last dimension, or a
 /// convolution as im2col.
-fn run_layer(op: &Op, layer: &GemmLayer, x: &Value, target: &Target) -> anyhow::Result<(Value, LayerRun)> {
+fn run_layer(
+    op: &Op,
+    layer: &GemmLayer,
+    x: &Value,
+    target: &Target,
+    compiled: Option<&[Bundle]>,
+) -> anyhow::Result<(Value, LayerRun)> {
     let a = ints(x)?;
     let (values, shape, rows, cycles) = match &op.kind {
         OpKind::Conv { geometry, .. } => {
-            let (values, shape, cycles) = run_conv(geometry, layer, a, &x.shape, target)?;
+            let (values, shape, cycles) = run_conv(geometry, layer, a, &x.shape, target, compiled)?;
             let rows = values.len() / layer.n;
             (values, shape, rows, cycles)
         }
@@ -231,7 +323,7 @@ fn run_layer(op: &Op, layer: &GemmLayer, x: &Value, target: &Target) -> anyhow::
             let (group, mut out, mut cycles) = (rows / layer.batches, Vec::with_capacity(rows * layer.n), 0);
             for (b, part) in a.chunks(group * width).enumerate() {
                 let weights = &layer.weights[b * layer.k * layer.n..(b + 1) * layer.k * layer.n];
-                let (y, c) = run_gemm(target, layer, weights, part, group)?;
+                let (y, c) = run_gemm(target, layer, weights, part, group, compiled.map(|c| &c[b]))?;
                 out.extend(y);
                 cycles += c;
             }
@@ -252,6 +344,7 @@ fn run_conv(
     x: &[i64],
     shape: &[usize],
     target: &Target,
+    compiled: Option<&[Bundle]>,
 ) -> anyhow::Result<(Vec<i64>, Vec<usize>, u64)> {
     let [n, c, h, w] = geometry.dims(shape).ok_or_else(|| anyhow::anyhow!("the input must be 4-D, not {shape:?}"))?;
     anyhow::ensure!(c == geometry.channels, "the input has {c} channels, the kernel {}", geometry.channels);
@@ -280,7 +373,7 @@ fn run_conv(
         }
     }
     let m = layer.n;
-    let (gemm, cycles) = run_gemm(target, layer, &layer.weights, &patches, n * oh * ow)?;
+    let (gemm, cycles) = run_gemm(target, layer, &layer.weights, &patches, n * oh * ow, compiled.map(|c| &c[0]))?;
     if last {
         // The GEMM's rows are NHWC's (n, y, x) already.
         return Ok((gemm, vec![n, oh, ow, m], cycles));
@@ -291,6 +384,24 @@ fn run_conv(
         .map(|i| gemm[(i / (m * spatial) * spatial + i % spatial) * m + (i / spatial) % m])
         .collect();
     Ok((out, vec![n, m, oh, ow], cycles))
+}
+
+/// A copy of a compiled layer bundle with `a` (int8/uint8 values, `elements` of them)
+/// in its input slot.
+fn with_activations(compiled: &Bundle, a: &[i64], elements: usize) -> anyhow::Result<Bundle> {
+    let slot = compiled.tensors(Role::Input).next().ok_or_else(|| anyhow::anyhow!("the bundle has no input"))?;
+    anyhow::ensure!(
+        slot.elements() == elements && a.len() == elements,
+        "the layer was compiled for {} input values; this run gives {elements}",
+        slot.elements()
+    );
+    let mut bundle = compiled.clone();
+    let at = slot.offset as usize;
+    // Two's complement low bytes: the same bits for int8 and uint8 values.
+    for (byte, &v) in bundle.image[at..at + elements].iter_mut().zip(a) {
+        *byte = v as u8;
+    }
+    Ok(bundle)
 }
 
 /// Host parameters of a boundary Q/DQ on a tensor of `rank` dimensions.
@@ -325,9 +436,13 @@ fn run_gemm(
     weights: &[i64],
     a: &[i64],
     rows: usize,
+    compiled: Option<&Bundle>,
 ) -> anyhow::Result<(Vec<i64>, u64)> {
     let (k, n) = (layer.k, layer.n);
-    let (bundle, _) = layer_bundle(target.cfg, layer, weights, a, rows)?;
+    let bundle = match compiled {
+        Some(compiled) => with_activations(compiled, a, rows * k)?,
+        None => layer_bundle(target.cfg, layer, weights, a, rows)?.0,
+    };
     let mut session = backend::open(target.backend, target.cfg, bundle.header.dram_bytes as usize, None)?;
     let report = session.run_bundle(&bundle, target.timeout)?;
     let slot = bundle.tensors(Role::Output).next().expect("the image has an output `c`");

@@ -4,12 +4,13 @@
 //! reference.
 
 use super::backend::Backend;
-use super::executor::{execute, ModelRun, Target, Value, Values};
+use super::executor::{execute, execute_package, ModelRun, Target, Value, Values};
 use ndarray::{Array1, ArrayD, IxDyn};
 use ndarray_npy::{read_npy, write_npy, ReadNpyError};
 use std::path::Path;
 use std::time::Duration;
 use tessera_compiler::onnx::read_tensor_file;
+use tessera_compiler::package::Package;
 use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
 use tessera_isa::config::AccelConfig;
 
@@ -35,7 +36,7 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
     let inputs: Vec<Tensor> = args.inputs.iter().map(|p| read_input(p)).collect::<anyhow::Result<_>>()?;
     let result = execute_file(args.model, &cfg, &inputs, args.backend, args.timeout)?;
     let (name, output) = result.outputs.first().ok_or_else(|| anyhow::anyhow!("the model has no output"))?;
-    println!("{} on `{}` ({:?} backend), {} samples", args.model.display(), cfg.name, args.backend, output.rows());
+    println!("{} on `{}` ({:?} backend), {} samples", args.model.display(), result.config, args.backend, output.rows());
     for layer in &result.layers {
         let [m, k, n] = layer.gemm;
         println!("  {:<24} {:<22} accelerator {m}x{k}x{n}, {} cycles", layer.node, layer.source, layer.cycles);
@@ -86,8 +87,25 @@ pub fn execute_file(
     backend: Backend,
     timeout: Duration,
 ) -> anyhow::Result<ModelRun> {
+    if is_package(model) {
+        let package = Package::load(model).map_err(anyhow::Error::msg)?;
+        return execute_package(&package, inputs, backend, timeout).map_err(|e| e.context(model.display().to_string()));
+    }
     let program = tessera_compiler::load_program(model).map_err(anyhow::Error::msg)?;
-    execute(&program, inputs, &Target { cfg, backend, timeout }).map_err(|e| e.context(model.display().to_string()))
+    let target = Target { cfg, backend, timeout, bundles: None };
+    execute(&program, inputs, &target).map_err(|e| e.context(model.display().to_string()))
+}
+
+/// Whether `path` is a model `tessera run` imports (`.onnx`, `.tflite`) or a compiled
+/// model (`.tsr` package), rather than a program bundle.
+pub fn is_model(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "onnx" || e == "tflite") || is_package(path)
+}
+
+fn is_package(path: &Path) -> bool {
+    let mut head = [0u8; 8];
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok()
+        && tessera_compiler::package::is_package(&head)
 }
 
 /// The index of the first maximum (numpy's `argmax`; quantized outputs tie).

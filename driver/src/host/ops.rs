@@ -83,7 +83,7 @@ pub fn broadcast_binary<T: Copy, U>(
 }
 
 /// A 2-D pooling window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     pub kernel: [usize; 2],
     /// Top, left, bottom, right.

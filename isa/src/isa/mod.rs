@@ -154,7 +154,7 @@ impl OutType {
 }
 
 /// How `STORE` turns an accumulator lane into an output value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum RequantMode {
     /// No scaling: clamp the accumulator to `[clamp_lo, clamp_hi]` (raw copy for `I32`).
