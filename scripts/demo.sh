@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# The main job: installs the prerequisites, builds Tessera, and runs the example int8
-# ONNX model (examples/digits_mlp, QDQ form) on the Verilated RTL of the `tiny`
-# config: its GEMMs on the accelerator, quantize/bias/dequantize on the host, for all
-# 450 test digits. Prints cycles per layer, accuracy, and checks every output against
-# ONNX's reference evaluator bit for bit. Extra arguments go to `tessera run`
-# (e.g. `--backend golden`, `-c pynq-z2`); `tessera demo` runs a random GEMM instead.
+# The main job: installs the prerequisites, builds Tessera, compiles the example int8
+# ResNet-style CNN (examples/digits_resnet, ONNX QOperator form from onnxruntime's
+# quantize_static) for the `pynq-z2` accelerator config, printing the per-layer plan
+# and predicted cycles, then runs the compiled model on the Verilated RTL for all 450
+# test digits: convolutions and the dense layer on the accelerator, residual adds,
+# pooling and (de)quantization on the host. Prints the cycles of each layer from the
+# hardware counters and the accuracy, and checks every output against ONNX's
+# reference evaluator bit for bit. Extra arguments go to `tessera run` (e.g.
+# `--backend golden`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-data=examples/digits_mlp/data
-cargo run --release --locked --quiet -- run examples/digits_mlp/mlp_qdq.onnx -c tiny --backend verilator \
-    --input "$data/x_test.npy" --labels "$data/y_test.npy" --reference "$data/ref_qdq.npy" "$@"
+cargo build --release --locked --quiet
+example=examples/digits_resnet
+mkdir -p target/demo
+./target/release/tessera compile "$example/resnet_qop.onnx" -c pynq-z2 --batch 50 --report \
+    -o target/demo/resnet_qop.tsr
+./target/release/tessera run target/demo/resnet_qop.tsr --backend verilator \
+    --input "$example/data/x_test.npy" --labels "$example/data/y_test.npy" \
+    --reference "$example/data/ref_qop.npy" "$@"

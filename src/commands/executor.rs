@@ -8,6 +8,7 @@
 //! equals running the samples one at a time.
 
 use super::backend::{self, Backend};
+use indicatif::ProgressBar;
 use std::collections::HashMap;
 use std::time::Duration;
 use tessera_compiler::gemm_bundle::layer_bundle;
@@ -60,7 +61,7 @@ pub struct LayerRun {
 /// The result of running a program on a batch.
 pub struct ModelRun {
     /// The accelerator config the layers ran on.
-    pub config: String,
+    pub config: AccelConfig,
     /// The graph outputs, in graph order.
     pub outputs: Vec<(String, Value)>,
     pub layers: Vec<LayerRun>,
@@ -76,6 +77,8 @@ pub struct Target<'a> {
     /// Compiled bundles per operation (a `.tsr` package's), used instead of lowering
     /// each layer for the batch at hand.
     pub bundles: Option<&'a [Vec<Bundle>]>,
+    /// Advanced by one per operation run.
+    pub progress: Option<&'a ProgressBar>,
 }
 
 /// Runs a compiled model on `inputs` (one per graph input, any number of samples):
@@ -87,6 +90,7 @@ pub fn execute_package(
     inputs: &[Tensor],
     backend: Backend,
     timeout: Duration,
+    progress: Option<&ProgressBar>,
 ) -> anyhow::Result<ModelRun> {
     let program = &package.program;
     anyhow::ensure!(
@@ -107,7 +111,10 @@ pub fn execute_package(
         .collect::<anyhow::Result<_>>()?;
     let samples = shaped[0].shape[0];
     anyhow::ensure!(shaped.iter().all(|t| t.shape[0] == samples), "every input must have the same number of samples");
-    let target = Target { cfg: &package.config, backend, timeout, bundles: Some(&package.bundles) };
+    if let Some(bar) = progress {
+        bar.set_length((samples.div_ceil(package.batch) * program.ops.len()) as u64);
+    }
+    let target = Target { cfg: &package.config, backend, timeout, bundles: Some(&package.bundles), progress };
     let mut total: Option<ModelRun> = None;
     for start in (0..samples).step_by(package.batch) {
         let chunk: Vec<Tensor> = shaped.iter().map(|t| sample_rows(t, start, package.batch)).collect();
@@ -180,6 +187,9 @@ pub fn execute(program: &Program, inputs: &[Tensor], target: &Target) -> anyhow:
     let mut layers = Vec::new();
     let mut host_ops = 0;
     for (index, op) in program.ops.iter().enumerate() {
+        if let Some(bar) = target.progress {
+            bar.set_message(format!("{} ({})", op.node, op.source));
+        }
         let fail = |e: anyhow::Error| e.context(format!("node `{}` ({})", op.node, op.source));
         let args: Vec<Value> =
             op.inputs.iter().map(|name| lookup(program, &env, name)).collect::<anyhow::Result<_>>().map_err(fail)?;
@@ -196,13 +206,16 @@ pub fn execute(program: &Program, inputs: &[Tensor], target: &Target) -> anyhow:
             }
         };
         env.insert(op.output.clone(), value);
+        if let Some(bar) = target.progress {
+            bar.inc(1);
+        }
     }
     let outputs = program
         .outputs
         .iter()
         .map(|name| Ok((name.clone(), lookup(program, &env, name)?)))
         .collect::<anyhow::Result<_>>()?;
-    Ok(ModelRun { config: target.cfg.name.clone(), outputs, layers, host_ops })
+    Ok(ModelRun { config: target.cfg.clone(), outputs, layers, host_ops })
 }
 
 fn lookup(program: &Program, env: &HashMap<String, Value>, name: &str) -> anyhow::Result<Value> {

@@ -5,6 +5,7 @@
 
 use super::backend::Backend;
 use super::executor::{execute, execute_package, ModelRun, Target, Value, Values};
+use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, ArrayD, IxDyn};
 use ndarray_npy::{read_npy, write_npy, ReadNpyError};
 use std::path::Path;
@@ -36,13 +37,28 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
     let inputs: Vec<Tensor> = args.inputs.iter().map(|p| read_input(p)).collect::<anyhow::Result<_>>()?;
     let result = execute_file(args.model, &cfg, &inputs, args.backend, args.timeout)?;
     let (name, output) = result.outputs.first().ok_or_else(|| anyhow::anyhow!("the model has no output"))?;
-    println!("{} on `{}` ({:?} backend), {} samples", args.model.display(), result.config, args.backend, output.rows());
+    println!(
+        "{} on `{}` ({:?} backend), {} samples",
+        args.model.display(),
+        result.config.name,
+        args.backend,
+        output.rows()
+    );
     for layer in &result.layers {
         let [m, k, n] = layer.gemm;
         println!("  {:<24} {:<22} accelerator {m}x{k}x{n}, {} cycles", layer.node, layer.source, layer.cycles);
     }
     let total: u64 = result.layers.iter().map(|l| l.cycles).sum();
     println!("  accelerator      {total} cycles in {} layers; {} host ops", result.layers.len(), result.host_ops);
+    if total > 0 {
+        // MACs over the cycles of the array's peak (the config the layers ran on).
+        let macs: usize = result.layers.iter().map(|l| l.gemm.iter().product::<usize>()).sum();
+        let peak = result.config.array.rows * result.config.array.cols;
+        println!(
+            "  PE utilization   {:.1}% ({macs} MACs at {peak} per cycle)",
+            100.0 * macs as f64 / (total as f64 * f64::from(peak))
+        );
+    }
     let width = output.width();
     let shown: Vec<String> = match &output.values {
         Values::Float(v) => v[..width].iter().map(|x| x.to_string()).collect(),
@@ -87,13 +103,19 @@ pub fn execute_file(
     backend: Backend,
     timeout: Duration,
 ) -> anyhow::Result<ModelRun> {
-    if is_package(model) {
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} operations [{elapsed}] {msg}").expect("valid template"),
+    );
+    let run = if is_package(model) {
         let package = Package::load(model).map_err(anyhow::Error::msg)?;
-        return execute_package(&package, inputs, backend, timeout).map_err(|e| e.context(model.display().to_string()));
-    }
-    let program = tessera_compiler::load_program(model).map_err(anyhow::Error::msg)?;
-    let target = Target { cfg, backend, timeout, bundles: None };
-    execute(&program, inputs, &target).map_err(|e| e.context(model.display().to_string()))
+        execute_package(&package, inputs, backend, timeout, Some(&bar))
+    } else {
+        let program = tessera_compiler::load_program(model).map_err(anyhow::Error::msg)?;
+        bar.set_length(program.ops.len() as u64);
+        execute(&program, inputs, &Target { cfg, backend, timeout, bundles: None, progress: Some(&bar) })
+    };
+    bar.finish_and_clear();
+    run.map_err(|e| e.context(model.display().to_string()))
 }
 
 /// Whether `path` is a model `tessera run` imports (`.onnx`, `.tflite`) or a compiled
