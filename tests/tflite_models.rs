@@ -1,5 +1,5 @@
-//! End to end: the committed full-int8 TFLite examples (examples/digits_cnn,
-//! digits_resnet), imported, lowered and run by `tessera run`, against the outputs of
+//! End to end: the committed full-int8 TFLite examples (examples/digits_mlp,
+//! digits_cnn, digits_resnet), imported, lowered and run by `tessera run`, against the outputs of
 //! TFLite's reference kernels (ai-edge-litert, `OpResolverType.BUILTIN_REF`)
 //! committed beside them (data/ref_tflite.npy), bit for bit; and the importer's
 //! errors.
@@ -33,6 +33,12 @@ fn run(dir: &str, stem: &str, count: usize, config: &str, backend: &str) -> (Arr
     assert!(out.status.success(), "tessera run failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let ours: Array2<i64> = read_npy(&output).unwrap();
     (ours.mapv(|v| i8::try_from(v).expect("int8 outputs")), reference.slice(s![..count, ..]).to_owned())
+}
+
+#[test]
+fn mlp_on_golden_equals_the_tflite_reference_kernels_bit_for_bit() {
+    let (ours, reference) = run("digits_mlp", "mlp", 450, "pynq-z2", "golden");
+    assert_eq!(ours, reference);
 }
 
 #[test]
