@@ -55,6 +55,8 @@ fn resnet_on_golden_equals_the_tflite_reference_kernels_bit_for_bit() {
 
 #[test]
 fn tflite_models_on_the_rtl_equal_the_reference_kernels_bit_for_bit() {
+    let (ours, reference) = run("digits_mlp", "mlp", 8, "tiny", "verilator");
+    assert_eq!(ours, reference);
     let (ours, reference) = run("digits_cnn", "cnn", 8, "tiny", "verilator");
     assert_eq!(ours, reference);
     let (ours, reference) = run("digits_resnet", "resnet", 8, "tiny", "verilator");
