@@ -63,6 +63,24 @@ fn tflite_models_on_the_rtl_equal_the_reference_kernels_bit_for_bit() {
     assert_eq!(ours, reference);
 }
 
+/// QUANTIZE, DEPTHWISE_CONV_2D (depth multiplier 2, SAME, fused ReLU6),
+/// AVERAGE_POOL_2D, CONV_2D (VALID, stride 2), FULLY_CONNECTED and DEQUANTIZE, on 32
+/// random inputs (tools/fixtures/tflite_cases.py), float outputs bit for bit.
+#[test]
+fn the_other_operators_equal_the_reference_kernels_bit_for_bit() {
+    let (model, x, reference) = (
+        root("tests/fixtures/tflite/ops.tflite"),
+        root("tests/fixtures/tflite/ops_x.npy"),
+        root("tests/fixtures/tflite/ops_ref.npy"),
+    );
+    for (config, backend) in [("pynq-z2", "golden"), ("tiny", "verilator")] {
+        let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{backend}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("128 of 128 outputs equal"), "{text}");
+    }
+}
+
 /// `tessera run MODEL` on the CNN's inputs; returns stderr, expecting a failure.
 fn fails(model: &Path) -> String {
     let input = root("examples/digits_cnn/data/x_test_int8.npy");

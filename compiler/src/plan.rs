@@ -6,7 +6,7 @@
 use crate::cost::{CostModel, Prediction};
 use crate::gemm::GemmTiling;
 use crate::gemm_bundle::layer_bundle;
-use crate::program::{HostOp, OpKind, Program};
+use crate::program::{HostOp, OpKind, Program, Window};
 use std::collections::HashMap;
 use tessera_driver::host::ops::{broadcast_shape, flatten_shape, pool_output_shape, reshape_batched};
 use tessera_isa::config::AccelConfig;
@@ -61,7 +61,10 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
             .collect::<Result<_, _>>()
             .map_err(context)?;
         let (out_shape, layer) = match &op.kind {
-            OpKind::Quantize(_) | OpKind::Dequantize(_) => (ins[0].to_vec(), None),
+            OpKind::Quantize(_) | OpKind::Dequantize(_) | OpKind::TfliteQuantize(_) | OpKind::TfliteDequantize(_) => {
+                (ins[0].to_vec(), None)
+            }
+            OpKind::Depthwise(d) => (depthwise_output_shape(ins[0], &d.window, d.multiplier).map_err(context)?, None),
             OpKind::Gemm(layer) => {
                 let x = ins[0];
                 if x.last() != Some(&layer.k) {
@@ -95,6 +98,13 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
         plans.push(OpPlan { node: op.node.clone(), source: op.source.clone(), out_shape, layer });
     }
     Ok(plans)
+}
+
+/// The NHWC output shape of a depthwise convolution over `input`.
+pub fn depthwise_output_shape(input: &[usize], window: &Window, multiplier: usize) -> Result<Vec<usize>, String> {
+    let [n, c, h, w] = window.dims(input).map_err(|e| e.to_string())?;
+    let [oh, ow] = window.output_size(h, w).ok_or("the kernel exceeds the padded input")?;
+    Ok(window.shape([n, c * multiplier, oh, ow]))
 }
 
 /// Lowers one GEMM of `layer` with `rows` rows (activations are placeholders: the

@@ -159,6 +159,29 @@ pub enum OpKind {
         op: HostOp,
         arith: HostArith,
     },
+    /// TFLite `QUANTIZE` of a float value: `round_half_away(x / scale) + zero`, float32
+    /// division.
+    TfliteQuantize(Affine),
+    /// TFLite `DEQUANTIZE` to float: `f32(f64(scale) * (q - zero))`.
+    TfliteDequantize(Affine),
+    /// TFLite's per-channel int8 depthwise convolution, on the host.
+    Depthwise(DepthwiseLayer),
+}
+
+/// A depthwise convolution over NHWC: output channel `c` filters input channel
+/// `c / multiplier` with its own `kh x kw` kernel, adds its bias and requantizes with
+/// TFLite's double-rounding fixed-point multiplier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DepthwiseLayer {
+    pub window: Window,
+    pub multiplier: usize,
+    /// `[kh, kw, C * multiplier]` int8 values.
+    pub weights: Vec<i64>,
+    pub a_zero: i64,
+    /// Per output channel: bias and fixed-point multiplier (`RequantMode::Fixed`).
+    pub params: Vec<ParamLane>,
+    pub out: Affine,
+    pub clamp: (i64, i64),
 }
 
 impl OpKind {

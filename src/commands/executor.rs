@@ -280,6 +280,29 @@ fn run_host(kind: &OpKind, args: &[Value]) -> anyhow::Result<Value> {
             let q = quantize(&values, &shape, &per_tensor(out), range(out.dtype))?;
             Ok(Value { values: Values::Int(q), shape })
         }
+        OpKind::TfliteQuantize(q) => {
+            let Values::Float(x) = &args[0].values else { anyhow::bail!("quantizes float values, got integers") };
+            let range = q.dtype.int_range().expect("8-bit");
+            let values = tflite::quantize(x, tflite::Quant { scale: q.scale, zero: q.zero }, range);
+            Ok(Value { values: Values::Int(values), shape: args[0].shape.clone() })
+        }
+        OpKind::TfliteDequantize(q) => {
+            let values = tflite::dequantize(ints(&args[0])?, tflite::Quant { scale: q.scale, zero: q.zero });
+            Ok(Value { values: Values::Float(values), shape: args[0].shape.clone() })
+        }
+        OpKind::Depthwise(d) => {
+            let run = tflite::Depthwise {
+                window: &d.window,
+                multiplier: d.multiplier,
+                weights: &d.weights,
+                x_zero: d.a_zero,
+                params: &d.params,
+                out_zero: d.out.zero,
+                clamp: d.clamp,
+            };
+            let (values, shape) = run.run(ints(&args[0])?, &args[0].shape)?;
+            Ok(Value { values: Values::Int(values), shape })
+        }
         OpKind::Gemm(_) | OpKind::Conv { .. } => unreachable!("accelerator layers run on the backend"),
     }
 }

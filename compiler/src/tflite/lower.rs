@@ -2,8 +2,8 @@
 
 use super::schema_generated::tflite;
 use crate::program::{
-    Affine, ConstValue, ConvGeometry, GemmLayer, HostArith, HostOp, LayerOutput, Op, OpKind, Program, ProgramInput,
-    Window,
+    Affine, ConstValue, ConvGeometry, DepthwiseLayer, GemmLayer, HostArith, HostOp, LayerOutput, Op, OpKind, Program,
+    ProgramInput, Window,
 };
 use crate::tensor::ElemType;
 use tessera_isa::isa::RequantMode;
@@ -15,9 +15,12 @@ use tessera_isa::quant::{
 const ADD: i32 = 0;
 const AVERAGE_POOL_2D: i32 = 1;
 const CONV_2D: i32 = 3;
+const DEPTHWISE_CONV_2D: i32 = 4;
+const DEQUANTIZE: i32 = 6;
 const FULLY_CONNECTED: i32 = 9;
 const MAX_POOL_2D: i32 = 17;
 const RESHAPE: i32 = 22;
+const QUANTIZE: i32 = 114;
 
 /// Names of the builtin operators the importer mentions in errors (others by code).
 fn op_name(code: i32) -> String {
@@ -164,6 +167,14 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             inputs.iter().filter(|&&i| i >= 0).map(|&i| tensor(i)).collect::<Result<_, _>>().map_err(context)?;
         let lowered = match code {
             CONV_2D => conv(&op, &ins, out),
+            DEPTHWISE_CONV_2D => depthwise(&op, &ins, out),
+            QUANTIZE if ins.first().is_some_and(|t| t.dtype == Some(ElemType::F32)) => {
+                Ok((vec![ins[0].name.clone()], OpKind::TfliteQuantize(out.affine()?)))
+            }
+            DEQUANTIZE if out.dtype == Some(ElemType::F32) => {
+                let [x] = ins.as_slice() else { return Err(context("DEQUANTIZE takes one input".into())) };
+                Ok((vec![x.name.clone()], OpKind::TfliteDequantize(x.affine()?)))
+            }
             FULLY_CONNECTED => fully_connected(&op, &ins, out),
             ADD => add(&op, &ins, out),
             MAX_POOL_2D | AVERAGE_POOL_2D => pool(&op, code == MAX_POOL_2D, &ins, out),
@@ -339,6 +350,58 @@ fn conv(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<
             tflite_per_channel_scale(a.scale, s, y.scale)
         })?;
     Ok((vec![x.name.clone()], OpKind::Conv { geometry: g, layer }))
+}
+
+fn depthwise(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Lowered, String> {
+    let o = op.builtin_options_as_depthwise_conv_2_doptions().ok_or("DEPTHWISE_CONV_2D without its options")?;
+    let [x, w, rest @ ..] = ins else { return Err("DEPTHWISE_CONV_2D takes an input and a filter".into()) };
+    let &[1, kh, kw, channels] = w.shape.as_slice() else {
+        return Err(format!("the filter {:?} is not [1, kh, kw, C * multiplier]", w.shape));
+    };
+    let g = geometry(
+        &x.shape,
+        [kh, kw],
+        [o.stride_h(), o.stride_w()],
+        [o.dilation_h_factor(), o.dilation_w_factor()],
+        o.padding() == tflite::Padding::SAME,
+    )?;
+    if g.channels == 0 || channels % g.channels != 0 {
+        return Err(format!("{channels} filter channels for {} input channels", g.channels));
+    }
+    let (a, y) = (x.affine()?, out.affine()?);
+    let weights = w.data.clone().ok_or(format!("the filter `{}` must be constant", w.name))?;
+    if w.dtype != Some(ElemType::I8) || w.zeros.iter().any(|&z| z != 0) {
+        return Err(format!("the filter `{}` must be symmetric int8", w.name));
+    }
+    if w.scales.len() != 1 && w.scales.len() != channels {
+        return Err(format!("the filter `{}` needs one scale or one per output channel", w.name));
+    }
+    let biases: Vec<i64> = match rest.first() {
+        Some(b) => b
+            .data
+            .clone()
+            .filter(|v| v.len() == channels)
+            .ok_or(format!("the bias must be {channels} int32 constants"))?,
+        None => vec![0; channels],
+    };
+    let params = (0..channels)
+        .map(|c| {
+            let s = w.scales[if w.scales.len() == 1 { 0 } else { c }];
+            let m = quantize_multiplier(tflite_per_channel_scale(a.scale, s, y.scale))
+                .ok_or(format!("output channel {c}: no fixed-point multiplier"))?;
+            Ok(ParamLane::fixed(biases[c] as i32, m))
+        })
+        .collect::<Result<_, String>>()?;
+    let layer = DepthwiseLayer {
+        window: g.window,
+        multiplier: channels / g.channels,
+        weights,
+        a_zero: a.zero,
+        params,
+        out: y,
+        clamp: clamp(activation(o.fused_activation_function())?, &y),
+    };
+    Ok((vec![x.name.clone()], OpKind::Depthwise(layer)))
 }
 
 fn fully_connected(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Lowered, String> {

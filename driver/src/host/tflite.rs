@@ -4,8 +4,10 @@
 //! and `reference_integer_ops::Add` computes it (double rounding:
 //! `MultiplyByQuantizedMultiplierSmallerThanOneExp`).
 
-use super::ops::{broadcast_binary, ShapeError};
+use super::ops::{broadcast_binary, ShapeError, Window};
+use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::{multiply_by_quantized_multiplier, quantize_multiplier, QuantizedMultiplier};
+use tessera_isa::quant::{requantize, ParamLane};
 
 /// Scale and zero point of one int8 tensor.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,6 +52,61 @@ impl AddParams {
         let sum = scaled(x, self.inputs[0]).wrapping_add(scaled(y, self.inputs[1]));
         let out = i64::from(multiply_by_quantized_multiplier(sum, self.output.multiplier, self.output.shift));
         (out + self.output_zero).clamp(self.clamp.0, self.clamp.1)
+    }
+}
+
+/// `QUANTIZE` from float (reference `AffineQuantize`): `round(x / scale) + zero`, the
+/// division in float32 and the rounding half away from zero, saturated to `[lo, hi]`.
+pub fn quantize(x: &[f32], q: Quant, (lo, hi): (i64, i64)) -> Vec<i64> {
+    x.iter().map(|&v| ((v / q.scale).round() as i64 + q.zero).clamp(lo, hi)).collect()
+}
+
+/// `DEQUANTIZE` to float (reference `Dequantize`): the scale in double precision,
+/// `f32(f64(scale) * (q - zero))`.
+pub fn dequantize(q: &[i64], p: Quant) -> Vec<f32> {
+    q.iter().map(|&v| (f64::from(p.scale) * (v - p.zero) as f64) as f32).collect()
+}
+
+/// TFLite's per-channel int8 `DEPTHWISE_CONV_2D` over NHWC (reference
+/// `DepthwiseConvPerChannel`): output channel `c` filters input channel `c / multiplier`
+/// with `weights[.., .., c]` (`[kh, kw, C * multiplier]`), over the in-bounds taps,
+/// with `(x - x_zero)`; then `requantize(Fixed, acc, params[c], out_zero, clamp)`.
+pub struct Depthwise<'a> {
+    pub window: &'a Window,
+    pub multiplier: usize,
+    pub weights: &'a [i64],
+    pub x_zero: i64,
+    pub params: &'a [ParamLane],
+    pub out_zero: i64,
+    pub clamp: (i64, i64),
+}
+
+impl Depthwise<'_> {
+    pub fn run(&self, x: &[i64], shape: &[usize]) -> Result<(Vec<i64>, Vec<usize>), ShapeError> {
+        let w = self.window;
+        let [n, c, h, wd] = w.dims(shape)?;
+        let window = || ShapeError::Window { shape: shape.to_vec() };
+        let [oh, ow] = w.output_size(h, wd).ok_or_else(window)?;
+        let channels = c * self.multiplier;
+        let [kh, kw] = w.kernel;
+        let mut out = Vec::with_capacity(n * oh * ow * channels);
+        for (b, y, xo) in (0..n).flat_map(|b| (0..oh).flat_map(move |y| (0..ow).map(move |xo| (b, y, xo)))) {
+            for oc in 0..channels {
+                let ic = oc / self.multiplier;
+                let mut acc = 0i32;
+                for (i, j) in (0..kh).flat_map(|i| (0..kw).map(move |j| (i, j))) {
+                    let r = (y * w.strides[0] + i * w.dilations[0]).checked_sub(w.pads[0]).filter(|&r| r < h);
+                    let q = (xo * w.strides[1] + j * w.dilations[1]).checked_sub(w.pads[1]).filter(|&q| q < wd);
+                    if let (Some(r), Some(q)) = (r, q) {
+                        let v = x[((b * h + r) * wd + q) * c + ic] - self.x_zero;
+                        acc = acc.wrapping_add((v * self.weights[(i * kw + j) * channels + oc]) as i32);
+                    }
+                }
+                let (lo, hi) = (self.clamp.0 as i32, self.clamp.1 as i32);
+                out.push(i64::from(requantize(RequantMode::Fixed, acc, self.params[oc], self.out_zero as i32, lo, hi)));
+            }
+        }
+        Ok((out, vec![n, oh, ow, channels]))
     }
 }
 
