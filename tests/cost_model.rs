@@ -14,15 +14,16 @@ fn example(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits_resnet").join(name)
 }
 
-/// (node, cycles) from the lines of `text` that describe accelerator layers, taking
-/// the cycle count at `field` (counted from the end of the line).
-fn layer_cycles(text: &str, marker: &str, field: usize) -> Vec<(String, u64)> {
+/// (node, cycles) from the lines of `text` that describe accelerator layers: the
+/// cycle count is the field before the one `after` picks out.
+fn layer_cycles(text: &str, marker: &str, after: impl Fn(&str) -> bool) -> Vec<(String, u64)> {
     text.lines()
         .filter(|l| l.contains(marker) && !l.trim_start().starts_with("accelerator"))
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             let node = if f[0].chars().all(|c| c.is_ascii_digit()) { f[1] } else { f[0] };
-            (node.to_string(), f[f.len() - field].trim_end_matches(',').parse().expect("a cycle count"))
+            let at = f.iter().rposition(|field| after(field)).expect("the marker field");
+            (node.to_string(), f[at - 1].trim_end_matches(',').parse().expect("a cycle count"))
         })
         .collect()
 }
@@ -43,8 +44,8 @@ fn predicted_cycles_are_within_15_percent_of_the_rtl_per_layer() {
         "--report".as_ref(),
     ]);
     assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
-    // Report rows end "... <pred cycles> <util>%  (<m>, <n>, <k>)".
-    let predicted = layer_cycles(&String::from_utf8_lossy(&compiled.stdout), " accel ", 5);
+    // Report rows read "... <pred cycles> <util>%  (<m>, <n>, <k>)[ implicit im2col]".
+    let predicted = layer_cycles(&String::from_utf8_lossy(&compiled.stdout), " accel ", |f| f.ends_with('%'));
     let run = tessera([
         "run".as_ref(),
         model.as_os_str(),
@@ -57,7 +58,7 @@ fn predicted_cycles_are_within_15_percent_of_the_rtl_per_layer() {
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     // Run rows end "... accelerator MxKxN, <cycles> cycles".
-    let measured = layer_cycles(&String::from_utf8_lossy(&run.stdout), " accelerator ", 2);
+    let measured = layer_cycles(&String::from_utf8_lossy(&run.stdout), " accelerator ", |f| f == "cycles");
     assert_eq!(predicted.len(), 6, "{predicted:?}");
     assert_eq!(predicted.iter().map(|p| &p.0).collect::<Vec<_>>(), measured.iter().map(|m| &m.0).collect::<Vec<_>>());
     for ((node, p), (_, m)) in predicted.iter().zip(&measured) {

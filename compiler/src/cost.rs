@@ -147,6 +147,9 @@ impl CostModel {
             + match instr {
                 Instr::Load(l) => self.load(l),
                 Instr::Store(s) => self.store(s),
+                // A GEMM that reuses the array's weights skips their load and the
+                // switch-over between tiles.
+                Instr::Gemm(g) if g.reuse_weights => g.loops.iterations() as f64,
                 Instr::Gemm(g) => g.loops.iterations() as f64 + o.gemm + self.rows.max(self.cols),
                 Instr::Alu(a) => a.loops.iterations() as f64 + o.gemm,
                 Instr::Fence | Instr::Finish => 0.0,

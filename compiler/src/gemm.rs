@@ -81,6 +81,50 @@ pub enum LowerError {
     DoesNotFit { m: usize, k: usize, n: usize, reason: String },
 }
 
+/// The activation operand of a convolution as implicit im2col: `A` is not a matrix in
+/// DDR but `samples` NHWC images, and row `(sample, oy, ox)`, column `(tap, c)` of A
+/// is pixel `(oy * stride + r * dilation - pad, ox * ...)` of channel `c` (zero point
+/// outside the image). The LOADs place each image padded in IBUF, one entry per pixel
+/// and channel block; each kernel tap is one GEMM per image whose IBUF loop walks the
+/// padded image with the strides (`docs/isa.md` §3). `K` must be `taps * c`, with the
+/// weights' rows in (tap, channel) order, and `M` the images' output pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageGeometry {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub kernel: [usize; 2],
+    /// Top, left, bottom, right.
+    pub pads: [usize; 4],
+    pub strides: [usize; 2],
+    pub dilations: [usize; 2],
+}
+
+impl ImageGeometry {
+    /// Output height and width.
+    pub fn out(&self) -> Option<[usize; 2]> {
+        let [hp, wp] = self.padded();
+        let span = |k: usize, d: usize| d * (k - 1) + 1;
+        let oh = hp.checked_sub(span(self.kernel[0], self.dilations[0]))? / self.strides[0] + 1;
+        let ow = wp.checked_sub(span(self.kernel[1], self.dilations[1]))? / self.strides[1] + 1;
+        Some([oh, ow])
+    }
+
+    fn padded(&self) -> [usize; 2] {
+        [self.h + self.pads[0] + self.pads[2], self.w + self.pads[1] + self.pads[3]]
+    }
+
+    fn taps(&self) -> usize {
+        self.kernel[0] * self.kernel[1]
+    }
+
+    /// IBUF entries of one padded image.
+    fn entries(&self, rows: usize) -> usize {
+        let [hp, wp] = self.padded();
+        self.c.div_ceil(rows) * hp * wp
+    }
+}
+
 /// Entries in the accumulator's lower bank: the upper bank starts here.
 pub fn acc_bank_size(cfg: &AccelConfig) -> usize {
     (cfg.memory.acc_entries as usize).div_ceil(2)
@@ -92,6 +136,14 @@ struct Blocks {
     cols: usize,
     k_blocks: usize,
     n_blocks: usize,
+    /// The activations are images (implicit im2col), K blocks per kernel tap.
+    image: Option<ImageGeometry>,
+}
+
+impl Blocks {
+    fn k_blocks_per_tap(&self) -> usize {
+        self.image.map_or(self.k_blocks, |g| g.c.div_ceil(self.rows))
+    }
 }
 
 fn choose_tiling(cfg: &AccelConfig, spec: &GemmSpec, b: &Blocks) -> Result<GemmTiling, String> {
@@ -100,7 +152,15 @@ fn choose_tiling(cfg: &AccelConfig, spec: &GemmSpec, b: &Blocks) -> Result<GemmT
     if cfg.control.token_depth < 2 {
         return Err("double buffering needs control.token_depth >= 2".into());
     }
-    if half(mem.ibuf_entries) < b.k_blocks {
+    if let Some(g) = b.image {
+        if half(mem.ibuf_entries) < g.entries(b.rows) {
+            return Err(format!(
+                "one padded image needs {} input-buffer entries per half; the buffer has {} entries",
+                g.entries(b.rows),
+                mem.ibuf_entries
+            ));
+        }
+    } else if half(mem.ibuf_entries) < b.k_blocks {
         return Err(format!(
             "one row of A needs {} input-buffer entries per half; the buffer has {} entries",
             b.k_blocks, mem.ibuf_entries
@@ -123,8 +183,15 @@ fn choose_tiling(cfg: &AccelConfig, spec: &GemmSpec, b: &Blocks) -> Result<GemmT
     // Keep at least a few rows per accumulator half.
     n_blocks_per_step = n_blocks_per_step.min((half(mem.acc_entries) / spec.m.clamp(1, 16)).max(1));
     let acc_rows = half(mem.acc_entries) / n_blocks_per_step;
-    let ibuf_rows = half(mem.ibuf_entries) / b.k_blocks;
-    let m_tile = spec.m.min(acc_rows).min(ibuf_rows).min(usize::from(u16::MAX));
+    let m_tile = match b.image {
+        // Whole images: as many as IBUF's half and an accumulator bank hold.
+        Some(g) => {
+            let pixels = g.out().map_or(0, |[oh, ow]| oh * ow);
+            let images = (half(mem.ibuf_entries) / g.entries(b.rows)).min(acc_rows / pixels.max(1));
+            (images * pixels).min(spec.m).min(usize::from(u16::MAX) / pixels.max(1) * pixels)
+        }
+        None => spec.m.min(acc_rows).min(half(mem.ibuf_entries) / b.k_blocks).min(usize::from(u16::MAX)),
+    };
     if m_tile == 0 {
         return Err(format!("the accumulator ({} entries) cannot hold two output tiles", mem.acc_entries));
     }
@@ -191,6 +258,27 @@ pub fn lower_gemm_with(
     spec: &GemmSpec,
     layout: WeightLayout,
 ) -> Result<(Program, GemmTiling), LowerError> {
+    lower(cfg, spec, layout, None)
+}
+
+/// Lowers a convolution as implicit im2col: `spec.a_addr` holds `spec.m / (oh * ow)`
+/// NHWC images of `image`'s size, the weights are blocked with rows in (tap, channel)
+/// order. Fails (the caller can fall back to an explicit im2col GEMM) when one padded
+/// image does not fit half the input buffer.
+pub fn lower_conv(
+    cfg: &AccelConfig,
+    spec: &GemmSpec,
+    image: &ImageGeometry,
+) -> Result<(Program, GemmTiling), LowerError> {
+    lower(cfg, spec, WeightLayout::Blocked, Some(*image))
+}
+
+fn lower(
+    cfg: &AccelConfig,
+    spec: &GemmSpec,
+    layout: WeightLayout,
+    image: Option<ImageGeometry>,
+) -> Result<(Program, GemmTiling), LowerError> {
     let fail = |reason: String| LowerError::DoesNotFit { m: spec.m, k: spec.k, n: spec.n, reason };
     let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let bits = cfg.array.operand_bits as usize;
@@ -207,7 +295,19 @@ pub fn lower_gemm_with(
     if out_bits == 4 && (!spec.n.is_multiple_of(2) || cols % 2 != 0) {
         return Err(fail("4-bit outputs are packed in pairs: N and array.cols must be even".into()));
     }
-    let blocks = Blocks { rows, cols, k_blocks: spec.k.div_ceil(rows), n_blocks: spec.n.div_ceil(cols) };
+    let k_blocks = match image {
+        Some(g) => {
+            let [oh, ow] = g.out().ok_or_else(|| fail("the kernel is larger than the padded image".into()))?;
+            if spec.k != g.taps() * g.c || !spec.m.is_multiple_of(oh * ow) || bits == 4 {
+                return Err(fail(
+                    "an implicit-im2col GEMM needs K = taps x channels, whole images and 8-bit operands".into(),
+                ));
+            }
+            g.taps() * g.c.div_ceil(rows)
+        }
+        None => spec.k.div_ceil(rows),
+    };
+    let blocks = Blocks { rows, cols, k_blocks, n_blocks: spec.n.div_ceil(cols), image };
     let t = choose_tiling(cfg, spec, &blocks).map_err(fail)?;
 
     let mut steps = Vec::new();
@@ -277,7 +377,103 @@ impl Emitter<'_> {
     }
 
     fn a_slot(&self, s: &Step) -> usize {
-        (s.m_index % 2) * self.t.m_tile * self.b.k_blocks
+        let half = match self.b.image {
+            Some(g) => self.t.m_tile / self.pixels() * g.entries(self.b.rows),
+            None => self.t.m_tile * self.b.k_blocks,
+        };
+        (s.m_index % 2) * half
+    }
+
+    /// Output pixels of one image (implicit im2col).
+    fn pixels(&self) -> usize {
+        self.b.image.and_then(|g| g.out()).map_or(1, |[oh, ow]| oh * ow)
+    }
+
+    /// The A panel of an M tile of images: each image padded, one LOAD per channel
+    /// block, pixels row-major (`hp x wp` entries per channel block).
+    fn image_loads(&self, s: &Step, g: &ImageGeometry) -> Vec<Instr> {
+        let (rows, kbpt) = (self.b.rows, self.b.k_blocks_per_tap());
+        let [hp, wp] = g.padded();
+        let first = s.m0 / self.pixels();
+        let mut group = Vec::new();
+        for t in 0..s.m_rows / self.pixels() {
+            for kb in 0..kbpt {
+                group.push(Instr::Load(Load {
+                    mem: Mem::Ibuf,
+                    sram_addr: u16_of(self.a_slot(s) + (t * kbpt + kb) * hp * wp),
+                    dram_addr: u32_of(
+                        self.spec.a_addr as usize + self.op_bytes((first + t) * g.h * g.w * g.c + kb * rows),
+                    ),
+                    x_size: u16_of(g.w),
+                    x_stride: u32_of(self.op_bytes(g.c)),
+                    y_size: u16_of(g.h),
+                    y_stride: u32_of(self.op_bytes(g.w * g.c)),
+                    lanes: rows.min(g.c - kb * rows) as u8,
+                    pad: Pad {
+                        top: g.pads[0] as u8,
+                        left: g.pads[1] as u8,
+                        bottom: g.pads[2] as u8,
+                        right: g.pads[3] as u8,
+                    },
+                    pad_value: self.spec.a.pad_bits(self.cfg.array.operand_bits),
+                    ..Default::default()
+                }));
+            }
+        }
+        group
+    }
+
+    /// The weights of K block `kbi` (a tap's channel block) of column block `n0`.
+    fn image_weight_load(&self, g: &ImageGeometry, kbi: usize, n0: usize, sram_addr: usize) -> Instr {
+        let (rows, kbpt) = (self.b.rows, self.b.k_blocks_per_tap());
+        let (tap, kb) = (kbi / kbpt, kbi % kbpt);
+        let width = (self.spec.n - n0).min(self.b.cols);
+        let k_valid = rows.min(g.c - kb * rows);
+        // Blocked layout: column block n0 holds K rows of `width` operands.
+        let offset = self.op_bytes(self.spec.k * n0 + (tap * g.c + kb * rows) * width);
+        Instr::Load(Load {
+            mem: Mem::Wbuf,
+            sram_addr: u16_of(sram_addr),
+            dram_addr: u32_of(self.spec.b_addr as usize + offset),
+            x_size: u16_of(k_valid),
+            x_stride: u32_of(self.op_bytes(width)),
+            y_size: 1,
+            lanes: width as u8,
+            pad: Pad { right: (rows - k_valid) as u8, ..Pad::default() },
+            pad_value: self.spec.w.pad_bits(self.cfg.array.operand_bits),
+            ..Default::default()
+        })
+    }
+
+    /// The GEMMs of K block `kbi` for column block `j` of step `s`: one per image,
+    /// walking its padded pixels from the tap's offset with the strides.
+    fn image_gemms(&self, s: &Step, g: &ImageGeometry, j: usize, kk: usize, wbuf_addr: usize) -> Vec<Instr> {
+        let kbpt = self.b.k_blocks_per_tap();
+        let kbi = s.k_block0 + kk;
+        let (tap, kb) = (kbi / kbpt, kbi % kbpt);
+        let (r, q) = (tap / g.kernel[1], tap % g.kernel[1]);
+        let [hp, wp] = g.padded();
+        let [oh, ow] = g.out().expect("checked by the lowering");
+        (0..s.m_rows / self.pixels())
+            .map(|t| {
+                let base = self.a_slot(s) + (t * kbpt + kb) * hp * wp;
+                Instr::Gemm(Gemm {
+                    accumulate: !(s.first_k && kk == 0),
+                    reuse_weights: t > 0,
+                    a_unsigned: self.spec.a.unsigned,
+                    w_unsigned: self.spec.w.unsigned,
+                    a_zero: self.spec.a.zero,
+                    w_zero: self.spec.w.zero,
+                    wbuf_addr: u16_of(wbuf_addr),
+                    ibuf_addr: u16_of(base + r * g.dilations[0] * wp + q * g.dilations[1]),
+                    acc_addr: u16_of(self.acc_slot(s) + j * s.m_rows + t * oh * ow),
+                    loops: Loop2 { outer: u16_of(oh), inner: u16_of(ow) },
+                    ibuf_stride: Stride2 { outer: u16_of(g.strides[0] * wp), inner: u16_of(g.strides[1]) },
+                    acc_stride: Stride2 { outer: u16_of(ow), inner: 1 },
+                    ..Default::default()
+                })
+            })
+            .collect()
     }
 
     fn w_slot(&self, step: usize) -> usize {
@@ -301,6 +497,19 @@ impl Emitter<'_> {
         let (s, spec, rows, cols) = (&steps[index], self.spec, self.b.rows, self.b.cols);
         let mut group = Vec::new();
         let starts_m_tile = index == 0 || steps[index - 1].m_index != s.m_index;
+        if let Some(g) = &self.b.image {
+            if starts_m_tile {
+                group.extend(self.image_loads(s, g));
+            }
+            for j in 0..s.n_blocks {
+                let n0 = (s.n_block0 + j) * cols;
+                for kk in 0..s.k_blocks {
+                    let sram = self.w_slot(index) + (j * self.t.k_blocks_per_step + kk) * rows;
+                    group.push(self.image_weight_load(g, s.k_block0 + kk, n0, sram));
+                }
+            }
+            return with_deps(group, |d| d.pop_next = index >= 2, |d| d.push_next = true);
+        }
         if starts_m_tile {
             let full = spec.k / rows;
             let tail = spec.k % rows;
@@ -375,6 +584,13 @@ impl Emitter<'_> {
             }));
         }
         for j in 0..s.n_blocks {
+            if let Some(g) = &self.b.image {
+                for kk in 0..s.k_blocks {
+                    let wbuf = self.w_slot(index) + (j * self.t.k_blocks_per_step + kk) * rows;
+                    group.extend(self.image_gemms(s, g, j, kk, wbuf));
+                }
+                continue;
+            }
             for kb in 0..s.k_blocks {
                 group.push(Instr::Gemm(Gemm {
                     accumulate: !(s.first_k && kb == 0),

@@ -4,9 +4,12 @@
 //! `bench gemm` and the model runner's layers are all this.
 
 use crate::gemm::WeightLayout;
-use crate::gemm::{blocked_order, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, LowerError, OperandQuant};
+use crate::gemm::{
+    blocked_order, lower_conv, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, ImageGeometry, LowerError,
+    OperandQuant,
+};
 use crate::image::ImageBuilder;
-use crate::program::{GemmLayer, LayerOutput};
+use crate::program::{ConvGeometry, GemmLayer, LayerOutput};
 use crate::tensor::ElemType;
 use tessera_isa::bundle::{Bundle, DType, Role};
 use tessera_isa::config::AccelConfig;
@@ -56,17 +59,35 @@ pub fn gemm_bundle(
     let a_addr = image.tensor("a", Role::Input, a_dtype, &[m, k], ops.a);
     let blocked: Vec<u8> = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| ops.w[i]).collect();
     let b_addr = image.place(&blocked);
-    let (output, c_dtype) = match output {
+    let (output, c_dtype) = gemm_output(cfg, &mut image, output);
+    let c_addr = image.output("c", c_dtype, &[m, n]);
+    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
+    let (program, tiling) = lower_gemm_with(cfg, &spec, WeightLayout::Blocked)?;
+    Ok((image.finish(cfg, &program, description), tiling))
+}
+
+/// Places the requantization parameters (if any): the store path's settings and the
+/// output's element type.
+fn gemm_output(cfg: &AccelConfig, image: &mut ImageBuilder, output: BundleOutput) -> (GemmOutput, DType) {
+    match output {
         BundleOutput::Raw32 => (GemmOutput::Raw32, DType::I32),
         BundleOutput::Requant { params, mode, out_type, zero_point, clamp } => {
             let params_addr = image.place(&encode_param_entries(cfg.array.cols as usize, params));
             (GemmOutput::Requant { params_addr, mode, out_type, zero_point, clamp }, out_dtype(out_type))
         }
-    };
-    let c_addr = image.output("c", c_dtype, &[m, n]);
-    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
-    let (program, tiling) = lower_gemm_with(cfg, &spec, WeightLayout::Blocked)?;
-    Ok((image.finish(cfg, &program, description), tiling))
+    }
+}
+
+/// What a lowered layer's bundle writes.
+fn bundle_output(layer: &GemmLayer) -> BundleOutput<'_> {
+    match &layer.output {
+        LayerOutput::Requant { params, out, mode, clamp } => {
+            let out_type = if out.dtype == ElemType::U8 { OutType::U8 } else { OutType::I8 };
+            let clamp = (clamp.0 as i16, clamp.1 as i16);
+            BundleOutput::Requant { params, mode: *mode, out_type, zero_point: out.zero as i16, clamp }
+        }
+        LayerOutput::Raw32 => BundleOutput::Raw32,
+    }
 }
 
 /// The bundle of one GEMM of a lowered model layer: `rows` rows of `a` (`K` values
@@ -91,13 +112,79 @@ pub fn layer_bundle(
         w: &w_bytes,
         w_quant: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
     };
-    let output = match &layer.output {
-        LayerOutput::Requant { params, out, mode, clamp } => {
-            let out_type = if out.dtype == ElemType::U8 { OutType::U8 } else { OutType::I8 };
-            let clamp = (clamp.0 as i16, clamp.1 as i16);
-            BundleOutput::Requant { params, mode: *mode, out_type, zero_point: out.zero as i16, clamp }
-        }
-        LayerOutput::Raw32 => BundleOutput::Raw32,
+    gemm_bundle(cfg, &ops, bundle_output(layer), format!("{} ({rows}x{k}x{n})", layer.node))
+}
+
+/// A convolution as one implicit-im2col bundle: the input tensor `a` holds `n` NHWC
+/// images (`[n, h, w, c]`, one byte each), `w` the `K x N` weights with rows in (tap,
+/// channel) order; the output `c` holds one row per output pixel (NHWC order).
+pub struct ConvOperands<'a> {
+    pub images: usize,
+    pub geometry: ImageGeometry,
+    pub n: usize,
+    pub x: &'a [u8],
+    pub a_quant: OperandQuant,
+    pub w: &'a [u8],
+    pub w_quant: OperandQuant,
+}
+
+/// Lays out `ops` and lowers the convolution for `cfg`; fails when an image does not
+/// fit the input buffer (use an explicit im2col GEMM then).
+pub fn conv_bundle(
+    cfg: &AccelConfig,
+    ops: &ConvOperands,
+    output: BundleOutput,
+    description: impl Into<String>,
+) -> Result<(Bundle, GemmTiling), LowerError> {
+    let g = &ops.geometry;
+    let [oh, ow] = g.out().unwrap_or([0, 0]);
+    let (m, k, n) = (ops.images * oh * ow, g.kernel[0] * g.kernel[1] * g.c, ops.n);
+    let mut image = ImageBuilder::new();
+    let a_dtype = if ops.a_quant.unsigned { DType::U8 } else { DType::I8 };
+    let a_addr = image.tensor("a", Role::Input, a_dtype, &[ops.images, g.h, g.w, g.c], ops.x);
+    let blocked: Vec<u8> = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| ops.w[i]).collect();
+    let b_addr = image.place(&blocked);
+    let (output, c_dtype) = gemm_output(cfg, &mut image, output);
+    let c_addr = image.output("c", c_dtype, &[m, n]);
+    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
+    let (program, tiling) = lower_conv(cfg, &spec, g)?;
+    Ok((image.finish(cfg, &program, description), tiling))
+}
+
+/// The implicit-im2col bundle of a lowered convolution layer over `images` inputs of
+/// `h x w` (values in `x`, NHWC). The layer's weight rows follow its geometry's
+/// layout (NCHW kernels flatten (c, i, j)); they are reordered to (i, j, c).
+pub fn conv_layer_bundle(
+    cfg: &AccelConfig,
+    layer: &GemmLayer,
+    geometry: &ConvGeometry,
+    x: &[i64],
+    [images, h, w]: [usize; 3],
+) -> Result<(Bundle, GemmTiling), LowerError> {
+    let win = &geometry.window;
+    let g = ImageGeometry {
+        h,
+        w,
+        c: geometry.channels,
+        kernel: win.kernel,
+        pads: win.pads,
+        strides: win.strides,
+        dilations: win.dilations,
     };
-    gemm_bundle(cfg, &ops, output, format!("{} ({rows}x{k}x{n})", layer.node))
+    let (taps, c, n) = (win.kernel[0] * win.kernel[1], geometry.channels, layer.n);
+    // Row (tap, ch) of the (tap, channel)-ordered matrix, from the layer's rows.
+    let source_row = |row: usize| if win.channels_last { row } else { (row % c) * taps + row / c };
+    let w: Vec<u8> = (0..taps * c * n).map(|i| layer.weights[source_row(i / n) * n + i % n] as u8).collect();
+    let x: Vec<u8> = x.iter().map(|&v| v as u8).collect();
+    let ops = ConvOperands {
+        images,
+        geometry: g,
+        n,
+        x: &x,
+        a_quant: OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
+        w: &w,
+        w_quant: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
+    };
+    let description = format!("{} ({images} images {h}x{}x{c}, implicit im2col)", layer.node, g.w);
+    conv_bundle(cfg, &ops, bundle_output(layer), description)
 }

@@ -5,8 +5,8 @@
 
 use crate::cost::{CostModel, Prediction};
 use crate::gemm::GemmTiling;
-use crate::gemm_bundle::layer_bundle;
-use crate::program::{HostOp, OpKind, Program, Window};
+use crate::gemm_bundle::{conv_layer_bundle, layer_bundle};
+use crate::program::{ConvGeometry, GemmLayer, HostOp, OpKind, Program, Window};
 use std::collections::HashMap;
 use tessera_driver::host::ops::{broadcast_shape, flatten_shape, pool_output_shape, reshape_batched};
 use tessera_isa::config::AccelConfig;
@@ -23,6 +23,8 @@ pub struct LayerPlan {
     pub predicted: Prediction,
     /// One program bundle per weight matrix, with placeholder activations.
     pub bundles: Vec<tessera_isa::bundle::Bundle>,
+    /// A convolution lowered as implicit im2col (its bundle's input is the images).
+    pub implicit: bool,
 }
 
 impl LayerPlan {
@@ -81,7 +83,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                 let [oh, ow] =
                     geometry.output_size(h, w).ok_or_else(|| context("the kernel exceeds the input".into()))?;
                 let out = geometry.shape([n, layer.n, oh, ow]);
-                (out, Some(layer_plan(cfg, &model, layer, n * oh * ow).map_err(context)?))
+                (out, Some(conv_plan(cfg, &model, layer, geometry, [n, h, w]).map_err(context)?))
             }
             OpKind::Host { op: host, .. } => {
                 let shape = match host {
@@ -107,14 +109,45 @@ pub fn depthwise_output_shape(input: &[usize], window: &Window, multiplier: usiz
     Ok(window.shape([n, c * multiplier, oh, ow]))
 }
 
-/// Lowers one GEMM of `layer` with `rows` rows (activations are placeholders: the
-/// program depends only on the shapes) and predicts its cycles.
-fn layer_plan(
+/// A convolution over `n` images of `h x w`: implicit im2col (the images padded in
+/// the input buffer, a GEMM per kernel tap) when an image fits and the cost model
+/// predicts fewer cycles than the explicit im2col GEMM; else the explicit one.
+pub fn conv_plan(
     cfg: &AccelConfig,
     model: &CostModel,
-    layer: &crate::program::GemmLayer,
-    rows: usize,
+    layer: &GemmLayer,
+    geometry: &ConvGeometry,
+    [n, h, w]: [usize; 3],
 ) -> Result<LayerPlan, String> {
+    let [oh, ow] = geometry.output_size(h, w).ok_or("the kernel exceeds the input")?;
+    let explicit = layer_plan(cfg, model, layer, n * oh * ow)?;
+    // Per-column weight zero points are corrected on the host from the patch rows.
+    if layer.w_zero_columns.is_some() || layer.batches != 1 {
+        return Ok(explicit);
+    }
+    let x = vec![layer.a_zero; n * h * w * geometry.channels];
+    let Ok((bundle, tiling)) = conv_layer_bundle(cfg, layer, geometry, &x, [n, h, w]) else {
+        return Ok(explicit);
+    };
+    let program = bundle.program()?;
+    let predicted = model.predict(&program)?;
+    if predicted.cycles >= explicit.predicted.cycles {
+        return Ok(explicit);
+    }
+    Ok(LayerPlan {
+        gemm: explicit.gemm,
+        gemms: 1,
+        tiling,
+        instructions: program.len(),
+        predicted,
+        bundles: vec![bundle],
+        implicit: true,
+    })
+}
+
+/// Lowers one GEMM of `layer` with `rows` rows (activations are placeholders: the
+/// program depends only on the shapes) and predicts its cycles.
+fn layer_plan(cfg: &AccelConfig, model: &CostModel, layer: &GemmLayer, rows: usize) -> Result<LayerPlan, String> {
     let (k, n) = (layer.k, layer.n);
     let a = vec![layer.a_zero; rows * k];
     let mut bundles = Vec::with_capacity(layer.batches);
@@ -135,5 +168,6 @@ fn layer_plan(
         instructions: program.len() * layer.batches,
         predicted: Prediction { cycles: times(one.cycles), busy: one.busy.map(times) },
         bundles,
+        implicit: false,
     })
 }

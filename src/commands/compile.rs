@@ -69,7 +69,7 @@ pub fn run(args: &CompileArgs) -> anyhow::Result<()> {
 
 fn print_report(cfg: &AccelConfig, plans: &[OpPlan]) {
     println!(
-        "{:<3} {:<26} {:<22} {:<6} {:<16} {:>14} {:>10} {:>11} {:>6}  tile (m rows, n blocks, k blocks)",
+        "{:<3} {:<26} {:<22} {:<6} {:<16} {:>14} {:>10} {:>11} {:>6}  tile (m rows, n blocks, k blocks), conv lowering",
         "#", "node", "op", "engine", "output shape", "GEMM MxKxN", "MACs", "pred cycles", "util"
     );
     let peak = f64::from(cfg.array.rows * cfg.array.cols);
@@ -81,7 +81,7 @@ fn print_report(cfg: &AccelConfig, plans: &[OpPlan]) {
                 let gemm = if l.gemms > 1 { format!("{}x{m}x{k}x{n}", l.gemms) } else { format!("{m}x{k}x{n}") };
                 let util = 100.0 * l.macs() as f64 / (l.predicted.cycles.max(1) as f64 * peak);
                 println!(
-                    "{i:<3} {:<26} {:<22} {:<6} {shape:<16} {gemm:>14} {:>10} {:>11} {util:>5.1}%  ({}, {}, {})",
+                    "{i:<3} {:<26} {:<22} {:<6} {shape:<16} {gemm:>14} {:>10} {:>11} {util:>5.1}%  ({}, {}, {}){}",
                     p.node,
                     p.source,
                     "accel",
@@ -89,7 +89,8 @@ fn print_report(cfg: &AccelConfig, plans: &[OpPlan]) {
                     l.predicted.cycles,
                     l.tiling.m_tile,
                     l.tiling.n_blocks_per_step,
-                    l.tiling.k_blocks_per_step
+                    l.tiling.k_blocks_per_step,
+                    if l.implicit { " implicit im2col" } else { "" }
                 );
             }
             None => println!("{i:<3} {:<26} {:<22} {:<6} {shape:<16}", p.node, p.source, "host"),

@@ -11,8 +11,10 @@ use super::backend::{self, Backend};
 use indicatif::ProgressBar;
 use std::collections::HashMap;
 use std::time::Duration;
-use tessera_compiler::gemm_bundle::layer_bundle;
+use tessera_compiler::cost::CostModel;
+use tessera_compiler::gemm_bundle::{conv_layer_bundle, layer_bundle};
 use tessera_compiler::package::Package;
+use tessera_compiler::plan::conv_plan;
 use tessera_compiler::program::{
     Affine, BoundaryQuant, ConvGeometry, GemmLayer, HostArith, HostOp, Op, OpKind, Program,
 };
@@ -372,8 +374,10 @@ fn run_layer(
     Ok((Value { values: Values::Int(values), shape }, run))
 }
 
-/// A convolution: im2col on the host (padding with the input's zero point, so it
-/// contributes nothing), the GEMM on the accelerator, then back to NCHW.
+/// A convolution: implicit im2col on the accelerator (the activations NHWC, each
+/// image padded in the input buffer) when an image fits the buffer, else im2col on
+/// the host (the patch matrix padded with the input's zero point) and a GEMM. Either
+/// way the GEMM's rows are output pixels; NCHW layouts are transposed around it.
 fn run_conv(
     geometry: &ConvGeometry,
     layer: &GemmLayer,
@@ -384,32 +388,40 @@ fn run_conv(
 ) -> anyhow::Result<(Vec<i64>, Vec<usize>, u64)> {
     let [n, c, h, w] = geometry.dims(shape).ok_or_else(|| anyhow::anyhow!("the input must be 4-D, not {shape:?}"))?;
     anyhow::ensure!(c == geometry.channels, "the input has {c} channels, the kernel {}", geometry.channels);
-    let (last, g) = (geometry.window.channels_last, &geometry.window);
+    let last = geometry.window.channels_last;
     let [oh, ow] =
         geometry.output_size(h, w).ok_or_else(|| anyhow::anyhow!("the kernel is larger than the padded input"))?;
-    let [kh, kw] = g.kernel;
-    let k = c * kh * kw;
-    let mut patches = Vec::with_capacity(n * oh * ow * k);
-    for b in 0..n {
-        for (y, xo) in (0..oh).flat_map(|y| (0..ow).map(move |xo| (y, xo))) {
-            // The kernel's flattening order: (c, i, j) for ONNX's [M, C, kh, kw],
-            // (i, j, c) for TFLite's [M, kh, kw, C].
-            for t in 0..k {
-                let (ch, i, j) =
-                    if last { (t % c, t / c / kw, t / c % kw) } else { (t / (kh * kw), t / kw % kh, t % kw) };
-                let row = (y * g.strides[0] + i * g.dilations[0]).checked_sub(g.pads[0]);
-                let col = (xo * g.strides[1] + j * g.dilations[1]).checked_sub(g.pads[1]);
-                let value = match (row, col) {
-                    (Some(r), Some(q)) if r < h && q < w && last => x[((b * h + r) * w + q) * c + ch],
-                    (Some(r), Some(q)) if r < h && q < w => x[((b * c + ch) * h + r) * w + q],
-                    _ => layer.a_zero,
-                };
-                patches.push(value);
-            }
+    let compiled = compiled.map(|c| &c[0]);
+    // A compiled implicit-im2col bundle takes the images themselves (a 4-D input);
+    // otherwise the cost model chooses, as `tessera compile` does.
+    let implicit = match compiled {
+        Some(b) => b.tensors(Role::Input).next().is_some_and(|s| s.shape.len() == 4),
+        None => {
+            conv_plan(target.cfg, &CostModel::new(target.cfg), layer, geometry, [n, h, w])
+                .map_err(anyhow::Error::msg)?
+                .implicit
+        }
+    };
+    let mut result = None;
+    if implicit && layer.w_zero_columns.is_none() {
+        let nhwc = if last { x.to_vec() } else { to_nhwc(x, [n, c, h, w]) };
+        let bundle = match compiled {
+            Some(b) => Some(with_activations(b, &nhwc, nhwc.len())?),
+            // Images too large for the input buffer: explicit im2col below.
+            None => conv_layer_bundle(target.cfg, layer, geometry, &nhwc, [n, h, w]).ok().map(|(b, _)| b),
+        };
+        if let Some(bundle) = bundle {
+            result = Some(run_built(target, &bundle)?);
         }
     }
+    let (gemm, cycles) = match result {
+        Some(done) => done,
+        None => {
+            let patches = im2col(geometry, layer.a_zero, x, [n, c, h, w], [oh, ow]);
+            run_gemm(target, layer, &layer.weights, &patches, n * oh * ow, compiled)?
+        }
+    };
     let m = layer.n;
-    let (gemm, cycles) = run_gemm(target, layer, &layer.weights, &patches, n * oh * ow, compiled.map(|c| &c[0]))?;
     if last {
         // The GEMM's rows are NHWC's (n, y, x) already.
         return Ok((gemm, vec![n, oh, ow, m], cycles));
@@ -420,6 +432,41 @@ fn run_conv(
         .map(|i| gemm[(i / (m * spatial) * spatial + i % spatial) * m + (i / spatial) % m])
         .collect();
     Ok((out, vec![n, m, oh, ow], cycles))
+}
+
+/// NCHW values as NHWC.
+fn to_nhwc(x: &[i64], [n, c, h, w]: [usize; 4]) -> Vec<i64> {
+    (0..n * h * w * c)
+        .map(|i| (i / (h * w * c), i / c % (h * w), i % c))
+        .map(|(b, p, ch)| x[(b * c + ch) * h * w + p])
+        .collect()
+}
+
+/// The patch matrix of a convolution: one row per output pixel, the kernel flattened
+/// in the layer's order ((c, i, j) for ONNX's [M, C, kh, kw], (i, j, c) for TFLite's
+/// [M, kh, kw, C]), padding with the input's zero point.
+fn im2col(geometry: &ConvGeometry, a_zero: i64, x: &[i64], [n, c, h, w]: [usize; 4], [oh, ow]: [usize; 2]) -> Vec<i64> {
+    let (last, g) = (geometry.window.channels_last, &geometry.window);
+    let [kh, kw] = g.kernel;
+    let k = c * kh * kw;
+    let mut patches = Vec::with_capacity(n * oh * ow * k);
+    for b in 0..n {
+        for (y, xo) in (0..oh).flat_map(|y| (0..ow).map(move |xo| (y, xo))) {
+            for t in 0..k {
+                let (ch, i, j) =
+                    if last { (t % c, t / c / kw, t / c % kw) } else { (t / (kh * kw), t / kw % kh, t % kw) };
+                let row = (y * g.strides[0] + i * g.dilations[0]).checked_sub(g.pads[0]);
+                let col = (xo * g.strides[1] + j * g.dilations[1]).checked_sub(g.pads[1]);
+                let value = match (row, col) {
+                    (Some(r), Some(q)) if r < h && q < w && last => x[((b * h + r) * w + q) * c + ch],
+                    (Some(r), Some(q)) if r < h && q < w => x[((b * c + ch) * h + r) * w + q],
+                    _ => a_zero,
+                };
+                patches.push(value);
+            }
+        }
+    }
+    patches
 }
 
 /// A copy of a compiled layer bundle with `a` (int8/uint8 values, `elements` of them)
@@ -479,11 +526,7 @@ fn run_gemm(
         Some(compiled) => with_activations(compiled, a, rows * k)?,
         None => layer_bundle(target.cfg, layer, weights, a, rows)?.0,
     };
-    let mut session = backend::open(target.backend, target.cfg, bundle.header.dram_bytes as usize, None)?;
-    let report = session.run_bundle(&bundle, target.timeout)?;
-    let slot = bundle.tensors(Role::Output).next().expect("the image has an output `c`");
-    let bytes = session.read_tensor(slot)?;
-    let mut out: Vec<i64> = (0..slot.elements()).map(|i| i64::from(slot.dtype.get(&bytes, i))).collect();
+    let (mut out, cycles) = run_built(target, &bundle)?;
     if let Some(zeros) = &layer.w_zero_columns {
         // Column c's weights carry zero point zeros[c] the array did not remove:
         // (a - za) . (w - zc) = (a - za) . w - zc * sum(a - za).
@@ -494,5 +537,15 @@ fn run_gemm(
             }
         }
     }
+    Ok((out, cycles))
+}
+
+/// Runs a layer's bundle: its output `c` and the cycle counter.
+fn run_built(target: &Target, bundle: &Bundle) -> anyhow::Result<(Vec<i64>, u64)> {
+    let mut session = backend::open(target.backend, target.cfg, bundle.header.dram_bytes as usize, None)?;
+    let report = session.run_bundle(bundle, target.timeout)?;
+    let slot = bundle.tensors(Role::Output).next().expect("the image has an output `c`");
+    let bytes = session.read_tensor(slot)?;
+    let out = (0..slot.elements()).map(|i| i64::from(slot.dtype.get(&bytes, i))).collect();
     Ok((out, report.counter(tessera_isa::regs::Counter::Cycles)))
 }
