@@ -60,12 +60,14 @@ fn invalid_config_names_file_and_field() {
 
 #[test]
 fn pending_subcommands_say_what_is_missing() {
-    for (args, issue) in [(vec!["bench", "sparse"], 6), (vec!["compile", "m.onnx", "-o", "m.tsr"], 5)] {
-        let out = tessera(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = stderr(&out);
-        assert!(err.contains("not implemented yet") && err.contains(&format!("issue #{issue}")), "{args:?}: {err}");
-    }
+    let out = tessera(["bench", "sparse"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("not implemented yet") && err.contains("issue #6"), "{err}");
+    // A model that is not there is named.
+    let out = tessera(["compile", "m.onnx", "-o", "m.tsr"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("m.onnx: cannot read"), "{}", stderr(&out));
     // The board backend is named, with its issue, before any file is read.
     let out = tessera(["bench", "gemm", "-c", "tiny", "-m", "4", "-n", "4", "-k", "4", "--backend", "board"]);
     assert_eq!(out.status.code(), Some(2));
