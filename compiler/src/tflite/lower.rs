@@ -260,6 +260,40 @@ fn geometry(
     Ok(ConvGeometry { channels: c, window })
 }
 
+/// A layer's constant int8 weights (symmetric, one scale or one per output channel)
+/// and, per output channel `c` of `n`, its bias and the fixed-point multiplier of
+/// `scale_of(weight scale of c)`.
+fn fixed_point_channels(
+    weight: &TensorInfo,
+    bias: Option<&TensorInfo>,
+    n: usize,
+    scale_of: impl Fn(f32) -> f64,
+) -> Result<(Vec<i64>, Vec<ParamLane>), String> {
+    let w = weight.data.clone().ok_or(format!("the weights `{}` must be constant", weight.name))?;
+    if weight.dtype != Some(ElemType::I8) || weight.zeros.iter().any(|&z| z != 0) {
+        return Err(format!("the weights `{}` must be symmetric int8 (zero point 0)", weight.name));
+    }
+    if weight.scales.len() != 1 && weight.scales.len() != n {
+        return Err(format!("the weights `{}` need one scale or one per output channel", weight.name));
+    }
+    let biases: Vec<i64> = match bias {
+        Some(b) => b
+            .data
+            .clone()
+            .filter(|v| v.len() == n)
+            .ok_or(format!("the bias `{}` must be {n} int32 constants", b.name))?,
+        None => vec![0; n],
+    };
+    let params = (0..n)
+        .map(|c| {
+            let s = weight.scales[if weight.scales.len() == 1 { 0 } else { c }];
+            let m = quantize_multiplier(scale_of(s)).ok_or(format!("output channel {c}: no fixed-point multiplier"))?;
+            Ok(ParamLane::fixed(biases[c] as i32, m))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok((w, params))
+}
+
 /// How a layer's accumulators become its outputs.
 struct Rescale {
     out: Affine,
@@ -279,33 +313,9 @@ fn tflite_layer(
 ) -> Result<GemmLayer, String> {
     let Rescale { out, act, mode } = rescale;
     let a = x.affine()?;
-    let w = weight.data.as_ref().ok_or(format!("the weights `{}` must be constant", weight.name))?;
-    if weight.dtype != Some(ElemType::I8) {
-        return Err(format!("weights `{}` must be int8", weight.name));
-    }
     let n = weight.shape[0];
+    let (w, params) = fixed_point_channels(weight, bias, n, scale_of)?;
     let k = w.len() / n.max(1);
-    if weight.zeros.iter().any(|&z| z != 0) {
-        return Err(format!("weights `{}` must be symmetric (zero point 0)", weight.name));
-    }
-    if weight.scales.len() != 1 && weight.scales.len() != n {
-        return Err(format!("weights `{}` need one scale or one per output channel", weight.name));
-    }
-    let biases: Vec<i64> = match bias {
-        Some(b) => b
-            .data
-            .clone()
-            .filter(|v| v.len() == n)
-            .ok_or(format!("the bias `{}` must be {n} int32 constants", b.name))?,
-        None => vec![0; n],
-    };
-    let params = (0..n)
-        .map(|c| {
-            let s = weight.scales[if weight.scales.len() == 1 { 0 } else { c }];
-            let m = quantize_multiplier(scale_of(s)).ok_or(format!("output channel {c}: no fixed-point multiplier"))?;
-            Ok(ParamLane::fixed(biases[c] as i32, m))
-        })
-        .collect::<Result<_, String>>()?;
     Ok(GemmLayer {
         node: node.to_string(),
         batches: 1,
@@ -328,7 +338,7 @@ fn conv(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<
     let &[_, kh, kw, c] = w.shape.as_slice() else {
         return Err(format!("the filter {:?} is not [O, kh, kw, I]", w.shape));
     };
-    let mut g = geometry(
+    let g = geometry(
         &x.shape,
         [kh, kw],
         [o.stride_h(), o.stride_w()],
@@ -341,7 +351,6 @@ fn conv(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<
             g.channels
         ));
     }
-    g.channels = c;
     let (a, y) = (x.affine()?, out.affine()?);
     // The reference convolution rescales its int32 accumulators with double rounding.
     let act = activation(o.fused_activation_function())?;
@@ -369,29 +378,8 @@ fn depthwise(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Re
         return Err(format!("{channels} filter channels for {} input channels", g.channels));
     }
     let (a, y) = (x.affine()?, out.affine()?);
-    let weights = w.data.clone().ok_or(format!("the filter `{}` must be constant", w.name))?;
-    if w.dtype != Some(ElemType::I8) || w.zeros.iter().any(|&z| z != 0) {
-        return Err(format!("the filter `{}` must be symmetric int8", w.name));
-    }
-    if w.scales.len() != 1 && w.scales.len() != channels {
-        return Err(format!("the filter `{}` needs one scale or one per output channel", w.name));
-    }
-    let biases: Vec<i64> = match rest.first() {
-        Some(b) => b
-            .data
-            .clone()
-            .filter(|v| v.len() == channels)
-            .ok_or(format!("the bias must be {channels} int32 constants"))?,
-        None => vec![0; channels],
-    };
-    let params = (0..channels)
-        .map(|c| {
-            let s = w.scales[if w.scales.len() == 1 { 0 } else { c }];
-            let m = quantize_multiplier(tflite_per_channel_scale(a.scale, s, y.scale))
-                .ok_or(format!("output channel {c}: no fixed-point multiplier"))?;
-            Ok(ParamLane::fixed(biases[c] as i32, m))
-        })
-        .collect::<Result<_, String>>()?;
+    let (weights, params) =
+        fixed_point_channels(w, rest.first().copied(), channels, |s| tflite_per_channel_scale(a.scale, s, y.scale))?;
     let layer = DepthwiseLayer {
         window: g.window,
         multiplier: channels / g.channels,
