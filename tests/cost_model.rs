@@ -1,7 +1,8 @@
 //! The cost model against the cycle-accurate RTL: `tessera compile --report`'s
 //! predicted cycles per layer and the cycle counter of the same layers run on the
 //! Verilated accelerator by `tessera run`, for the ResNet-style example's eight
-//! first test digits on the `tiny` config (its 5 convolutions and the dense layer).
+//! first test digits (its 5 convolutions and the dense layer) on the `tiny` and
+//! `pynq-z2` configs.
 
 mod common;
 
@@ -30,6 +31,12 @@ fn layer_cycles(text: &str, marker: &str, after: impl Fn(&str) -> bool) -> Vec<(
 
 #[test]
 fn predicted_cycles_are_within_15_percent_of_the_rtl_per_layer() {
+    for config in ["tiny", "pynq-z2"] {
+        check_config(config);
+    }
+}
+
+fn check_config(config: &str) {
     let x: Array2<f32> = read_npy(example("data/x_test.npy")).unwrap();
     let input = std::env::temp_dir().join(format!("tessera-cost-{}.npy", std::process::id()));
     write_npy(&input, &x.slice(s![..8, ..]).to_owned()).unwrap();
@@ -38,7 +45,7 @@ fn predicted_cycles_are_within_15_percent_of_the_rtl_per_layer() {
         "compile".as_ref(),
         model.as_os_str(),
         "-c".as_ref(),
-        "tiny".as_ref(),
+        config.as_ref(),
         "--batch".as_ref(),
         "8".as_ref(),
         "--report".as_ref(),
@@ -50,7 +57,7 @@ fn predicted_cycles_are_within_15_percent_of_the_rtl_per_layer() {
         "run".as_ref(),
         model.as_os_str(),
         "-c".as_ref(),
-        "tiny".as_ref(),
+        config.as_ref(),
         "--backend".as_ref(),
         "verilator".as_ref(),
         "--input".as_ref(),
@@ -63,6 +70,6 @@ fn predicted_cycles_are_within_15_percent_of_the_rtl_per_layer() {
     assert_eq!(predicted.iter().map(|p| &p.0).collect::<Vec<_>>(), measured.iter().map(|m| &m.0).collect::<Vec<_>>());
     for ((node, p), (_, m)) in predicted.iter().zip(&measured) {
         let error = (*p as f64 - *m as f64) / *m as f64;
-        assert!(error.abs() <= 0.15, "{node}: predicted {p}, measured {m} cycles ({:+.1}%)", 100.0 * error);
+        assert!(error.abs() <= 0.15, "{config} {node}: predicted {p}, measured {m} cycles ({:+.1}%)", 100.0 * error);
     }
 }

@@ -26,12 +26,10 @@ pub struct Overheads {
     /// Per DDR read request (a row, or an entry when a row is not one aligned run),
     /// beyond its beats: issue and re-alignment in the read client.
     pub request: f64,
-    /// Read latency the accelerator adds to the DDR's (register slices, arbiter).
-    pub request_latency: f64,
 }
 
 impl Overheads {
-    pub const RTL: Overheads = Overheads { program: 60.0, instr: 2.0, gemm: 16.0, request: 1.0, request_latency: 0.0 };
+    pub const RTL: Overheads = Overheads { program: 30.0, instr: 1.0, gemm: 4.0, request: 1.0 };
 }
 
 /// The model for one config.
@@ -99,8 +97,7 @@ impl CostModel {
         };
         let beats = requests * per_request;
         let stream = (requests * request_bytes / self.ddr_bytes_per_cycle).max(beats);
-        let latency_bound = bursts * (self.read_latency + self.overheads.request_latency) / self.outstanding
-            + requests * self.overheads.request;
+        let latency_bound = bursts * self.read_latency / self.outstanding + requests * self.overheads.request;
         self.read_latency + stream.max(latency_bound)
     }
 
@@ -115,9 +112,9 @@ impl CostModel {
         let padded =
             (x + f64::from(l.pad.left) + f64::from(l.pad.right)) * (y + f64::from(l.pad.top) + f64::from(l.pad.bottom));
         // The engine reads a row in one request when its entries are contiguous and
-        // the row is a whole number of beats, else entry by entry.
+        // each a whole number of beats (every entry starts a beat), else entry by entry.
         let row_bytes = x * entry_bytes;
-        let whole_rows = f64::from(l.x_stride) == entry_bytes && row_bytes % self.bus_bytes == 0.0;
+        let whole_rows = f64::from(l.x_stride) == entry_bytes && entry_bytes % self.bus_bytes == 0.0;
         let read = if whole_rows {
             self.read(y, row_bytes, f64::from(l.y_stride))
         } else {
@@ -275,14 +272,15 @@ mod tests {
         let model = CostModel::new(&cfg);
         let push = Deps { push_next: true, ..Deps::NONE };
         let pop = Deps { pop_prev: true, ..Deps::NONE };
-        let (load, compute) = (model.duration(&weight_load(push)), model.duration(&gemm(200, pop)));
+        let (load, compute) = (model.duration(&weight_load(push)), model.duration(&gemm(2000, pop)));
+        assert!(compute > load, "the GEMM must be long enough to hide a load");
         // One load then its GEMM: strictly in sequence.
-        let serial = model.predict(&Program::new(vec![weight_load(push), gemm(200, pop), Instr::Finish])).unwrap();
+        let serial = model.predict(&Program::new(vec![weight_load(push), gemm(2000, pop), Instr::Finish])).unwrap();
         assert_eq!(serial.cycles, (load + compute + Overheads::RTL.program).round() as u64);
         // Two of each: the second load runs under the first GEMM, so the total is one
         // load shorter than two in sequence.
         let two =
-            Program::new(vec![weight_load(push), weight_load(push), gemm(200, pop), gemm(200, pop), Instr::Finish]);
+            Program::new(vec![weight_load(push), weight_load(push), gemm(2000, pop), gemm(2000, pop), Instr::Finish]);
         let overlapped = model.predict(&two).unwrap();
         assert_eq!(overlapped.cycles, (load + 2.0 * compute + Overheads::RTL.program).round() as u64);
         assert_eq!(overlapped.busy, [(2.0 * load) as u64, (2.0 * compute) as u64, 0]);
