@@ -110,6 +110,19 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
     },
+    /// Prune a quantized ONNX model's layer weights by magnitude, keeping its int8
+    /// quantization (pruned weights become their zero point).
+    Prune {
+        /// The quantized model (.onnx, QDQ or QOperator form).
+        model: PathBuf,
+        /// `N:M` (e.g. 2:4, 1:4: N of every M consecutive input channels kept) or
+        /// `unstructured:S` (the fraction S of each layer's weights removed).
+        #[arg(long)]
+        pattern: tessera_compiler::onnx::prune::Pattern,
+        /// The pruned model.
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+    },
     /// Synthesize the generated RTL with Yosys (out of context) and report LUT, FF,
     /// DSP and BRAM use against an FPGA part.
     Synth {
@@ -219,6 +232,7 @@ fn main() -> ExitCode {
                 model_io: !input.is_empty() || output.is_some() || labels.is_some() || reference.is_some(),
             })
         }
+        Command::Prune { model, pattern, out } => commands::prune::run(&model, pattern, &out),
         Command::Synth { config, part, out, yosys, budget } => commands::synth::run(&commands::synth::SynthArgs {
             config: &config.config,
             part: &part,

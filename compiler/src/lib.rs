@@ -21,6 +21,7 @@ pub mod package;
 pub mod plan;
 pub mod program;
 
+pub mod sparsity;
 pub mod tensor;
 pub mod tflite;
 

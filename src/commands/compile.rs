@@ -6,6 +6,8 @@ use std::path::Path;
 use std::time::Instant;
 use tessera_compiler::package::Package;
 use tessera_compiler::plan::{plan, OpPlan};
+use tessera_compiler::program::{Op, OpKind, Program};
+use tessera_compiler::sparsity::{weight_sparsity, Sparsity};
 use tessera_isa::config::AccelConfig;
 
 pub struct CompileArgs<'a> {
@@ -39,7 +41,7 @@ pub fn run(args: &CompileArgs) -> anyhow::Result<()> {
         elapsed.as_secs_f64() * 1e3
     );
     if args.report {
-        print_report(&cfg, &plans);
+        print_report(&cfg, &program, &plans);
     }
     if args.emit_asm {
         emit_asm(&plans)?;
@@ -67,13 +69,13 @@ pub fn run(args: &CompileArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_report(cfg: &AccelConfig, plans: &[OpPlan]) {
+fn print_report(cfg: &AccelConfig, program: &Program, plans: &[OpPlan]) {
     println!(
-        "{:<3} {:<26} {:<22} {:<6} {:<16} {:>14} {:>10} {:>11} {:>6}  tile (m rows, n blocks, k blocks), conv lowering",
-        "#", "node", "op", "engine", "output shape", "GEMM MxKxN", "MACs", "pred cycles", "util"
+        "{:<3} {:<26} {:<22} {:<6} {:<16} {:>14} {:>10} {:>11} {:>6}  {:<18} tile (m rows, n blocks, k blocks), conv lowering",
+        "#", "node", "op", "engine", "output shape", "GEMM MxKxN", "MACs", "pred cycles", "util", "weights"
     );
     let peak = f64::from(cfg.array.rows * cfg.array.cols);
-    for (i, p) in plans.iter().enumerate() {
+    for (i, (p, op)) in plans.iter().zip(&program.ops).enumerate() {
         let shape = format!("{:?}", p.out_shape);
         match &p.layer {
             Some(l) => {
@@ -81,12 +83,13 @@ fn print_report(cfg: &AccelConfig, plans: &[OpPlan]) {
                 let gemm = if l.gemms > 1 { format!("{}x{m}x{k}x{n}", l.gemms) } else { format!("{m}x{k}x{n}") };
                 let util = 100.0 * l.macs() as f64 / (l.predicted.cycles.max(1) as f64 * peak);
                 println!(
-                    "{i:<3} {:<26} {:<22} {:<6} {shape:<16} {gemm:>14} {:>10} {:>11} {util:>5.1}%  ({}, {}, {}){}",
+                    "{i:<3} {:<26} {:<22} {:<6} {shape:<16} {gemm:>14} {:>10} {:>11} {util:>5.1}%  {:<18} ({}, {}, {}){}",
                     p.node,
                     p.source,
                     "accel",
                     l.macs(),
                     l.predicted.cycles,
+                    weights(op).to_string(),
                     l.tiling.m_tile,
                     l.tiling.n_blocks_per_step,
                     l.tiling.k_blocks_per_step,
@@ -95,6 +98,14 @@ fn print_report(cfg: &AccelConfig, plans: &[OpPlan]) {
             }
             None => println!("{i:<3} {:<26} {:<22} {:<6} {shape:<16}", p.node, p.source, "host"),
         }
+    }
+}
+
+/// The weight sparsity of an accelerator layer.
+fn weights(op: &Op) -> Sparsity {
+    match &op.kind {
+        OpKind::Conv { geometry, layer } => weight_sparsity(layer, Some(geometry)),
+        kind => weight_sparsity(kind.layer().expect("accelerator operations are layers"), None),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod gemm_job;
 pub mod generate;
 pub mod info;
 pub mod model;
+pub mod prune;
 pub mod report;
 pub mod run;
 pub mod synth;

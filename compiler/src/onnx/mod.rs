@@ -2,6 +2,7 @@
 //! schema) into the compiler's [`Graph`](crate::graph::Graph).
 
 mod import;
+pub mod prune;
 mod tensor;
 
 pub use import::{import_bytes, import_file, read_tensor_file, ImportError};
