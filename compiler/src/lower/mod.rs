@@ -64,6 +64,9 @@ impl<'g> Lowering<'g> {
         }
         let g = self.g;
         let standard = node.domain.is_empty() || node.domain == "ai.onnx";
+        if node.op != "Constant" && (node.inputs.first().is_none_or(String::is_empty) || node.outputs.is_empty()) {
+            return Err(node_error(node, "needs an input and an output"));
+        }
         match (standard, node.op.as_str()) {
             // Folded into constants by the importer.
             (true, "Constant") => Ok(()),

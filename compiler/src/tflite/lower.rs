@@ -125,11 +125,17 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
                 .filter(|d| !d.is_empty())
                 .map(|d| decode(d.bytes(), dtype).ok_or(format!("tensor {i}: constant of an unsupported type")))
                 .transpose()?;
+            let shape: Vec<usize> = t.shape().map_or_else(Vec::new, |s| s.iter().map(|d| d.max(1) as usize).collect());
+            if let Some(values) = &data {
+                if values.len() != shape.iter().product::<usize>() {
+                    return Err(format!("tensor {i}: {} values for shape {shape:?}", values.len()));
+                }
+            }
             let q = t.quantization();
             Ok(TensorInfo {
                 name: t.name().map_or_else(|| format!("tensor{i}"), str::to_string),
                 dtype,
-                shape: t.shape().map_or_else(Vec::new, |s| s.iter().map(|d| d.max(1) as usize).collect()),
+                shape,
                 data,
                 scales: q.and_then(|q| q.scale()).map_or_else(Vec::new, |s| s.iter().collect()),
                 zeros: q.and_then(|q| q.zero_point()).map_or_else(Vec::new, |z| z.iter().collect()),
@@ -178,7 +184,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             FULLY_CONNECTED => fully_connected(&op, &ins, out),
             ADD => add(&op, &ins, out),
             MAX_POOL_2D | AVERAGE_POOL_2D => pool(&op, code == MAX_POOL_2D, &ins, out),
-            RESHAPE => Ok((
+            RESHAPE if !ins.is_empty() => Ok((
                 vec![ins[0].name.clone()],
                 OpKind::Host {
                     op: HostOp::Reshape { shape: out.shape.iter().map(|&d| d as i64).collect() },
@@ -313,7 +319,7 @@ fn tflite_layer(
 ) -> Result<GemmLayer, String> {
     let Rescale { out, act, mode } = rescale;
     let a = x.affine()?;
-    let n = weight.shape[0];
+    let &[n, ..] = weight.shape.as_slice() else { return Err(format!("the weights `{}` have no shape", weight.name)) };
     let (w, params) = fixed_point_channels(weight, bias, n, scale_of)?;
     let k = w.len() / n.max(1);
     Ok(GemmLayer {
