@@ -81,6 +81,22 @@ fn the_other_operators_equal_the_reference_kernels_bit_for_bit() {
     }
 }
 
+/// A dense layer and int8 SOFTMAX on 64 random int8 inputs, bit for bit.
+#[test]
+fn softmax_equals_the_reference_kernel_bit_for_bit() {
+    let (model, x, reference) = (
+        root("tests/fixtures/tflite/softmax.tflite"),
+        root("tests/fixtures/tflite/softmax_x.npy"),
+        root("tests/fixtures/tflite/softmax_ref.npy"),
+    );
+    for (config, backend) in [("pynq-z2", "golden"), ("tiny", "verilator")] {
+        let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{backend}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("192 of 192 outputs equal"), "{text}");
+    }
+}
+
 /// `tessera run MODEL` on the CNN's inputs; returns stderr, expecting a failure.
 fn fails(model: &Path) -> String {
     let input = root("examples/digits_cnn/data/x_test_int8.npy");
@@ -91,10 +107,10 @@ fn fails(model: &Path) -> String {
 
 #[test]
 fn unsupported_operators_and_malformed_files_are_reported_with_the_file() {
-    // A dense layer and SOFTMAX (tools/fixtures/tflite_cases.py).
-    let softmax = root("tests/fixtures/tflite/softmax.tflite");
-    let err = fails(&softmax);
-    assert!(err.contains("softmax.tflite: operator `SOFTMAX#1`: not supported"), "{err}");
+    // A dense layer and LOGISTIC (tools/fixtures/tflite_cases.py).
+    let logistic = root("tests/fixtures/tflite/logistic.tflite");
+    let err = fails(&logistic);
+    assert!(err.contains("logistic.tflite: operator `LOGISTIC#1`: not supported"), "{err}");
     // The CNN cut short: the flatbuffer verifier rejects it.
     let bytes = std::fs::read(root("examples/digits_cnn/cnn_int8.tflite")).unwrap();
     let truncated = scratch("truncated.tflite");

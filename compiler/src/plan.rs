@@ -63,9 +63,11 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
             .collect::<Result<_, _>>()
             .map_err(context)?;
         let (out_shape, layer) = match &op.kind {
-            OpKind::Quantize(_) | OpKind::Dequantize(_) | OpKind::TfliteQuantize(_) | OpKind::TfliteDequantize(_) => {
-                (ins[0].to_vec(), None)
-            }
+            OpKind::Quantize(_)
+            | OpKind::Dequantize(_)
+            | OpKind::TfliteQuantize(_)
+            | OpKind::TfliteDequantize(_)
+            | OpKind::TfliteSoftmax { .. } => (ins[0].to_vec(), None),
             OpKind::Depthwise(d) => (depthwise_output_shape(ins[0], &d.window, d.multiplier).map_err(context)?, None),
             OpKind::Gemm(layer) => {
                 let x = ins[0];

@@ -166,6 +166,12 @@ pub enum OpKind {
     TfliteDequantize(Affine),
     /// TFLite's per-channel int8 depthwise convolution, on the host.
     Depthwise(DepthwiseLayer),
+    /// TFLite's int8 `SOFTMAX` over the last dimension, on the host.
+    TfliteSoftmax {
+        beta: f32,
+        input: Affine,
+        out: Affine,
+    },
 }
 
 /// A depthwise convolution over NHWC: output channel `c` filters input channel

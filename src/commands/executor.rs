@@ -45,6 +45,11 @@ impl Value {
         self.shape.iter().skip(1).product::<usize>().max(1)
     }
 
+    /// The size of the last dimension.
+    pub fn width_last(&self) -> usize {
+        self.shape.last().copied().unwrap_or(1)
+    }
+
     pub fn rows(&self) -> usize {
         self.shape.first().copied().unwrap_or(1)
     }
@@ -291,6 +296,11 @@ fn run_host(kind: &OpKind, args: &[Value]) -> anyhow::Result<Value> {
         OpKind::TfliteDequantize(q) => {
             let values = tflite::dequantize(ints(&args[0])?, tflite::Quant { scale: q.scale, zero: q.zero });
             Ok(Value { values: Values::Float(values), shape: args[0].shape.clone() })
+        }
+        OpKind::TfliteSoftmax { beta, input, out } => {
+            let q = |p: &Affine| tflite::Quant { scale: p.scale, zero: p.zero };
+            let values = tflite::softmax(ints(&args[0])?, args[0].width_last(), *beta, q(input), q(out));
+            Ok(Value { values: Values::Int(values), shape: args[0].shape.clone() })
         }
         OpKind::Depthwise(d) => {
             let run = tflite::Depthwise {

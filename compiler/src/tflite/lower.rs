@@ -20,6 +20,7 @@ const DEQUANTIZE: i32 = 6;
 const FULLY_CONNECTED: i32 = 9;
 const MAX_POOL_2D: i32 = 17;
 const RESHAPE: i32 = 22;
+const SOFTMAX: i32 = 25;
 const QUANTIZE: i32 = 114;
 
 /// Names of the builtin operators the importer mentions in errors (others by code).
@@ -174,6 +175,11 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
         let lowered = match code {
             CONV_2D => conv(&op, &ins, out),
             DEPTHWISE_CONV_2D => depthwise(&op, &ins, out),
+            SOFTMAX if ins.len() == 1 && out.dtype == Some(ElemType::I8) => {
+                let beta = op.builtin_options_as_softmax_options().map_or(1.0, |o| o.beta());
+                let (input, y) = (ins[0].affine()?, out.affine()?);
+                Ok((vec![ins[0].name.clone()], OpKind::TfliteSoftmax { beta, input, out: y }))
+            }
             QUANTIZE if ins.first().is_some_and(|t| t.dtype == Some(ElemType::F32)) => {
                 Ok((vec![ins[0].name.clone()], OpKind::TfliteQuantize(out.affine()?)))
             }

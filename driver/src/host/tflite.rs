@@ -110,6 +110,29 @@ impl Depthwise<'_> {
     }
 }
 
+/// TFLite's int8 `SOFTMAX` over the last dimension (`width` values per row), as its
+/// kernel computes it: a float32 table `exp(-beta * s_in * d)` for every difference
+/// `d` from the row's maximum, the row's sum of table values, each value times
+/// `1 / (sum * s_out)` rounded half away from zero plus the output zero point,
+/// saturated to int8.
+pub fn softmax(x: &[i64], width: usize, beta: f32, input: Quant, out: Quant) -> Vec<i64> {
+    let scale = -(input.scale * beta);
+    // table[255 - d] = exp(scale * d), as `PopulateSoftmaxLookupTable` fills it.
+    let mut table = [0f32; 256];
+    for d in 0..256 {
+        table[255 - d] = (scale * d as f32).exp();
+    }
+    let mut y = Vec::with_capacity(x.len());
+    for row in x.chunks(width.max(1)) {
+        let max = row.iter().copied().max().unwrap_or(0);
+        let at = |v: i64| table[(255 - (max - v)).clamp(0, 255) as usize];
+        let sum = row.iter().fold(0f32, |s, &v| s + at(v));
+        let inv = 1.0 / (sum * out.scale);
+        y.extend(row.iter().map(|&v| ((at(v) * inv).round() as i64 + out.zero).clamp(-128, 127)));
+    }
+    y
+}
+
 /// Element-wise `ADD` of `a` and `b` (numpy broadcasting).
 pub fn add(
     a: &[i64],
@@ -124,6 +147,15 @@ pub fn add(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn softmax_of_equal_values_is_uniform_and_the_maximum_dominates() {
+        let (input, out) = (Quant { scale: 0.1, zero: 0 }, Quant { scale: 1.0 / 256.0, zero: -128 });
+        // Four equal values: 1/4 each = 64 steps of 1/256, minus 128.
+        assert_eq!(softmax(&[5, 5, 5, 5], 4, 1.0, input, out), vec![-64; 4]);
+        // A value 127 steps (12.7 in real terms) above the rest takes everything.
+        assert_eq!(softmax(&[127, 0, 0], 3, 1.0, input, out), vec![127, -128, -128]);
+    }
 
     #[test]
     fn equal_scales_add_the_offsets() {
