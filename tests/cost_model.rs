@@ -15,16 +15,14 @@ fn example(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits_resnet").join(name)
 }
 
-/// (node, cycles) from the lines of `text` that describe accelerator layers: the
-/// cycle count is the field before the one `after` picks out.
-fn layer_cycles(text: &str, marker: &str, after: impl Fn(&str) -> bool) -> Vec<(String, u64)> {
+/// (node, cycles) from `tessera run`'s layer lines ("<node> <op> accelerator MxKxN,
+/// <cycles> cycles").
+fn run_cycles(text: &str) -> Vec<(String, u64)> {
     text.lines()
-        .filter(|l| l.contains(marker) && !l.trim_start().starts_with("accelerator"))
+        .filter(|l| l.contains(" accelerator ") && !l.trim_start().starts_with("accelerator"))
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            let node = if f[0].chars().all(|c| c.is_ascii_digit()) { f[1] } else { f[0] };
-            let at = f.iter().rposition(|field| after(field)).expect("the marker field");
-            (node.to_string(), f[at - 1].trim_end_matches(',').parse().expect("a cycle count"))
+            (f[0].to_string(), f[f.len() - 2].parse().expect("a cycle count"))
         })
         .collect()
 }
@@ -51,8 +49,17 @@ fn check_config(config: &str) {
         "--report".as_ref(),
     ]);
     assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
-    // Report rows read "... <pred cycles> <util>%  (<m>, <n>, <k>)[ implicit im2col]".
-    let predicted = layer_cycles(&String::from_utf8_lossy(&compiled.stdout), " accel ", |f| f.ends_with('%'));
+    // Report rows read "... <M>x<K>x<N> <MACs> <pred cycles> <util>% <weights> ...".
+    let is_gemm = |f: &str| f.split('x').count() >= 3 && f.split('x').all(|d| d.parse::<usize>().is_ok());
+    let predicted: Vec<(String, u64)> = String::from_utf8_lossy(&compiled.stdout)
+        .lines()
+        .filter(|l| l.contains(" accel "))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let at = f.iter().position(|field| is_gemm(field)).expect("the GEMM shape field");
+            (f[1].to_string(), f[at + 2].parse().expect("a cycle count"))
+        })
+        .collect();
     let run = tessera([
         "run".as_ref(),
         model.as_os_str(),
@@ -65,7 +72,7 @@ fn check_config(config: &str) {
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     // Run rows end "... accelerator MxKxN, <cycles> cycles".
-    let measured = layer_cycles(&String::from_utf8_lossy(&run.stdout), " accelerator ", |f| f == "cycles");
+    let measured = run_cycles(&String::from_utf8_lossy(&run.stdout));
     assert_eq!(predicted.len(), 6, "{predicted:?}");
     assert_eq!(predicted.iter().map(|p| &p.0).collect::<Vec<_>>(), measured.iter().map(|m| &m.0).collect::<Vec<_>>());
     for ((node, p), (_, m)) in predicted.iter().zip(&measured) {
