@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::tokens::{pops, pushes, queue_index};
 use tessera_isa::isa::{AccElem, Instr, Load, Mem, Program, Queue, RequantMode, Store};
 
 /// Fixed costs of the RTL's units, in cycles (calibrated).
@@ -158,7 +159,7 @@ impl CostModel {
         let mut queues: [VecDeque<&Instr>; 3] = Default::default();
         for instr in &program.instrs {
             if let Some(q) = instr.queue() {
-                queues[unit(q)].push_back(instr);
+                queues[queue_index(q)].push_back(instr);
             }
         }
         // Times at which tokens become available, per token FIFO.
@@ -170,29 +171,30 @@ impl CostModel {
             let mut best: Option<(usize, f64)> = None;
             for (u, queue) in queues.iter().enumerate() {
                 let Some(instr) = queue.front() else { continue };
-                let pops = fifos(u, instr, true);
-                if pops.iter().any(|&f| tokens[f].is_empty()) {
+                let popped: Vec<usize> = pops(Queue::ALL[u], instr.deps()).map(|f| f as usize).collect();
+                if popped.iter().any(|&f| tokens[f].is_empty()) {
                     continue;
                 }
-                let start = pops.iter().map(|&f| tokens[f][0]).fold(free[u], f64::max);
+                let start = popped.iter().map(|&f| tokens[f][0]).fold(free[u], f64::max);
                 if best.is_none_or(|(_, t)| start < t) {
                     best = Some((u, start));
                 }
             }
             let Some((u, start)) = best else { break };
             let instr = queues[u].pop_front().expect("the head exists");
-            for f in fifos(u, instr, true) {
-                tokens[f].pop_front();
+            for f in pops(Queue::ALL[u], instr.deps()) {
+                tokens[f as usize].pop_front();
             }
             let end = start + self.duration(instr);
-            for f in fifos(u, instr, false) {
-                tokens[f].push_back(end);
+            for f in pushes(Queue::ALL[u], instr.deps()) {
+                tokens[f as usize].push_back(end);
             }
             busy[u] += end - start;
             free[u] = end;
         }
         if let Some(u) = queues.iter().position(|q| !q.is_empty()) {
-            return Err(format!("the program deadlocks: the {} unit waits for a token that never comes", UNITS[u]));
+            let unit = Queue::ALL[u].name();
+            return Err(format!("the program deadlocks: the {unit} unit waits for a token that never comes"));
         }
         let end = free.iter().copied().fold(0.0, f64::max);
         let cycles = (end + self.overheads.program).round() as u64;
@@ -210,48 +212,6 @@ impl CostModel {
 const STORE_ENTRY_CYCLES: f64 = 3.0;
 /// Stages of the requantization lanes (`REQUANT_LATENCY`, `FLOAT_LATENCY`).
 const REQUANT_PIPELINE: f64 = 6.0;
-
-const UNITS: [&str; 3] = ["load", "compute", "store"];
-
-fn unit(q: Queue) -> usize {
-    match q {
-        Queue::Load => 0,
-        Queue::Compute => 1,
-        Queue::Store => 2,
-    }
-}
-
-/// The token FIFOs (load->compute 0, compute->load 1, compute->store 2,
-/// store->compute 3) that `instr` on unit `u` pops (`pop`) or pushes.
-fn fifos(u: usize, instr: &Instr, pop: bool) -> Vec<usize> {
-    let d = instr.deps();
-    let (prev, next) = if pop { (d.pop_prev, d.pop_next) } else { (d.push_prev, d.push_next) };
-    let mut out = Vec::new();
-    match (u, pop) {
-        (0, true) if next => out.push(1),
-        (0, false) if next => out.push(0),
-        (1, true) => {
-            if prev {
-                out.push(0);
-            }
-            if next {
-                out.push(3);
-            }
-        }
-        (1, false) => {
-            if prev {
-                out.push(1);
-            }
-            if next {
-                out.push(2);
-            }
-        }
-        (2, true) if prev => out.push(2),
-        (2, false) if prev => out.push(3),
-        _ => {}
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@
 mod asm;
 mod check;
 mod encoding;
+pub mod tokens;
 
 pub use check::{check_instr, dram_span, load_entry_bytes, mem_shape, operand_range, store_entry_bytes, InstrProblem};
 pub use encoding::{format_of, layout_markdown, DecodeError, Field, Format, FORMATS};
