@@ -10,6 +10,7 @@
 //! Instruction order is software-pipelined (the loads of step s+1 precede the GEMMs
 //! of step s in the stream) so bounded queues never stall the prefetch.
 
+use tessera_driver::host::ops::Window;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::*;
 
@@ -93,29 +94,23 @@ pub struct ImageGeometry {
     pub h: usize,
     pub w: usize,
     pub c: usize,
-    pub kernel: [usize; 2],
-    /// Top, left, bottom, right.
-    pub pads: [usize; 4],
-    pub strides: [usize; 2],
-    pub dilations: [usize; 2],
+    /// The kernel's window (its layout flag is unused: images are NHWC).
+    pub window: Window,
 }
 
 impl ImageGeometry {
     /// Output height and width.
     pub fn out(&self) -> Option<[usize; 2]> {
-        let [hp, wp] = self.padded();
-        let span = |k: usize, d: usize| d * (k - 1) + 1;
-        let oh = hp.checked_sub(span(self.kernel[0], self.dilations[0]))? / self.strides[0] + 1;
-        let ow = wp.checked_sub(span(self.kernel[1], self.dilations[1]))? / self.strides[1] + 1;
-        Some([oh, ow])
+        self.window.output_size(self.h, self.w)
     }
 
     fn padded(&self) -> [usize; 2] {
-        [self.h + self.pads[0] + self.pads[2], self.w + self.pads[1] + self.pads[3]]
+        let pads = self.window.pads;
+        [self.h + pads[0] + pads[2], self.w + pads[1] + pads[3]]
     }
 
     fn taps(&self) -> usize {
-        self.kernel[0] * self.kernel[1]
+        self.window.kernel[0] * self.window.kernel[1]
     }
 
     /// IBUF entries of one padded image.
@@ -410,10 +405,10 @@ impl Emitter<'_> {
                     y_stride: u32_of(self.op_bytes(g.w * g.c)),
                     lanes: rows.min(g.c - kb * rows) as u8,
                     pad: Pad {
-                        top: g.pads[0] as u8,
-                        left: g.pads[1] as u8,
-                        bottom: g.pads[2] as u8,
-                        right: g.pads[3] as u8,
+                        top: g.window.pads[0] as u8,
+                        left: g.window.pads[1] as u8,
+                        bottom: g.window.pads[2] as u8,
+                        right: g.window.pads[3] as u8,
                     },
                     pad_value: self.spec.a.pad_bits(self.cfg.array.operand_bits),
                     ..Default::default()
@@ -451,7 +446,8 @@ impl Emitter<'_> {
         let kbpt = self.b.k_blocks_per_tap();
         let kbi = s.k_block0 + kk;
         let (tap, kb) = (kbi / kbpt, kbi % kbpt);
-        let (r, q) = (tap / g.kernel[1], tap % g.kernel[1]);
+        let win = &g.window;
+        let (r, q) = (tap / win.kernel[1], tap % win.kernel[1]);
         let [hp, wp] = g.padded();
         let [oh, ow] = g.out().expect("checked by the lowering");
         (0..s.m_rows / self.pixels())
@@ -465,10 +461,10 @@ impl Emitter<'_> {
                     a_zero: self.spec.a.zero,
                     w_zero: self.spec.w.zero,
                     wbuf_addr: u16_of(wbuf_addr),
-                    ibuf_addr: u16_of(base + r * g.dilations[0] * wp + q * g.dilations[1]),
+                    ibuf_addr: u16_of(base + r * win.dilations[0] * wp + q * win.dilations[1]),
                     acc_addr: u16_of(self.acc_slot(s) + j * s.m_rows + t * oh * ow),
                     loops: Loop2 { outer: u16_of(oh), inner: u16_of(ow) },
-                    ibuf_stride: Stride2 { outer: u16_of(g.strides[0] * wp), inner: u16_of(g.strides[1]) },
+                    ibuf_stride: Stride2 { outer: u16_of(win.strides[0] * wp), inner: u16_of(win.strides[1]) },
                     acc_stride: Stride2 { outer: u16_of(ow), inner: 1 },
                     ..Default::default()
                 })

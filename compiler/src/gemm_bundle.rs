@@ -138,7 +138,7 @@ pub fn conv_bundle(
 ) -> Result<(Bundle, GemmTiling), LowerError> {
     let g = &ops.geometry;
     let [oh, ow] = g.out().unwrap_or([0, 0]);
-    let (m, k, n) = (ops.images * oh * ow, g.kernel[0] * g.kernel[1] * g.c, ops.n);
+    let (m, k, n) = (ops.images * oh * ow, g.window.kernel[0] * g.window.kernel[1] * g.c, ops.n);
     let mut image = ImageBuilder::new();
     let a_dtype = if ops.a_quant.unsigned { DType::U8 } else { DType::I8 };
     let a_addr = image.tensor("a", Role::Input, a_dtype, &[ops.images, g.h, g.w, g.c], ops.x);
@@ -162,15 +162,7 @@ pub fn conv_layer_bundle(
     [images, h, w]: [usize; 3],
 ) -> Result<(Bundle, GemmTiling), LowerError> {
     let win = &geometry.window;
-    let g = ImageGeometry {
-        h,
-        w,
-        c: geometry.channels,
-        kernel: win.kernel,
-        pads: win.pads,
-        strides: win.strides,
-        dilations: win.dilations,
-    };
+    let g = ImageGeometry { h, w, c: geometry.channels, window: *win };
     let (taps, c, n) = (win.kernel[0] * win.kernel[1], geometry.channels, layer.n);
     // Row (tap, ch) of the (tap, channel)-ordered matrix, from the layer's rows.
     let source_row = |row: usize| if win.channels_last { row } else { (row % c) * taps + row / c };
