@@ -12,7 +12,7 @@ use indicatif::ProgressBar;
 use std::collections::HashMap;
 use std::time::Duration;
 use tessera_compiler::cost::CostModel;
-use tessera_compiler::gemm_bundle::{conv_layer_bundle, layer_bundle};
+use tessera_compiler::gemm_bundle::layer_bundle;
 use tessera_compiler::package::Package;
 use tessera_compiler::plan::conv_plan;
 use tessera_compiler::program::{
@@ -25,17 +25,10 @@ use tessera_driver::host::tflite;
 use tessera_isa::bundle::{Bundle, Role};
 use tessera_isa::config::AccelConfig;
 
-/// Element values, row-major.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Values {
-    Float(Vec<f32>),
-    Int(Vec<i64>),
-}
-
 /// A value computed by the program.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {
-    pub values: Values,
+    pub values: TensorData,
     pub shape: Vec<usize>,
 }
 
@@ -131,8 +124,8 @@ pub fn execute_package(
             let width = value.width();
             value.shape[0] = keep;
             match &mut value.values {
-                Values::Float(v) => v.truncate(keep * width),
-                Values::Int(v) => v.truncate(keep * width),
+                TensorData::Float(v) => v.truncate(keep * width),
+                TensorData::Int(v) => v.truncate(keep * width),
             }
         }
         let Some(acc) = &mut total else {
@@ -142,8 +135,8 @@ pub fn execute_package(
         for ((_, a), (_, b)) in acc.outputs.iter_mut().zip(run.outputs) {
             a.shape[0] += b.shape[0];
             match (&mut a.values, b.values) {
-                (Values::Float(x), Values::Float(y)) => x.extend(y),
-                (Values::Int(x), Values::Int(y)) => x.extend(y),
+                (TensorData::Float(x), TensorData::Float(y)) => x.extend(y),
+                (TensorData::Int(x), TensorData::Int(y)) => x.extend(y),
                 _ => unreachable!("an output keeps its type"),
             }
         }
@@ -185,8 +178,8 @@ pub fn execute(program: &Program, inputs: &[Tensor], target: &Target) -> anyhow:
         let shape =
             declared.batch_shape(&tensor.shape).map_err(|e| anyhow::anyhow!("input `{}`: {e}", declared.name))?;
         let values = match (&tensor.data, declared.dtype) {
-            (TensorData::Float(v), ElemType::F32) => Values::Float(v.clone()),
-            (TensorData::Int(v), t) if t.int_range().is_some() => Values::Int(v.clone()),
+            (TensorData::Float(v), ElemType::F32) => TensorData::Float(v.clone()),
+            (TensorData::Int(v), t) if t.int_range().is_some() => TensorData::Int(v.clone()),
             _ => anyhow::bail!("input `{}` must be {}, the file holds {}", declared.name, declared.dtype, tensor.dtype),
         };
         env.insert(declared.name.clone(), Value { values, shape });
@@ -230,13 +223,13 @@ fn lookup(program: &Program, env: &HashMap<String, Value>, name: &str) -> anyhow
         return Ok(v.clone());
     }
     let c = program.constants.get(name).ok_or_else(|| anyhow::anyhow!("value `{name}` is not computed"))?;
-    Ok(Value { values: Values::Int(c.values.clone()), shape: c.shape.clone() })
+    Ok(Value { values: TensorData::Int(c.values.clone()), shape: c.shape.clone() })
 }
 
 fn ints(v: &Value) -> anyhow::Result<&[i64]> {
     match &v.values {
-        Values::Int(x) => Ok(x),
-        Values::Float(_) => anyhow::bail!("expects integer values, got float"),
+        TensorData::Int(x) => Ok(x),
+        TensorData::Float(_) => anyhow::bail!("expects integer values, got float"),
     }
 }
 
@@ -244,15 +237,15 @@ fn ints(v: &Value) -> anyhow::Result<&[i64]> {
 fn run_host(kind: &OpKind, args: &[Value]) -> anyhow::Result<Value> {
     match kind {
         OpKind::Quantize(q) => {
-            let Values::Float(x) = &args[0].values else { anyhow::bail!("quantizes float values, got integers") };
+            let TensorData::Float(x) = &args[0].values else { anyhow::bail!("quantizes float values, got integers") };
             let shape = &args[0].shape;
             let values = quantize(x, shape, &boundary(q, shape.len())?, range(q.dtype))?;
-            Ok(Value { values: Values::Int(values), shape: shape.clone() })
+            Ok(Value { values: TensorData::Int(values), shape: shape.clone() })
         }
         OpKind::Dequantize(q) => {
             let shape = &args[0].shape;
             let values = dequantize(ints(&args[0])?, shape, &boundary(q, shape.len())?)?;
-            Ok(Value { values: Values::Float(values), shape: shape.clone() })
+            Ok(Value { values: TensorData::Float(values), shape: shape.clone() })
         }
         OpKind::Host { op, arith: HostArith::Integer { clamp } } => {
             let x: Vec<&[i64]> = args.iter().map(ints).collect::<anyhow::Result<_>>()?;
@@ -264,7 +257,7 @@ fn run_host(kind: &OpKind, args: &[Value]) -> anyhow::Result<Value> {
             if let Some((lo, hi)) = clamp {
                 values.iter_mut().for_each(|v| *v = (*v).clamp(*lo, *hi));
             }
-            Ok(Value { values: Values::Int(values), shape })
+            Ok(Value { values: TensorData::Int(values), shape })
         }
         OpKind::Host { op: HostOp::Add, arith: HostArith::TfliteAdd { inputs: [a, b], out, clamp } } => {
             let q = |p: &Affine| tflite::Quant { scale: p.scale, zero: p.zero };
@@ -272,7 +265,7 @@ fn run_host(kind: &OpKind, args: &[Value]) -> anyhow::Result<Value> {
                 .ok_or_else(|| anyhow::anyhow!("the scales give no fixed-point multipliers"))?;
             let (values, shape) =
                 tflite::add(ints(&args[0])?, &args[0].shape, ints(&args[1])?, &args[1].shape, &params)?;
-            Ok(Value { values: Values::Int(values), shape })
+            Ok(Value { values: TensorData::Int(values), shape })
         }
         OpKind::Host { arith: HostArith::TfliteAdd { .. }, .. } => unreachable!("TFLite arithmetic is for ADD"),
         OpKind::Host { op, arith: HostArith::Requant { inputs, out } } => {
@@ -285,22 +278,22 @@ fn run_host(kind: &OpKind, args: &[Value]) -> anyhow::Result<Value> {
             let shapes: Vec<&[usize]> = args.iter().map(|a| a.shape.as_slice()).collect();
             let (values, shape) = host_op(op, &x, &shapes, 0.0)?;
             let q = quantize(&values, &shape, &per_tensor(out), range(out.dtype))?;
-            Ok(Value { values: Values::Int(q), shape })
+            Ok(Value { values: TensorData::Int(q), shape })
         }
         OpKind::TfliteQuantize(q) => {
-            let Values::Float(x) = &args[0].values else { anyhow::bail!("quantizes float values, got integers") };
+            let TensorData::Float(x) = &args[0].values else { anyhow::bail!("quantizes float values, got integers") };
             let range = q.dtype.int_range().expect("8-bit");
             let values = tflite::quantize(x, tflite::Quant { scale: q.scale, zero: q.zero }, range);
-            Ok(Value { values: Values::Int(values), shape: args[0].shape.clone() })
+            Ok(Value { values: TensorData::Int(values), shape: args[0].shape.clone() })
         }
         OpKind::TfliteDequantize(q) => {
             let values = tflite::dequantize(ints(&args[0])?, tflite::Quant { scale: q.scale, zero: q.zero });
-            Ok(Value { values: Values::Float(values), shape: args[0].shape.clone() })
+            Ok(Value { values: TensorData::Float(values), shape: args[0].shape.clone() })
         }
         OpKind::TfliteSoftmax { beta, input, out } => {
             let q = |p: &Affine| tflite::Quant { scale: p.scale, zero: p.zero };
             let values = tflite::softmax(ints(&args[0])?, args[0].width_last(), *beta, q(input), q(out));
-            Ok(Value { values: Values::Int(values), shape: args[0].shape.clone() })
+            Ok(Value { values: TensorData::Int(values), shape: args[0].shape.clone() })
         }
         OpKind::Depthwise(d) => {
             let run = tflite::Depthwise {
@@ -313,7 +306,7 @@ fn run_host(kind: &OpKind, args: &[Value]) -> anyhow::Result<Value> {
                 clamp: d.clamp,
             };
             let (values, shape) = run.run(ints(&args[0])?, &args[0].shape)?;
-            Ok(Value { values: Values::Int(values), shape })
+            Ok(Value { values: TensorData::Int(values), shape })
         }
         OpKind::Gemm(_) | OpKind::Conv { .. } => unreachable!("accelerator layers run on the backend"),
     }
@@ -381,7 +374,7 @@ fn run_layer(
         }
     };
     let run = LayerRun { node: op.node.clone(), source: op.source.clone(), gemm: [rows, layer.k, layer.n], cycles };
-    Ok((Value { values: Values::Int(values), shape }, run))
+    Ok((Value { values: TensorData::Int(values), shape }, run))
 }
 
 /// A convolution: implicit im2col on the accelerator (the activations NHWC, each
@@ -401,35 +394,26 @@ fn run_conv(
     let last = geometry.window.channels_last;
     let [oh, ow] =
         geometry.output_size(h, w).ok_or_else(|| anyhow::anyhow!("the kernel is larger than the padded input"))?;
-    let compiled = compiled.map(|c| &c[0]);
-    // A compiled implicit-im2col bundle takes the images themselves (a 4-D input);
-    // otherwise the cost model chooses, as `tessera compile` does.
-    let implicit = match compiled {
-        Some(b) => b.tensors(Role::Input).next().is_some_and(|s| s.shape.len() == 4),
+    // The compiled bundle, or the one the cost model prefers (as `tessera compile`
+    // would compile it), with placeholder activations either way.
+    let planned;
+    let bundle = match compiled {
+        Some(b) => &b[0],
         None => {
-            conv_plan(target.cfg, &CostModel::new(target.cfg), layer, geometry, [n, h, w])
-                .map_err(anyhow::Error::msg)?
-                .implicit
+            let model = CostModel::new(target.cfg);
+            let mut plan = conv_plan(target.cfg, &model, layer, geometry, [n, h, w]).map_err(anyhow::Error::msg)?;
+            planned = plan.bundles.swap_remove(0);
+            &planned
         }
     };
-    let mut result = None;
-    if implicit && layer.w_zero_columns.is_none() {
+    // An implicit-im2col bundle takes the images themselves (a 4-D input).
+    let implicit = bundle.tensors(Role::Input).next().is_some_and(|s| s.shape.len() == 4);
+    let (gemm, cycles) = if implicit {
         let nhwc = if last { x.to_vec() } else { to_nhwc(x, [n, c, h, w]) };
-        let bundle = match compiled {
-            Some(b) => Some(with_activations(b, &nhwc, nhwc.len())?),
-            // Images too large for the input buffer: explicit im2col below.
-            None => conv_layer_bundle(target.cfg, layer, geometry, &nhwc, [n, h, w]).ok().map(|(b, _)| b),
-        };
-        if let Some(bundle) = bundle {
-            result = Some(run_built(target, &bundle)?);
-        }
-    }
-    let (gemm, cycles) = match result {
-        Some(done) => done,
-        None => {
-            let patches = im2col(geometry, layer.a_zero, x, [n, c, h, w], [oh, ow]);
-            run_gemm(target, layer, &layer.weights, &patches, n * oh * ow, compiled)?
-        }
+        run_built(target, &with_activations(bundle, &nhwc, nhwc.len())?)?
+    } else {
+        let patches = im2col(geometry, layer.a_zero, x, [n, c, h, w], [oh, ow]);
+        run_gemm(target, layer, &layer.weights, &patches, n * oh * ow, Some(bundle))?
     };
     let m = layer.n;
     if last {

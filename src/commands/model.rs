@@ -4,7 +4,7 @@
 //! reference.
 
 use super::backend::Backend;
-use super::executor::{execute, execute_package, ModelRun, Target, Value, Values};
+use super::executor::{execute, execute_package, ModelRun, Target, Value};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, ArrayD, IxDyn};
 use ndarray_npy::{read_npy, write_npy, ReadNpyError};
@@ -61,8 +61,8 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
     }
     let width = output.width();
     let shown: Vec<String> = match &output.values {
-        Values::Float(v) => v[..width].iter().map(|x| x.to_string()).collect(),
-        Values::Int(v) => v[..width].iter().map(|x| x.to_string()).collect(),
+        TensorData::Float(v) => v[..width].iter().map(|x| x.to_string()).collect(),
+        TensorData::Int(v) => v[..width].iter().map(|x| x.to_string()).collect(),
     };
     println!("  {name} sample 0  [{}]", shown.join(", "));
     if let Some(path) = args.labels {
@@ -71,24 +71,26 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
         let rows = output.rows();
         anyhow::ensure!(labels.len() >= rows, "{}: {} labels for {rows} samples", path.display(), labels.len());
         let correct = match &output.values {
-            Values::Float(y) => {
+            TensorData::Float(y) => {
                 y.chunks(width).zip(&labels).filter(|(row, &label)| argmax(row) as i64 == label).count()
             }
-            Values::Int(y) => y.chunks(width).zip(&labels).filter(|(row, &label)| argmax(row) as i64 == label).count(),
+            TensorData::Int(y) => {
+                y.chunks(width).zip(&labels).filter(|(row, &label)| argmax(row) as i64 == label).count()
+            }
         };
         println!("  top-1 accuracy   {correct} of {rows} ({:.2}%)", 100.0 * correct as f64 / rows as f64);
     }
     if let Some(path) = args.reference {
         let (same, total) =
-            compare(output, &read_reference(path)?).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            compare(output, &read_input(path)?.data).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         println!("  reference        {same} of {total} outputs equal {} bit for bit", path.display());
         anyhow::ensure!(same == total, "{} outputs differ from {}", total - same, path.display());
     }
     if let Some(path) = args.output {
         let shape = IxDyn(&output.shape);
         match &output.values {
-            Values::Float(v) => write_npy(path, &ArrayD::from_shape_vec(shape, v.clone())?)?,
-            Values::Int(v) => write_npy(path, &ArrayD::from_shape_vec(shape, v.clone())?)?,
+            TensorData::Float(v) => write_npy(path, &ArrayD::from_shape_vec(shape, v.clone())?)?,
+            TensorData::Int(v) => write_npy(path, &ArrayD::from_shape_vec(shape, v.clone())?)?,
         }
         println!("  wrote            {}", path.display());
     }
@@ -157,29 +159,20 @@ fn read_input(path: &Path) -> anyhow::Result<Tensor> {
     Ok(tensor(ElemType::I64, x.shape(), TensorData::Int(x.iter().copied().collect())))
 }
 
-/// Expected outputs: a `.pb` tensor or a `.npy`.
-fn read_reference(path: &Path) -> anyhow::Result<Values> {
-    let values = match read_input(path)?.data {
-        TensorData::Float(v) => Values::Float(v),
-        TensorData::Int(v) => Values::Int(v),
-    };
-    Ok(values)
-}
-
 /// (bit-identical values, values compared): the first values of `expected` when it
 /// holds more samples than were run; an error when the two cannot be compared.
-fn compare(run: &Value, expected: &Values) -> Result<(usize, usize), String> {
+fn compare(run: &Value, expected: &TensorData) -> Result<(usize, usize), String> {
     let fewer = |len: usize, n: usize| format!("{len} expected values for {n} outputs");
     match (&run.values, expected) {
-        (Values::Float(a), Values::Float(b)) if b.len() >= a.len() => {
+        (TensorData::Float(a), TensorData::Float(b)) if b.len() >= a.len() => {
             Ok((a.iter().zip(b).filter(|(x, y)| x.to_bits() == y.to_bits()).count(), a.len()))
         }
-        (Values::Int(a), Values::Int(b)) if b.len() >= a.len() => {
+        (TensorData::Int(a), TensorData::Int(b)) if b.len() >= a.len() => {
             Ok((a.iter().zip(b).filter(|(x, y)| x == y).count(), a.len()))
         }
-        (Values::Float(a), Values::Float(b)) => Err(fewer(b.len(), a.len())),
-        (Values::Int(a), Values::Int(b)) => Err(fewer(b.len(), a.len())),
-        (Values::Float(_), Values::Int(_)) => Err("the outputs are float, the expected values integer".into()),
-        (Values::Int(_), Values::Float(_)) => Err("the outputs are integer, the expected values float".into()),
+        (TensorData::Float(a), TensorData::Float(b)) => Err(fewer(b.len(), a.len())),
+        (TensorData::Int(a), TensorData::Int(b)) => Err(fewer(b.len(), a.len())),
+        (TensorData::Float(_), TensorData::Int(_)) => Err("the outputs are float, the expected values integer".into()),
+        (TensorData::Int(_), TensorData::Float(_)) => Err("the outputs are integer, the expected values float".into()),
     }
 }
