@@ -6,9 +6,10 @@
 use crate::cost::{CostModel, Prediction};
 use crate::gemm::GemmTiling;
 use crate::gemm_bundle::{conv_layer_bundle, layer_bundle};
-use crate::program::{ConvGeometry, GemmLayer, HostOp, OpKind, Program, Window};
+use crate::program::{ConvGeometry, GemmLayer, HostOp, OpKind, Program};
 use std::collections::HashMap;
 use tessera_driver::host::ops::{broadcast_shape, flatten_shape, pool_output_shape, reshape_batched};
+use tessera_driver::host::tflite::depthwise_output_shape;
 use tessera_isa::config::AccelConfig;
 
 /// One accelerator layer.
@@ -68,7 +69,9 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
             | OpKind::TfliteQuantize(_)
             | OpKind::TfliteDequantize(_)
             | OpKind::TfliteSoftmax { .. } => (ins[0].to_vec(), None),
-            OpKind::Depthwise(d) => (depthwise_output_shape(ins[0], &d.window, d.multiplier).map_err(context)?, None),
+            OpKind::Depthwise(d) => {
+                (depthwise_output_shape(ins[0], &d.window, d.multiplier).map_err(|e| context(e.to_string()))?, None)
+            }
             OpKind::Gemm(layer) => {
                 let x = ins[0];
                 if x.last() != Some(&layer.k) {
@@ -102,13 +105,6 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
         plans.push(OpPlan { node: op.node.clone(), source: op.source.clone(), out_shape, layer });
     }
     Ok(plans)
-}
-
-/// The NHWC output shape of a depthwise convolution over `input`.
-pub fn depthwise_output_shape(input: &[usize], window: &Window, multiplier: usize) -> Result<Vec<usize>, String> {
-    let [n, c, h, w] = window.dims(input).map_err(|e| e.to_string())?;
-    let [oh, ow] = window.output_size(h, w).ok_or("the kernel exceeds the padded input")?;
-    Ok(window.shape([n, c * multiplier, oh, ow]))
 }
 
 /// A convolution over `n` images of `h x w`: implicit im2col (the images padded in

@@ -81,13 +81,19 @@ pub struct Depthwise<'a> {
     pub clamp: (i64, i64),
 }
 
+/// The output shape of a depthwise convolution with `multiplier` over `shape`.
+pub fn depthwise_output_shape(shape: &[usize], w: &Window, multiplier: usize) -> Result<Vec<usize>, ShapeError> {
+    let [n, c, h, wd] = w.dims(shape)?;
+    let [oh, ow] = w.output_size(h, wd).ok_or_else(|| ShapeError::Window { shape: shape.to_vec() })?;
+    Ok(w.shape([n, c * multiplier, oh, ow]))
+}
+
 impl Depthwise<'_> {
     pub fn run(&self, x: &[i64], shape: &[usize]) -> Result<(Vec<i64>, Vec<usize>), ShapeError> {
         let w = self.window;
+        let out_shape = depthwise_output_shape(shape, w, self.multiplier)?;
         let [n, c, h, wd] = w.dims(shape)?;
-        let window = || ShapeError::Window { shape: shape.to_vec() };
-        let [oh, ow] = w.output_size(h, wd).ok_or_else(window)?;
-        let channels = c * self.multiplier;
+        let [_, channels, oh, ow] = w.dims(&out_shape)?;
         let [kh, kw] = w.kernel;
         let mut out = Vec::with_capacity(n * oh * ow * channels);
         for (b, y, xo) in (0..n).flat_map(|b| (0..oh).flat_map(move |y| (0..ow).map(move |xo| (b, y, xo)))) {
@@ -106,7 +112,7 @@ impl Depthwise<'_> {
                 out.push(i64::from(requantize(RequantMode::Fixed, acc, self.params[oc], self.out_zero as i32, lo, hi)));
             }
         }
-        Ok((out, vec![n, oh, ow, channels]))
+        Ok((out, out_shape))
     }
 }
 
