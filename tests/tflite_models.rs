@@ -63,38 +63,31 @@ fn tflite_models_on_the_rtl_equal_the_reference_kernels_bit_for_bit() {
     assert_eq!(ours, reference);
 }
 
+/// `tests/fixtures/tflite/<stem>.tflite` on its inputs `<stem>_x.npy`, on golden and
+/// RTL: all `count` outputs equal the reference kernels' `<stem>_ref.npy`.
+fn check_fixture(stem: &str, count: usize) {
+    let file = |suffix: &str| root(&format!("tests/fixtures/tflite/{stem}{suffix}"));
+    let (model, x, reference) = (file(".tflite"), file("_x.npy"), file("_ref.npy"));
+    for (config, backend) in [("pynq-z2", "golden"), ("tiny", "verilator")] {
+        let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{backend}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains(&format!("{count} of {count} outputs equal")), "{text}");
+    }
+}
+
 /// QUANTIZE, DEPTHWISE_CONV_2D (depth multiplier 2, SAME, fused ReLU6),
 /// AVERAGE_POOL_2D, CONV_2D (VALID, stride 2), FULLY_CONNECTED and DEQUANTIZE, on 32
 /// random inputs (tools/fixtures/tflite_cases.py), float outputs bit for bit.
 #[test]
 fn the_other_operators_equal_the_reference_kernels_bit_for_bit() {
-    let (model, x, reference) = (
-        root("tests/fixtures/tflite/ops.tflite"),
-        root("tests/fixtures/tflite/ops_x.npy"),
-        root("tests/fixtures/tflite/ops_ref.npy"),
-    );
-    for (config, backend) in [("pynq-z2", "golden"), ("tiny", "verilator")] {
-        let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{backend}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains("128 of 128 outputs equal"), "{text}");
-    }
+    check_fixture("ops", 128);
 }
 
 /// A dense layer and int8 SOFTMAX on 64 random int8 inputs, bit for bit.
 #[test]
 fn softmax_equals_the_reference_kernel_bit_for_bit() {
-    let (model, x, reference) = (
-        root("tests/fixtures/tflite/softmax.tflite"),
-        root("tests/fixtures/tflite/softmax_x.npy"),
-        root("tests/fixtures/tflite/softmax_ref.npy"),
-    );
-    for (config, backend) in [("pynq-z2", "golden"), ("tiny", "verilator")] {
-        let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{backend}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains("192 of 192 outputs equal"), "{text}");
-    }
+    check_fixture("softmax", 192);
 }
 
 /// `tessera run MODEL` on the CNN's inputs; returns stderr, expecting a failure.
