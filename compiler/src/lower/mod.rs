@@ -179,18 +179,22 @@ impl<'g> Lowering<'g> {
                 .filter(|p| p.op == "DequantizeLinear")
                 .ok_or_else(|| node_error(node, format!("input `{name}` must come from DequantizeLinear")))?;
             let source = dq.inputs[0].clone();
-            if let Some(t) = self.g.constant(&source) {
-                let values = t.ints().ok_or_else(|| node_error(dq, "dequantizes a non-integer constant"))?;
-                self.program
-                    .constants
-                    .insert(source.clone(), ConstValue { shape: t.shape.clone(), values: values.to_vec() });
-            } else {
+            if self.keep_constant(dq, &source)?.is_none() {
                 self.type_of(node, &source)?;
             }
             quants.push(affine(self.g, dq)?);
             inputs.push(source);
         }
         Ok((inputs, quants))
+    }
+
+    /// If `name` is a constant, keeps its integer values for the program (a host op's
+    /// operand read by `reader`) and returns its type.
+    fn keep_constant(&mut self, reader: &Node, name: &str) -> Result<Option<ElemType>, String> {
+        let Some(t) = self.g.constant(name) else { return Ok(None) };
+        let values = t.ints().ok_or_else(|| node_error(reader, format!("constant `{name}` must be integer")))?;
+        self.program.constants.insert(name.to_string(), ConstValue { shape: t.shape.clone(), values: values.to_vec() });
+        Ok(Some(t.dtype))
     }
 
     /// The `DequantizeLinear` of a non-constant value that produces `value`.
@@ -226,14 +230,9 @@ impl<'g> Lowering<'g> {
     fn host(&mut self, node: &Node, inputs: Vec<String>, host: host::HostNode) -> Result<(), String> {
         let mut out_type = None;
         for name in &inputs {
-            if let Some(t) = self.g.constant(name) {
-                let values = t.ints().ok_or_else(|| node_error(node, format!("constant `{name}` must be integer")))?;
-                self.program
-                    .constants
-                    .insert(name.clone(), ConstValue { shape: t.shape.clone(), values: values.to_vec() });
-                out_type = out_type.or(Some(t.dtype));
-            } else {
-                out_type = Some(self.type_of(node, name)?);
+            match self.keep_constant(node, name)? {
+                Some(dtype) => out_type = out_type.or(Some(dtype)),
+                None => out_type = Some(self.type_of(node, name)?),
             }
         }
         let out_type = match &host.arith {
