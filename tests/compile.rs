@@ -3,21 +3,11 @@
 
 mod common;
 
-use common::{run_model, tessera};
+use common::{root, run_model, scratch, tessera};
 use ndarray::{s, Array2};
 use ndarray_npy::{read_npy, write_npy};
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-
-fn root(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-compile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use std::path::Path;
 
 fn compile(model: &Path, config: &str, batch: usize, out: Option<&Path>) -> String {
     let batch = batch.to_string();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::tessera;
+use common::{scratch, tessera};
 use ndarray::{s, Array1, Array2};
 use ndarray_npy::{read_npy, write_npy};
 use std::path::{Path, PathBuf};
@@ -33,12 +33,6 @@ impl Example {
     fn reference(&self, form: &str) -> Array2<f32> {
         read_npy(self.file(&format!("data/ref_{form}.npy"))).unwrap()
     }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-onnx-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
 }
 
 /// Runs a model on `input` and returns its output.

@@ -4,20 +4,9 @@
 
 mod common;
 
-use common::{run_model, tessera};
+use common::{root, run_model, scratch, tessera};
 use ndarray::{s, Array2};
 use ndarray_npy::{read_npy, write_npy};
-use std::path::{Path, PathBuf};
-
-fn root(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-prune-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
 
 fn stdout(out: &std::process::Output) -> String {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -6,20 +6,10 @@
 
 mod common;
 
-use common::{run_model, tessera};
+use common::{root, run_model, scratch, tessera};
 use ndarray::{s, Array2};
 use ndarray_npy::{read_npy, write_npy};
-use std::path::{Path, PathBuf};
-
-fn root(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-tflite-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use std::path::Path;
 
 /// Runs `examples/<dir>/<stem>_int8.tflite` on the first `count` int8 test inputs and
 /// returns (ours, the reference's) outputs.
