@@ -24,14 +24,21 @@
 //! `r` cycles later), and the next tile may be written while this one's vectors are
 //! still in flight, once the first vector has reached row 0's last pair
 //! ([`SystolicArray::shadow_span`]).
+//!
+//! An array built for N:4 sparsity has four activation lanes per row
+//! (`a_in[r * 4 + j]`). Lane 0 travels through the pairs as in a dense array; lanes
+//! 1..3 travel through registers beside them, and a [`LaneSelect`] in front of each
+//! pair feeds its DSP the lane its tile row's index names (dense tiles use lane 0).
+//! The zero-point column sums lane 0: sparse tiles have a zero weight zero point.
 
 use crate::delay::Delay;
-use crate::pe::{PairResult, PePair, WeightPacker, PSUM_BITS};
+use crate::pe::{LaneSelect, PairResult, PePair, WeightPacker, PSUM_BITS};
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock)]
 pub struct SystolicArray {
     pub clock: Signal<In, Clock>,
+    /// Row `r`'s activation lanes at `a_in[r * lanes + j]`.
     pub a_in: Vec<Signal<In, Signed<16>>>,
     /// This vector is the first to use the tile written since the last such vector.
     pub first_in: Signal<In, Bit>,
@@ -40,9 +47,14 @@ pub struct SystolicArray {
     pub w_data: Vec<Signal<In, Signed<16>>>,
     /// The tile's weight zero point (same bias as `w_data`), latched with every row.
     pub w_zero: Signal<In, Signed<16>>,
+    /// Lane index of row `w_row` for each column pair (N:4 tiles).
+    pub w_index: Vec<Signal<In, Bits<2>>>,
     pub w_row: Signal<In, Bits<8>>,
     pub w_write: Signal<In, Bit>,
     pes: Vec<PePair>,
+    /// N:4 arrays: lanes 1..3 as they pass pair `(r, p)`, at `((r * pairs + p) * 3 + j - 1)`.
+    lane_regs: Vec<DFF<Signed<16>>>,
+    selects: Vec<LaneSelect>,
     packers: Vec<WeightPacker>,
     /// `w_data` padded with a zero weight to an even number of columns.
     w_even: Vec<Signal<Local, Signed<16>>>,
@@ -66,26 +78,35 @@ pub struct SystolicArray {
     _rows: usize,
     _cols: usize,
     _pairs: usize,
+    _lanes: usize,
+    /// `0..1` in an N:4 array, `0..0` otherwise: generates the lane logic only there.
+    _sparse: usize,
 }
 
 impl SystolicArray {
-    pub fn new(rows: usize, cols: usize) -> Self {
+    /// An array of `rows x cols` PEs with `lanes` activations per row (1, or 4 for N:4 sparsity).
+    pub fn new(rows: usize, cols: usize, lanes: usize) -> Self {
         // 128 rows keep the activation sum in 16 bits and partial sums in PSUM_BITS.
         assert!(rows >= 1 && cols >= 1 && rows <= 128 && cols <= 128);
+        assert!(lanes == 1 || lanes == 4, "an array row takes 1 or 4 activation lanes");
         let pairs = Self::pairs(cols);
+        let sparse = lanes == 4;
         Self {
             clock: Default::default(),
-            a_in: (0..rows).map(|_| Default::default()).collect(),
+            a_in: (0..rows * lanes).map(|_| Default::default()).collect(),
             first_in: Default::default(),
             psum_out: (0..cols).map(|_| Default::default()).collect(),
             w_data: (0..cols).map(|_| Default::default()).collect(),
             w_zero: Default::default(),
+            w_index: (0..pairs).map(|_| Default::default()).collect(),
             w_row: Default::default(),
             w_write: Default::default(),
-            pes: (0..rows * pairs).map(|_| PePair::default()).collect(),
+            pes: (0..rows * pairs).map(|_| PePair::new(sparse)).collect(),
+            lane_regs: (0..rows * pairs * (lanes - 1)).map(|_| Default::default()).collect(),
+            selects: (0..if sparse { rows * pairs } else { 0 }).map(|_| Default::default()).collect(),
             packers: (0..pairs).map(|_| WeightPacker::default()).collect(),
             w_even: (0..2 * pairs).map(|_| Default::default()).collect(),
-            a_skew: (0..rows).map(|r| Delay::new(r + 2)).collect(),
+            a_skew: (0..rows * lanes).map(|i| Delay::new(i / lanes + 2)).collect(),
             first_skew: (0..rows).map(|r| Delay::new(r + 1)).collect(),
             zw_shadow: Default::default(),
             zw_active: Default::default(),
@@ -100,6 +121,8 @@ impl SystolicArray {
             _rows: rows,
             _cols: cols,
             _pairs: pairs,
+            _lanes: lanes,
+            _sparse: usize::from(sparse),
         }
     }
 
@@ -126,10 +149,15 @@ impl Logic for SystolicArray {
     fn update(&mut self) {
         dff_setup!(self, clock, zw_shadow, zw_active);
         // Input skew and the edge column.
-        for i in 0..self._rows {
+        for i in 0..(self._rows * self._lanes) {
             self.a_skew[i].clock.next = self.clock.val();
-            self.first_skew[i].clock.next = self.clock.val();
             self.a_skew[i].data_in.next = self.a_in[i].val();
+        }
+        for i in 0..self.lane_regs.len() {
+            self.lane_regs[i].clock.next = self.clock.val();
+        }
+        for i in 0..self._rows {
+            self.first_skew[i].clock.next = self.clock.val();
             self.first_skew[i].data_in.next = self.first_in.val();
             self.edge_sum[i].clock.next = self.clock.val();
             self.edge_zw[i].clock.next = self.clock.val();
@@ -142,9 +170,11 @@ impl Logic for SystolicArray {
         }
         self.edge_sum[0].d.next = self.a_skew[0].data_out.val();
         self.edge_zw[0].d.next = self.zw_active.q.val();
-        for r in 1..self._rows {
-            self.edge_sum[r].d.next = self.edge_sum[r - 1].q.val() + self.a_skew[r].data_out.val();
-            self.edge_zw[r].d.next = self.edge_zw[r - 1].q.val();
+        for ll in self._lanes..(self._lanes + 1) {
+            for r in 1..self._rows {
+                self.edge_sum[r].d.next = self.edge_sum[r - 1].q.val() + self.a_skew[r * ll].data_out.val();
+                self.edge_zw[r].d.next = self.edge_zw[r - 1].q.val();
+            }
         }
         // Weight packing at the top edge.
         for c in 0..self._cols {
@@ -172,13 +202,41 @@ impl Logic for SystolicArray {
                 for p in 0..self._pairs {
                     self.pes[r * pp + p].clock.next = self.clock.val();
                     self.pes[r * pp + p].w_data.next = self.packers[p].word.val();
+                    self.pes[r * pp + p].w_index.next = self.w_index[p].val();
                     self.pes[r * pp + p].w_write.next = self.w_write.val() & (self.w_row.val().index() == r);
                 }
-                self.pes[r * pp].a_in.next = self.a_skew[r].data_out.val();
+                for ll in self._lanes..(self._lanes + 1) {
+                    self.pes[r * pp].a_in.next = self.a_skew[r * ll].data_out.val();
+                    self.pes[r * pp].a_mul.next = self.a_skew[r * ll].data_out.val();
+                }
                 self.pes[r * pp].first_in.next = self.first_skew[r].data_out.val();
                 for p in 1..self._pairs {
                     self.pes[r * pp + p].a_in.next = self.pes[r * pp + p - 1].a_out.val();
+                    self.pes[r * pp + p].a_mul.next = self.pes[r * pp + p - 1].a_out.val();
                     self.pes[r * pp + p].first_in.next = self.pes[r * pp + p - 1].first_out.val();
+                }
+                // N:4: lanes 1..3 move right beside the pairs; each pair multiplies its lane.
+                for _s in 0..self._sparse {
+                    self.selects[r * pp].lane0.next = self.a_skew[r * 4].data_out.val();
+                    self.selects[r * pp].lane1.next = self.a_skew[r * 4 + 1].data_out.val();
+                    self.selects[r * pp].lane2.next = self.a_skew[r * 4 + 2].data_out.val();
+                    self.selects[r * pp].lane3.next = self.a_skew[r * 4 + 3].data_out.val();
+                    self.lane_regs[r * pp * 3].d.next = self.a_skew[r * 4 + 1].data_out.val();
+                    self.lane_regs[r * pp * 3 + 1].d.next = self.a_skew[r * 4 + 2].data_out.val();
+                    self.lane_regs[r * pp * 3 + 2].d.next = self.a_skew[r * 4 + 3].data_out.val();
+                    for p in 1..self._pairs {
+                        self.selects[r * pp + p].lane0.next = self.pes[r * pp + p - 1].a_out.val();
+                        self.selects[r * pp + p].lane1.next = self.lane_regs[(r * pp + p - 1) * 3].q.val();
+                        self.selects[r * pp + p].lane2.next = self.lane_regs[(r * pp + p - 1) * 3 + 1].q.val();
+                        self.selects[r * pp + p].lane3.next = self.lane_regs[(r * pp + p - 1) * 3 + 2].q.val();
+                        self.lane_regs[(r * pp + p) * 3].d.next = self.lane_regs[(r * pp + p - 1) * 3].q.val();
+                        self.lane_regs[(r * pp + p) * 3 + 1].d.next = self.lane_regs[(r * pp + p - 1) * 3 + 1].q.val();
+                        self.lane_regs[(r * pp + p) * 3 + 2].d.next = self.lane_regs[(r * pp + p - 1) * 3 + 2].q.val();
+                    }
+                    for p in 0..self._pairs {
+                        self.selects[r * pp + p].index.next = self.pes[r * pp + p].index.val();
+                        self.pes[r * pp + p].a_mul.next = self.selects[r * pp + p].out.val();
+                    }
                 }
             }
             for p in 0..self._pairs {

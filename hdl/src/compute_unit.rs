@@ -8,6 +8,12 @@
 //! accumulator address travels beside it through the array's latency. ALU ops and
 //! LOADs wait for the array to drain, so instructions complete (and give their
 //! tokens) in program order.
+//!
+//! N:4 sparse tiles (`docs/sparse.md`) are loaded in blocks of eight rows: a
+//! metadata entry, whose 2-bit lane indices are shifted out per pair as the block's
+//! value rows are written; streaming starts once the metadata entries are read.
+//! Their vectors are `4 / N` IBUF entries, read from the IBUF's banks at once and
+//! routed onto the array's lanes by [`VectorRoute`].
 
 use crate::accumulator::Accumulator;
 use crate::alu::{AluLane, ALU_LATENCY};
@@ -19,6 +25,7 @@ use crate::load_engine::LoadEngine;
 use crate::operand::OperandExt;
 use crate::ram::RamStyle;
 use crate::token_gate::TokenGate;
+use crate::vector_route::VectorRoute;
 use crate::widen::Widen;
 use rust_hdl::prelude::*;
 use tessera_isa::config::AccelConfig;
@@ -95,6 +102,7 @@ pub struct ComputeUnit {
     al: AluFields,
     engine: LoadEngine,
     array: SystolicArray,
+    route: VectorRoute,
     acc: Accumulator,
     a_ext: Vec<OperandExt>,
     w_ext: Vec<OperandExt>,
@@ -134,9 +142,21 @@ pub struct ComputeUnit {
     g_ac_cur: DFF<Bits<32>>,
     g_streaming: DFF<Bit>,
     g_marker: DFF<Bit>,
+    g_nm: DFF<Bits<2>>,
+    /// Cycles left before a sparse tile's vectors may stream (its metadata reads).
+    g_hold: DFF<Bits<8>>,
     // Weight loading into the array.
     w_loading: DFF<Bit>,
     w_row: DFF<Bits<16>>,
+    /// Weight-buffer entry offset of the next read (rows plus metadata entries).
+    w_rd: DFF<Bits<16>>,
+    /// The next read is a metadata entry; the entry arriving now is one.
+    w_meta_next: DFF<Bit>,
+    w_meta_q: DFF<Bit>,
+    /// Per column pair: the current block's lane indices, two bits per row, next row
+    /// lowest in `meta`; `meta_hi` holds the block's last four rows.
+    meta: Vec<DFF<Bits<8>>>,
+    meta_hi: Vec<DFF<Bits<8>>>,
     w_write: DFF<Bit>,
     w_write_row: DFF<Bits<8>>,
     w_write_unsigned: DFF<Bit>,
@@ -148,6 +168,7 @@ pub struct ComputeUnit {
     tile_addr: DFF<Bits<16>>,
     tile_zero: DFF<Bits<16>>,
     tile_unsigned: DFF<Bit>,
+    tile_nm: DFF<Bits<2>>,
     /// Cycles until the last `first` vector has made row 0 copy its shadow tile;
     /// the next tile waits for zero.
     shadow_busy: DFF<Bits<16>>,
@@ -157,6 +178,8 @@ pub struct ComputeUnit {
     v_first: DFF<Bit>,
     v_unsigned: DFF<Bit>,
     v_zero: DFF<Bits<16>>,
+    v_bank: DFF<Bits<16>>,
+    v_nm: DFF<Bits<2>>,
     // Read-modify-write stage.
     sb2: DFF<Bits<32>>,
     last_w_valid: DFF<Bit>,
@@ -238,6 +261,9 @@ pub struct ComputeUnit {
     /// The bias of the weights being written: `unsigned_bias` or 0.
     w_bias: Signal<Local, Bits<16>>,
     rows_m1: Constant<Bits<16>>,
+    /// Metadata entries of a sparse tile.
+    meta_entries: Constant<Bits<8>>,
+    banks_m1: Constant<Bits<16>>,
     acc_low_mask: Constant<Bits<32>>,
     acc_sign_bit: Constant<Bits<8>>,
     high24: Constant<Bits<32>>,
@@ -260,6 +286,11 @@ pub struct ComputeUnit {
     _groups: usize,
     _b: usize,
     _entry_bytes: usize,
+    _banks: usize,
+    _lanes: usize,
+    /// Column pairs with metadata registers (none in a dense-only array).
+    _meta_pairs: usize,
+    _array_pairs: usize,
 }
 
 fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
@@ -282,6 +313,9 @@ impl ComputeUnit {
         let al = [2usize, 1].into_iter().find(|d| cols.is_multiple_of(*d)).expect("1 divides everything");
         let entry_bytes = PARAM_LANE_BYTES as usize * cols;
         let latency = SystolicArray::latency(rows, cols);
+        let n_of_4: Vec<u32> = cfg.sparse.nm.iter().map(|p| p.n).collect();
+        let route = VectorRoute::new(rows, &n_of_4);
+        let (banks, lanes) = (route.banks(), route.lane_count());
         let low_mask = if a.acc_bits == 32 { u64::from(u32::MAX) } else { (1u64 << a.acc_bits) - 1 };
         Self {
             clock: Default::default(),
@@ -309,7 +343,7 @@ impl ComputeUnit {
             r_resp: Default::default(),
             r_last: Default::default(),
             ibuf_raddr: Default::default(),
-            ibuf_rdata: vec_of(rows),
+            ibuf_rdata: vec_of(banks * rows),
             wbuf_raddr: Default::default(),
             wbuf_rdata: vec_of(cols),
             store_ren: Default::default(),
@@ -344,13 +378,14 @@ impl ComputeUnit {
                 entry_bytes,
                 four_bit,
             ),
-            array: SystolicArray::new(rows, cols),
+            array: SystolicArray::new(rows, cols, lanes),
+            route,
             acc: Accumulator::new(
                 cols,
                 m.acc_entries as usize,
                 if m.ultraram { RamStyle::Ultra } else { RamStyle::Auto },
             ),
-            a_ext: (0..rows).map(|_| OperandExt::new(four_bit)).collect(),
+            a_ext: (0..banks * rows).map(|_| OperandExt::new(four_bit)).collect(),
             w_ext: (0..cols).map(|_| OperandExt::new(four_bit)).collect(),
             side: Delay::new(latency - 1),
             alu: vec_of(al),
@@ -386,8 +421,15 @@ impl ComputeUnit {
             g_ac_cur: Default::default(),
             g_streaming: Default::default(),
             g_marker: Default::default(),
+            g_nm: Default::default(),
+            g_hold: Default::default(),
             w_loading: Default::default(),
             w_row: Default::default(),
+            w_rd: Default::default(),
+            w_meta_next: Default::default(),
+            w_meta_q: Default::default(),
+            meta: vec_of(if n_of_4.is_empty() { 0 } else { cols / 2 }),
+            meta_hi: vec_of(if n_of_4.is_empty() { 0 } else { cols / 2 }),
             w_write: Default::default(),
             w_write_row: Default::default(),
             w_write_unsigned: Default::default(),
@@ -397,12 +439,15 @@ impl ComputeUnit {
             tile_addr: Default::default(),
             tile_zero: Default::default(),
             tile_unsigned: Default::default(),
+            tile_nm: Default::default(),
             shadow_busy: Default::default(),
             v_present: Default::default(),
             v_side: Default::default(),
             v_first: Default::default(),
             v_unsigned: Default::default(),
             v_zero: Default::default(),
+            v_bank: Default::default(),
+            v_nm: Default::default(),
             sb2: Default::default(),
             last_w_valid: Default::default(),
             last_w_addr: Default::default(),
@@ -477,6 +522,8 @@ impl ComputeUnit {
             unsigned_bias: konst(if four_bit { 8 } else { 128 }),
             w_bias: Default::default(),
             rows_m1: konst(rows as u64 - 1),
+            meta_entries: konst(rows.div_ceil(tessera_isa::nm::META_ROWS) as u64),
+            banks_m1: konst(banks as u64 - 1),
             acc_low_mask: konst(low_mask),
             acc_sign_bit: konst(u64::from(a.acc_bits - 1)),
             high24: konst(0xffff_ff00),
@@ -499,6 +546,10 @@ impl ComputeUnit {
             _groups: cols / al,
             _b: b,
             _entry_bytes: entry_bytes,
+            _banks: banks,
+            _lanes: lanes,
+            _meta_pairs: if n_of_4.is_empty() { 0 } else { cols / 2 },
+            _array_pairs: SystolicArray::pairs(cols),
         }
     }
 }
@@ -539,8 +590,13 @@ impl Logic for ComputeUnit {
             g_ac_cur,
             g_streaming,
             g_marker,
+            g_nm,
+            g_hold,
             w_loading,
             w_row,
+            w_rd,
+            w_meta_next,
+            w_meta_q,
             w_write,
             w_write_row,
             w_write_unsigned,
@@ -550,12 +606,15 @@ impl Logic for ComputeUnit {
             tile_addr,
             tile_zero,
             tile_unsigned,
+            tile_nm,
             shadow_busy,
             v_present,
             v_side,
             v_first,
             v_unsigned,
             v_zero,
+            v_bank,
+            v_nm,
             sb2,
             last_w_valid,
             last_w_addr,
@@ -593,6 +652,12 @@ impl Logic for ComputeUnit {
         }
         for l in 0..self._al {
             self.alu[l].clock.next = self.clock.val();
+        }
+        for p in 0..self._meta_pairs {
+            self.meta[p].clock.next = self.clock.val();
+            self.meta[p].d.next = self.meta[p].q.val();
+            self.meta_hi[p].clock.next = self.clock.val();
+            self.meta_hi[p].d.next = self.meta_hi[p].q.val();
         }
         self.gate.reset.next = self.reset.val();
         self.engine.reset.next = self.reset.val();
@@ -646,7 +711,8 @@ impl Logic for ComputeUnit {
         self.reuse_ok.next = self.tile_valid.q.val()
             & (self.tile_addr.q.val() == self.gm.wbuf_addr.val())
             & (self.tile_zero.q.val() == self.gm.w_zero.val())
-            & (self.tile_unsigned.q.val() == self.gm.w_unsigned.val().any());
+            & (self.tile_unsigned.q.val() == self.gm.w_unsigned.val().any())
+            & (self.tile_nm.q.val() == self.gm.nm.val());
         self.no_iterations.next = !self.g_outer.q.val().any() | !self.g_inner.q.val().any();
         if self.start_gemm.val() {
             self.g_accumulate.d.next = self.gm.accumulate.val().any();
@@ -655,6 +721,7 @@ impl Logic for ComputeUnit {
             self.g_w_unsigned.d.next = self.gm.w_unsigned.val().any();
             self.g_w_zero.d.next = self.gm.w_zero.val();
             self.g_wbuf.d.next = self.gm.wbuf_addr.val();
+            self.g_nm.d.next = self.gm.nm.val();
             self.g_outer.d.next = self.gm.outer.val();
             self.g_inner.d.next = self.gm.inner.val();
             self.g_ib_os.d.next = self.gm.ibuf_outer_stride.val();
@@ -694,23 +761,66 @@ impl Logic for ComputeUnit {
             if !self.g_reuse.q.val() {
                 self.w_loading.d.next = true;
                 self.w_row.d.next = 0.into();
+                self.w_rd.d.next = 0.into();
+                self.w_meta_next.d.next = self.g_nm.q.val().any();
                 self.shadow_fresh.d.next = true;
                 self.tile_valid.d.next = true;
                 self.tile_addr.d.next = self.g_wbuf.q.val();
                 self.tile_zero.d.next = self.g_w_zero.q.val();
                 self.tile_unsigned.d.next = self.g_w_unsigned.q.val();
+                self.tile_nm.d.next = self.g_nm.q.val();
+                // A sparse tile's rows come after its metadata entries: the vectors
+                // wait that long so that every row is still written in time.
+                if self.g_nm.q.val().any() {
+                    self.g_streaming.d.next = false;
+                    self.g_hold.d.next = self.meta_entries.val();
+                }
+            }
+        }
+        if self.g_hold.q.val().any() {
+            self.g_hold.d.next = self.g_hold.q.val() - 1;
+            if self.g_hold.q.val() == 1 {
+                self.g_streaming.d.next = !self.no_iterations.val();
             }
         }
 
-        // ---- Weight loading: WBUF row j is read, then written into the array next cycle.
-        self.wbuf_raddr.next = self.g_wbuf.q.val() + self.w_row.q.val();
+        // ---- Weight loading: WBUF row j is read, then written into the array next cycle
+        // (a sparse tile's metadata entry before each block of eight rows).
+        self.wbuf_raddr.next = self.g_wbuf.q.val() + self.w_rd.q.val();
         if self.w_loading.q.val() {
-            self.w_row.d.next = self.w_row.q.val() + 1;
-            if self.w_row.q.val() == self.rows_m1.val() {
-                self.w_loading.d.next = false;
+            self.w_rd.d.next = self.w_rd.q.val() + 1;
+            if self.w_meta_next.q.val() {
+                self.w_meta_next.d.next = false;
+            } else {
+                self.w_row.d.next = self.w_row.q.val() + 1;
+                if self.w_row.q.val() == self.rows_m1.val() {
+                    self.w_loading.d.next = false;
+                }
+                if self.tile_nm.q.val().any() & (self.w_row.q.val().get_bits::<3>(0) == 7) {
+                    self.w_meta_next.d.next = true;
+                }
             }
         }
-        self.w_write.d.next = self.w_loading.q.val();
+        self.w_meta_q.d.next = self.w_loading.q.val() & self.w_meta_next.q.val();
+        self.w_write.d.next = self.w_loading.q.val() & !self.w_meta_next.q.val();
+        for p in 0..self._array_pairs {
+            self.array.w_index[p].next = 0.into();
+        }
+        for pp in self._meta_pairs..(self._meta_pairs + 1) {
+            for p in 0..self._meta_pairs {
+                if self.w_meta_q.q.val() {
+                    self.meta[p].d.next = self.wbuf_rdata[p].val();
+                    self.meta_hi[p].d.next = self.wbuf_rdata[p + pp].val();
+                }
+                if self.w_write.q.val() {
+                    self.meta[p].d.next = (self.meta[p].q.val() >> 2) | (self.meta_hi[p].q.val() << 6);
+                    self.meta_hi[p].d.next = self.meta_hi[p].q.val() >> 2;
+                }
+                if self.tile_nm.q.val().any() {
+                    self.array.w_index[p].next = self.meta[p].q.val().get_bits::<2>(0);
+                }
+            }
+        }
         self.w_write_row.d.next = self.w_row.q.val().get_bits::<8>(0);
         self.w_write_unsigned.d.next = self.g_w_unsigned.q.val();
         self.w_write_zero.d.next = self.g_w_zero.q.val();
@@ -783,6 +893,7 @@ impl Logic for ComputeUnit {
                 | (bit_cast::<32, 1>(self.push_next_q.q.val().into()) << 4);
         }
         if self.halt.val() & self.g_active.q.val() {
+            self.g_hold.d.next = 0.into();
             self.g_active.d.next = false;
             self.g_streaming.d.next = false;
             self.g_wait_tile.d.next = false;
@@ -795,11 +906,18 @@ impl Logic for ComputeUnit {
         }
         self.v_unsigned.d.next = self.g_a_unsigned.q.val();
         self.v_zero.d.next = self.g_a_zero.q.val();
-        for k in 0..self._rows {
+        self.v_bank.d.next = self.g_ib_cur.q.val().get_bits::<16>(0) & self.banks_m1.val();
+        self.v_nm.d.next = self.g_nm.q.val();
+        for k in 0..(self._banks * self._rows) {
             self.a_ext[k].raw.next = self.ibuf_rdata[k].val();
             self.a_ext[k].is_unsigned.next = self.v_unsigned.q.val();
             self.a_ext[k].zero.next = self.v_zero.q.val();
-            self.array.a_in[k].next = self.a_ext[k].value.val();
+            self.route.banks_in[k].next = self.a_ext[k].value.val();
+        }
+        self.route.bank.next = self.v_bank.q.val();
+        self.route.nm.next = self.v_nm.q.val();
+        for i in 0..(self._rows * self._lanes) {
+            self.array.a_in[i].next = self.route.lanes[i].val();
         }
         self.array.first_in.next = self.v_first.q.val();
         self.side.data_in.next = self.v_side.q.val();

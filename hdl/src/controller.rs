@@ -150,6 +150,11 @@ pub struct Controller {
     zero_hi: Signal<Local, Bits<16>>,
     wzero_lo: Signal<Local, Bits<16>>,
     wzero_hi: Signal<Local, Bits<16>>,
+    /// A GEMM's tile length in weight-buffer entries, and for N:4 tiles the weight
+    /// zero point they need and the IBUF alignment mask of their vectors.
+    tile_len: Signal<Local, Bits<8>>,
+    nm_zero: Signal<Local, Bits<16>>,
+    nm_align: Signal<Local, Bits<16>>,
     type_lo: Signal<Local, Bits<16>>,
     type_hi: Signal<Local, Bits<16>>,
     unit_err_any: Signal<Local, Bit>,
@@ -163,6 +168,9 @@ pub struct Controller {
     wbuf_entries: Constant<Bits<32>>,
     pbuf_entries: Constant<Bits<16>>,
     four_bit: Constant<Bit>,
+    has_1of4: Constant<Bit>,
+    has_2of4: Constant<Bit>,
+    sparse_tile_len: Constant<Bits<8>>,
     fetch_depth: Constant<Bits<8>>,
     fetch_chunk: Constant<Bits<32>>,
     instr_slots: Constant<Bits<8>>,
@@ -303,6 +311,9 @@ impl Controller {
             zero_hi: Default::default(),
             wzero_lo: Default::default(),
             wzero_hi: Default::default(),
+            tile_len: Default::default(),
+            nm_zero: Default::default(),
+            nm_align: Default::default(),
             type_lo: Default::default(),
             type_hi: Default::default(),
             unit_err_any: Default::default(),
@@ -315,6 +326,9 @@ impl Controller {
             wbuf_entries: konst(u64::from(cfg.memory.wbuf_entries)),
             pbuf_entries: konst(u64::from(cfg.memory.pbuf_entries)),
             four_bit: Constant::new(cfg.array.operand_bits == 4),
+            has_1of4: Constant::new(cfg.supports_nm(1)),
+            has_2of4: Constant::new(cfg.supports_nm(2)),
+            sparse_tile_len: konst(u64::from(tessera_isa::nm::tile_entries(cfg.array.rows, 1))),
             fetch_depth: konst(FETCH_DEPTH as u64),
             fetch_chunk: konst(FETCH_CHUNK),
             instr_slots: konst((INSTR_BYTES / b) as u64),
@@ -631,8 +645,34 @@ impl Logic for Controller {
                 self.wzero_hi.next = 15.into();
             }
         }
+        // N:4 tiles: a mode the array has, a zero (signed) weight zero point, aligned vectors.
+        self.tile_len.next = self.rows.val();
+        self.nm_zero.next = 0.into();
+        if self.gm.w_unsigned.val().any() {
+            self.nm_zero.next = 128.into();
+            if self.four_bit.val() {
+                self.nm_zero.next = 8.into();
+            }
+        }
+        self.nm_align.next = 3.into();
+        if self.gm.nm.val() == 2 {
+            self.nm_align.next = 1.into();
+        }
         if self.opcode.val() == 3 {
-            if (bit_cast::<32, 16>(self.gm.wbuf_addr.val()) + bit_cast::<32, 8>(self.rows.val()))
+            if self.gm.nm.val().any() {
+                self.tile_len.next = self.sparse_tile_len.val();
+                if ((self.gm.nm.val() == 1) & !self.has_1of4.val())
+                    | ((self.gm.nm.val() == 2) & !self.has_2of4.val())
+                    | (self.gm.nm.val() == 3)
+                    | (self.gm.w_zero.val() != self.nm_zero.val())
+                    | ((self.gm.ibuf_addr.val() | self.gm.ibuf_outer_stride.val() | self.gm.ibuf_inner_stride.val())
+                        & self.nm_align.val())
+                    .any()
+                {
+                    self.bad_field.next = true;
+                }
+            }
+            if (bit_cast::<32, 16>(self.gm.wbuf_addr.val()) + bit_cast::<32, 8>(self.tile_len.val()))
                 > self.wbuf_entries.val()
             {
                 self.bad_field.next = true;

@@ -80,7 +80,7 @@ decoder!(StoreFields, Opcode::Store, {
 });
 
 decoder!(GemmFields, Opcode::Gemm, {
-    accumulate: 1, reuse_weights: 1, a_unsigned: 1, w_unsigned: 1, a_zero: 16, w_zero: 16, wbuf_addr: 16,
+    accumulate: 1, reuse_weights: 1, a_unsigned: 1, w_unsigned: 1, nm: 2, a_zero: 16, w_zero: 16, wbuf_addr: 16,
     ibuf_addr: 16, acc_addr: 16, outer: 16, inner: 16, ibuf_outer_stride: 16, ibuf_inner_stride: 16,
     acc_outer_stride: 16, acc_inner_stride: 16,
 });

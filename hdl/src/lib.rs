@@ -31,6 +31,7 @@ pub mod store_unit;
 pub mod synth;
 pub mod token_gate;
 pub mod top;
+pub mod vector_route;
 pub mod verilog;
 pub mod widen;
 
@@ -77,8 +78,8 @@ pub fn generate(cfg: &AccelConfig) -> Result<Rtl, GenerateError> {
     if let Some(p) = problems.first() {
         return Err(GenerateError::Unsupported { name: cfg.name.clone(), field: "config", reason: p.to_string() });
     }
-    if !cfg.sparse.nm.is_empty() || cfg.sparse.engine.is_some() {
-        return Err(unsupported(cfg, "sparse", "the sparse hardware arrives with issue #6"));
+    if cfg.sparse.engine.is_some() {
+        return Err(unsupported(cfg, "sparse.engine", "the unstructured sparse engine is not generated yet"));
     }
     macro_rules! dispatch {
         ($(($dw:literal, $aw:literal)),*) => {

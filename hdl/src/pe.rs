@@ -14,6 +14,11 @@
 //! This is the INT8 packing of Xilinx WP486 adapted to the 25 x 18 DSP48E1: it halves
 //! the DSP count (a 16x16 array needs 128 slices, not 256) for ~25 LUTs per pair.
 //!
+//! The pair multiplies `a_mul`. In a dense array that is the activation passing
+//! through (`a_in`); in an array built for N:4 sparsity the array chooses it among
+//! the row's four candidate lanes by the pair's `index` (a 2-bit lane index stored
+//! with each tile row, see `docs/sparse.md`), which a dense-only pair does not have.
+//!
 //! Weights are double-buffered without a multiplexer in front of the DSP: a tile is
 //! written into `shadow`, and copied into `active` (a clock enable, not LUTs) in
 //! the cycle before the tile's first vector arrives, announced by `first_in`. So a
@@ -37,11 +42,13 @@ pub fn pack_weights(lo: i64, hi: i64) -> u64 {
     (((hi_adj as u64) & 0x1ff) << 8) | ((lo as u64) & 0xff)
 }
 
-#[derive(LogicBlock, Default)]
+#[derive(LogicBlock)]
 pub struct PePair {
     pub clock: Signal<In, Clock>,
     /// Activation from the left neighbour (zero point removed: 9 significant bits).
     pub a_in: Signal<In, Signed<16>>,
+    /// The activation to multiply this cycle (`a_in`, or the lane `index` names).
+    pub a_mul: Signal<In, Signed<16>>,
     /// The activation arriving next cycle is the first of a newly written tile.
     pub first_in: Signal<In, Bit>,
     pub a_out: Signal<Out, Signed<16>>,
@@ -54,11 +61,18 @@ pub struct PePair {
     pub lo_out: Signal<Out, Signed<PSUM_BITS>>,
     /// Weights to store in the shadow register, packed by the array edge.
     pub w_data: Signal<In, PackedWeights>,
+    /// Lane index of the row being written (N:4 tiles; 0 for dense ones).
+    pub w_index: Signal<In, Bits<2>>,
     pub w_write: Signal<In, Bit>,
+    /// The lane index of the active tile row (0 in a dense-only array).
+    pub index: Signal<Out, Bits<2>>,
     a: DFF<Signed<16>>,
     first: DFF<Bit>,
     shadow: DFF<PackedWeights>,
     active: DFF<PackedWeights>,
+    /// One each in an N:4 array, none in a dense-only one.
+    shadow_index: Vec<DFF<Bits<2>>>,
+    active_index: Vec<DFF<Bits<2>>>,
     lo: DFF<Signed<PSUM_BITS>>,
     mac: DspMulAdd<16, 25, 40>,
     /// `active` as the 25-bit multiplicand `w_hi * 2^16 + w_lo`.
@@ -71,11 +85,61 @@ pub struct PePair {
     lo_prod: Signal<Local, Bits<PSUM_BITS>>,
 }
 
+impl PePair {
+    /// A pair of a dense-only array, or (`indexed`) of an N:4 array.
+    pub fn new(indexed: bool) -> Self {
+        let n = usize::from(indexed);
+        Self {
+            clock: Default::default(),
+            a_in: Default::default(),
+            a_mul: Default::default(),
+            first_in: Default::default(),
+            a_out: Default::default(),
+            first_out: Default::default(),
+            hi_in: Default::default(),
+            lo_in: Default::default(),
+            hi_out: Default::default(),
+            lo_out: Default::default(),
+            w_data: Default::default(),
+            w_index: Default::default(),
+            w_write: Default::default(),
+            index: Default::default(),
+            a: Default::default(),
+            first: Default::default(),
+            shadow: Default::default(),
+            active: Default::default(),
+            shadow_index: (0..n).map(|_| Default::default()).collect(),
+            active_index: (0..n).map(|_| Default::default()).collect(),
+            lo: Default::default(),
+            mac: Default::default(),
+            w_high: Default::default(),
+            w_low: Default::default(),
+            c_bits: Default::default(),
+            p_bits: Default::default(),
+            lo_prod: Default::default(),
+        }
+    }
+}
+
 impl Logic for PePair {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, a, first, shadow, active, lo);
         self.mac.clock.next = self.clock.val();
+        self.index.next = 0.into();
+        for i in 0..self.shadow_index.len() {
+            self.shadow_index[i].clock.next = self.clock.val();
+            self.active_index[i].clock.next = self.clock.val();
+            self.shadow_index[i].d.next = self.shadow_index[i].q.val();
+            self.active_index[i].d.next = self.active_index[i].q.val();
+            if self.w_write.val() {
+                self.shadow_index[i].d.next = self.w_index.val();
+            }
+            if self.first_in.val() {
+                self.active_index[i].d.next = self.shadow_index[i].q.val();
+            }
+            self.index.next = self.active_index[i].q.val();
+        }
         self.a.d.next = self.a_in.val();
         self.first.d.next = self.first_in.val();
         if self.w_write.val() {
@@ -90,7 +154,7 @@ impl Logic for PePair {
             self.w_low.next = bit_cast::<25, 8>(self.active.q.val().get_bits::<8>(0)) | 0xff00;
         }
         self.c_bits.next = (bit_cast::<40, PSUM_BITS>(unsigned_cast(self.hi_in.val())) << 16) | 0x8000;
-        self.mac.a.next = self.a_in.val();
+        self.mac.a.next = self.a_mul.val();
         self.mac.b.next = signed_cast(self.w_high.val() | self.w_low.val());
         self.mac.c.next = signed_cast(self.c_bits.val());
         self.p_bits.next = unsigned_cast(self.mac.p.val());
@@ -153,5 +217,33 @@ impl Logic for PairResult {
         self.lo_wide.next = signed_bit_cast::<32, PSUM_BITS>(self.lo_raw.val());
         self.hi.next = self.hi_wide.val() - self.corr.val();
         self.lo.next = self.lo_wide.val() - self.corr.val();
+    }
+}
+
+/// The operand select in front of an N:4 pair: one of the row's four candidate
+/// activations, by the pair's active lane index.
+#[derive(LogicBlock, Default)]
+pub struct LaneSelect {
+    pub lane0: Signal<In, Signed<16>>,
+    pub lane1: Signal<In, Signed<16>>,
+    pub lane2: Signal<In, Signed<16>>,
+    pub lane3: Signal<In, Signed<16>>,
+    pub index: Signal<In, Bits<2>>,
+    pub out: Signal<Out, Signed<16>>,
+}
+
+impl Logic for LaneSelect {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.out.next = self.lane0.val();
+        if self.index.val() == 1 {
+            self.out.next = self.lane1.val();
+        }
+        if self.index.val() == 2 {
+            self.out.next = self.lane2.val();
+        }
+        if self.index.val() == 3 {
+            self.out.next = self.lane3.val();
+        }
     }
 }

@@ -126,9 +126,15 @@ pub struct TesseraTop<const DW: usize, const SW: usize, const AW: usize> {
     incr: Constant<Bits<2>>,
     cache: Constant<Bits<4>>,
     byte_shift: Vec<Constant<Bits<16>>>,
+    /// IBUF banks (entry `e` in bank `e % banks` at `e / banks`): one unless the
+    /// array reads 4 / N entries per N:4 vector.
+    ibuf_bank_mask: Constant<Bits<16>>,
+    ibuf_bank_shift: Constant<Bits<16>>,
+    ibuf_wbank: Signal<Local, Bits<16>>,
     _b: usize,
     _rows: usize,
     _cols: usize,
+    _banks: usize,
 }
 
 fn vec_of<T: Default>(n: usize) -> Vec<T> {
@@ -143,6 +149,7 @@ impl<const DW: usize, const SW: usize, const AW: usize> TesseraTop<DW, SW, AW> {
         let (a, m) = (&cfg.array, &cfg.memory);
         let (rows, cols) = (a.rows as usize, a.cols as usize);
         let b = DW / 8;
+        let banks = cfg.ibuf_banks() as usize;
         Self {
             clk: Default::default(),
             resetn: Default::default(),
@@ -200,7 +207,7 @@ impl<const DW: usize, const SW: usize, const AW: usize> TesseraTop<DW, SW, AW> {
             load: LoadUnit::new(cfg),
             compute: ComputeUnit::new(cfg),
             store: StoreUnit::new(cfg),
-            ibuf: (0..rows).map(|_| SyncRam::new(m.ibuf_entries as usize)).collect(),
+            ibuf: (0..banks * rows).map(|_| SyncRam::new(m.ibuf_entries as usize / banks)).collect(),
             wbuf: (0..cols).map(|_| SyncRam::new(m.wbuf_entries as usize)).collect(),
             pbuf: (0..cols).map(|_| ParamRam::new(m.pbuf_entries as usize)).collect(),
             wdata_wide: vec_of(b),
@@ -239,9 +246,13 @@ impl<const DW: usize, const SW: usize, const AW: usize> TesseraTop<DW, SW, AW> {
             incr: Constant::new(1u64.into()),
             cache: Constant::new(0b0011u64.into()),
             byte_shift: (0..b).map(|j| Constant::new((8 * j as u64).into())).collect(),
+            ibuf_bank_mask: Constant::new((banks as u64 - 1).into()),
+            ibuf_bank_shift: Constant::new(u64::from(banks.trailing_zeros()).into()),
+            ibuf_wbank: Default::default(),
             _b: b,
             _rows: rows,
             _cols: cols,
+            _banks: banks,
         }
     }
 }
@@ -402,13 +413,20 @@ impl<const DW: usize, const SW: usize, const AW: usize> Logic for TesseraTop<DW,
         self.store.dram_size.next = self.regs.dram_size.val();
 
         // ---- On-chip memories.
-        for r in 0..self._rows {
-            self.ibuf[r].clock.next = self.clk.val();
-            self.ibuf[r].write_enable.next = self.load.ibuf_we.val();
-            self.ibuf[r].write_address.next = self.load.waddr.val();
-            self.ibuf[r].write_data.next = self.load.wdata[r].val();
-            self.ibuf[r].read_address.next = self.compute.ibuf_raddr.val();
-            self.compute.ibuf_rdata[r].next = self.ibuf[r].read_data.val();
+        self.ibuf_wbank.next = self.load.waddr.val() & self.ibuf_bank_mask.val();
+        for rr in self._rows..(self._rows + 1) {
+            for k in 0..self._banks {
+                for r in 0..self._rows {
+                    self.ibuf[k * rr + r].clock.next = self.clk.val();
+                    self.ibuf[k * rr + r].write_enable.next =
+                        self.load.ibuf_we.val() & (self.ibuf_wbank.val().index() == k);
+                    self.ibuf[k * rr + r].write_address.next = self.load.waddr.val() >> self.ibuf_bank_shift.val();
+                    self.ibuf[k * rr + r].write_data.next = self.load.wdata[r].val();
+                    self.ibuf[k * rr + r].read_address.next =
+                        self.compute.ibuf_raddr.val() >> self.ibuf_bank_shift.val();
+                    self.compute.ibuf_rdata[k * rr + r].next = self.ibuf[k * rr + r].read_data.val();
+                }
+            }
         }
         for c in 0..self._cols {
             self.wbuf[c].clock.next = self.clk.val();

@@ -66,7 +66,7 @@ fn check_array(rows: usize, cols: usize, tiles: &[Tile], vectors: &[(usize, Vec<
         })
         .collect();
     let latency = SystolicArray::latency(rows, cols);
-    let mut uut = SystolicArray::new(rows, cols);
+    let mut uut = SystolicArray::new(rows, cols, 1);
     uut.connect_all();
     let mut sim = Simulation::new();
     sim.add_clock(5, |x: &mut Box<SystolicArray>| x.clock.next = !x.clock.val());

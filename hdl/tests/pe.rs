@@ -37,7 +37,7 @@ fn pe_pair_computes_both_columns_with_one_multiplier() {
     }));
     let switches = steps.iter().filter(|s| s.switch).count();
     let tiles: Vec<(i64, i64)> = tiles.into_iter().cycle().take(switches + 2).collect();
-    let mut uut = PePair::default();
+    let mut uut = PePair::new(false);
     uut.connect_all();
     let mut sim = Simulation::new();
     sim.add_clock(5, |x: &mut Box<PePair>| x.clock.next = !x.clock.val());
@@ -71,6 +71,7 @@ fn pe_pair_computes_both_columns_with_one_multiplier() {
                 }
                 tile_of.push(current);
                 x.a_in.next = s.a.into();
+                x.a_mul.next = s.a.into();
                 x.hi_in.next = s.hi.into();
             }
             x.first_in.next = steps.get(t + 1).is_some_and(|s| s.switch);

@@ -47,7 +47,7 @@ fn tool(dir: &Path, program: &str, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn verilator_lint_is_clean_for_shipped_configs() {
-    for name in ["tiny", "pynq-z2", "zcu104"] {
+    for name in ["tiny", "tiny-sparse", "pynq-z2", "zcu104"] {
         let (dir, _) = generate_into(name);
         let (ok, log) = tool(dir.path(), "verilator", &["--lint-only", "-Wall", "tessera_top.v"]);
         assert!(ok && log.trim().is_empty(), "{name}: verilator -Wall reported:\n{log}");
@@ -56,7 +56,7 @@ fn verilator_lint_is_clean_for_shipped_configs() {
 
 #[test]
 fn no_latches() {
-    for name in ["tiny", "pynq-z2"] {
+    for name in ["tiny", "tiny-sparse", "pynq-z2"] {
         let (dir, _) = generate_into(name);
         let script = "read_verilog tessera_top.v; hierarchy -top tessera_top; proc; select -assert-none t:$dlatch";
         let (ok, log) = tool(dir.path(), "yosys", &["-q", "-p", script]);

@@ -10,8 +10,9 @@ use std::fmt;
 use std::path::Path;
 
 /// Built-in configs, embedded so the CLI works without a checkout of `configs/`.
-pub const BUILTIN_CONFIGS: [(&str, &str); 3] = [
+pub const BUILTIN_CONFIGS: [(&str, &str); 4] = [
     ("tiny", include_str!("../../configs/tiny.toml")),
+    ("tiny-sparse", include_str!("../../configs/tiny-sparse.toml")),
     ("pynq-z2", include_str!("../../configs/pynq-z2.toml")),
     ("zcu104", include_str!("../../configs/zcu104.toml")),
 ];
@@ -337,12 +338,24 @@ impl AccelConfig {
 
         for (i, nm) in self.sparse.nm.iter().enumerate() {
             let field = format!("sparse.nm[{i}]");
-            p.check(matches!(nm.m, 2 | 4 | 8), &field, &format!("M must be 2, 4 or 8 in `{nm}`"));
-            p.check(nm.n >= 1 && nm.n < nm.m, &field, &format!("N must be in 1..M in `{nm}`"));
+            p.check(nm.m == 4 && matches!(nm.n, 1 | 2), &field, &format!("the array supports 1:4 and 2:4, got `{nm}`"));
             p.check(
-                nm.m == 0 || a.rows.is_multiple_of(nm.m),
+                a.rows.is_multiple_of(nm.n.max(1)),
                 &field,
-                &format!("array.rows ({}) must be a multiple of M in `{nm}`", a.rows),
+                &format!("array.rows ({}) must be a multiple of N in `{nm}`", a.rows),
+            );
+        }
+        if !self.sparse.nm.is_empty() {
+            p.check(
+                a.cols.is_multiple_of(2),
+                "sparse.nm",
+                &format!("N:M tiles index column pairs, so array.cols ({}) must be even", a.cols),
+            );
+            let banks = self.ibuf_banks();
+            p.check(
+                m.ibuf_entries.is_multiple_of(banks),
+                "memory.ibuf_entries",
+                &format!("must be a multiple of {banks}, the IBUF banks the sparse patterns read at once"),
             );
         }
         if let Some(e) = &self.sparse.engine {
@@ -354,6 +367,17 @@ impl AccelConfig {
             );
         }
         p.0
+    }
+
+    /// Whether the array has the N:4 structured-sparse mode `n`.
+    pub fn supports_nm(&self, n: u8) -> bool {
+        self.sparse.nm.iter().any(|p| p.m == 4 && p.n == u32::from(n))
+    }
+
+    /// IBUF entries one array vector can span (the densest sparse pattern's 4 / N;
+    /// 1 without N:M): the IBUF is built from this many banks read in parallel.
+    pub fn ibuf_banks(&self) -> u32 {
+        self.sparse.nm.iter().map(|p| p.m / p.n.max(1)).max().unwrap_or(1)
     }
 
     /// Dense multiply-accumulates the array can issue per cycle.
@@ -512,6 +536,14 @@ mod tests {
         assert_eq!(fields(&tiny_with(|c| c.ddr.bandwidth_mb_s = -1.0)), ["ddr.bandwidth_mb_s"]);
         assert_eq!(fields(&tiny_with(|c| c.name = "a b".into())), ["name"]);
         assert_eq!(fields(&tiny_with(|c| c.sparse.nm = vec![NmPattern { n: 4, m: 4 }])), ["sparse.nm[0]"]);
+        assert_eq!(fields(&tiny_with(|c| c.sparse.nm = vec![NmPattern { n: 2, m: 8 }])), ["sparse.nm[0]"]);
+        assert_eq!(
+            fields(&tiny_with(|c| {
+                c.sparse.nm = vec![NmPattern { n: 1, m: 4 }];
+                c.memory.ibuf_entries = 510;
+            })),
+            ["memory.ibuf_entries"]
+        );
         assert_eq!(
             fields(&tiny_with(|c| {
                 c.array.operand_bits = 4;

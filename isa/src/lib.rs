@@ -5,11 +5,13 @@
 //! - [`isa`]: instruction definitions, 256-bit encoding, static checks, listings;
 //! - [`regs`]: the AXI4-Lite register map;
 //! - [`bundle`]: the program bundle (`.tsr`) a device runs;
+//! - [`nm`]: the N:4 structured-sparse weight tile format;
 //! - [`quant`]: fixed-point and float requantization arithmetic (TFLite / ONNX exact).
 
 pub mod bundle;
 pub mod config;
 pub mod isa;
+pub mod nm;
 pub mod quant;
 pub mod regs;
 

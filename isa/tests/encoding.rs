@@ -88,11 +88,12 @@ fn store() -> impl Strategy<Value = Instr> {
 }
 
 fn gemm() -> impl Strategy<Value = Instr> {
-    (deps(), any::<[bool; 4]>(), any::<[i16; 2]>(), any::<[u16; 3]>(), loops()).prop_map(
+    (deps(), any::<[bool; 4]>(), any::<[i16; 2]>(), 0u8..3, any::<[u16; 3]>(), loops()).prop_map(
         |(
             deps,
             [accumulate, reuse_weights, a_unsigned, w_unsigned],
             [a_zero, w_zero],
+            nm,
             [wbuf_addr, ibuf_addr, acc_addr],
             (loops, ibuf_stride, acc_stride),
         )| {
@@ -104,6 +105,7 @@ fn gemm() -> impl Strategy<Value = Instr> {
                 w_unsigned,
                 a_zero,
                 w_zero,
+                nm,
                 wbuf_addr,
                 ibuf_addr,
                 acc_addr,

@@ -6,12 +6,13 @@
 //!
 //! - `ci_*` tests: a fixed list of seeds on the `tiny` config (the CI subset), and
 //!   hand-written error-reporting corners;
-//! - `sweep` (ignored): many seeds on tiny, tiny-int4, tiny-edge and pynq-z2:
+//! - `sweep` (ignored): many seeds on tiny, tiny-int4, tiny-edge, tiny-sparse and pynq-z2:
 //!   `cargo test -p tessera-sim --test cosim_random -- --ignored --exact sweep --nocapture`
 //!   with `TESSERA_SEEDS=N` (seeds per kind and config, default 100; pynq-z2 takes
 //!   every fourth), `TESSERA_SEED=S` (only seed S), `TESSERA_SEED_BASE=B` (first
 //!   seed, default 1000), `TESSERA_CONFIG=tiny,pynq-z2` and
-//!   `TESSERA_KIND=program,gemm,conv,extremes,fault`;
+//!   `TESSERA_KIND=program,gemm,conv,extremes,fault,sparse` (`sparse` only where the
+//!   config has N:4 modes);
 //! - `generator_*` tests: golden-only checks that the generators make valid,
 //!   deadlock-free, correctly synchronised programs that cover the ISA.
 //!
@@ -155,7 +156,7 @@ fn case(cfg: &AccelConfig, kind: &str, seed: u64) -> Case {
 }
 
 /// The generator's kinds plus `gemm` (made here, with the compiler).
-const ALL_KINDS: [&str; 5] = ["program", "gemm", "conv", "extremes", "fault"];
+const ALL_KINDS: [&str; 6] = ["program", "gemm", "conv", "extremes", "fault", "sparse"];
 
 /// Runs the cases, prints one line each, and fails with the reports of all that fail.
 fn run_cases(cases: &[(&str, &str, u64)]) {
@@ -212,6 +213,16 @@ fn ci_tiny_gemms_and_convs() {
 #[test]
 fn ci_tiny_extremes() {
     run_cases(&tiny_seeds("extremes", 12));
+}
+
+/// N:4 sparse GEMMs (2:4, 1:4 and dense tiles mixed) on the tiny array with the
+/// sparse modes, and the dense kinds on that array too.
+#[test]
+fn ci_tiny_sparse() {
+    let mut cases: Vec<_> = (1..=24).map(|s| ("tiny-sparse", "sparse", s)).collect();
+    cases.extend((1..=6).map(|s| ("tall-sparse", "sparse", s)));
+    cases.extend((1..=6).flat_map(|s| [("tiny-sparse", "program", s), ("tiny-sparse", "conv", s)]));
+    run_cases(&cases);
 }
 
 #[test]
@@ -324,9 +335,10 @@ fn env_u64(name: &str) -> Option<u64> {
 }
 
 #[test]
-#[ignore = "long: many seeds on tiny, tiny-int4, tiny-edge and pynq-z2 (TESSERA_SEEDS, TESSERA_SEED, TESSERA_CONFIG, TESSERA_KIND)"]
+#[ignore = "long: many seeds on tiny, tiny-int4, tiny-edge, tiny-sparse and pynq-z2 (TESSERA_SEEDS, TESSERA_SEED, TESSERA_CONFIG, TESSERA_KIND)"]
 fn sweep() {
-    let configs = env_list("TESSERA_CONFIG", &["tiny", "tiny-int4", "tiny-edge", "pynq-z2"]);
+    let configs =
+        env_list("TESSERA_CONFIG", &["tiny", "tiny-int4", "tiny-edge", "tiny-sparse", "tall-sparse", "pynq-z2"]);
     assert!(KINDS.iter().all(|k| ALL_KINDS.contains(k)), "ALL_KINDS lacks one of {KINDS:?}");
     let kinds = env_list("TESSERA_KIND", &ALL_KINDS);
     for k in &kinds {
@@ -346,6 +358,9 @@ fn sweep() {
         for k in &kinds {
             if k == "gemm" && config(c).control.token_depth < 2 {
                 println!("skipping `gemm` on {c}: the compiler's double buffering needs token_depth >= 2");
+                continue;
+            }
+            if k == "sparse" && config(c).sparse.nm.is_empty() {
                 continue;
             }
             for s in seeds.iter().step_by(every) {

@@ -91,6 +91,9 @@ impl fmt::Display for Instr {
                 )?;
                 let sign = |unsigned: bool| if unsigned { "u" } else { "s" };
                 write!(f, " a={}{} w={}{}", sign(g.a_unsigned), g.a_zero, sign(g.w_unsigned), g.w_zero)?;
+                if g.nm != 0 {
+                    write!(f, " sparse={}:4", g.nm)?;
+                }
                 if g.accumulate {
                     write!(f, " accumulate")?;
                 }

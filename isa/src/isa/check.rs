@@ -204,8 +204,23 @@ fn check_loop(field: &'static str, base: u16, loops: Loop2, stride: Stride2, dep
 
 fn check_gemm(g: &Gemm, cfg: &AccelConfig) -> Result<(), InstrProblem> {
     let (rows, m) = (cfg.array.rows, &cfg.memory);
-    ensure(u32::from(g.wbuf_addr) + rows <= m.wbuf_entries, "wbuf_addr", || {
-        format!("the {rows}-entry tile at {} runs past the {}-entry weight buffer", g.wbuf_addr, m.wbuf_entries)
+    if g.nm != 0 {
+        ensure(cfg.supports_nm(g.nm), "nm", || {
+            format!("this accelerator has no {}:4 structured-sparse mode (config sparse.nm)", g.nm)
+        })?;
+        let bias = if g.w_unsigned { 1 << (cfg.array.operand_bits - 1) } else { 0 };
+        ensure(i32::from(g.w_zero) == bias, "w_zero", || {
+            format!("an N:4 sparse tile needs a weight zero point of {bias}, got {}", g.w_zero)
+        })?;
+        let ratio = crate::nm::ratio(g.nm) as u16;
+        let aligned = [g.ibuf_addr, g.ibuf_stride.outer, g.ibuf_stride.inner].iter().all(|v| v.is_multiple_of(ratio));
+        ensure(aligned, "ibuf_addr", || {
+            format!("{}:4 vectors are {ratio} entries and must start at multiples of {ratio}", g.nm)
+        })?;
+    }
+    let tile = crate::nm::tile_entries(rows, g.nm);
+    ensure(u32::from(g.wbuf_addr) + tile <= m.wbuf_entries, "wbuf_addr", || {
+        format!("the {tile}-entry tile at {} runs past the {}-entry weight buffer", g.wbuf_addr, m.wbuf_entries)
     })?;
     for (field, zero, unsigned) in [("a_zero", g.a_zero, g.a_unsigned), ("w_zero", g.w_zero, g.w_unsigned)] {
         let (min, max) = operand_range(cfg, unsigned);
@@ -213,7 +228,9 @@ fn check_gemm(g: &Gemm, cfg: &AccelConfig) -> Result<(), InstrProblem> {
             format!("{zero} is outside the operand range {min}..={max}")
         })?;
     }
-    check_loop("ibuf_addr", g.ibuf_addr, g.loops, g.ibuf_stride, m.ibuf_entries)?;
+    // The last vector's last entry.
+    let span = crate::nm::ratio(g.nm) as u16 - 1;
+    check_loop("ibuf_addr", g.ibuf_addr + span, g.loops, g.ibuf_stride, m.ibuf_entries)?;
     check_loop("acc_addr", g.acc_addr, g.loops, g.acc_stride, m.acc_entries)
 }
 

@@ -98,6 +98,7 @@ mod gemm {
     pub const REUSE_WEIGHTS: Field = u("reuse_weights", 9, 1, "keep the tile the previous GEMM loaded into the array");
     pub const A_UNSIGNED: Field = u("a_unsigned", 10, 1, "activations are unsigned (zero-extended)");
     pub const W_UNSIGNED: Field = u("w_unsigned", 11, 1, "weights are unsigned (zero-extended)");
+    pub const NM: Field = u("nm", 12, 2, "N of an N:4 structured-sparse tile (1 or 2; 0 = dense), see docs/sparse.md");
     pub const A_ZERO: Field = s("a_zero", 16, 16, "activation zero point, subtracted from every activation");
     pub const W_ZERO: Field = s("w_zero", 32, 16, "weight zero point, subtracted from every weight");
     pub const WBUF_ADDR: Field = u("wbuf_addr", 48, 16, "first of the `rows` weight entries of the tile");
@@ -114,6 +115,7 @@ mod gemm {
         REUSE_WEIGHTS,
         A_UNSIGNED,
         W_UNSIGNED,
+        NM,
         A_ZERO,
         W_ZERO,
         WBUF_ADDR,
@@ -320,6 +322,7 @@ pub(super) fn encode(instr: &Instr) -> [u8; INSTR_BYTES] {
             w.put_bool(REUSE_WEIGHTS, g.reuse_weights);
             w.put_bool(A_UNSIGNED, g.a_unsigned);
             w.put_bool(W_UNSIGNED, g.w_unsigned);
+            w.put(NM, g.nm.into());
             w.put_signed(A_ZERO, g.a_zero.into());
             w.put_signed(W_ZERO, g.w_zero.into());
             w.put(WBUF_ADDR, g.wbuf_addr.into());
@@ -410,6 +413,7 @@ pub(super) fn decode(bytes: &[u8; INSTR_BYTES]) -> Result<Instr, DecodeError> {
                 reuse_weights: w.get_bool(REUSE_WEIGHTS),
                 a_unsigned: w.get_bool(A_UNSIGNED),
                 w_unsigned: w.get_bool(W_UNSIGNED),
+                nm: w.get(NM) as u8,
                 a_zero: w.get_signed(A_ZERO) as i16,
                 w_zero: w.get_signed(W_ZERO) as i16,
                 wbuf_addr: w.get(WBUF_ADDR) as u16,

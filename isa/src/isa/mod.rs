@@ -300,6 +300,12 @@ pub struct Store {
 /// For every loop iteration `(o, i)`:
 /// `acc[acc(o,i)][n] (+)= sum_k (a[ibuf(o,i)][k] - a_zero) * (W[k][n] - w_zero)`
 /// where `W[k]` is weight-buffer entry `wbuf_addr + k`.
+///
+/// With `nm = N` (1 or 2) the tile is an N:4 structured-sparse tile
+/// ([`crate::nm`]): it covers `rows * 4 / N` reduction positions, each vector is the
+/// `4 / N` consecutive IBUF entries from `ibuf(o,i)` (which must be a multiple of
+/// `4 / N`), and the weight zero point must be zero once unsigned weights are biased
+/// to signed (`w_zero == 128`, or 8 for int4, with `w_unsigned`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Gemm {
     pub deps: Deps,
@@ -312,6 +318,8 @@ pub struct Gemm {
     pub w_unsigned: bool,
     pub a_zero: i16,
     pub w_zero: i16,
+    /// Nonzeros per group of four of an N:4 sparse tile; 0 for a dense tile.
+    pub nm: u8,
     pub wbuf_addr: u16,
     pub ibuf_addr: u16,
     pub acc_addr: u16,

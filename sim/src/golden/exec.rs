@@ -7,14 +7,17 @@ use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{
     mem_shape, AccElem, Alu, AluOp, Gemm, Load, Mem, OutType, RequantMode, Store, PARAM_LANE_BYTES,
 };
+use tessera_isa::nm;
 use tessera_isa::quant::{self, ParamLane};
 
-/// The weight tile held in the array, as the PEs see it (zero point already removed),
-/// stored column-major: `weights[n * rows + k]`.
+/// What identifies the tile in the array: (wbuf_addr, w_zero, w_unsigned, nm).
+pub type TileKey = (u16, i16, bool, u8);
+
+/// The weight tile held in the array, as the PEs see it (zero point already removed,
+/// N:4 tiles decompressed to their `rows * 4 / N` reduction positions), stored
+/// column-major: `weights[n * k_tile + k]`.
 struct ArrayTile {
-    wbuf_addr: u16,
-    w_zero: i16,
-    w_unsigned: bool,
+    key: TileKey,
     weights: Vec<i32>,
 }
 
@@ -38,8 +41,8 @@ pub struct Memories {
 /// `reuse_weights` named a different tile from the one in the array.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WeightReuseMismatch {
-    pub loaded: Option<(u16, i16, bool)>,
-    pub requested: (u16, i16, bool),
+    pub loaded: Option<TileKey>,
+    pub requested: TileKey,
 }
 
 impl Memories {
@@ -208,9 +211,9 @@ impl Memories {
     }
 
     pub fn gemm(&mut self, g: &Gemm, stats: &mut RunStats) -> Result<(), WeightReuseMismatch> {
-        let requested = (g.wbuf_addr, g.w_zero, g.w_unsigned);
+        let requested = (g.wbuf_addr, g.w_zero, g.w_unsigned, g.nm);
         if g.reuse_weights {
-            let loaded = self.array.as_ref().map(|t| (t.wbuf_addr, t.w_zero, t.w_unsigned));
+            let loaded = self.array.as_ref().map(|t| t.key);
             if loaded != Some(requested) {
                 return Err(WeightReuseMismatch { loaded, requested });
             }
@@ -219,7 +222,9 @@ impl Memories {
         }
         let (rows, cols) = (self.rows, self.cols);
         let weights = std::mem::take(&mut self.array.as_mut().expect("tile loaded above").weights);
-        let mut a = vec![0i32; rows];
+        // An N:4 vector is 4 / N consecutive IBUF entries.
+        let k_tile = rows * nm::ratio(g.nm) as usize;
+        let mut a = vec![0i32; k_tile];
         for o in 0..g.loops.outer {
             for i in 0..g.loops.inner {
                 let src = g.ibuf_stride.address(g.ibuf_addr, o, i) * rows;
@@ -228,7 +233,7 @@ impl Memories {
                 }
                 let dst = g.acc_stride.address(g.acc_addr, o, i) * cols;
                 for n in 0..cols {
-                    let column = &weights[n * rows..(n + 1) * rows];
+                    let column = &weights[n * k_tile..(n + 1) * k_tile];
                     let sum = a.iter().zip(column).fold(0i32, |s, (x, w)| s.wrapping_add(x * w));
                     let old = if g.accumulate { self.acc[dst + n] } else { 0 };
                     self.acc[dst + n] = self.wrap(old.wrapping_add(sum));
@@ -244,14 +249,30 @@ impl Memories {
 
     fn load_tile(&self, g: &Gemm) -> ArrayTile {
         let (rows, cols) = (self.rows, self.cols);
+        let key = (g.wbuf_addr, g.w_zero, g.w_unsigned, g.nm);
+        let value = |raw: u8| self.operand(raw, g.w_unsigned) - i32::from(g.w_zero);
+        let first = usize::from(g.wbuf_addr) * cols;
+        if g.nm != 0 {
+            let entries = nm::tile_entries(rows as u32, g.nm) as usize;
+            let tile = nm::NmTile::from_entries(&self.wbuf[first..first + entries * cols], rows, cols, g.nm);
+            let dense = tile.decompress(value);
+            let k_tile = dense.len() / cols;
+            let mut weights = vec![0i32; dense.len()];
+            for k in 0..k_tile {
+                for n in 0..cols {
+                    weights[n * k_tile + k] = dense[k * cols + n];
+                }
+            }
+            return ArrayTile { key, weights };
+        }
         let mut weights = vec![0i32; rows * cols];
         for k in 0..rows {
-            let entry = (usize::from(g.wbuf_addr) + k) * cols;
+            let entry = first + k * cols;
             for n in 0..cols {
-                weights[n * rows + k] = self.operand(self.wbuf[entry + n], g.w_unsigned) - i32::from(g.w_zero);
+                weights[n * rows + k] = value(self.wbuf[entry + n]);
             }
         }
-        ArrayTile { wbuf_addr: g.wbuf_addr, w_zero: g.w_zero, w_unsigned: g.w_unsigned, weights }
+        ArrayTile { key, weights }
     }
 
     pub fn alu(&mut self, a: &Alu) {

@@ -13,7 +13,7 @@ mod exec;
 pub(crate) mod sched;
 
 pub use device::GoldenDevice;
-pub use exec::{alu_op, Memories, WeightReuseMismatch};
+pub use exec::{alu_op, Memories, TileKey, WeightReuseMismatch};
 
 use sched::Controller;
 use tessera_isa::config::AccelConfig;
@@ -44,8 +44,8 @@ pub enum ExecError {
     Decode { index: usize, error: DecodeError },
     #[error("instruction #{index} `{mnemonic}`: {problem}")]
     Invalid { index: usize, mnemonic: &'static str, problem: InstrProblem },
-    #[error("instruction #{index} `gemm`: reuse_weights asks for tile {requested:?} (wbuf_addr, w_zero, w_unsigned) but the array holds {loaded:?}")]
-    WeightReuse { index: usize, loaded: Option<(u16, i16, bool)>, requested: (u16, i16, bool) },
+    #[error("instruction #{index} `gemm`: reuse_weights asks for tile {requested:?} (wbuf_addr, w_zero, w_unsigned, nm) but the array holds {loaded:?}")]
+    WeightReuse { index: usize, loaded: Option<TileKey>, requested: TileKey },
     #[error("dependency deadlock (dispatcher at #{dispatch_pc}):\n  {}", .waits.join("\n  "))]
     Deadlock { oldest: usize, dispatch_pc: usize, waits: Vec<String> },
     #[error("the program's {len} instructions ran out without FINISH")]

@@ -29,6 +29,7 @@ use tessera_isa::isa::{
     load_entry_bytes, store_entry_bytes, AccElem, Alu, AluOp, Deps, Instr, Load, Loop2, Mem, OutType, RequantMode,
     Store, Stride2,
 };
+use tessera_isa::nm;
 
 /// Queue indices, as `golden::sched::queue_index` numbers them.
 pub const LOAD_Q: usize = 0;
@@ -517,11 +518,12 @@ pub fn access_of(cfg: &AccelConfig, instr: &Instr) -> Access {
         }
         Instr::Gemm(g) => {
             if !g.reuse_weights {
-                a.read(Res::Wbuf, usize::from(g.wbuf_addr), cfg.array.rows as usize);
+                a.read(Res::Wbuf, usize::from(g.wbuf_addr), nm::tile_entries(cfg.array.rows, g.nm) as usize);
             }
+            let vector = nm::ratio(g.nm) as usize;
             for o in 0..g.loops.outer {
                 for i in 0..g.loops.inner {
-                    a.read(Res::Ibuf, g.ibuf_stride.address(g.ibuf_addr, o, i), 1);
+                    a.read(Res::Ibuf, g.ibuf_stride.address(g.ibuf_addr, o, i), vector);
                     let d = g.acc_stride.address(g.acc_addr, o, i);
                     if g.accumulate {
                         a.read(Res::Acc, d, 1);

@@ -6,6 +6,7 @@
 //! - [`conv`]: convolution-like programs (implicit im2col with padded, strided
 //!   IBUF loops) checked against a direct convolution;
 //! - [`extremes`]: requantization and ALU arithmetic on extreme values;
+//! - [`sparse`]: N:4 structured-sparse GEMMs checked against the dense product;
 //! - [`fault`]: programs with one fault, where both devices must report the same
 //!   error at the same instruction;
 //! - [`schedule`]: runs a program under random legal schedules, to show it is
@@ -24,6 +25,7 @@ pub mod fault;
 pub mod random;
 pub mod report;
 pub mod schedule;
+pub mod sparse;
 
 pub use report::describe_mismatch;
 
@@ -88,18 +90,24 @@ pub fn with_program(image: &[u8], program: &Program) -> (Vec<u8>, usize) {
 
 /// Case kinds made by this module (the GEMM kind needs the compiler and is made by
 /// the test).
-pub const KINDS: [&str; 4] = ["program", "conv", "extremes", "fault"];
+pub const KINDS: [&str; 5] = ["program", "conv", "extremes", "fault", "sparse"];
 
 /// The configs the regression runs on: the built-ins, `tiny-int4` (the tiny array
 /// with 4-bit operands) and `tiny-edge` (a 4x6 array with 20-bit accumulators,
 /// memories of odd sizes, queues of two, token FIFOs of one and a 32-bit AXI bus
-/// with 4-beat bursts).
+/// with 4-beat bursts); `tall-sparse` is `tiny-sparse` with 16 rows (sparse tiles
+/// of two metadata blocks).
 pub fn config(name: &str) -> AccelConfig {
     let tiny = || AccelConfig::builtin("tiny").expect("built-in");
     let cfg = match name {
         "tiny-int4" => {
             let mut cfg = tiny();
             cfg.array.operand_bits = 4;
+            cfg
+        }
+        "tall-sparse" => {
+            let mut cfg = AccelConfig::builtin("tiny-sparse").expect("built-in");
+            cfg.array.rows = 16;
             cfg
         }
         "tiny-edge" => {
@@ -179,6 +187,20 @@ pub fn conv_case(cfg: &AccelConfig, seed: u64) -> Case {
     }
 }
 
+pub fn sparse_case(cfg: &AccelConfig, seed: u64) -> Case {
+    let c = sparse::random_sparse(cfg, seed);
+    Case {
+        kind: "sparse",
+        seed,
+        image: c.image,
+        program: c.program,
+        patch: None,
+        expect: Expect::Success,
+        expected: c.expected,
+        description: c.description,
+    }
+}
+
 pub fn extremes_case(cfg: &AccelConfig, seed: u64) -> Case {
     let (image, program) = extremes::extremes_program(cfg, seed);
     let description = format!("extreme accumulators, parameters and ALU operands ({} instructions)", program.len());
@@ -206,6 +228,7 @@ pub fn make_case(cfg: &AccelConfig, kind: &str, seed: u64) -> Case {
         "conv" => conv_case(cfg, seed),
         "extremes" => extremes_case(cfg, seed),
         "fault" => fault_case(cfg, seed),
+        "sparse" => sparse_case(cfg, seed),
         _ => panic!("unknown case kind `{kind}` (known: {KINDS:?}, and `gemm` in the test)"),
     }
 }
