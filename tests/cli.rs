@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::tessera;
+use common::{scratch, tessera};
 use std::process::Output;
 
 fn stdout(o: &Output) -> String {
@@ -59,11 +59,7 @@ fn invalid_config_names_file_and_field() {
 }
 
 #[test]
-fn pending_subcommands_say_what_is_missing() {
-    let out = tessera(["bench", "sparse"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(err.contains("not implemented yet") && err.contains("issue #6"), "{err}");
+fn missing_models_and_backends_are_named() {
     // A model that is not there is named.
     let out = tessera(["compile", "m.onnx", "-o", "m.tsr"]);
     assert_eq!(out.status.code(), Some(2));
@@ -179,4 +175,31 @@ fn run_rejects_files_that_are_not_bundles_naming_the_file() {
     let err = stderr(&out);
     assert!(err.contains(&format!("{}: not a Tessera program bundle", path.display())), "{err}");
     std::fs::remove_file(path).ok();
+}
+
+/// `bench sparse` on the tiny sparse array, shrunk: N:4-pruned layers run as N:4
+/// tiles in fewer cycles, every output is checked against ndarray (the command
+/// fails otherwise), and the table and plot are written.
+#[test]
+fn bench_sparse_runs_the_sweep_and_writes_table_and_plot() {
+    let dir = scratch("bench_sparse");
+    let out = tessera(["bench", "sparse", "-c", "tiny-sparse", "--shrink", "16", "-o", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}{}", text, String::from_utf8_lossy(&out.stderr));
+    let row = |layer: &str, pattern: &str| {
+        text.lines()
+            .find(|l| l.contains(layer) && l.contains(&format!("| {pattern} |")))
+            .unwrap_or_else(|| panic!("{text}"))
+    };
+    for pattern in ["2:4", "1:4"] {
+        let line = row("fc 64x64", pattern);
+        assert!(line.contains(&format!("| {pattern} tiles |")), "{line}");
+        let speedup: f64 =
+            line.trim_end_matches(" |").rsplit("| ").next().unwrap().trim_end_matches('x').parse().unwrap();
+        assert!(speedup > 1.3, "{line}");
+    }
+    assert!(row("fc 64x64", "dense").contains("| dense |"));
+    let svg = std::fs::read_to_string(dir.join("sparse.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("fc 64x64, batch 1"), "{svg}");
+    assert!(std::fs::read_to_string(dir.join("sparse.md")).unwrap().contains("| fc 64x64, batch 1 | 1:4 |"));
 }

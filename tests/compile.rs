@@ -24,10 +24,11 @@ fn compile(model: &Path, config: &str, batch: usize, out: Option<&Path>) -> Stri
 #[test]
 fn the_report_names_every_operation_with_its_engine() {
     let text = compile(&root("examples/digits_resnet/resnet_qdq.onnx"), "pynq-z2", 1, None);
-    let rows: Vec<&str> = text.lines().filter(|l| l.contains(" accel ") || l.contains(" host ")).collect();
+    // Accelerator layers name their engine (dense weights here), host operations `host`.
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains(" dense  ") || l.contains(" host ")).collect();
     // Q, 5 convolutions, 2 adds, 2 max pools, flatten, gemm, DQ.
     assert_eq!(rows.len(), 13, "{text}");
-    assert_eq!(rows.iter().filter(|l| l.contains(" accel ")).count(), 6, "{text}");
+    assert_eq!(rows.iter().filter(|l| l.contains(" dense  ")).count(), 6, "{text}");
     assert!(text.contains("block0_add_Add") && text.contains("Add (QDQ)"), "{text}");
     assert!(text.contains("Conv (QDQ)"), "{text}");
     assert!(text.lines().any(|l| l.starts_with("predicted: ")), "{text}");

@@ -2,11 +2,12 @@
 //! predicted cycles per layer and the cycle counter of the same layers run on the
 //! Verilated accelerator by `tessera run`, for the ResNet-style example's eight
 //! first test digits (its 5 convolutions and the dense layer) on the `tiny` and
-//! `pynq-z2` configs.
+//! `pynq-z2` configs, and for a 2:4-pruned MLP run as N:4 tiles on `tiny-sparse`
+//! and `pynq-z2-sparse`.
 
 mod common;
 
-use common::tessera;
+use common::{root, scratch, tessera};
 use ndarray::{s, Array2};
 use ndarray_npy::{read_npy, write_npy};
 use std::path::Path;
@@ -30,15 +31,35 @@ fn run_cycles(text: &str) -> Vec<(String, u64)> {
 #[test]
 fn predicted_cycles_are_within_15_percent_of_the_rtl_per_layer() {
     for config in ["tiny", "pynq-z2"] {
-        check_config(config);
+        check_config(config, &example("resnet_qop.onnx"), &example("data/x_test.npy"), 6);
     }
 }
 
-fn check_config(config: &str) {
-    let x: Array2<f32> = read_npy(example("data/x_test.npy")).unwrap();
-    let input = std::env::temp_dir().join(format!("tessera-cost-{}.npy", std::process::id()));
+#[test]
+fn predicted_cycles_of_n_of_4_layers_are_within_15_percent_of_the_rtl() {
+    let pruned = scratch("cost_mlp_2of4.onnx");
+    let model = root("examples/digits_mlp/mlp_qop.onnx");
+    let pruning = tessera([
+        "prune".as_ref(),
+        model.as_os_str(),
+        "--pattern".as_ref(),
+        "2:4".as_ref(),
+        "-o".as_ref(),
+        pruned.as_os_str(),
+    ]);
+    assert!(pruning.status.success(), "{}", String::from_utf8_lossy(&pruning.stderr));
+    for config in ["tiny-sparse", "pynq-z2-sparse"] {
+        let report = check_config(config, &pruned, &root("examples/digits_mlp/data/x_test.npy"), 3);
+        assert_eq!(report.matches(" 2:4  ").count(), 3, "{report}");
+    }
+}
+
+/// Checks each of `model`'s `layers` accelerator layers on `config` over the first
+/// eight samples of `x`; returns the compile report.
+fn check_config(config: &str, model: &Path, x: &Path, layers: usize) -> String {
+    let x: Array2<f32> = read_npy(x).unwrap();
+    let input = std::env::temp_dir().join(format!("tessera-cost-{config}-{}.npy", std::process::id()));
     write_npy(&input, &x.slice(s![..8, ..]).to_owned()).unwrap();
-    let model = example("resnet_qop.onnx");
     let compiled = tessera([
         "compile".as_ref(),
         model.as_os_str(),
@@ -51,9 +72,10 @@ fn check_config(config: &str) {
     assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
     // Report rows read "... <M>x<K>x<N> <MACs> <pred cycles> <util>% <weights> ...".
     let is_gemm = |f: &str| f.split('x').count() >= 3 && f.split('x').all(|d| d.parse::<usize>().is_ok());
-    let predicted: Vec<(String, u64)> = String::from_utf8_lossy(&compiled.stdout)
+    let report = String::from_utf8_lossy(&compiled.stdout).into_owned();
+    let predicted: Vec<(String, u64)> = report
         .lines()
-        .filter(|l| l.contains(" accel "))
+        .filter(|l| l.split_whitespace().any(is_gemm))
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             let at = f.iter().position(|field| is_gemm(field)).expect("the GEMM shape field");
@@ -73,10 +95,11 @@ fn check_config(config: &str) {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     // Run rows end "... accelerator MxKxN, <cycles> cycles".
     let measured = run_cycles(&String::from_utf8_lossy(&run.stdout));
-    assert_eq!(predicted.len(), 6, "{predicted:?}");
+    assert_eq!(predicted.len(), layers, "{predicted:?}");
     assert_eq!(predicted.iter().map(|p| &p.0).collect::<Vec<_>>(), measured.iter().map(|m| &m.0).collect::<Vec<_>>());
     for ((node, p), (_, m)) in predicted.iter().zip(&measured) {
         let error = (*p as f64 - *m as f64) / *m as f64;
         assert!(error.abs() <= 0.15, "{config} {node}: predicted {p}, measured {m} cycles ({:+.1}%)", 100.0 * error);
     }
+    report
 }

@@ -9,8 +9,9 @@ use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tessera_compiler::gemm::{
-    blocked_order, lower_gemm, lower_gemm_with, GemmOutput, GemmSpec, OperandQuant, WeightLayout,
+    blocked_order, lower_gemm, lower_gemm_with, sparse_a_slack, GemmOutput, GemmSpec, OperandQuant, WeightLayout,
 };
+use tessera_compiler::sparsity::pack_nm_weights;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{encode_param_entries, OutType, RequantMode};
 use tessera_isa::quant::{self, ParamLane};
@@ -45,18 +46,36 @@ fn check_raw_in(cfg: &AccelConfig, case: &Case, seed: u64, layout: WeightLayout)
     let bits = cfg.array.operand_bits;
     let mut rng = StdRng::seed_from_u64(seed);
     let a = random_matrix(&mut rng, case.m, case.k, case.a, bits);
-    let b = random_matrix(&mut rng, case.k, case.n, case.w, bits);
+    let mut b = random_matrix(&mut rng, case.k, case.n, case.w, bits);
 
     let mut ddr = DdrImage::default();
     let a_addr = ddr.push(&pack_operands(a.as_slice().unwrap(), bits));
-    let b_stored: Vec<i32> = match layout {
-        WeightLayout::RowMajor => b.iter().copied().collect(),
+    let b_stored: Vec<u8> = match layout {
+        WeightLayout::RowMajor => pack_operands(b.as_slice().unwrap(), bits),
         WeightLayout::Blocked => {
             let row_major = b.as_slice().unwrap();
-            blocked_order(case.k, case.n, cfg.array.cols as usize).into_iter().map(|i| row_major[i]).collect()
+            let blocked: Vec<i32> =
+                blocked_order(case.k, case.n, cfg.array.cols as usize).into_iter().map(|i| row_major[i]).collect();
+            pack_operands(&blocked, bits)
+        }
+        WeightLayout::Sparse(n) => {
+            // Keep n random positions of every group of four, per column pair.
+            for g in (0..case.k).step_by(4) {
+                for p in (0..case.n).step_by(2) {
+                    let keep: Vec<usize> = (0..usize::from(n)).map(|_| g + rng.random_range(0..4)).collect();
+                    for kk in (g..(g + 4).min(case.k)).filter(|kk| !keep.contains(kk)) {
+                        for c in p..(p + 2).min(case.n) {
+                            b[[kk, c]] = i32::from(case.w.zero);
+                        }
+                    }
+                }
+            }
+            ddr.reserve(sparse_a_slack(cfg, case.k, n));
+            let raw: Vec<u8> = b.iter().map(|&v| v as u8).collect();
+            pack_nm_weights(cfg, &raw, case.k, case.n, n, case.w.zero).expect("pruned to N:4 above")
         }
     };
-    let b_addr = ddr.push(&pack_operands(&b_stored, bits));
+    let b_addr = ddr.push(&b_stored);
     let c_addr = ddr.reserve(4 * case.m * case.n);
     let spec = GemmSpec {
         m: case.m,
@@ -76,10 +95,32 @@ fn check_raw_in(cfg: &AccelConfig, case: &Case, seed: u64, layout: WeightLayout)
     let got = Array2::from_shape_vec((case.m, case.n), ddr.read_i32(c_addr, case.m * case.n)).unwrap();
     assert_eq!(got, expected, "{} {}x{}x{} tiling {tiling:?}", cfg.name, case.m, case.k, case.n);
 
-    // Every MAC the array issues covers one padded tile position.
+    // Every MAC the array issues covers one padded tile position (of rows * 4 / N
+    // reduction positions for N:4 tiles).
     let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
-    let padded = case.m * case.k.div_ceil(rows) * rows * case.n.div_ceil(cols) * cols;
+    let span = match layout {
+        WeightLayout::Sparse(n) => rows * 4 / usize::from(n),
+        _ => rows,
+    };
+    let padded = case.m * case.k.div_ceil(span) * rows * case.n.div_ceil(cols) * cols;
     assert_eq!(stats.macs as usize, padded);
+}
+
+/// N:4 tiles through the whole lowering (M tiles, K steps over several WBUF slots,
+/// partial column blocks, K tails past the last group, unsigned weights), on the
+/// golden model against ndarray's product of the same pruned weights.
+#[test]
+fn n_of_4_sparse_lowering() {
+    let uw = OperandQuant { zero: 128, unsigned: true };
+    let shapes = [(5, 7, 3), (17, 33, 9), (64, 100, 40), (9, 260, 30), (1, 1024, 48), (300, 70, 18)];
+    for config in ["tiny-sparse", "pynq-z2-sparse"] {
+        let cfg = AccelConfig::builtin(config).unwrap();
+        for (i, (m, k, n)) in shapes.into_iter().enumerate() {
+            for (nm, w) in [(2, SIGNED), (1, uw)] {
+                check_raw_in(&cfg, &Case { m, k, n, a: SIGNED, w }, 400 + i as u64, WeightLayout::Sparse(nm));
+            }
+        }
+    }
 }
 
 const SIGNED: OperandQuant = OperandQuant { zero: 0, unsigned: false };

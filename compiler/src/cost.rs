@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::tokens::{pops, pushes, queue_index};
 use tessera_isa::isa::{AccElem, Instr, Load, Mem, Program, Queue, RequantMode, Store};
+use tessera_isa::nm;
 
 /// Fixed costs of the RTL's units, in cycles (calibrated).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -148,7 +149,11 @@ impl CostModel {
                 // A GEMM that reuses the array's weights skips their load and the
                 // switch-over between tiles.
                 Instr::Gemm(g) if g.reuse_weights => g.loops.iterations() as f64,
-                Instr::Gemm(g) => g.loops.iterations() as f64 + o.gemm + self.rows.max(self.cols),
+                // An N:4 tile's vectors also wait for its metadata entries.
+                Instr::Gemm(g) => {
+                    let metadata = if g.nm == 0 { 0.0 } else { (self.rows / nm::META_ROWS as f64).ceil() };
+                    g.loops.iterations() as f64 + o.gemm + self.rows.max(self.cols) + metadata
+                }
                 Instr::Alu(a) => a.loops.iterations() as f64 + o.gemm,
                 Instr::Fence | Instr::Finish => 0.0,
             }

@@ -129,8 +129,15 @@ pub fn acc_bank_size(cfg: &AccelConfig) -> usize {
 struct Blocks {
     rows: usize,
     cols: usize,
+    /// K tiles: `rows` reduction positions each, `rows * 4 / N` for N:4 tiles.
     k_blocks: usize,
     n_blocks: usize,
+    /// Weight-buffer entries of one tile.
+    tile: usize,
+    /// IBUF entries of one vector (4 / N for N:4 tiles, else 1).
+    vector: usize,
+    /// N of N:4 tiles; 0 for dense ones.
+    nm: u8,
     /// The activations are images (implicit im2col), K blocks per kernel tap.
     image: Option<ImageGeometry>,
 }
@@ -155,15 +162,16 @@ fn choose_tiling(cfg: &AccelConfig, spec: &GemmSpec, b: &Blocks) -> Result<GemmT
                 mem.ibuf_entries
             ));
         }
-    } else if half(mem.ibuf_entries) < b.k_blocks {
+    } else if half(mem.ibuf_entries) < b.k_blocks * b.vector {
         return Err(format!(
             "one row of A needs {} input-buffer entries per half; the buffer has {} entries",
-            b.k_blocks, mem.ibuf_entries
+            b.k_blocks * b.vector,
+            mem.ibuf_entries
         ));
     }
-    let w_tiles_per_half = half(mem.wbuf_entries) / b.rows;
+    let w_tiles_per_half = half(mem.wbuf_entries) / b.tile;
     if w_tiles_per_half == 0 {
-        return Err(format!("the weight buffer ({} entries) cannot hold two {}-entry tiles", mem.wbuf_entries, b.rows));
+        return Err(format!("the weight buffer ({} entries) cannot hold two {}-entry tiles", mem.wbuf_entries, b.tile));
     }
     let k_blocks_per_step = b.k_blocks.min(w_tiles_per_half);
     let mut n_blocks_per_step =
@@ -185,7 +193,7 @@ fn choose_tiling(cfg: &AccelConfig, spec: &GemmSpec, b: &Blocks) -> Result<GemmT
             let images = (half(mem.ibuf_entries) / g.entries(b.rows)).min(acc_rows / pixels.max(1));
             (images * pixels).min(spec.m).min(usize::from(u16::MAX) / pixels.max(1) * pixels)
         }
-        None => spec.m.min(acc_rows).min(half(mem.ibuf_entries) / b.k_blocks).min(usize::from(u16::MAX)),
+        None => spec.m.min(acc_rows).min(half(mem.ibuf_entries) / (b.k_blocks * b.vector)).min(usize::from(u16::MAX)),
     };
     if m_tile == 0 {
         return Err(format!("the accumulator ({} entries) cannot hold two output tiles", mem.acc_entries));
@@ -227,6 +235,19 @@ pub enum WeightLayout {
     /// `min(cols, N - n0)` operands contiguous: every block loads as one long burst
     /// sequence. What a compiler emits for constant weights (see [`blocked_order`]).
     Blocked,
+    /// N:4 structured-sparse tiles (`tessera_isa::nm`), packed by
+    /// [`crate::sparsity::pack_nm_weights`]: column block after column block, each its
+    /// K tiles in order. The A panel is then laid out row by row so that the `4 / N`
+    /// IBUF entries of a vector are consecutive; each row's last vector reads up to
+    /// [`sparse_a_slack`] bytes past the row (into the next row, or past A), which the
+    /// tiles' zero weights there ignore.
+    Sparse(u8),
+}
+
+/// Bytes a sparse lowering may read past the end of A (see [`WeightLayout::Sparse`]).
+pub fn sparse_a_slack(cfg: &AccelConfig, k: usize, n_of_4: u8) -> usize {
+    let span = cfg.array.rows as usize * tessera_isa::nm::ratio(n_of_4) as usize;
+    k.next_multiple_of(span) - k
 }
 
 /// The element order of [`WeightLayout::Blocked`]: entry `i` of the blocked array is
@@ -290,6 +311,14 @@ fn lower(
     if out_bits == 4 && (!spec.n.is_multiple_of(2) || cols % 2 != 0) {
         return Err(fail("4-bit outputs are packed in pairs: N and array.cols must be even".into()));
     }
+    let nm = match layout {
+        WeightLayout::Sparse(n) => n,
+        _ => 0,
+    };
+    if nm != 0 && (image.is_some() || bits == 4 || !cfg.supports_nm(nm)) {
+        return Err(fail(format!("{nm}:4 tiles need a GEMM with 8-bit operands on an array with the {nm}:4 mode")));
+    }
+    let vector = tessera_isa::nm::ratio(nm) as usize;
     let k_blocks = match image {
         Some(g) => {
             let [oh, ow] = g.out().ok_or_else(|| fail("the kernel is larger than the padded image".into()))?;
@@ -300,9 +329,10 @@ fn lower(
             }
             g.taps() * g.c.div_ceil(rows)
         }
-        None => spec.k.div_ceil(rows),
+        None => spec.k.div_ceil(rows * vector),
     };
-    let blocks = Blocks { rows, cols, k_blocks, n_blocks: spec.n.div_ceil(cols), image };
+    let tile = tessera_isa::nm::tile_entries(rows as u32, nm) as usize;
+    let blocks = Blocks { rows, cols, k_blocks, n_blocks: spec.n.div_ceil(cols), tile, vector, nm, image };
     let t = choose_tiling(cfg, spec, &blocks).map_err(fail)?;
 
     let mut steps = Vec::new();
@@ -374,7 +404,7 @@ impl Emitter<'_> {
     fn a_slot(&self, s: &Step) -> usize {
         let half = match self.b.image {
             Some(g) => self.t.m_tile / self.pixels() * g.entries(self.b.rows),
-            None => self.t.m_tile * self.b.k_blocks,
+            None => self.t.m_tile * self.b.k_blocks * self.b.vector,
         };
         (s.m_index % 2) * half
     }
@@ -473,7 +503,7 @@ impl Emitter<'_> {
     }
 
     fn w_slot(&self, step: usize) -> usize {
-        (step % 2) * self.t.k_blocks_per_step * self.t.n_blocks_per_step * self.b.rows
+        (step % 2) * self.t.k_blocks_per_step * self.t.n_blocks_per_step * self.b.tile
     }
 
     /// Output tiles alternate between the accumulator's two banks (the lower and
@@ -504,6 +534,13 @@ impl Emitter<'_> {
                     group.push(self.image_weight_load(g, s.k_block0 + kk, n0, sram));
                 }
             }
+            return with_deps(group, |d| d.pop_next = index >= 2, |d| d.push_next = true);
+        }
+        if self.b.nm != 0 {
+            if starts_m_tile {
+                group.push(self.sparse_a_load(s));
+            }
+            group.extend((0..s.n_blocks).map(|j| self.sparse_weight_load(s, j, index)));
             return with_deps(group, |d| d.pop_next = index >= 2, |d| d.push_next = true);
         }
         if starts_m_tile {
@@ -544,7 +581,9 @@ impl Emitter<'_> {
             // Byte offset of row k0 of this column block, and the distance between rows.
             let (offset, row_stride) = match self.layout {
                 WeightLayout::RowMajor => (self.op_bytes(k0 * spec.n + n0), self.op_bytes(spec.n)),
-                WeightLayout::Blocked => (self.op_bytes(spec.k * n0 + k0 * width), self.op_bytes(width)),
+                WeightLayout::Blocked | WeightLayout::Sparse(_) => {
+                    (self.op_bytes(spec.k * n0 + k0 * width), self.op_bytes(width))
+                }
             };
             group.push(Instr::Load(Load {
                 mem: Mem::Wbuf,
@@ -560,6 +599,39 @@ impl Emitter<'_> {
             }));
         }
         with_deps(group, |d| d.pop_next = index >= 2, |d| d.push_next = true)
+    }
+
+    /// The A panel of an M tile for N:4 tiles: row by row, each row `k_blocks * 4 / N`
+    /// entries of `rows` operands straight from DDR (the last one runs past K).
+    fn sparse_a_load(&self, s: &Step) -> Instr {
+        let (spec, rows) = (self.spec, self.b.rows);
+        Instr::Load(Load {
+            mem: Mem::Ibuf,
+            sram_addr: u16_of(self.a_slot(s)),
+            dram_addr: u32_of(spec.a_addr as usize + s.m0 * spec.k),
+            x_size: u16_of(self.b.k_blocks * self.b.vector),
+            x_stride: u32_of(rows),
+            y_size: u16_of(s.m_rows),
+            y_stride: u32_of(spec.k),
+            lanes: rows as u8,
+            ..Default::default()
+        })
+    }
+
+    /// The packed N:4 tiles of column block `j` of step `s`: consecutive in DDR.
+    fn sparse_weight_load(&self, s: &Step, j: usize, index: usize) -> Instr {
+        let (cols, tile) = (self.b.cols, self.b.tile);
+        let first_tile = (s.n_block0 + j) * self.b.k_blocks + s.k_block0;
+        Instr::Load(Load {
+            mem: Mem::Wbuf,
+            sram_addr: u16_of(self.w_slot(index) + j * self.t.k_blocks_per_step * tile),
+            dram_addr: u32_of(self.spec.b_addr as usize + first_tile * tile * cols),
+            x_size: u16_of(s.k_blocks * tile),
+            x_stride: u32_of(cols),
+            y_size: 1,
+            lanes: cols as u8,
+            ..Default::default()
+        })
     }
 
     /// Compute-queue work of step `index`: parameters for a new output tile, then one
@@ -588,17 +660,26 @@ impl Emitter<'_> {
                 continue;
             }
             for kb in 0..s.k_blocks {
+                // Dense panels are K-block-major; sparse ones row-major (vectors of
+                // consecutive entries).
+                let (ibuf_addr, ibuf_stride) = if self.b.nm == 0 {
+                    (self.a_slot(s) + (s.k_block0 + kb) * s.m_rows, Stride2::UNIT)
+                } else {
+                    let row = self.b.k_blocks * self.b.vector;
+                    (self.a_slot(s) + (s.k_block0 + kb) * self.b.vector, Stride2 { outer: 0, inner: u16_of(row) })
+                };
                 group.push(Instr::Gemm(Gemm {
                     accumulate: !(s.first_k && kb == 0),
                     a_unsigned: spec.a.unsigned,
                     w_unsigned: spec.w.unsigned,
                     a_zero: spec.a.zero,
                     w_zero: spec.w.zero,
-                    wbuf_addr: u16_of(self.w_slot(index) + (j * self.t.k_blocks_per_step + kb) * rows),
-                    ibuf_addr: u16_of(self.a_slot(s) + (s.k_block0 + kb) * s.m_rows),
+                    nm: self.b.nm,
+                    wbuf_addr: u16_of(self.w_slot(index) + (j * self.t.k_blocks_per_step + kb) * self.b.tile),
+                    ibuf_addr: u16_of(ibuf_addr),
                     acc_addr: u16_of(self.acc_slot(s) + j * s.m_rows),
                     loops: Loop2::flat(u16_of(s.m_rows)),
-                    ibuf_stride: Stride2::UNIT,
+                    ibuf_stride,
                     acc_stride: Stride2::UNIT,
                     ..Default::default()
                 }));

@@ -5,11 +5,12 @@
 
 use crate::gemm::WeightLayout;
 use crate::gemm::{
-    blocked_order, lower_conv, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, ImageGeometry, LowerError,
-    OperandQuant,
+    blocked_order, lower_conv, lower_gemm_with, sparse_a_slack, GemmOutput, GemmSpec, GemmTiling, ImageGeometry,
+    LowerError, OperandQuant,
 };
 use crate::image::ImageBuilder;
 use crate::program::{ConvGeometry, GemmLayer, LayerOutput};
+use crate::sparsity::pack_nm_weights;
 use crate::tensor::ElemType;
 use tessera_isa::bundle::{Bundle, DType, Role};
 use tessera_isa::config::AccelConfig;
@@ -25,6 +26,8 @@ pub struct GemmOperands<'a> {
     pub a_quant: OperandQuant,
     pub w: &'a [u8],
     pub w_quant: OperandQuant,
+    /// Run the weights as N:4 tiles (`N`), or dense (0).
+    pub nm: u8,
 }
 
 /// What the bundle's output `c` holds.
@@ -57,12 +60,21 @@ pub fn gemm_bundle(
     let mut image = ImageBuilder::new();
     let a_dtype = if ops.a_quant.unsigned { DType::U8 } else { DType::I8 };
     let a_addr = image.tensor("a", Role::Input, a_dtype, &[m, k], ops.a);
-    let blocked: Vec<u8> = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| ops.w[i]).collect();
-    let b_addr = image.place(&blocked);
+    let (weights, layout) = if ops.nm == 0 {
+        let blocked = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| ops.w[i]).collect();
+        (blocked, WeightLayout::Blocked)
+    } else {
+        image.place(&vec![0; sparse_a_slack(cfg, k, ops.nm)]);
+        let packed = pack_nm_weights(cfg, ops.w, k, n, ops.nm, ops.w_quant.zero).ok_or_else(|| {
+            LowerError::DoesNotFit { m, k, n, reason: format!("the weights are not {}:4 per column pair", ops.nm) }
+        })?;
+        (packed, WeightLayout::Sparse(ops.nm))
+    };
+    let b_addr = image.place(&weights);
     let (output, c_dtype) = gemm_output(cfg, &mut image, output);
     let c_addr = image.output("c", c_dtype, &[m, n]);
     let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
-    let (program, tiling) = lower_gemm_with(cfg, &spec, WeightLayout::Blocked)?;
+    let (program, tiling) = lower_gemm_with(cfg, &spec, layout)?;
     Ok((image.finish(cfg, &program, description), tiling))
 }
 
@@ -98,6 +110,7 @@ pub fn layer_bundle(
     weights: &[i64],
     a: &[i64],
     rows: usize,
+    nm: u8,
 ) -> Result<(Bundle, GemmTiling), LowerError> {
     let (k, n) = (layer.k, layer.n);
     // Two's complement low bytes: the same bits for int8 and uint8 values.
@@ -111,8 +124,10 @@ pub fn layer_bundle(
         a_quant: OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
         w: &w_bytes,
         w_quant: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
+        nm,
     };
-    gemm_bundle(cfg, &ops, bundle_output(layer), format!("{} ({rows}x{k}x{n})", layer.node))
+    let mode = if nm == 0 { String::new() } else { format!(", {nm}:4 sparse") };
+    gemm_bundle(cfg, &ops, bundle_output(layer), format!("{} ({rows}x{k}x{n}{mode})", layer.node))
 }
 
 /// A convolution as one implicit-im2col bundle: the input tensor `a` holds `n` NHWC
@@ -164,9 +179,7 @@ pub fn conv_layer_bundle(
     let win = &geometry.window;
     let g = ImageGeometry { h, w, c: geometry.channels, window: *win };
     let (taps, c, n) = (win.kernel[0] * win.kernel[1], geometry.channels, layer.n);
-    // Row (tap, ch) of the (tap, channel)-ordered matrix, from the layer's rows.
-    let source_row = |row: usize| if win.channels_last { row } else { (row % c) * taps + row / c };
-    let w: Vec<u8> = (0..taps * c * n).map(|i| layer.weights[source_row(i / n) * n + i % n] as u8).collect();
+    let w: Vec<u8> = geometry.tap_major(layer).weights[..taps * c * n].iter().map(|&v| v as u8).collect();
     let x: Vec<u8> = x.iter().map(|&v| v as u8).collect();
     let ops = ConvOperands {
         images,

@@ -12,6 +12,24 @@ use tessera_driver::host::ops::{broadcast_shape, flatten_shape, pool_output_shap
 use tessera_driver::host::tflite::depthwise_output_shape;
 use tessera_isa::config::AccelConfig;
 
+/// How an accelerator layer runs on the array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Dense weight tiles.
+    Dense,
+    /// N:4 structured-sparse tiles (the N).
+    NOf4(u8),
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Engine::Dense => write!(f, "dense"),
+            Engine::NOf4(n) => write!(f, "{n}:4"),
+        }
+    }
+}
+
 /// One accelerator layer.
 #[derive(Debug, Clone)]
 pub struct LayerPlan {
@@ -26,6 +44,10 @@ pub struct LayerPlan {
     pub bundles: Vec<tessera_isa::bundle::Bundle>,
     /// A convolution lowered as implicit im2col (its bundle's input is the images).
     pub implicit: bool,
+    /// The engine chosen, and every lowering the cost model weighed (engine, and for
+    /// convolutions the im2col) with its predicted cycles.
+    pub engine: Engine,
+    pub considered: Vec<(String, u64)>,
 }
 
 impl LayerPlan {
@@ -80,7 +102,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                 let rows = x.iter().product::<usize>() / layer.k / layer.batches;
                 let mut out = x.to_vec();
                 *out.last_mut().expect("checked above") = layer.n;
-                (out, Some(layer_plan(cfg, &model, layer, rows).map_err(context)?))
+                (out, Some(gemm_plan(cfg, &model, layer, rows).map_err(context)?))
             }
             OpKind::Conv { geometry, layer } => {
                 let [n, _, h, w] =
@@ -118,7 +140,8 @@ pub fn conv_plan(
     [n, h, w]: [usize; 3],
 ) -> Result<LayerPlan, String> {
     let [oh, ow] = geometry.output_size(h, w).ok_or("the kernel exceeds the input")?;
-    let explicit = layer_plan(cfg, model, layer, n * oh * ow)?;
+    // The explicit GEMM multiplies (tap, channel)-ordered patches.
+    let explicit = gemm_plan(cfg, model, &geometry.tap_major(layer), n * oh * ow)?;
     // Per-column weight zero points are corrected on the host from the patch rows.
     if layer.w_zero_columns.is_some() || layer.batches != 1 {
         return Ok(explicit);
@@ -129,8 +152,11 @@ pub fn conv_plan(
     };
     let program = bundle.program()?;
     let predicted = model.predict(&program)?;
+    let mut considered: Vec<(String, u64)> =
+        explicit.considered.iter().map(|(e, c)| (format!("{e} explicit im2col"), *c)).collect();
+    considered.push(("dense implicit im2col".into(), predicted.cycles));
     if predicted.cycles >= explicit.predicted.cycles {
-        return Ok(explicit);
+        return Ok(LayerPlan { considered, ..explicit });
     }
     Ok(LayerPlan {
         gemm: explicit.gemm,
@@ -140,18 +166,69 @@ pub fn conv_plan(
         predicted,
         bundles: vec![bundle],
         implicit: true,
+        engine: Engine::Dense,
+        considered,
     })
 }
 
 /// Lowers one GEMM of `layer` with `rows` rows (activations are placeholders: the
-/// program depends only on the shapes) and predicts its cycles.
-fn layer_plan(cfg: &AccelConfig, model: &CostModel, layer: &GemmLayer, rows: usize) -> Result<LayerPlan, String> {
+/// program depends only on the shapes) on every engine its weights allow, predicts
+/// the cycles of each and keeps the fastest.
+pub fn gemm_plan(cfg: &AccelConfig, model: &CostModel, layer: &GemmLayer, rows: usize) -> Result<LayerPlan, String> {
+    let mut best: Option<LayerPlan> = None;
+    let mut considered = Vec::new();
+    for engine in engines(cfg, layer) {
+        let plan = engine_plan(cfg, model, layer, rows, engine)?;
+        considered.push((engine.to_string(), plan.predicted.cycles));
+        if best.as_ref().is_none_or(|b| plan.predicted.cycles < b.predicted.cycles) {
+            best = Some(plan);
+        }
+    }
+    let mut best = best.expect("the dense engine is always a candidate");
+    best.considered = considered;
+    Ok(best)
+}
+
+/// The engines `layer`'s weights can run on: dense, and the N:4 mode every weight
+/// matrix fits (column pairs sharing positions, zero weight zero point), if any.
+fn engines(cfg: &AccelConfig, layer: &GemmLayer) -> Vec<Engine> {
     let (k, n) = (layer.k, layer.n);
+    let unsigned = layer.w_type == crate::tensor::ElemType::U8;
+    let modes: Option<Vec<u8>> = layer
+        .weights
+        .chunks(k * n)
+        .map(|w| {
+            let raw: Vec<u8> = w.iter().map(|&v| v as u8).collect();
+            crate::sparsity::nm_mode(cfg, &raw, k, n, layer.w_zero as i16, unsigned)
+        })
+        .collect();
+    let mut engines = vec![Engine::Dense];
+    if layer.w_zero_columns.is_none() {
+        if let Some(n_of_4) = modes.and_then(|m| m.into_iter().max()) {
+            engines.push(Engine::NOf4(n_of_4));
+        }
+    }
+    engines
+}
+
+/// `layer` lowered for one engine.
+fn engine_plan(
+    cfg: &AccelConfig,
+    model: &CostModel,
+    layer: &GemmLayer,
+    rows: usize,
+    engine: Engine,
+) -> Result<LayerPlan, String> {
+    let (k, n) = (layer.k, layer.n);
+    let nm = match engine {
+        Engine::Dense => 0,
+        Engine::NOf4(n) => n,
+    };
     let a = vec![layer.a_zero; rows * k];
     let mut bundles = Vec::with_capacity(layer.batches);
     let mut tiling = None;
     for weights in layer.weights.chunks(k * n) {
-        let (bundle, t) = layer_bundle(cfg, layer, weights, &a, rows).map_err(|e| e.to_string())?;
+        let (bundle, t) = layer_bundle(cfg, layer, weights, &a, rows, nm).map_err(|e| e.to_string())?;
         tiling = Some(t);
         bundles.push(bundle);
     }
@@ -167,5 +244,7 @@ fn layer_plan(cfg: &AccelConfig, model: &CostModel, layer: &GemmLayer, rows: usi
         predicted: Prediction { cycles: times(one.cycles), busy: one.busy.map(times) },
         bundles,
         implicit: false,
+        engine,
+        considered: vec![],
     })
 }

@@ -104,6 +104,28 @@ impl ConvGeometry {
     pub fn shape(&self, dims: [usize; 4]) -> Vec<usize> {
         self.window.shape(dims)
     }
+
+    /// `layer` (this convolution's weights, `K x N`) with its rows in (tap, channel)
+    /// order, the order of the im2col patches the accelerator multiplies: ONNX kernels
+    /// flatten (c, i, j), TFLite kernels are (i, j, c) already. Groups of consecutive
+    /// rows are then input channels, as N:4 pruning groups them.
+    pub fn tap_major(&self, layer: &GemmLayer) -> GemmLayer {
+        if self.window.channels_last {
+            return layer.clone();
+        }
+        let (c, n) = (self.channels, layer.n);
+        let taps = layer.k / c.max(1);
+        let weights = layer
+            .weights
+            .chunks(layer.k * n)
+            .flat_map(|w| (0..layer.k * n).map(move |i| (w, i)))
+            .map(|(w, i)| {
+                let (row, col) = (i / n, i % n);
+                w[((row % c) * taps + row / c) * n + col]
+            })
+            .collect();
+        GemmLayer { weights, ..layer.clone() }
+    }
 }
 
 /// An operation the host runs.

@@ -4,6 +4,8 @@
 //! compile --report` prints it; the sparse engines (issue #6) will choose by it.
 
 use crate::program::{ConvGeometry, GemmLayer};
+use tessera_isa::config::AccelConfig;
+use tessera_isa::nm;
 
 /// A layer's weight sparsity.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,4 +57,47 @@ pub fn weight_sparsity(layer: &GemmLayer, geometry: Option<&ConvGeometry>) -> Sp
         density: nonzero as f64 / total as f64,
         n_of_m: (channels >= M && worst < M).then_some((worst.max(1), M)),
     }
+}
+
+/// The raw byte of a pruned weight: the zero point as the array sees it.
+fn zero_byte(w_zero: i16) -> u8 {
+    w_zero as u8
+}
+
+/// The N of the N:4 mode the `k x n` raw weights (row-major, `w_zero` their zero
+/// point) can run in on `cfg`: the smallest the array has that every column pair's
+/// group of four reduction positions fits. `None` for dense weights, a nonzero
+/// weight zero point (an N:4 tile's pruned weights must be zero), or no N:4 mode.
+pub fn nm_mode(cfg: &AccelConfig, w: &[u8], k: usize, n: usize, w_zero: i16, w_unsigned: bool) -> Option<u8> {
+    let bias = if w_unsigned { 1i16 << (cfg.array.operand_bits - 1) } else { 0 };
+    if w_zero != bias || cfg.array.operand_bits != 8 {
+        return None;
+    }
+    let worst = nm::max_pair_group_nonzeros(w, k, n, zero_byte(w_zero));
+    [1u8, 2].into_iter().find(|&m| u32::from(m) >= worst && cfg.supports_nm(m))
+}
+
+/// `k x n` raw weights (row-major) as the N:4 tiles of [`WeightLayout::Sparse`]:
+/// column block by column block, each its K tiles of `rows * 4 / N` positions,
+/// padded with pruned weights. `None` when some column pair has more than N nonzero
+/// positions in a group.
+///
+/// [`WeightLayout::Sparse`]: crate::gemm::WeightLayout::Sparse
+pub fn pack_nm_weights(cfg: &AccelConfig, w: &[u8], k: usize, n: usize, n_of_4: u8, w_zero: i16) -> Option<Vec<u8>> {
+    let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
+    let span = rows * nm::ratio(n_of_4) as usize;
+    let zero = zero_byte(w_zero);
+    let mut out = Vec::new();
+    for n0 in (0..n).step_by(cols) {
+        for k0 in (0..k).step_by(span) {
+            let mut block = vec![zero; span * cols];
+            for kk in 0..span.min(k - k0) {
+                for c in 0..cols.min(n - n0) {
+                    block[kk * cols + c] = w[(k0 + kk) * n + n0 + c];
+                }
+            }
+            out.extend(nm::pack(&block, span, rows, cols, n_of_4, zero)?.to_entries());
+        }
+    }
+    Some(out)
 }

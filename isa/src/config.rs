@@ -10,10 +10,11 @@ use std::fmt;
 use std::path::Path;
 
 /// Built-in configs, embedded so the CLI works without a checkout of `configs/`.
-pub const BUILTIN_CONFIGS: [(&str, &str); 4] = [
+pub const BUILTIN_CONFIGS: [(&str, &str); 5] = [
     ("tiny", include_str!("../../configs/tiny.toml")),
     ("tiny-sparse", include_str!("../../configs/tiny-sparse.toml")),
     ("pynq-z2", include_str!("../../configs/pynq-z2.toml")),
+    ("pynq-z2-sparse", include_str!("../../configs/pynq-z2-sparse.toml")),
     ("zcu104", include_str!("../../configs/zcu104.toml")),
 ];
 

@@ -86,7 +86,7 @@ fn print_report(cfg: &AccelConfig, program: &Program, plans: &[OpPlan]) {
                     "{i:<3} {:<26} {:<22} {:<6} {shape:<16} {gemm:>14} {:>10} {:>11} {util:>5.1}%  {:<18} ({}, {}, {}){}",
                     p.node,
                     p.source,
-                    "accel",
+                    l.engine.to_string(),
                     l.macs(),
                     l.predicted.cycles,
                     weights(op).to_string(),
@@ -95,6 +95,10 @@ fn print_report(cfg: &AccelConfig, program: &Program, plans: &[OpPlan]) {
                     l.tiling.k_blocks_per_step,
                     if l.implicit { " implicit im2col" } else { "" }
                 );
+                if l.considered.len() > 1 {
+                    let all: Vec<String> = l.considered.iter().map(|(e, cycles)| format!("{e} {cycles}")).collect();
+                    println!("    cost model, predicted cycles: {}", all.join(", "));
+                }
             }
             None => println!("{i:<3} {:<26} {:<22} {:<6} {shape:<16}", p.node, p.source, "host"),
         }

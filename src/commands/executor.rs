@@ -12,9 +12,8 @@ use indicatif::ProgressBar;
 use std::collections::HashMap;
 use std::time::Duration;
 use tessera_compiler::cost::CostModel;
-use tessera_compiler::gemm_bundle::layer_bundle;
 use tessera_compiler::package::Package;
-use tessera_compiler::plan::conv_plan;
+use tessera_compiler::plan::{conv_plan, gemm_plan};
 use tessera_compiler::program::{
     Affine, BoundaryQuant, ConvGeometry, GemmLayer, HostArith, HostOp, Op, OpKind, Program,
 };
@@ -54,6 +53,8 @@ pub struct LayerRun {
     pub source: String,
     /// `M x K x N` of its GEMM (all batches).
     pub gemm: [usize; 3],
+    /// How the array ran it: `dense`, or `N:4` tiles.
+    pub engine: String,
     /// The accelerator's cycle counter (0 on the golden backend's untimed runs).
     pub cycles: u64,
 }
@@ -343,11 +344,11 @@ fn run_layer(
     compiled: Option<&[Bundle]>,
 ) -> anyhow::Result<(Value, LayerRun)> {
     let a = ints(x)?;
-    let (values, shape, rows, cycles) = match &op.kind {
+    let (values, shape, rows, cycles, engine) = match &op.kind {
         OpKind::Conv { geometry, .. } => {
-            let (values, shape, cycles) = run_conv(geometry, layer, a, &x.shape, target, compiled)?;
+            let (values, shape, cycles, engine) = run_conv(geometry, layer, a, &x.shape, target, compiled)?;
             let rows = values.len() / layer.n;
-            (values, shape, rows, cycles)
+            (values, shape, rows, cycles, engine)
         }
         _ => {
             let width = *x.shape.last().unwrap_or(&1);
@@ -362,18 +363,29 @@ fn run_layer(
                 x.shape
             );
             let (group, mut out, mut cycles) = (rows / layer.batches, Vec::with_capacity(rows * layer.n), 0);
+            // The compiled bundles, or the ones the cost model prefers (dense or N:4
+            // tiles, as `tessera compile` would choose).
+            let planned;
+            let bundles = match compiled {
+                Some(b) => b,
+                None => {
+                    let model = CostModel::new(target.cfg);
+                    planned = gemm_plan(target.cfg, &model, layer, group).map_err(anyhow::Error::msg)?.bundles;
+                    &planned
+                }
+            };
             for (b, part) in a.chunks(group * width).enumerate() {
-                let weights = &layer.weights[b * layer.k * layer.n..(b + 1) * layer.k * layer.n];
-                let (y, c) = run_gemm(target, layer, weights, part, group, compiled.map(|c| &c[b]))?;
+                let (y, c) = run_gemm(target, layer, part, group, &bundles[b])?;
                 out.extend(y);
                 cycles += c;
             }
             let mut shape = x.shape.clone();
             *shape.last_mut().expect("a GEMM input has a dimension") = layer.n;
-            (out, shape, rows, cycles)
+            (out, shape, rows, cycles, engine_of(&bundles[0]))
         }
     };
-    let run = LayerRun { node: op.node.clone(), source: op.source.clone(), gemm: [rows, layer.k, layer.n], cycles };
+    let run =
+        LayerRun { node: op.node.clone(), source: op.source.clone(), gemm: [rows, layer.k, layer.n], cycles, engine };
     Ok((Value { values: TensorData::Int(values), shape }, run))
 }
 
@@ -388,7 +400,7 @@ fn run_conv(
     shape: &[usize],
     target: &Target,
     compiled: Option<&[Bundle]>,
-) -> anyhow::Result<(Vec<i64>, Vec<usize>, u64)> {
+) -> anyhow::Result<(Vec<i64>, Vec<usize>, u64, String)> {
     let [n, c, h, w] = geometry.dims(shape).ok_or_else(|| anyhow::anyhow!("the input must be 4-D, not {shape:?}"))?;
     anyhow::ensure!(c == geometry.channels, "the input has {c} channels, the kernel {}", geometry.channels);
     let last = geometry.window.channels_last;
@@ -413,19 +425,19 @@ fn run_conv(
         run_built(target, &with_activations(bundle, &nhwc, nhwc.len())?)?
     } else {
         let patches = im2col(geometry, layer.a_zero, x, [n, c, h, w], [oh, ow]);
-        run_gemm(target, layer, &layer.weights, &patches, n * oh * ow, Some(bundle))?
+        run_gemm(target, layer, &patches, n * oh * ow, bundle)?
     };
     let m = layer.n;
     if last {
         // The GEMM's rows are NHWC's (n, y, x) already.
-        return Ok((gemm, vec![n, oh, ow, m], cycles));
+        return Ok((gemm, vec![n, oh, ow, m], cycles, engine_of(bundle)));
     }
     // [n, oh*ow, m] -> [n, m, oh, ow]
     let spatial = oh * ow;
     let out = (0..n * m * spatial)
         .map(|i| gemm[(i / (m * spatial) * spatial + i % spatial) * m + (i / spatial) % m])
         .collect();
-    Ok((out, vec![n, m, oh, ow], cycles))
+    Ok((out, vec![n, m, oh, ow], cycles, engine_of(bundle)))
 }
 
 /// NCHW values as NHWC.
@@ -437,8 +449,8 @@ fn to_nhwc(x: &[i64], [n, c, h, w]: [usize; 4]) -> Vec<i64> {
 }
 
 /// The patch matrix of a convolution: one row per output pixel, the kernel flattened
-/// in the layer's order ((c, i, j) for ONNX's [M, C, kh, kw], (i, j, c) for TFLite's
-/// [M, kh, kw, C]), padding with the input's zero point.
+/// in (i, j, c) order (`ConvGeometry::tap_major`, whatever the layout), padding with
+/// the input's zero point.
 fn im2col(geometry: &ConvGeometry, a_zero: i64, x: &[i64], [n, c, h, w]: [usize; 4], [oh, ow]: [usize; 2]) -> Vec<i64> {
     let (last, g) = (geometry.window.channels_last, &geometry.window);
     let [kh, kw] = g.kernel;
@@ -447,8 +459,7 @@ fn im2col(geometry: &ConvGeometry, a_zero: i64, x: &[i64], [n, c, h, w]: [usize;
     for b in 0..n {
         for (y, xo) in (0..oh).flat_map(|y| (0..ow).map(move |xo| (y, xo))) {
             for t in 0..k {
-                let (ch, i, j) =
-                    if last { (t % c, t / c / kw, t / c % kw) } else { (t / (kh * kw), t / kw % kh, t % kw) };
+                let (ch, i, j) = (t % c, t / c / kw, t / c % kw);
                 let row = (y * g.strides[0] + i * g.dilations[0]).checked_sub(g.pads[0]);
                 let col = (xo * g.strides[1] + j * g.dilations[1]).checked_sub(g.pads[1]);
                 let value = match (row, col) {
@@ -461,6 +472,17 @@ fn im2col(geometry: &ConvGeometry, a_zero: i64, x: &[i64], [n, c, h, w]: [usize;
         }
     }
     patches
+}
+
+/// How a layer bundle runs on the array: `dense`, or `N:4` when its GEMMs take N:4 tiles.
+fn engine_of(bundle: &Bundle) -> String {
+    let nm = bundle.program().ok().and_then(|p| {
+        p.instrs.iter().find_map(|i| match i {
+            tessera_isa::isa::Instr::Gemm(g) if g.nm != 0 => Some(g.nm),
+            _ => None,
+        })
+    });
+    nm.map_or_else(|| "dense".into(), |n| format!("{n}:4"))
 }
 
 /// A copy of a compiled layer bundle with `a` (int8/uint8 values, `elements` of them)
@@ -505,21 +527,17 @@ fn range(dtype: ElemType) -> QuantRange {
     }
 }
 
-/// One GEMM of `layer` with `weights` (`K x N`) on the accelerator: returns the
-/// outputs and the cycle count.
+/// One GEMM of `layer` on the accelerator, its weights compiled into `compiled`:
+/// returns the outputs and the cycle count.
 fn run_gemm(
     target: &Target,
     layer: &GemmLayer,
-    weights: &[i64],
     a: &[i64],
     rows: usize,
-    compiled: Option<&Bundle>,
+    compiled: &Bundle,
 ) -> anyhow::Result<(Vec<i64>, u64)> {
     let (k, n) = (layer.k, layer.n);
-    let bundle = match compiled {
-        Some(compiled) => with_activations(compiled, a, rows * k)?,
-        None => layer_bundle(target.cfg, layer, weights, a, rows)?.0,
-    };
+    let bundle = with_activations(compiled, a, rows * k)?;
     let (mut out, cycles) = run_built(target, &bundle)?;
     if let Some(zeros) = &layer.w_zero_columns {
         // Column c's weights carry zero point zeros[c] the array did not remove:

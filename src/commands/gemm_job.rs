@@ -1,7 +1,8 @@
 //! A random quantized int8 GEMM with per-channel requantization (the core of every
 //! dense and convolution layer) as a program bundle, with its independent
 //! reference: ndarray for the integer product, the scalar requantization of
-//! `tessera_isa::quant` for the output stage. `demo` and `bench gemm` run it.
+//! `tessera_isa::quant` for the output stage. `demo`, `bench gemm` and `bench
+//! sparse` run it; the latter prunes the weights first and may run them as N:4 tiles.
 
 use super::backend::{self, Backend};
 use ndarray::Array2;
@@ -17,6 +18,17 @@ use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{OutType, RequantMode};
 use tessera_isa::quant::{self, ParamLane};
 
+/// How the job's random weights are pruned (to zero, their zero point).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pruning {
+    None,
+    /// N nonzero positions in every group of four along K, shared by each column pair
+    /// (the positions with the largest magnitude sum of the pair's two weights).
+    NOf4(u8),
+    /// This fraction of all weights, chosen at random.
+    Unstructured(f64),
+}
+
 pub struct GemmJob {
     pub m: usize,
     pub k: usize,
@@ -25,10 +37,24 @@ pub struct GemmJob {
     pub tiling: GemmTiling,
     /// The reference output, row-major `M x N`.
     pub expected: Vec<i8>,
+    /// The (pruned) weights, row-major `K x N`, int8 bytes.
+    pub weights: Vec<u8>,
 }
 
 /// Builds the GEMM `M x K x N` with operands and scales drawn from `seed`.
 pub fn build(cfg: &AccelConfig, m: usize, k: usize, n: usize, seed: u64) -> anyhow::Result<GemmJob> {
+    build_pruned(cfg, [m, k, n], seed, Pruning::None, 0)
+}
+
+/// [`build`] with the weights pruned by `pruning`, run as N:4 tiles when `nm` is N
+/// (dense tiles for 0).
+pub fn build_pruned(
+    cfg: &AccelConfig,
+    [m, k, n]: [usize; 3],
+    seed: u64,
+    pruning: Pruning,
+    nm: u8,
+) -> anyhow::Result<GemmJob> {
     anyhow::ensure!(
         cfg.array.operand_bits == 8,
         "this GEMM uses int8 operands; `{}` has {}-bit operands",
@@ -40,7 +66,8 @@ pub fn build(cfg: &AccelConfig, m: usize, k: usize, n: usize, seed: u64) -> anyh
     }
     let mut rng = StdRng::seed_from_u64(seed);
     let a = Array2::from_shape_fn((m, k), |_| rng.random_range(-128i32..=127));
-    let b = Array2::from_shape_fn((k, n), |_| rng.random_range(-128i32..=127));
+    let mut b = Array2::from_shape_fn((k, n), |_| rng.random_range(-128i32..=127));
+    prune(&mut b, pruning, &mut rng);
     let a_zero = 3i16;
     // Per-output-channel scales as a TFLite per-channel layer would have them.
     let params: Vec<ParamLane> = (0..n)
@@ -61,6 +88,7 @@ pub fn build(cfg: &AccelConfig, m: usize, k: usize, n: usize, seed: u64) -> anyh
         a_quant: OperandQuant { zero: a_zero, unsigned: false },
         w: &b_bytes,
         w_quant: OperandQuant::default(),
+        nm,
     };
     let output =
         BundleOutput::Requant { params: &params, mode: RequantMode::Fixed, out_type: OutType::I8, zero_point, clamp };
@@ -74,7 +102,39 @@ pub fn build(cfg: &AccelConfig, m: usize, k: usize, n: usize, seed: u64) -> anyh
             quant::requantize(RequantMode::Fixed, v, params[c], zero_point.into(), lo, hi) as i8
         })
         .collect();
-    Ok(GemmJob { m, k, n, bundle, tiling, expected })
+    Ok(GemmJob { m, k, n, bundle, tiling, expected, weights: b_bytes })
+}
+
+/// Zeroes the weights `pruning` removes.
+fn prune(b: &mut Array2<i32>, pruning: Pruning, rng: &mut StdRng) {
+    let (k, n) = b.dim();
+    match pruning {
+        Pruning::None => {}
+        Pruning::NOf4(keep) => {
+            for g in (0..k).step_by(4) {
+                for p in (0..n).step_by(2) {
+                    let cols = p..(p + 2).min(n);
+                    let mut positions: Vec<usize> = (g..(g + 4).min(k)).collect();
+                    let weight = |kk: usize| cols.clone().map(|c| b[[kk, c]].abs()).sum::<i32>();
+                    positions.sort_by_key(|&kk| std::cmp::Reverse(weight(kk)));
+                    for &kk in &positions[usize::from(keep).min(positions.len())..] {
+                        for c in cols.clone() {
+                            b[[kk, c]] = 0;
+                        }
+                    }
+                }
+            }
+        }
+        Pruning::Unstructured(fraction) => {
+            let mut order: Vec<usize> = (0..k * n).collect();
+            let drop = ((k * n) as f64 * fraction).round() as usize;
+            for i in 0..drop {
+                let j = rng.random_range(i..order.len());
+                order.swap(i, j);
+                b[[order[i] / n, order[i] % n]] = 0;
+            }
+        }
+    }
 }
 
 /// A completed, checked run of a [`GemmJob`].
@@ -110,6 +170,16 @@ impl GemmJob {
     /// Outputs that differ from the reference.
     pub fn mismatches(&self, output: &[u8]) -> usize {
         output.iter().zip(&self.expected).filter(|(got, want)| **got as i8 != **want).count()
+    }
+
+    /// Weights that are not zero.
+    pub fn nonzero_weights(&self) -> usize {
+        self.weights.iter().filter(|&&w| w != 0).count()
+    }
+
+    /// The N:4 mode these weights fit on `cfg`, if any.
+    pub fn nm_mode(&self, cfg: &AccelConfig) -> Option<u8> {
+        tessera_compiler::sparsity::nm_mode(cfg, &self.weights, self.k, self.n, 0, false)
     }
 
     /// Multiply-accumulates the problem needs (the array may issue more on edge tiles).

@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod bench_sparse;
 pub mod compile;
 pub mod demo;
 pub mod executor;
@@ -21,12 +22,4 @@ pub fn spinner(message: String) -> indicatif::ProgressBar {
     bar.set_message(message);
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
-}
-
-/// A subcommand whose implementation belongs to a later issue: say exactly that.
-pub fn pending(command: &str, issue: u32, would: &str) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`tessera {command}` is not implemented yet: it would produce {would}. \
-         It is owned by issue #{issue} (see `issues show {issue}`)."
-    )
 }

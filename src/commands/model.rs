@@ -46,7 +46,10 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
     );
     for layer in &result.layers {
         let [m, k, n] = layer.gemm;
-        println!("  {:<24} {:<22} accelerator {m}x{k}x{n}, {} cycles", layer.node, layer.source, layer.cycles);
+        println!(
+            "  {:<24} {:<22} accelerator {m}x{k}x{n} ({}), {} cycles",
+            layer.node, layer.source, layer.engine, layer.cycles
+        );
     }
     let total: u64 = result.layers.iter().map(|l| l.cycles).sum();
     println!("  accelerator      {total} cycles in {} layers; {} host ops", result.layers.len(), result.host_ops);

@@ -5,8 +5,10 @@
 //!
 //! Patterns:
 //! - `N:M` (`2:4`, `1:4`): in every group of `M` consecutive input channels (the
-//!   GEMM's reduction dimension; a convolution's channels at one kernel position) of
-//!   one output channel, keep the `N` of largest magnitude;
+//!   GEMM's reduction dimension; a convolution's channels at one kernel position),
+//!   keep the `N` positions of largest magnitude, shared by each pair of neighbouring
+//!   output channels (`2q`, `2q + 1`; their magnitudes summed): the array's N:4 mode
+//!   multiplies both columns of a pair by the same activation (`docs/sparse.md`);
 //! - `unstructured:S`: in each layer, zero the fraction `S` of weights of smallest
 //!   dequantized magnitude `|q - zero| * scale`.
 //!
@@ -202,19 +204,25 @@ fn prune_values(
             }
         }
         Pattern::NOfM { n, m } => {
-            // Groups of m consecutive indices along the input-channel axis.
+            // Groups of m consecutive indices along the input-channel axis, for both
+            // output channels of a pair.
             let stride: usize = shape[w.in_axis + 1..].iter().product();
             let len = shape[w.in_axis];
+            let out_stride: usize = shape[w.out_axis + 1..].iter().product();
+            let out_len = shape[w.out_axis];
             for i in 0..values.len() {
-                let c = i / stride % len;
-                if !c.is_multiple_of(m) {
+                let (c, o) = (i / stride % len, i / out_stride % out_len);
+                if !c.is_multiple_of(m) || !o.is_multiple_of(2) {
                     continue;
                 }
-                let group: Vec<usize> = (0..m.min(len - c)).map(|j| i + j * stride).collect();
-                let mut ranked = group.clone();
-                ranked.sort_by(|&a, &b| magnitude(b).total_cmp(&magnitude(a)).then(a.cmp(&b)));
-                for &drop in &ranked[n.min(ranked.len())..] {
-                    out[drop] = zero(drop);
+                let pair: Vec<usize> = if o + 1 < out_len { vec![i, i + out_stride] } else { vec![i] };
+                let score = |j: usize| pair.iter().map(|&p| magnitude(p + j * stride)).sum::<f64>();
+                let mut ranked: Vec<usize> = (0..m.min(len - c)).collect();
+                ranked.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
+                for &j in &ranked[n.min(ranked.len())..] {
+                    for &p in &pair {
+                        out[p + j * stride] = zero(p + j * stride);
+                    }
                 }
             }
         }
@@ -237,14 +245,27 @@ mod tests {
     }
 
     #[test]
-    fn two_of_four_keeps_the_largest_per_column_group() {
-        // K = 4, N = 2, row-major; column 0 has zero point 1, column 1 zero point -2.
-        let w = [5, 0, 1, -9, -3, 7, 2, -2];
-        let zeros = [1, -2];
-        let out = prune_values(&w, &[4, 2], &matmul_weight(), &zeros, &[1.0], Pattern::NOfM { n: 2, m: 4 });
-        // Column 0: |5-1|=4, |1-1|=0, |-3-1|=4, |2-1|=1 -> keep rows 0 and 2.
-        // Column 1: |0+2|=2, |-9+2|=7, |7+2|=9, |-2+2|=0 -> keep rows 1 and 2.
-        assert_eq!(out, vec![5, -2, 1, -9, -3, 7, 1, -2]);
+    fn two_of_four_keeps_the_largest_positions_of_each_column_pair() {
+        // K = 4, N = 3, row-major; zero points 1, -2 and 0 per column.
+        #[rustfmt::skip]
+        let w = [
+            5, 0, 1,
+            1, -9, 2,
+            -3, 7, -5,
+            2, -2, 4,
+        ];
+        let zeros = [1, -2, 0];
+        let out = prune_values(&w, &[4, 3], &matmul_weight(), &zeros, &[1.0], Pattern::NOfM { n: 2, m: 4 });
+        // Pair (0, 1): rows score 4+2, 0+7, 4+9, 1+0 -> keep rows 2 and 1.
+        // Column 2 has no partner: |1|, |2|, |-5|, |4| -> keep rows 2 and 3.
+        #[rustfmt::skip]
+        let expect = vec![
+            1, -2, 0,
+            1, -9, 0,
+            -3, 7, -5,
+            1, -2, 4,
+        ];
+        assert_eq!(out, expect);
     }
 
     #[test]
