@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{root, scratch, tessera};
+use common::{prune, root, scratch, tessera};
 use ndarray::{s, Array2};
 use ndarray_npy::{read_npy, write_npy};
 use std::path::Path;
@@ -39,14 +39,7 @@ fn predicted_cycles_are_within_15_percent_of_the_rtl_per_layer() {
 fn predicted_cycles_of_n_of_4_layers_are_within_15_percent_of_the_rtl() {
     let pruned = scratch("cost_mlp_2of4.onnx");
     let model = root("examples/digits_mlp/mlp_qop.onnx");
-    let pruning = tessera([
-        "prune".as_ref(),
-        model.as_os_str(),
-        "--pattern".as_ref(),
-        "2:4".as_ref(),
-        "-o".as_ref(),
-        pruned.as_os_str(),
-    ]);
+    let pruning = prune(&model, "2:4", &pruned);
     assert!(pruning.status.success(), "{}", String::from_utf8_lossy(&pruning.stderr));
     for config in ["tiny-sparse", "pynq-z2-sparse"] {
         let report = check_config(config, &pruned, &root("examples/digits_mlp/data/x_test.npy"), 3);

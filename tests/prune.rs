@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{root, run_model, scratch, tessera};
+use common::{prune, root, run_model, scratch, tessera};
 use ndarray::{s, Array2};
 use ndarray_npy::{read_npy, write_npy};
 
@@ -17,14 +17,7 @@ fn stdout(out: &std::process::Output) -> String {
 fn a_two_of_four_pruned_resnet_is_reported_as_such_and_runs_the_same_on_golden_and_rtl() {
     let pruned = scratch("resnet_2of4.onnx");
     let model = root("examples/digits_resnet/resnet_qop.onnx");
-    let text = stdout(&tessera([
-        "prune".as_ref(),
-        model.as_os_str(),
-        "--pattern".as_ref(),
-        "2:4".as_ref(),
-        "-o".as_ref(),
-        pruned.as_os_str(),
-    ]));
+    let text = stdout(&prune(&model, "2:4", &pruned));
     // The stem has one input channel (nothing to group); the rest keep two of every
     // four input channels (fewer where a kept weight was zero already).
     assert!(text.contains("6 layers, 9937 → "), "{text}");
@@ -51,25 +44,11 @@ fn a_two_of_four_pruned_resnet_is_reported_as_such_and_runs_the_same_on_golden_a
 #[test]
 fn bad_patterns_and_files_are_refused() {
     let model = root("examples/digits_resnet/resnet_qop.onnx");
-    let out = tessera([
-        "prune".as_ref(),
-        model.as_os_str(),
-        "--pattern".as_ref(),
-        "5:4".as_ref(),
-        "-o".as_ref(),
-        scratch("x.onnx").as_os_str(),
-    ]);
+    let out = prune(&model, "5:4", &scratch("x.onnx"));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("N must be in 1..M"));
     let tflite = root("examples/digits_cnn/cnn_int8.tflite");
-    let out = tessera([
-        "prune".as_ref(),
-        tflite.as_os_str(),
-        "--pattern".as_ref(),
-        "2:4".as_ref(),
-        "-o".as_ref(),
-        scratch("x.tflite").as_os_str(),
-    ]);
+    let out = prune(&tflite, "2:4", &scratch("x.tflite"));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cnn_int8.tflite: pruning reads and writes ONNX models"));
 }
@@ -85,14 +64,7 @@ fn n_of_4_pruned_mlps_run_as_sparse_tiles_and_match_the_dense_computation() {
     write_npy(&input, &x.slice(s![..40, ..]).to_owned()).unwrap();
     for (pattern, engine) in [("2:4", "2:4"), ("1:4", "1:4")] {
         let pruned = scratch(&format!("mlp_{}.onnx", pattern.replace(':', "of")));
-        stdout(&tessera([
-            "prune".as_ref(),
-            model.as_os_str(),
-            "--pattern".as_ref(),
-            pattern.as_ref(),
-            "-o".as_ref(),
-            pruned.as_os_str(),
-        ]));
+        stdout(&prune(&model, pattern, &pruned));
         let report = stdout(&tessera(["compile", pruned.to_str().unwrap(), "-c", "tiny-sparse", "--report"]));
         let layers: Vec<&str> = report.lines().filter(|l| l.contains("QLinearMatMul")).collect();
         assert_eq!(layers.len(), 3, "{report}");

@@ -28,6 +28,18 @@ pub fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// `tessera prune MODEL --pattern PATTERN -o OUT`.
+pub fn prune(model: &Path, pattern: &str, out: &Path) -> Output {
+    tessera([
+        "prune".as_ref(),
+        model.as_os_str(),
+        "--pattern".as_ref(),
+        pattern.as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ])
+}
+
 /// `tessera run MODEL -c CONFIG --backend BACKEND --input INPUT` and the options
 /// in `extra` (e.g. `--output`, `--reference` with their paths).
 pub fn run_model(model: &Path, config: &str, backend: &str, input: &Path, extra: &[(&str, &Path)]) -> Output {

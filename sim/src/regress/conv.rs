@@ -8,6 +8,7 @@
 //! plain nested-loop convolution), independently of the golden model.
 
 use super::builder::{Builder, SyncPolicy};
+use super::Generated;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tessera_isa::config::AccelConfig;
@@ -38,14 +39,6 @@ impl ConvShape {
     pub fn out_w(&self) -> usize {
         (self.w + 2 * self.pad - self.s) / self.stride + 1
     }
-}
-
-/// A conv-like case: image, program, and the output bytes it must produce.
-pub struct ConvCase {
-    pub image: Vec<u8>,
-    pub program: Program,
-    pub expected: Vec<(usize, Vec<u8>)>,
-    pub description: String,
 }
 
 /// A raw operand (8 bits, or a 4-bit nibble) as the value it stands for.
@@ -106,7 +99,7 @@ impl Regions {
 }
 
 /// A random conv-like case for `cfg`.
-pub fn random_conv(cfg: &AccelConfig, seed: u64) -> ConvCase {
+pub fn random_conv(cfg: &AccelConfig, seed: u64) -> Generated {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xc0de_c0de_0000_0002);
     let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let bits = cfg.array.operand_bits;
@@ -358,7 +351,7 @@ pub fn random_conv(cfg: &AccelConfig, seed: u64) -> ConvCase {
         wbuf_slots,
         rows_per_gemm
     );
-    ConvCase {
+    Generated {
         image,
         program: Program::new(b.instrs),
         expected: vec![(out_addr, pack_out(out_type, &out))],

@@ -45,6 +45,29 @@ pub enum Expect {
     SameOutcome,
 }
 
+/// A generated program, its DDR image, and the output regions it must leave there,
+/// computed directly (without the golden model).
+pub struct Generated {
+    pub image: Vec<u8>,
+    pub program: Program,
+    pub expected: Vec<(usize, Vec<u8>)>,
+    pub description: String,
+}
+
+/// A [`Generated`] program that must succeed and produce its expected output.
+fn checked_case(kind: &'static str, seed: u64, g: Generated) -> Case {
+    Case {
+        kind,
+        seed,
+        image: g.image,
+        program: g.program,
+        patch: None,
+        expect: Expect::Success,
+        expected: g.expected,
+        description: g.description,
+    }
+}
+
 /// One program and the DDR image it runs on.
 pub struct Case {
     pub kind: &'static str,
@@ -174,31 +197,11 @@ pub fn program_case(cfg: &AccelConfig, seed: u64) -> Case {
 }
 
 pub fn conv_case(cfg: &AccelConfig, seed: u64) -> Case {
-    let c = conv::random_conv(cfg, seed);
-    Case {
-        kind: "conv",
-        seed,
-        image: c.image,
-        program: c.program,
-        patch: None,
-        expect: Expect::Success,
-        expected: c.expected,
-        description: c.description,
-    }
+    checked_case("conv", seed, conv::random_conv(cfg, seed))
 }
 
 pub fn sparse_case(cfg: &AccelConfig, seed: u64) -> Case {
-    let c = sparse::random_sparse(cfg, seed);
-    Case {
-        kind: "sparse",
-        seed,
-        image: c.image,
-        program: c.program,
-        patch: None,
-        expect: Expect::Success,
-        expected: c.expected,
-        description: c.description,
-    }
+    checked_case("sparse", seed, sparse::random_sparse(cfg, seed))
 }
 
 pub fn extremes_case(cfg: &AccelConfig, seed: u64) -> Case {

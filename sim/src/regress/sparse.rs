@@ -7,18 +7,12 @@
 
 use super::builder::{Builder, SyncPolicy};
 use super::conv::{ext, Regions};
+use super::Generated;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{Gemm, Instr, Load, Loop2, Mem, OutType, Program, Store, Stride2};
 use tessera_isa::nm;
-
-pub struct SparseCase {
-    pub image: Vec<u8>,
-    pub program: Program,
-    pub expected: Vec<(usize, Vec<u8>)>,
-    pub description: String,
-}
 
 /// How the nonzeros of one output block are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +26,7 @@ enum Pattern {
 }
 
 /// A random N:4 sparse GEMM case for `cfg` (which must have N:4 modes).
-pub fn random_sparse(cfg: &AccelConfig, seed: u64) -> SparseCase {
+pub fn random_sparse(cfg: &AccelConfig, seed: u64) -> Generated {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5ba5_5e00_0000_0006);
     let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let modes: Vec<u8> = [1u8, 2].into_iter().filter(|&n| cfg.supports_nm(n)).collect();
@@ -237,5 +231,5 @@ pub fn random_sparse(cfg: &AccelConfig, seed: u64) -> SparseCase {
         if w_unsigned { "u" } else { "s" },
         w_zero,
     );
-    SparseCase { image, program: Program::new(b.instrs), expected: vec![(out_addr, out)], description }
+    Generated { image, program: Program::new(b.instrs), expected: vec![(out_addr, out)], description }
 }
