@@ -320,6 +320,61 @@ fn ci_tiny_error_reporting_corners() {
     assert!(failures.is_empty(), "{} error-reporting cases fail:\n{}", failures.len(), failures.join("\n"));
 }
 
+/// Faulty N:4 GEMMs: both devices must stop with the named error at the GEMM.
+#[test]
+fn ci_sparse_gemm_faults() {
+    use tessera_isa::isa::{Gemm, Loop2, Stride2};
+    let vectors = |nm: u8| Gemm { nm, loops: Loop2::flat(2), ibuf_stride: Stride2::UNIT, ..Default::default() };
+    let aligned = |nm: u8| Gemm { ibuf_stride: Stride2 { outer: 0, inner: 4 }, ..vectors(nm) };
+    let wbuf_end = config("tiny-sparse").memory.wbuf_entries as u16;
+    let cases: Vec<(&str, &str, Vec<Instr>, &str)> = vec![
+        ("tiny", "2:4 on an array without N:4 modes", vec![Instr::Gemm(aligned(2))], "BadField"),
+        ("tiny-sparse", "N = 3", vec![Instr::Gemm(aligned(3))], "BadField"),
+        ("tiny-sparse", "1:4 vector at entry 2", vec![Instr::Gemm(Gemm { ibuf_addr: 2, ..aligned(1) })], "BadField"),
+        ("tiny-sparse", "2:4 with an odd IBUF stride", vec![Instr::Gemm(vectors(2))], "BadField"),
+        (
+            "tiny-sparse",
+            "2:4 with weight zero point 3",
+            vec![Instr::Gemm(Gemm { w_zero: 3, ..aligned(2) })],
+            "BadField",
+        ),
+        (
+            "tiny-sparse",
+            "2:4 tile (4 rows + metadata) past the weight buffer",
+            vec![Instr::Gemm(Gemm { wbuf_addr: wbuf_end - 4, ..aligned(2) })],
+            "BadField",
+        ),
+        (
+            "tiny-sparse",
+            "2:4 GEMM reusing a dense tile",
+            vec![Instr::Gemm(aligned(0)), Instr::Gemm(Gemm { reuse_weights: true, ..aligned(2) })],
+            "WeightReuse",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (cfg_name, what, mut instrs, code) in cases {
+        instrs.push(Instr::Finish);
+        let c = Case {
+            kind: "sparse-fault",
+            seed: 0,
+            image: vec![0; 0x400],
+            program: Program::new(instrs),
+            patch: None,
+            expect: Expect::SameOutcome,
+            expected: vec![],
+            description: what.to_string(),
+        };
+        match run_case(&config(cfg_name), &c) {
+            Ok(p) if p.error.as_deref().is_some_and(|e| e.starts_with(code)) => {
+                println!("ok   {what}: both stop with {}", p.error.unwrap())
+            }
+            Ok(p) => failures.push(format!("{what}: both {}, expected {code}", p.error.unwrap_or("finish".into()))),
+            Err(report) => failures.push(format!("{what}: {}", report.lines().next().unwrap_or(""))),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 // ---------------------------------------------------------------------------
 // The long sweep.
 
