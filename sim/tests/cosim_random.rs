@@ -505,6 +505,7 @@ fn generator_programs_are_valid_race_free_and_cover_the_isa() {
         runs.push(("tiny-int4", s));
         runs.push(("tiny-edge", s));
         runs.push(("pynq-z2", s));
+        runs.push(("tiny-sparse", s));
     }
     for (name, seed) in runs {
         let cfg = config(name);
@@ -585,6 +586,10 @@ fn generator_programs_are_valid_race_free_and_cover_the_isa() {
                     }
                     if g.loops.inner > 1 && g.acc_stride.inner == 0 && g.accumulate {
                         seen.insert("gemm accumulates into one entry".into());
+                    }
+                    if g.nm != 0 {
+                        let reuse = if g.reuse_weights { " reuse_weights" } else { "" };
+                        seen.insert(format!("gemm {}:4{reuse}", g.nm));
                     }
                 }
                 Instr::Alu(a) => {
@@ -673,6 +678,10 @@ fn generator_programs_are_valid_race_free_and_cover_the_isa() {
         "Some(Load) queue overrun",
         "Some(Compute) queue overrun",
         "Some(Store) queue overrun",
+        "gemm 1:4",
+        "gemm 2:4",
+        "gemm 1:4 reuse_weights",
+        "gemm 2:4 reuse_weights",
     ]
     .map(String::from)
     .to_vec();

@@ -17,6 +17,7 @@ use tessera_isa::isa::{
     encode_param_entries, mem_shape, operand_range, AccElem, Alu, AluOp, Gemm, Instr, Load, Loop2, Mem, OutType, Pad,
     Program, RequantMode, Store, Stride2, INSTR_BYTES, PARAM_LANE_BYTES,
 };
+use tessera_isa::nm;
 use tessera_isa::quant::{quantize_multiplier, ParamLane};
 
 /// Knobs of the random program generator.
@@ -107,8 +108,8 @@ struct Gen<'c> {
     acc: Windows,
     pbuf: Windows,
     pbuf_class: Vec<Params>,
-    /// (wbuf_addr, w_zero, w_unsigned) of the tile in the array.
-    tile: Option<(u16, i16, bool)>,
+    /// The tile in the array: (wbuf_addr, w_zero, w_unsigned, nm).
+    tile: Option<(u16, i16, bool, u8)>,
 }
 
 /// A random program and the DDR image it runs on.
@@ -571,19 +572,55 @@ impl Gen<'_> {
         let cfg = self.b.cfg;
         let rows = cfg.array.rows as usize;
         let loops = self.loops();
-        let (ibuf_addr, ibuf_stride) = self.place_loop(&self.ibuf.clone(), loops);
+        let (mut ibuf_addr, mut ibuf_stride) = self.place_loop(&self.ibuf.clone(), loops);
         let (acc_addr, acc_stride) = self.place_loop(&self.acc.clone(), loops);
         let reuse = self.tile.is_some() && self.rng().random_bool(0.3);
+        // An N:4 tile now and then where the array has the modes: its vectors are
+        // 4 / N entries, so the IBUF loop is scaled by that (dense if it no longer fits).
+        let modes: Vec<u8> = [1u8, 2].into_iter().filter(|&n| cfg.supports_nm(n)).collect();
+        let sparse = !modes.is_empty() && self.rng().random_bool(0.4);
+        let mut nm = match self.tile {
+            Some(t) if reuse => t.3,
+            _ if sparse => modes[self.rng().random_range(0..modes.len())],
+            _ => 0,
+        };
+        if nm != 0 {
+            let r = nm::ratio(nm) as u16;
+            let scaled = (ibuf_addr / r * r, Stride2 { outer: ibuf_stride.outer * r, inner: ibuf_stride.inner * r });
+            let last = scaled.1.last_address(scaled.0, loops).map_or(0, |a| a + u64::from(r) - 1);
+            if last < u64::from(cfg.memory.ibuf_entries) && ibuf_stride.outer <= 16_000 && ibuf_stride.inner <= 16_000 {
+                (ibuf_addr, ibuf_stride) = scaled;
+            } else if !reuse {
+                nm = 0;
+            } else {
+                // The reused sparse tile needs sparse vectors: one vector, at entry 0.
+                (ibuf_addr, ibuf_stride) = (0, Stride2::default());
+            }
+        }
         let (wbuf_addr, w_zero, w_unsigned) = match self.tile {
-            Some(t) if reuse => t,
+            Some(t) if reuse => (t.0, t.1, t.2),
             _ => {
-                let w = self.wbuf.place(&mut self.b.rng, rows) as u16;
+                let w = self.wbuf.place(&mut self.b.rng, nm::tile_entries(rows as u32, nm) as usize) as u16;
                 let u = self.rng().random_bool(0.3);
-                (w, pick_zero(self.rng(), operand_range(cfg, u)), u)
+                let zero = if nm != 0 {
+                    if u {
+                        1 << (cfg.array.operand_bits - 1)
+                    } else {
+                        0
+                    }
+                } else {
+                    pick_zero(self.rng(), operand_range(cfg, u))
+                };
+                (w, zero, u)
             }
         };
         let a_unsigned = self.rng().random_bool(0.3);
         let a_zero = pick_zero(self.rng(), operand_range(cfg, a_unsigned));
+        let loops = if nm != 0 && ibuf_stride == Stride2::default() && ibuf_addr == 0 && reuse {
+            Loop2 { outer: loops.outer.min(1), inner: loops.inner.min(1) }
+        } else {
+            loops
+        };
         let g = Gemm {
             accumulate: self.rng().random_bool(0.5),
             reuse_weights: reuse,
@@ -591,6 +628,7 @@ impl Gen<'_> {
             w_unsigned,
             a_zero,
             w_zero,
+            nm,
             wbuf_addr,
             ibuf_addr,
             acc_addr,
@@ -600,7 +638,7 @@ impl Gen<'_> {
             ..Default::default()
         };
         if !reuse {
-            self.tile = Some((wbuf_addr, w_zero, w_unsigned));
+            self.tile = Some((wbuf_addr, w_zero, w_unsigned, nm));
         }
         self.b.emit(Instr::Gemm(g));
     }
