@@ -4,7 +4,8 @@
 //! rows, several images per tile and several tiles, NHWC and NCHW kernels, signed
 //! and unsigned operands with zero points. The golden model and the Verilated RTL
 //! must leave identical DDR images, and the int32 outputs must equal a direct
-//! nested-loop convolution written here.
+//! nested-loop convolution written here. The same with N:4-pruned kernels run as
+//! N:4 tiles on the tiny array with the sparse modes.
 
 mod common;
 
@@ -16,6 +17,7 @@ use tessera_compiler::program::{ConvGeometry, GemmLayer, LayerOutput, Window};
 use tessera_compiler::tensor::ElemType;
 use tessera_isa::bundle::Role;
 use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::Instr;
 
 struct Conv {
     n: usize,
@@ -77,61 +79,115 @@ fn implicit_im2col_convolutions_equal_a_direct_convolution_on_golden_and_rtl() {
     for seed in 0..24 {
         let mut rng = StdRng::seed_from_u64(seed);
         let conv = random_conv(&mut rng);
-        let (a_type, w_type) = (
-            if rng.random_bool(0.3) { ElemType::U8 } else { ElemType::I8 },
-            if rng.random_bool(0.3) { ElemType::U8 } else { ElemType::I8 },
-        );
-        let value = |t: ElemType, rng: &mut StdRng| {
-            if t == ElemType::U8 {
-                rng.random_range(0..=255)
-            } else {
-                rng.random_range(-128..=127)
-            }
-        };
-        let (a_zero, w_zero) = (value(a_type, &mut rng), value(w_type, &mut rng));
-        let (taps, c, m) = (conv.window.kernel[0] * conv.window.kernel[1], conv.c, conv.m);
-        let x: Vec<i64> = (0..conv.n * conv.h * conv.w * c).map(|_| value(a_type, &mut rng)).collect();
-        // The kernel as its layout stores it: rows (i, j, c) for NHWC, (c, i, j) for NCHW.
-        let weights: Vec<i64> = (0..taps * c * m).map(|_| value(w_type, &mut rng)).collect();
-        let kw = conv.window.kernel[1];
-        let row = |i: usize, j: usize, ch: usize| {
-            if conv.window.channels_last {
-                (i * kw + j) * c + ch
-            } else {
-                ch * taps + i * kw + j
-            }
-        };
-        let layer = GemmLayer {
-            node: format!("conv{seed}"),
-            batches: 1,
-            k: taps * c,
-            n: m,
-            weights: weights.clone(),
-            w_type,
-            w_zero,
-            w_zero_columns: None,
-            a_type,
-            a_zero,
-            output: LayerOutput::Raw32,
-        };
-        let geometry = ConvGeometry { channels: c, window: conv.window };
-        let Ok((bundle, tiling)) = conv_layer_bundle(&cfg, &layer, &geometry, &x, [conv.n, conv.h, conv.w]) else {
-            continue; // an image larger than half the input buffer
-        };
-        let program = bundle.program().unwrap();
-        let run = cosim(&cfg, &DdrImage { bytes: bundle.image.clone() }, &program);
-        let slot = bundle.tensors(Role::Output).next().unwrap();
-        let bytes = &run.golden[slot.offset as usize..slot.offset as usize + slot.bytes()];
-        let ours: Vec<i64> = (0..slot.elements()).map(|i| i64::from(slot.dtype.get(bytes, i))).collect();
-        let expected = direct(&conv, &x, a_zero, |o, i, j, ch| weights[row(i, j, ch) * m + o] - w_zero);
-        assert_eq!(
-            ours, expected,
-            "seed {seed}: {}x{}x{}x{c} -> {m}, window {:?}, tiling {tiling:?}",
-            conv.n, conv.h, conv.w, conv.window
-        );
-        checked += 1;
+        checked += usize::from(check_conv(&cfg, seed, &mut rng, &conv, 0));
     }
     // Most geometries fit tiny's input buffer; all of them must be checked cases.
     println!("{checked} of 24 geometries checked");
     assert!(checked >= 18, "only {checked} of 24 geometries fit");
+}
+
+/// N:4 tiles in implicit im2col (pixel-major images, 4 / N channel blocks per
+/// vector): kernels pruned per column pair and channel group, 8 or 16 channels.
+#[test]
+fn implicit_im2col_with_n_of_4_tiles_equals_a_direct_convolution_on_golden_and_rtl() {
+    let cfg = AccelConfig::builtin("tiny-sparse").unwrap();
+    let mut checked = 0;
+    for seed in 0..16 {
+        let mut rng = StdRng::seed_from_u64(100 + seed);
+        let nm = [1, 2][seed as usize % 2];
+        let mut conv = random_conv(&mut rng);
+        // A small image (at most 7x7 padded) of one N:4 tile's channels, so that two
+        // images fit half of tiny's input buffer.
+        conv.c = cfg.array.rows as usize * 4 / usize::from(nm);
+        conv.n = conv.n.min(2);
+        conv.window.pads = conv.window.pads.map(|p| p.min(1));
+        let span = |k: usize| conv.window.dilations[k] * (conv.window.kernel[k] - 1) + 1;
+        (conv.h, conv.w) = (conv.h.min(5).max(span(0)), conv.w.min(5).max(span(1)));
+        checked += usize::from(check_conv(&cfg, seed, &mut rng, &conv, nm));
+    }
+    println!("{checked} of 16 geometries checked");
+    assert_eq!(checked, 16, "only {checked} of 16 geometries fit");
+}
+
+/// Lowers `conv` with random operands (weights pruned to N:4 per column pair when
+/// `nm` is N) and checks golden, RTL and the direct convolution; false when an
+/// image does not fit half the input buffer.
+fn check_conv(cfg: &AccelConfig, seed: u64, rng: &mut StdRng, conv: &Conv, nm: u8) -> bool {
+    let (a_type, w_type) = (
+        if rng.random_bool(0.3) { ElemType::U8 } else { ElemType::I8 },
+        if rng.random_bool(0.3) { ElemType::U8 } else { ElemType::I8 },
+    );
+    let value = |t: ElemType, rng: &mut StdRng| {
+        if t == ElemType::U8 {
+            rng.random_range(0..=255)
+        } else {
+            rng.random_range(-128..=127)
+        }
+    };
+    // N:4 tiles need zero weights: the zero point of the weights' type.
+    let (a_zero, w_zero) = match (nm, w_type) {
+        (0, _) => (value(a_type, rng), value(w_type, rng)),
+        (_, ElemType::U8) => (value(a_type, rng), 128),
+        _ => (value(a_type, rng), 0),
+    };
+    let (taps, c, m) = (conv.window.kernel[0] * conv.window.kernel[1], conv.c, conv.m);
+    let x: Vec<i64> = (0..conv.n * conv.h * conv.w * c).map(|_| value(a_type, rng)).collect();
+    // The kernel as its layout stores it: rows (i, j, c) for NHWC, (c, i, j) for NCHW.
+    let mut weights: Vec<i64> = (0..taps * c * m).map(|_| value(w_type, rng)).collect();
+    let kw = conv.window.kernel[1];
+    let row = |i: usize, j: usize, ch: usize| {
+        if conv.window.channels_last {
+            (i * kw + j) * c + ch
+        } else {
+            ch * taps + i * kw + j
+        }
+    };
+    if nm != 0 {
+        // Keep nm random channels of every group of four, per tap and column pair.
+        for (tap, g, p) in
+            (0..taps).flat_map(|t| (0..c / 4).flat_map(move |g| (0..m.div_ceil(2)).map(move |p| (t, g, p))))
+        {
+            let keep: Vec<usize> = (0..nm).map(|_| 4 * g + rng.random_range(0..4)).collect();
+            for ch in (4 * g..4 * g + 4).filter(|ch| !keep.contains(ch)) {
+                for o in 2 * p..(2 * p + 2).min(m) {
+                    weights[row(tap / kw, tap % kw, ch) * m + o] = w_zero;
+                }
+            }
+        }
+    }
+    let layer = GemmLayer {
+        node: format!("conv{seed}"),
+        batches: 1,
+        k: taps * c,
+        n: m,
+        weights: weights.clone(),
+        w_type,
+        w_zero,
+        w_zero_columns: None,
+        a_type,
+        a_zero,
+        output: LayerOutput::Raw32,
+    };
+    let geometry = ConvGeometry { channels: c, window: conv.window };
+    let Ok((bundle, tiling)) = conv_layer_bundle(cfg, &layer, &geometry, &x, [conv.n, conv.h, conv.w], nm) else {
+        return false; // an image larger than half the input buffer
+    };
+    let program = bundle.program().unwrap();
+    if nm != 0 {
+        assert!(
+            program.instrs.iter().any(|i| matches!(i, Instr::Gemm(g) if g.nm == nm)),
+            "seed {seed}: no {nm}:4 GEMM"
+        );
+    }
+    let run = cosim(cfg, &DdrImage { bytes: bundle.image.clone() }, &program);
+    let slot = bundle.tensors(Role::Output).next().unwrap();
+    let bytes = &run.golden[slot.offset as usize..slot.offset as usize + slot.bytes()];
+    let ours: Vec<i64> = (0..slot.elements()).map(|i| i64::from(slot.dtype.get(bytes, i))).collect();
+    let expected = direct(conv, &x, a_zero, |o, i, j, ch| weights[row(i, j, ch) * m + o] - w_zero);
+    assert_eq!(
+        ours, expected,
+        "seed {seed} ({nm}:4): {}x{}x{}x{c} -> {m}, window {:?}, tiling {tiling:?}",
+        conv.n, conv.h, conv.w, conv.window
+    );
+    true
 }

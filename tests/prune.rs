@@ -14,7 +14,7 @@ fn stdout(out: &std::process::Output) -> String {
 }
 
 #[test]
-fn a_two_of_four_pruned_resnet_is_reported_as_such_and_runs_the_same_on_golden_and_rtl() {
+fn a_two_of_four_pruned_resnet_is_reported_as_such_and_runs_the_same_dense_and_as_sparse_tiles() {
     let pruned = scratch("resnet_2of4.onnx");
     let model = root("examples/digits_resnet/resnet_qop.onnx");
     let text = stdout(&prune(&model, "2:4", &pruned));
@@ -39,6 +39,12 @@ fn a_two_of_four_pruned_resnet_is_reported_as_such_and_runs_the_same_on_golden_a
     stdout(&run_model(&pruned, "tiny", "verilator", &input, &[("--output", &rtl), ("--reference", &golden)]));
     let (a, b): (Array2<f32>, Array2<f32>) = (read_npy(&golden).unwrap(), read_npy(&rtl).unwrap());
     assert_eq!(a, b);
+    // On the array with N:4 modes the four 16-channel convolutions and the dense
+    // layer run as 2:4 tiles (implicit im2col where the pixel-major image fits),
+    // with the same outputs as the dense run.
+    let sparse = stdout(&run_model(&pruned, "tiny-sparse", "verilator", &input, &[("--reference", &golden)]));
+    assert_eq!(sparse.matches("(2:4)").count(), 5, "{sparse}");
+    assert!(sparse.contains("80 of 80 outputs equal"), "{sparse}");
 }
 
 #[test]

@@ -143,8 +143,10 @@ struct Blocks {
 }
 
 impl Blocks {
+    /// K tiles per kernel tap (implicit im2col): channel blocks, or `4 / N` of them
+    /// per N:4 tile.
     fn k_blocks_per_tap(&self) -> usize {
-        self.image.map_or(self.k_blocks, |g| g.c.div_ceil(self.rows))
+        self.image.map_or(self.k_blocks, |g| g.c.div_ceil(self.rows * self.vector))
     }
 }
 
@@ -285,8 +287,9 @@ pub fn lower_conv(
     cfg: &AccelConfig,
     spec: &GemmSpec,
     image: &ImageGeometry,
+    layout: WeightLayout,
 ) -> Result<(Program, GemmTiling), LowerError> {
-    lower(cfg, spec, WeightLayout::Blocked, Some(*image))
+    lower(cfg, spec, layout, Some(*image))
 }
 
 fn lower(
@@ -315,10 +318,22 @@ fn lower(
         WeightLayout::Sparse(n) => n,
         _ => 0,
     };
-    if nm != 0 && (image.is_some() || bits == 4 || !cfg.supports_nm(nm)) {
+    if nm != 0 && (bits == 4 || !cfg.supports_nm(nm)) {
         return Err(fail(format!("{nm}:4 tiles need a GEMM with 8-bit operands on an array with the {nm}:4 mode")));
     }
     let vector = tessera_isa::nm::ratio(nm) as usize;
+    if let (true, Some(g)) = (nm != 0, image) {
+        if !g.c.is_multiple_of(rows * vector) {
+            return Err(fail(format!(
+                "an implicit-im2col convolution with {nm}:4 tiles needs a multiple of {} channels, not {}",
+                rows * vector,
+                g.c
+            )));
+        }
+        if g.window.pads.iter().any(|p| p * g.c / rows > usize::from(u8::MAX)) {
+            return Err(fail("the padding is more than 255 IBUF entries per image row side".into()));
+        }
+    }
     let k_blocks = match image {
         Some(g) => {
             let [oh, ow] = g.out().ok_or_else(|| fail("the kernel is larger than the padded image".into()))?;
@@ -327,7 +342,7 @@ fn lower(
                     "an implicit-im2col GEMM needs K = taps x channels, whole images and 8-bit operands".into(),
                 ));
             }
-            g.taps() * g.c.div_ceil(rows)
+            g.taps() * g.c.div_ceil(rows * vector)
         }
         None => spec.k.div_ceil(rows * vector),
     };
@@ -421,6 +436,33 @@ impl Emitter<'_> {
         let [hp, wp] = g.padded();
         let first = s.m0 / self.pixels();
         let mut group = Vec::new();
+        if self.b.nm != 0 {
+            // N:4 tiles read 4 / N channel blocks of a pixel at once: pixel-major, each
+            // pixel's `c / rows` entries consecutive (the channels divide evenly).
+            let per_pixel = g.c / rows;
+            let pads = g.window.pads;
+            for t in 0..s.m_rows / self.pixels() {
+                group.push(Instr::Load(Load {
+                    mem: Mem::Ibuf,
+                    sram_addr: u16_of(self.a_slot(s) + t * g.entries(rows)),
+                    dram_addr: u32_of(self.spec.a_addr as usize + (first + t) * g.h * g.w * g.c),
+                    x_size: u16_of(g.w * per_pixel),
+                    x_stride: u32_of(rows),
+                    y_size: u16_of(g.h),
+                    y_stride: u32_of(g.w * g.c),
+                    lanes: rows as u8,
+                    pad: Pad {
+                        top: pads[0] as u8,
+                        left: (pads[1] * per_pixel) as u8,
+                        bottom: pads[2] as u8,
+                        right: (pads[3] * per_pixel) as u8,
+                    },
+                    pad_value: self.spec.a.pad_bits(self.cfg.array.operand_bits),
+                    ..Default::default()
+                }));
+            }
+            return group;
+        }
         for t in 0..s.m_rows / self.pixels() {
             for kb in 0..kbpt {
                 group.push(Instr::Load(Load {
@@ -480,9 +522,15 @@ impl Emitter<'_> {
         let (r, q) = (tap / win.kernel[1], tap % win.kernel[1]);
         let [hp, wp] = g.padded();
         let [oh, ow] = g.out().expect("checked by the lowering");
+        // Channel-block-major images (dense): pixel p of block kb at kb * hp * wp + p.
+        // Pixel-major (N:4): pixel p's K tile kb at p * c / rows + kb * 4 / N.
+        let (per_pixel, block, block_step) =
+            if self.b.nm == 0 { (1, kb * hp * wp, 0) } else { (g.c / self.b.rows, 0, kb * self.b.vector) };
         (0..s.m_rows / self.pixels())
             .map(|t| {
-                let base = self.a_slot(s) + (t * kbpt + kb) * hp * wp;
+                let image = if self.b.nm == 0 { t * kbpt * hp * wp } else { t * g.entries(self.b.rows) };
+                let base = self.a_slot(s) + image + block + block_step;
+                let tap = (r * win.dilations[0] * wp + q * win.dilations[1]) * per_pixel;
                 Instr::Gemm(Gemm {
                     accumulate: !(s.first_k && kk == 0),
                     reuse_weights: t > 0,
@@ -490,11 +538,15 @@ impl Emitter<'_> {
                     w_unsigned: self.spec.w.unsigned,
                     a_zero: self.spec.a.zero,
                     w_zero: self.spec.w.zero,
+                    nm: self.b.nm,
                     wbuf_addr: u16_of(wbuf_addr),
-                    ibuf_addr: u16_of(base + r * win.dilations[0] * wp + q * win.dilations[1]),
+                    ibuf_addr: u16_of(base + tap),
                     acc_addr: u16_of(self.acc_slot(s) + j * s.m_rows + t * oh * ow),
                     loops: Loop2 { outer: u16_of(oh), inner: u16_of(ow) },
-                    ibuf_stride: Stride2 { outer: u16_of(win.strides[0] * wp), inner: u16_of(win.strides[1]) },
+                    ibuf_stride: Stride2 {
+                        outer: u16_of(win.strides[0] * wp * per_pixel),
+                        inner: u16_of(win.strides[1] * per_pixel),
+                    },
                     acc_stride: Stride2 { outer: u16_of(ow), inner: 1 },
                     ..Default::default()
                 })
@@ -528,6 +580,10 @@ impl Emitter<'_> {
                 group.extend(self.image_loads(s, g));
             }
             for j in 0..s.n_blocks {
+                if self.b.nm != 0 {
+                    group.push(self.sparse_weight_load(s, j, index));
+                    continue;
+                }
                 let n0 = (s.n_block0 + j) * cols;
                 for kk in 0..s.k_blocks {
                     let sram = self.w_slot(index) + (j * self.t.k_blocks_per_step + kk) * rows;
@@ -637,7 +693,7 @@ impl Emitter<'_> {
     /// Compute-queue work of step `index`: parameters for a new output tile, then one
     /// GEMM per (N block, K block).
     fn computes(&self, s: &Step, index: usize) -> Vec<Instr> {
-        let (spec, rows, cols) = (self.spec, self.b.rows, self.b.cols);
+        let (spec, cols) = (self.spec, self.b.cols);
         let mut group = Vec::new();
         if let (true, GemmOutput::Requant { params_addr, .. }) = (s.first_k, spec.output) {
             group.push(Instr::Load(Load {
@@ -654,7 +710,7 @@ impl Emitter<'_> {
         for j in 0..s.n_blocks {
             if let Some(g) = &self.b.image {
                 for kk in 0..s.k_blocks {
-                    let wbuf = self.w_slot(index) + (j * self.t.k_blocks_per_step + kk) * rows;
+                    let wbuf = self.w_slot(index) + (j * self.t.k_blocks_per_step + kk) * self.b.tile;
                     group.extend(self.image_gemms(s, g, j, kk, wbuf));
                 }
                 continue;

@@ -60,22 +60,39 @@ pub fn gemm_bundle(
     let mut image = ImageBuilder::new();
     let a_dtype = if ops.a_quant.unsigned { DType::U8 } else { DType::I8 };
     let a_addr = image.tensor("a", Role::Input, a_dtype, &[m, k], ops.a);
-    let (weights, layout) = if ops.nm == 0 {
-        let blocked = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| ops.w[i]).collect();
-        (blocked, WeightLayout::Blocked)
-    } else {
+    if ops.nm != 0 {
         image.place(&vec![0; sparse_a_slack(cfg, k, ops.nm)]);
-        let packed = pack_nm_weights(cfg, ops.w, k, n, ops.nm, ops.w_quant.zero).ok_or_else(|| {
-            LowerError::DoesNotFit { m, k, n, reason: format!("the weights are not {}:4 per column pair", ops.nm) }
-        })?;
-        (packed, WeightLayout::Sparse(ops.nm))
-    };
+    }
+    let (weights, layout) = weight_layout(cfg, ops.w, [m, k, n], ops.w_quant.zero, ops.nm)?;
     let b_addr = image.place(&weights);
     let (output, c_dtype) = gemm_output(cfg, &mut image, output);
     let c_addr = image.output("c", c_dtype, &[m, n]);
     let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
     let (program, tiling) = lower_gemm_with(cfg, &spec, layout)?;
     Ok((image.finish(cfg, &program, description), tiling))
+}
+
+/// The `K x N` weights as the array loads them: column-blocked, or packed N:4 tiles.
+fn weight_layout(
+    cfg: &AccelConfig,
+    w: &[u8],
+    [m, k, n]: [usize; 3],
+    w_zero: i16,
+    nm: u8,
+) -> Result<(Vec<u8>, WeightLayout), LowerError> {
+    if nm == 0 {
+        return Ok((
+            blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| w[i]).collect(),
+            WeightLayout::Blocked,
+        ));
+    }
+    let packed = pack_nm_weights(cfg, w, k, n, nm, w_zero).ok_or_else(|| LowerError::DoesNotFit {
+        m,
+        k,
+        n,
+        reason: format!("the weights are not {nm}:4 per column pair"),
+    })?;
+    Ok((packed, WeightLayout::Sparse(nm)))
 }
 
 /// Places the requantization parameters (if any): the store path's settings and the
@@ -141,6 +158,8 @@ pub struct ConvOperands<'a> {
     pub a_quant: OperandQuant,
     pub w: &'a [u8],
     pub w_quant: OperandQuant,
+    /// Run the weights as N:4 tiles (`N`), or dense (0).
+    pub nm: u8,
 }
 
 /// Lays out `ops` and lowers the convolution for `cfg`; fails when an image does not
@@ -157,12 +176,12 @@ pub fn conv_bundle(
     let mut image = ImageBuilder::new();
     let a_dtype = if ops.a_quant.unsigned { DType::U8 } else { DType::I8 };
     let a_addr = image.tensor("a", Role::Input, a_dtype, &[ops.images, g.h, g.w, g.c], ops.x);
-    let blocked: Vec<u8> = blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| ops.w[i]).collect();
-    let b_addr = image.place(&blocked);
+    let (weights, layout) = weight_layout(cfg, ops.w, [m, k, n], ops.w_quant.zero, ops.nm)?;
+    let b_addr = image.place(&weights);
     let (output, c_dtype) = gemm_output(cfg, &mut image, output);
     let c_addr = image.output("c", c_dtype, &[m, n]);
     let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
-    let (program, tiling) = lower_conv(cfg, &spec, g)?;
+    let (program, tiling) = lower_conv(cfg, &spec, g, layout)?;
     Ok((image.finish(cfg, &program, description), tiling))
 }
 
@@ -175,6 +194,7 @@ pub fn conv_layer_bundle(
     geometry: &ConvGeometry,
     x: &[i64],
     [images, h, w]: [usize; 3],
+    nm: u8,
 ) -> Result<(Bundle, GemmTiling), LowerError> {
     let win = &geometry.window;
     let g = ImageGeometry { h, w, c: geometry.channels, window: *win };
@@ -189,7 +209,9 @@ pub fn conv_layer_bundle(
         a_quant: OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
         w: &w,
         w_quant: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
+        nm,
     };
-    let description = format!("{} ({images} images {h}x{}x{c}, implicit im2col)", layer.node, g.w);
+    let mode = if nm == 0 { String::new() } else { format!(", {nm}:4 sparse") };
+    let description = format!("{} ({images} images {h}x{}x{c}, implicit im2col{mode})", layer.node, g.w);
     conv_bundle(cfg, &ops, bundle_output(layer), description)
 }

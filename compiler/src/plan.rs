@@ -146,29 +146,38 @@ pub fn conv_plan(
     if layer.w_zero_columns.is_some() || layer.batches != 1 {
         return Ok(explicit);
     }
-    let x = vec![layer.a_zero; n * h * w * geometry.channels];
-    let Ok((bundle, tiling)) = conv_layer_bundle(cfg, layer, geometry, &x, [n, h, w]) else {
-        return Ok(explicit);
-    };
-    let program = bundle.program()?;
-    let predicted = model.predict(&program)?;
     let mut considered: Vec<(String, u64)> =
         explicit.considered.iter().map(|(e, c)| (format!("{e} explicit im2col"), *c)).collect();
-    considered.push(("dense implicit im2col".into(), predicted.cycles));
-    if predicted.cycles >= explicit.predicted.cycles {
-        return Ok(LayerPlan { considered, ..explicit });
+    let mut best = explicit;
+    let x = vec![layer.a_zero; n * h * w * geometry.channels];
+    for engine in engines(cfg, &geometry.tap_major(layer)) {
+        let nm = match engine {
+            Engine::Dense => 0,
+            Engine::NOf4(n) => n,
+        };
+        // An image that does not fit, or channels that do not divide into N:4 tiles.
+        let Ok((bundle, tiling)) = conv_layer_bundle(cfg, layer, geometry, &x, [n, h, w], nm) else {
+            continue;
+        };
+        let program = bundle.program()?;
+        let predicted = model.predict(&program)?;
+        considered.push((format!("{engine} implicit im2col"), predicted.cycles));
+        if predicted.cycles < best.predicted.cycles {
+            best = LayerPlan {
+                gemm: best.gemm,
+                gemms: 1,
+                tiling,
+                instructions: program.len(),
+                predicted,
+                bundles: vec![bundle],
+                implicit: true,
+                engine,
+                considered: vec![],
+            };
+        }
     }
-    Ok(LayerPlan {
-        gemm: explicit.gemm,
-        gemms: 1,
-        tiling,
-        instructions: program.len(),
-        predicted,
-        bundles: vec![bundle],
-        implicit: true,
-        engine: Engine::Dense,
-        considered,
-    })
+    best.considered = considered;
+    Ok(best)
 }
 
 /// Lowers one GEMM of `layer` with `rows` rows (activations are placeholders: the
