@@ -126,6 +126,7 @@ pub fn acc_bank_size(cfg: &AccelConfig) -> usize {
 }
 
 /// Sizes of the problem in array blocks.
+#[derive(Clone, Copy)]
 struct Blocks {
     rows: usize,
     cols: usize,
@@ -150,7 +151,8 @@ impl Blocks {
     }
 }
 
-fn choose_tiling(cfg: &AccelConfig, spec: &GemmSpec, b: &Blocks) -> Result<GemmTiling, String> {
+/// The largest tiles the buffers allow, with at most `n_cap` column blocks per step.
+fn choose_tiling(cfg: &AccelConfig, spec: &GemmSpec, b: &Blocks, n_cap: usize) -> Result<GemmTiling, String> {
     let mem = &cfg.memory;
     let half = |entries: u32| entries as usize / 2;
     if cfg.control.token_depth < 2 {
@@ -178,7 +180,7 @@ fn choose_tiling(cfg: &AccelConfig, spec: &GemmSpec, b: &Blocks) -> Result<GemmT
     let k_blocks_per_step = b.k_blocks.min(w_tiles_per_half);
     let mut n_blocks_per_step =
         if k_blocks_per_step == b.k_blocks { (w_tiles_per_half / b.k_blocks).max(1) } else { 1 };
-    n_blocks_per_step = n_blocks_per_step.min(b.n_blocks);
+    n_blocks_per_step = n_blocks_per_step.min(b.n_blocks).min(n_cap.max(1));
     if matches!(spec.output, GemmOutput::Requant { .. }) {
         if half(mem.pbuf_entries) == 0 {
             return Err(format!("requantized output needs two parameter entries; the buffer has {}", mem.pbuf_entries));
@@ -348,8 +350,33 @@ fn lower(
     };
     let tile = tessera_isa::nm::tile_entries(rows as u32, nm) as usize;
     let blocks = Blocks { rows, cols, k_blocks, n_blocks: spec.n.div_ceil(cols), tile, vector, nm, image };
-    let t = choose_tiling(cfg, spec, &blocks).map_err(fail)?;
+    // The buffers bound the tiles; among the column-block groups they allow (the
+    // largest, then halves), the cost model picks: smaller groups let an output
+    // tile's STOREs overlap the next group's GEMMs.
+    let widest = choose_tiling(cfg, spec, &blocks, usize::MAX).map_err(fail)?;
+    let model = crate::cost::CostModel::new(cfg);
+    let mut best: Option<(u64, Program, GemmTiling)> = None;
+    let mut n_cap = widest.n_blocks_per_step;
+    loop {
+        let t = choose_tiling(cfg, spec, &blocks, n_cap).map_err(fail)?;
+        let program = emit(cfg, spec, layout, blocks, t);
+        let cycles = model.predict(&program).map_err(fail)?.cycles;
+        if best.as_ref().is_none_or(|b| cycles < b.0) {
+            best = Some((cycles, program, t));
+        }
+        if n_cap == 1 {
+            break;
+        }
+        n_cap /= 2;
+    }
+    let (_, program, t) = best.expect("at least one tiling was tried");
+    Ok((program, t))
+}
 
+/// The program of `spec` with tiling `t`.
+fn emit(cfg: &AccelConfig, spec: &GemmSpec, layout: WeightLayout, blocks: Blocks, t: GemmTiling) -> Program {
+    let bits = cfg.array.operand_bits as usize;
+    let out_bits = spec.output.out_type().bits() as usize;
     let mut steps = Vec::new();
     let mut output = 0;
     for (m_index, m0) in (0..spec.m).step_by(t.m_tile).enumerate() {
@@ -385,7 +412,7 @@ fn lower(
         }
     }
     instrs.push(Instr::Finish);
-    Ok((Program::new(instrs), t))
+    Program::new(instrs)
 }
 
 struct Emitter<'a> {

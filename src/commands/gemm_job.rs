@@ -68,15 +68,9 @@ pub fn build_pruned(
     let a = Array2::from_shape_fn((m, k), |_| rng.random_range(-128i32..=127));
     let mut b = Array2::from_shape_fn((k, n), |_| rng.random_range(-128i32..=127));
     prune(&mut b, pruning, &mut rng);
-    let a_zero = 3i16;
-    // Per-output-channel scales as a TFLite per-channel layer would have them.
-    let params: Vec<ParamLane> = (0..n)
-        .map(|_| {
-            let real = rng.random_range(2e-5..2e-4) * 64.0 / (k as f64).sqrt();
-            ParamLane::fixed(rng.random_range(-2000..2000), quant::quantize_multiplier(real).expect("finite scale"))
-        })
-        .collect();
-    let (zero_point, clamp) = (-4i16, (-128i16, 127i16));
+    let a_zero = A_ZERO;
+    let params = random_params(&mut rng, k, n);
+    let (zero_point, clamp) = (OUT_ZERO, (-128i16, 127i16));
 
     let bytes = |x: &Array2<i32>| x.iter().map(|v| *v as u8).collect::<Vec<u8>>();
     let (a_bytes, b_bytes) = (bytes(&a), bytes(&b));
@@ -95,18 +89,36 @@ pub fn build_pruned(
     let (bundle, tiling) = gemm_bundle(cfg, &ops, output, format!("random int8 GEMM {m}x{k}x{n}, seed {seed}"))?;
 
     let acc = (&a - i32::from(a_zero)).dot(&b);
-    let expected = acc
-        .indexed_iter()
-        .map(|((_, c), &v)| {
-            let (lo, hi) = (clamp.0.into(), clamp.1.into());
-            quant::requantize(RequantMode::Fixed, v, params[c], zero_point.into(), lo, hi) as i8
-        })
-        .collect();
+    let expected = requantize_all(acc.iter().copied(), &params);
     Ok(GemmJob { m, k, n, bundle, tiling, expected, weights: b_bytes })
 }
 
+/// The jobs' activation and output zero points.
+pub const A_ZERO: i16 = 3;
+pub const OUT_ZERO: i16 = -4;
+
+/// Per-output-channel requantization as a TFLite per-channel layer has it: a bias
+/// and a fixed-point multiplier scaled for a `k`-long reduction.
+pub fn random_params(rng: &mut StdRng, k: usize, n: usize) -> Vec<ParamLane> {
+    (0..n)
+        .map(|_| {
+            let real = rng.random_range(2e-5..2e-4) * 64.0 / (k as f64).sqrt();
+            ParamLane::fixed(rng.random_range(-2000..2000), quant::quantize_multiplier(real).expect("finite scale"))
+        })
+        .collect()
+}
+
+/// Row-major int32 accumulators (`params.len()` columns) requantized to int8.
+pub fn requantize_all(acc: impl Iterator<Item = i32>, params: &[ParamLane]) -> Vec<i8> {
+    acc.enumerate()
+        .map(|(i, v)| {
+            quant::requantize(RequantMode::Fixed, v, params[i % params.len()], OUT_ZERO.into(), -128, 127) as i8
+        })
+        .collect()
+}
+
 /// Zeroes the weights `pruning` removes.
-fn prune(b: &mut Array2<i32>, pruning: Pruning, rng: &mut StdRng) {
+pub fn prune(b: &mut Array2<i32>, pruning: Pruning, rng: &mut StdRng) {
     let (k, n) = b.dim();
     match pruning {
         Pruning::None => {}
@@ -146,6 +158,29 @@ pub struct GemmRun {
     pub output: Vec<u8>,
 }
 
+/// Runs `bundle` on `backend` and checks its output `c` (int8) against `expected`.
+pub fn run_checked(
+    cfg: &AccelConfig,
+    backend: Backend,
+    trace: Option<&Path>,
+    bundle: &Bundle,
+    expected: &[i8],
+    what: &str,
+) -> anyhow::Result<GemmRun> {
+    let mut session = backend::open(backend, cfg, bundle.header.dram_bytes as usize, trace)?;
+    let bar = super::spinner(format!("running {what} on {backend:?}"));
+    let started = Instant::now();
+    let report = session.run_bundle(bundle, TIMEOUT);
+    let wall = started.elapsed();
+    bar.finish_and_clear();
+    let report = report?;
+    let slot = bundle.header.tensors.iter().find(|t| t.name == "c").expect("the job has an output `c`");
+    let output = session.read_tensor(slot)?;
+    let wrong = output.iter().zip(expected).filter(|(got, want)| **got as i8 != **want).count();
+    anyhow::ensure!(wrong == 0, "{what}: {wrong} of {} outputs differ from the reference", expected.len());
+    Ok(GemmRun { report, wall, output })
+}
+
 /// Device time a run may take before it counts as hung.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -153,33 +188,8 @@ impl GemmJob {
     /// Runs the job on `backend` (with a waveform to `trace`, if given) and checks
     /// every output against the reference.
     pub fn run(&self, cfg: &AccelConfig, backend: Backend, trace: Option<&Path>) -> anyhow::Result<GemmRun> {
-        let mut session = backend::open(backend, cfg, self.bundle.header.dram_bytes as usize, trace)?;
-        let bar = super::spinner(format!("running the {}x{}x{} GEMM on {backend:?}", self.m, self.k, self.n));
-        let started = Instant::now();
-        let report = session.run_bundle(&self.bundle, TIMEOUT);
-        let wall = started.elapsed();
-        bar.finish_and_clear();
-        let report = report?;
-        let slot = self.bundle.header.tensors.iter().find(|t| t.name == "c").expect("the job has an output `c`");
-        let output = session.read_tensor(slot)?;
-        let wrong = self.mismatches(&output);
-        anyhow::ensure!(wrong == 0, "{wrong} of {} outputs differ from the ndarray reference", self.expected.len());
-        Ok(GemmRun { report, wall, output })
-    }
-
-    /// Outputs that differ from the reference.
-    pub fn mismatches(&self, output: &[u8]) -> usize {
-        output.iter().zip(&self.expected).filter(|(got, want)| **got as i8 != **want).count()
-    }
-
-    /// Weights that are not zero.
-    pub fn nonzero_weights(&self) -> usize {
-        self.weights.iter().filter(|&&w| w != 0).count()
-    }
-
-    /// The N:4 mode these weights fit on `cfg`, if any.
-    pub fn nm_mode(&self, cfg: &AccelConfig) -> Option<u8> {
-        tessera_compiler::sparsity::nm_mode(cfg, &self.weights, self.k, self.n, 0, false)
+        let what = format!("the {}x{}x{} GEMM", self.m, self.k, self.n);
+        run_checked(cfg, backend, trace, &self.bundle, &self.expected, &what)
     }
 
     /// Multiply-accumulates the problem needs (the array may issue more on edge tiles).

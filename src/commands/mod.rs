@@ -4,6 +4,7 @@ pub mod backend;
 pub mod bench;
 pub mod bench_sparse;
 pub mod compile;
+pub mod conv_job;
 pub mod demo;
 pub mod executor;
 pub mod gemm_job;
