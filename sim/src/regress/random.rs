@@ -586,9 +586,16 @@ impl Gen<'_> {
         };
         if nm != 0 {
             let r = nm::ratio(nm) as u16;
-            let scaled = (ibuf_addr / r * r, Stride2 { outer: ibuf_stride.outer * r, inner: ibuf_stride.inner * r });
-            let last = scaled.1.last_address(scaled.0, loops).map_or(0, |a| a + u64::from(r) - 1);
-            if last < u64::from(cfg.memory.ibuf_entries) && ibuf_stride.outer <= 16_000 && ibuf_stride.inner <= 16_000 {
+            // Strides scaled by 4 / N (an empty loop's random strides may not scale).
+            let scaled = match (ibuf_stride.outer.checked_mul(r), ibuf_stride.inner.checked_mul(r)) {
+                (Some(outer), Some(inner)) => Some((ibuf_addr / r * r, Stride2 { outer, inner })),
+                _ => None,
+            };
+            let fits = |(base, stride): (u16, Stride2)| {
+                stride.last_address(base, loops).map_or(0, |a| a + u64::from(r) - 1)
+                    < u64::from(cfg.memory.ibuf_entries)
+            };
+            if let Some(scaled) = scaled.filter(|s| fits(*s)) {
                 (ibuf_addr, ibuf_stride) = scaled;
             } else if !reuse {
                 nm = 0;
