@@ -38,6 +38,8 @@ impl Overheads {
 #[derive(Debug, Clone)]
 pub struct CostModel {
     rows: f64,
+    /// Metadata entries an N:4 tile's vectors wait for.
+    meta_entries: f64,
     cols: f64,
     /// Lanes the store unit's fixed-point requantizer handles per cycle.
     requant_lanes: f64,
@@ -72,6 +74,7 @@ impl CostModel {
         let bus_bytes = f64::from(cfg.axi.data_bits) / 8.0;
         CostModel {
             rows: f64::from(cfg.array.rows),
+            meta_entries: f64::from(nm::meta_entries(cfg.array.rows)),
             cols: f64::from(cfg.array.cols),
             requant_lanes: [4.0, 2.0, 1.0].into_iter().find(|d| f64::from(cfg.array.cols) % d == 0.0).unwrap_or(1.0),
             operand_bytes: f64::from(cfg.array.operand_bits) / 8.0,
@@ -151,7 +154,7 @@ impl CostModel {
                 Instr::Gemm(g) if g.reuse_weights => g.loops.iterations() as f64,
                 // An N:4 tile's vectors also wait for its metadata entries.
                 Instr::Gemm(g) => {
-                    let metadata = if g.nm == 0 { 0.0 } else { (self.rows / nm::META_ROWS as f64).ceil() };
+                    let metadata = if g.nm == 0 { 0.0 } else { self.meta_entries };
                     g.loops.iterations() as f64 + o.gemm + self.rows.max(self.cols) + metadata
                 }
                 Instr::Alu(a) => a.loops.iterations() as f64 + o.gemm,

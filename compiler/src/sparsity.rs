@@ -69,12 +69,11 @@ fn zero_byte(w_zero: i16) -> u8 {
 /// group of four reduction positions fits. `None` for dense weights, a nonzero
 /// weight zero point (an N:4 tile's pruned weights must be zero), or no N:4 mode.
 pub fn nm_mode(cfg: &AccelConfig, w: &[u8], k: usize, n: usize, w_zero: i16, w_unsigned: bool) -> Option<u8> {
-    let bias = if w_unsigned { 1i16 << (cfg.array.operand_bits - 1) } else { 0 };
-    if w_zero != bias || cfg.array.operand_bits != 8 {
+    if w_zero != cfg.nm_weight_zero(w_unsigned) || cfg.array.operand_bits != 8 {
         return None;
     }
     let worst = nm::max_pair_group_nonzeros(w, k, n, zero_byte(w_zero));
-    [1u8, 2].into_iter().find(|&m| u32::from(m) >= worst && cfg.supports_nm(m))
+    cfg.n_of_4_modes().into_iter().find(|&m| u32::from(m) >= worst)
 }
 
 /// `k x n` raw weights (row-major) as the N:4 tiles of [`WeightLayout::Sparse`]:
@@ -90,12 +89,7 @@ pub fn pack_nm_weights(cfg: &AccelConfig, w: &[u8], k: usize, n: usize, n_of_4: 
     let mut out = Vec::new();
     for n0 in (0..n).step_by(cols) {
         for k0 in (0..k).step_by(span) {
-            let mut block = vec![zero; span * cols];
-            for kk in 0..span.min(k - k0) {
-                for c in 0..cols.min(n - n0) {
-                    block[kk * cols + c] = w[(k0 + kk) * n + n0 + c];
-                }
-            }
+            let block = nm::matrix_block(w, [k, n], [k0, n0], span, cols, zero);
             out.extend(nm::pack(&block, span, rows, cols, n_of_4, zero)?.to_entries());
         }
     }

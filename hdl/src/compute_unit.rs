@@ -313,7 +313,7 @@ impl ComputeUnit {
         let al = [2usize, 1].into_iter().find(|d| cols.is_multiple_of(*d)).expect("1 divides everything");
         let entry_bytes = PARAM_LANE_BYTES as usize * cols;
         let latency = SystolicArray::latency(rows, cols);
-        let n_of_4: Vec<u32> = cfg.sparse.nm.iter().map(|p| p.n).collect();
+        let n_of_4 = cfg.n_of_4_modes();
         let route = VectorRoute::new(rows, &n_of_4);
         let (banks, lanes) = (route.banks(), route.lane_count());
         let low_mask = if a.acc_bits == 32 { u64::from(u32::MAX) } else { (1u64 << a.acc_bits) - 1 };
@@ -522,7 +522,7 @@ impl ComputeUnit {
             unsigned_bias: konst(if four_bit { 8 } else { 128 }),
             w_bias: Default::default(),
             rows_m1: konst(rows as u64 - 1),
-            meta_entries: konst(rows.div_ceil(tessera_isa::nm::META_ROWS) as u64),
+            meta_entries: konst(u64::from(tessera_isa::nm::meta_entries(a.rows))),
             banks_m1: konst(banks as u64 - 1),
             acc_low_mask: konst(low_mask),
             acc_sign_bit: konst(u64::from(a.acc_bits - 1)),

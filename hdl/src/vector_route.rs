@@ -38,8 +38,8 @@ pub struct VectorRoute {
 
 impl VectorRoute {
     /// `n_of_4` lists the N:4 modes the array has (1 and/or 2); none for a dense array.
-    pub fn new(rows: usize, n_of_4: &[u32]) -> Self {
-        let banks = n_of_4.iter().map(|n| 4 / *n as usize).max().unwrap_or(1);
+    pub fn new(rows: usize, n_of_4: &[u8]) -> Self {
+        let banks = n_of_4.iter().map(|&n| tessera_isa::nm::ratio(n) as usize).max().unwrap_or(1);
         let lanes = if n_of_4.is_empty() { 1 } else { 4 };
         assert!(n_of_4.iter().all(|n| *n == 1 || (*n == 2 && rows.is_multiple_of(2))));
         Self {

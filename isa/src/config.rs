@@ -375,6 +375,21 @@ impl AccelConfig {
         self.sparse.nm.iter().any(|p| p.m == 4 && p.n == u32::from(n))
     }
 
+    /// The N of every N:4 mode the array has, ascending (empty for a dense-only array).
+    pub fn n_of_4_modes(&self) -> Vec<u8> {
+        [1u8, 2].into_iter().filter(|&n| self.supports_nm(n)).collect()
+    }
+
+    /// The weight zero point an N:4 tile needs: zero once unsigned weights are biased
+    /// to signed (the bias, 128 or 8 for int4, for unsigned weights; 0 for signed).
+    pub fn nm_weight_zero(&self, w_unsigned: bool) -> i16 {
+        if w_unsigned {
+            1 << (self.array.operand_bits - 1)
+        } else {
+            0
+        }
+    }
+
     /// IBUF entries one array vector can span (the densest sparse pattern's 4 / N;
     /// 1 without N:M): the IBUF is built from this many banks read in parallel.
     pub fn ibuf_banks(&self) -> u32 {

@@ -30,12 +30,17 @@ pub fn ratio(n: u8) -> u32 {
     }
 }
 
+/// Metadata entries of an N:4 tile of `rows` rows: one per block of [`META_ROWS`].
+pub fn meta_entries(rows: u32) -> u32 {
+    rows.div_ceil(META_ROWS as u32)
+}
+
 /// Weight-buffer entries of one tile: `rows` values plus the metadata entries.
 pub fn tile_entries(rows: u32, n: u8) -> u32 {
     if n == 0 {
         rows
     } else {
-        rows + rows.div_ceil(META_ROWS as u32)
+        rows + meta_entries(rows)
     }
 }
 
@@ -146,6 +151,18 @@ fn group_positions(
         let kk = g * GROUP as usize + j;
         kk < k && [2 * p, 2 * p + 1].iter().any(|&c| c < cols && raw[kk * cols + c] != zero)
     })
+}
+
+/// The `span x cols` block at (`k0`, `n0`) of the `k x n` raw weights `w` (row-major),
+/// padded with `zero` (a pruned weight) past either edge: one tile's weights.
+pub fn matrix_block(w: &[u8], [k, n]: [usize; 2], [k0, n0]: [usize; 2], span: usize, cols: usize, zero: u8) -> Vec<u8> {
+    let mut block = vec![zero; span * cols];
+    for kk in 0..span.min(k.saturating_sub(k0)) {
+        for c in 0..cols.min(n.saturating_sub(n0)) {
+            block[kk * cols + c] = w[(k0 + kk) * n + n0 + c];
+        }
+    }
+    block
 }
 
 /// Packs raw weights `raw[k * cols + c]` (`k <= rows * 4 / n` positions, `cols`

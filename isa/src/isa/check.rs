@@ -208,8 +208,8 @@ fn check_gemm(g: &Gemm, cfg: &AccelConfig) -> Result<(), InstrProblem> {
         ensure(cfg.supports_nm(g.nm), "nm", || {
             format!("this accelerator has no {}:4 structured-sparse mode (config sparse.nm)", g.nm)
         })?;
-        let bias = if g.w_unsigned { 1 << (cfg.array.operand_bits - 1) } else { 0 };
-        ensure(i32::from(g.w_zero) == bias, "w_zero", || {
+        let bias = cfg.nm_weight_zero(g.w_unsigned);
+        ensure(g.w_zero == bias, "w_zero", || {
             format!("an N:4 sparse tile needs a weight zero point of {bias}, got {}", g.w_zero)
         })?;
         let ratio = crate::nm::ratio(g.nm) as u16;

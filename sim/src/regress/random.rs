@@ -577,7 +577,7 @@ impl Gen<'_> {
         let reuse = self.tile.is_some() && self.rng().random_bool(0.3);
         // An N:4 tile now and then where the array has the modes: its vectors are
         // 4 / N entries, so the IBUF loop is scaled by that (dense if it no longer fits).
-        let modes: Vec<u8> = [1u8, 2].into_iter().filter(|&n| cfg.supports_nm(n)).collect();
+        let modes = cfg.n_of_4_modes();
         let sparse = !modes.is_empty() && self.rng().random_bool(0.4);
         let mut nm = match self.tile {
             Some(t) if reuse => t.3,
@@ -609,15 +609,7 @@ impl Gen<'_> {
             _ => {
                 let w = self.wbuf.place(&mut self.b.rng, nm::tile_entries(rows as u32, nm) as usize) as u16;
                 let u = self.rng().random_bool(0.3);
-                let zero = if nm != 0 {
-                    if u {
-                        1 << (cfg.array.operand_bits - 1)
-                    } else {
-                        0
-                    }
-                } else {
-                    pick_zero(self.rng(), operand_range(cfg, u))
-                };
+                let zero = if nm != 0 { cfg.nm_weight_zero(u) } else { pick_zero(self.rng(), operand_range(cfg, u)) };
                 (w, zero, u)
             }
         };

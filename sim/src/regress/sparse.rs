@@ -29,7 +29,7 @@ enum Pattern {
 pub fn random_sparse(cfg: &AccelConfig, seed: u64) -> Generated {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5ba5_5e00_0000_0006);
     let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
-    let modes: Vec<u8> = [1u8, 2].into_iter().filter(|&n| cfg.supports_nm(n)).collect();
+    let modes = cfg.n_of_4_modes();
     assert!(!modes.is_empty(), "{} has no N:4 mode", cfg.name);
     let span = rows * 4; // positions of a 1:4 tile: every mode's tiles divide it
     let k_tiles = rng.random_range(1..=3);
@@ -100,15 +100,7 @@ pub fn random_sparse(cfg: &AccelConfig, seed: u64) -> Generated {
     for (nb, &(mode, _)) in blocks.iter().enumerate() {
         let positions = rows * nm::ratio(mode) as usize;
         for kt in 0..k_pad / positions {
-            let mut block = vec![zero_raw; positions * cols];
-            for kk in 0..positions {
-                for c in 0..cols {
-                    let col = nb * cols + c;
-                    if col < n {
-                        block[kk * cols + c] = w[(kt * positions + kk) * n + col];
-                    }
-                }
-            }
+            let block = nm::matrix_block(&w, [k_pad, n], [kt * positions, nb * cols], positions, cols, zero_raw);
             tiles.push(if mode == 0 {
                 block
             } else {
