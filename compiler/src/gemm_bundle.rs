@@ -119,6 +119,23 @@ fn bundle_output(layer: &GemmLayer) -> BundleOutput<'_> {
     }
 }
 
+/// A layer's activation and weight quantization as the lowering takes them.
+fn layer_quant(layer: &GemmLayer) -> (OperandQuant, OperandQuant) {
+    (
+        OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
+        OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
+    )
+}
+
+/// The bundle description's note of the weights' form.
+fn sparse_note(nm: u8) -> String {
+    if nm == 0 {
+        String::new()
+    } else {
+        format!(", {nm}:4 sparse")
+    }
+}
+
 /// The bundle of one GEMM of a lowered model layer: `rows` rows of `a` (`K` values
 /// each) times `weights` (`K x N`, one of the layer's weight matrices).
 pub fn layer_bundle(
@@ -133,18 +150,10 @@ pub fn layer_bundle(
     // Two's complement low bytes: the same bits for int8 and uint8 values.
     let (a_bytes, w_bytes): (Vec<u8>, Vec<u8>) =
         (a.iter().map(|&v| v as u8).collect(), weights.iter().map(|&v| v as u8).collect());
-    let ops = GemmOperands {
-        m: rows,
-        k,
-        n,
-        a: &a_bytes,
-        a_quant: OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
-        w: &w_bytes,
-        w_quant: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
-        nm,
-    };
-    let mode = if nm == 0 { String::new() } else { format!(", {nm}:4 sparse") };
-    gemm_bundle(cfg, &ops, bundle_output(layer), format!("{} ({rows}x{k}x{n}{mode})", layer.node))
+    let (a_quant, w_quant) = layer_quant(layer);
+    let ops = GemmOperands { m: rows, k, n, a: &a_bytes, a_quant, w: &w_bytes, w_quant, nm };
+    let description = format!("{} ({rows}x{k}x{n}{})", layer.node, sparse_note(nm));
+    gemm_bundle(cfg, &ops, bundle_output(layer), description)
 }
 
 /// A convolution as one implicit-im2col bundle: the input tensor `a` holds `n` NHWC
@@ -193,25 +202,29 @@ pub fn conv_layer_bundle(
     layer: &GemmLayer,
     geometry: &ConvGeometry,
     x: &[i64],
+    dims: [usize; 3],
+    nm: u8,
+) -> Result<(Bundle, GemmTiling), LowerError> {
+    tap_major_conv_bundle(cfg, &geometry.tap_major(layer), geometry, x, dims, nm)
+}
+
+/// [`conv_layer_bundle`] of a layer whose weight rows are in (i, j, c) order already
+/// (`ConvGeometry::tap_major`).
+pub fn tap_major_conv_bundle(
+    cfg: &AccelConfig,
+    layer: &GemmLayer,
+    geometry: &ConvGeometry,
+    x: &[i64],
     [images, h, w]: [usize; 3],
     nm: u8,
 ) -> Result<(Bundle, GemmTiling), LowerError> {
     let win = &geometry.window;
     let g = ImageGeometry { h, w, c: geometry.channels, window: *win };
     let (taps, c, n) = (win.kernel[0] * win.kernel[1], geometry.channels, layer.n);
-    let w: Vec<u8> = geometry.tap_major(layer).weights[..taps * c * n].iter().map(|&v| v as u8).collect();
+    let w: Vec<u8> = layer.weights[..taps * c * n].iter().map(|&v| v as u8).collect();
     let x: Vec<u8> = x.iter().map(|&v| v as u8).collect();
-    let ops = ConvOperands {
-        images,
-        geometry: g,
-        n,
-        x: &x,
-        a_quant: OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
-        w: &w,
-        w_quant: OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
-        nm,
-    };
-    let mode = if nm == 0 { String::new() } else { format!(", {nm}:4 sparse") };
-    let description = format!("{} ({images} images {h}x{}x{c}, implicit im2col{mode})", layer.node, g.w);
+    let (a_quant, w_quant) = layer_quant(layer);
+    let ops = ConvOperands { images, geometry: g, n, x: &x, a_quant, w: &w, w_quant, nm };
+    let description = format!("{} ({images} images {h}x{}x{c}, implicit im2col{})", layer.node, g.w, sparse_note(nm));
     conv_bundle(cfg, &ops, bundle_output(layer), description)
 }

@@ -5,7 +5,7 @@
 
 use crate::cost::{CostModel, Prediction};
 use crate::gemm::GemmTiling;
-use crate::gemm_bundle::{conv_layer_bundle, layer_bundle};
+use crate::gemm_bundle::{layer_bundle, tap_major_conv_bundle};
 use crate::program::{ConvGeometry, GemmLayer, HostOp, OpKind, Program};
 use std::collections::HashMap;
 use tessera_driver::host::ops::{broadcast_shape, flatten_shape, pool_output_shape, reshape_batched};
@@ -19,6 +19,16 @@ pub enum Engine {
     Dense,
     /// N:4 structured-sparse tiles (the N).
     NOf4(u8),
+}
+
+impl Engine {
+    /// The GEMM's `nm` field: N for N:4 tiles, 0 for dense ones.
+    pub fn nm(self) -> u8 {
+        match self {
+            Engine::Dense => 0,
+            Engine::NOf4(n) => n,
+        }
+    }
 }
 
 impl std::fmt::Display for Engine {
@@ -141,7 +151,9 @@ pub fn conv_plan(
 ) -> Result<LayerPlan, String> {
     let [oh, ow] = geometry.output_size(h, w).ok_or("the kernel exceeds the input")?;
     // The explicit GEMM multiplies (tap, channel)-ordered patches.
-    let explicit = gemm_plan(cfg, model, &geometry.tap_major(layer), n * oh * ow)?;
+    let tap_major = geometry.tap_major(layer);
+    let candidates = engines(cfg, &tap_major);
+    let explicit = plan_engines(cfg, model, &tap_major, n * oh * ow, &candidates)?;
     // Per-column weight zero points are corrected on the host from the patch rows.
     if layer.w_zero_columns.is_some() || layer.batches != 1 {
         return Ok(explicit);
@@ -150,13 +162,9 @@ pub fn conv_plan(
         explicit.considered.iter().map(|(e, c)| (format!("{e} explicit im2col"), *c)).collect();
     let mut best = explicit;
     let x = vec![layer.a_zero; n * h * w * geometry.channels];
-    for engine in engines(cfg, &geometry.tap_major(layer)) {
-        let nm = match engine {
-            Engine::Dense => 0,
-            Engine::NOf4(n) => n,
-        };
+    for &engine in &candidates {
         // An image that does not fit, or channels that do not divide into N:4 tiles.
-        let Ok((bundle, tiling)) = conv_layer_bundle(cfg, layer, geometry, &x, [n, h, w], nm) else {
+        let Ok((bundle, tiling)) = tap_major_conv_bundle(cfg, &tap_major, geometry, &x, [n, h, w], engine.nm()) else {
             continue;
         };
         let program = bundle.program()?;
@@ -184,9 +192,20 @@ pub fn conv_plan(
 /// program depends only on the shapes) on every engine its weights allow, predicts
 /// the cycles of each and keeps the fastest.
 pub fn gemm_plan(cfg: &AccelConfig, model: &CostModel, layer: &GemmLayer, rows: usize) -> Result<LayerPlan, String> {
+    plan_engines(cfg, model, layer, rows, &engines(cfg, layer))
+}
+
+/// [`gemm_plan`] over the engines `candidates`.
+fn plan_engines(
+    cfg: &AccelConfig,
+    model: &CostModel,
+    layer: &GemmLayer,
+    rows: usize,
+    candidates: &[Engine],
+) -> Result<LayerPlan, String> {
     let mut best: Option<LayerPlan> = None;
     let mut considered = Vec::new();
-    for engine in engines(cfg, layer) {
+    for &engine in candidates {
         let plan = engine_plan(cfg, model, layer, rows, engine)?;
         considered.push((engine.to_string(), plan.predicted.cycles));
         if best.as_ref().is_none_or(|b| plan.predicted.cycles < b.predicted.cycles) {
@@ -229,10 +248,7 @@ fn engine_plan(
     engine: Engine,
 ) -> Result<LayerPlan, String> {
     let (k, n) = (layer.k, layer.n);
-    let nm = match engine {
-        Engine::Dense => 0,
-        Engine::NOf4(n) => n,
-    };
+    let nm = engine.nm();
     let a = vec![layer.a_zero; rows * k];
     let mut bundles = Vec::with_capacity(layer.batches);
     let mut tiling = None;
