@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tessera_compiler::gemm::{GemmTiling, OperandQuant};
 use tessera_compiler::gemm_bundle::{gemm_bundle, BundleOutput, GemmOperands};
+use tessera_compiler::onnx::prune::n_of_m_drops;
 use tessera_driver::RunReport;
 use tessera_isa::bundle::Bundle;
 use tessera_isa::config::AccelConfig;
@@ -123,18 +124,10 @@ pub fn prune(b: &mut Array2<i32>, pruning: Pruning, rng: &mut StdRng) {
     match pruning {
         Pruning::None => {}
         Pruning::NOf4(keep) => {
-            for g in (0..k).step_by(4) {
-                for p in (0..n).step_by(2) {
-                    let cols = p..(p + 2).min(n);
-                    let mut positions: Vec<usize> = (g..(g + 4).min(k)).collect();
-                    let weight = |kk: usize| cols.clone().map(|c| b[[kk, c]].abs()).sum::<i32>();
-                    positions.sort_by_key(|&kk| std::cmp::Reverse(weight(kk)));
-                    for &kk in &positions[usize::from(keep).min(positions.len())..] {
-                        for c in cols.clone() {
-                            b[[kk, c]] = 0;
-                        }
-                    }
-                }
+            // `tessera prune`'s rule: groups along K, shared by each column pair.
+            let magnitude = |i: usize| f64::from(b[[i / n, i % n]].abs());
+            for i in n_of_m_drops(&[k, n], 0, 1, keep.into(), 4, magnitude) {
+                b[[i / n, i % n]] = 0;
             }
         }
         Pruning::Unstructured(fraction) => {

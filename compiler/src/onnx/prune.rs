@@ -204,30 +204,45 @@ fn prune_values(
             }
         }
         Pattern::NOfM { n, m } => {
-            // Groups of m consecutive indices along the input-channel axis, for both
-            // output channels of a pair.
-            let stride: usize = shape[w.in_axis + 1..].iter().product();
-            let len = shape[w.in_axis];
-            let out_stride: usize = shape[w.out_axis + 1..].iter().product();
-            let out_len = shape[w.out_axis];
-            for i in 0..values.len() {
-                let (c, o) = (i / stride % len, i / out_stride % out_len);
-                if !c.is_multiple_of(m) || !o.is_multiple_of(2) {
-                    continue;
-                }
-                let pair: Vec<usize> = if o + 1 < out_len { vec![i, i + out_stride] } else { vec![i] };
-                let score = |j: usize| pair.iter().map(|&p| magnitude(p + j * stride)).sum::<f64>();
-                let mut ranked: Vec<usize> = (0..m.min(len - c)).collect();
-                ranked.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
-                for &j in &ranked[n.min(ranked.len())..] {
-                    for &p in &pair {
-                        out[p + j * stride] = zero(p + j * stride);
-                    }
-                }
+            for drop in n_of_m_drops(shape, w.in_axis, w.out_axis, n, m, magnitude) {
+                out[drop] = zero(drop);
             }
         }
     }
     out
+}
+
+/// The indices N:M pruning removes from a tensor of `shape`: in every group of `m`
+/// consecutive indices along `in_axis`, all but the `n` positions of largest
+/// `magnitude` summed over each pair of neighbouring indices along `out_axis` (the
+/// column pairs of the array's N:4 mode). Ties keep the earlier position.
+pub fn n_of_m_drops(
+    shape: &[usize],
+    in_axis: usize,
+    out_axis: usize,
+    n: usize,
+    m: usize,
+    magnitude: impl Fn(usize) -> f64,
+) -> Vec<usize> {
+    let stride: usize = shape[in_axis + 1..].iter().product();
+    let len = shape[in_axis];
+    let out_stride: usize = shape[out_axis + 1..].iter().product();
+    let out_len = shape[out_axis];
+    let mut drops = Vec::new();
+    for i in 0..shape.iter().product() {
+        let (c, o) = (i / stride % len, i / out_stride % out_len);
+        if !c.is_multiple_of(m) || !o.is_multiple_of(2) {
+            continue;
+        }
+        let pair: Vec<usize> = if o + 1 < out_len { vec![i, i + out_stride] } else { vec![i] };
+        let score = |j: usize| pair.iter().map(|&p| magnitude(p + j * stride)).sum::<f64>();
+        let mut ranked: Vec<usize> = (0..m.min(len - c)).collect();
+        ranked.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
+        for &j in &ranked[n.min(ranked.len())..] {
+            drops.extend(pair.iter().map(|&p| p + j * stride));
+        }
+    }
+    drops
 }
 
 /// `t` with its values replaced by `values` (raw little-endian bytes, same type).
