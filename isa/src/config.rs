@@ -139,10 +139,22 @@ pub struct SparseConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SparseEngineConfig {
-    /// Processing elements working on nonzeros in parallel.
+    /// Processing elements working on nonzeros in parallel: one per weight-buffer
+    /// column pair (`array.cols / 2`), whose 16 bits hold one nonzero item.
     pub pes: u32,
-    /// Entries of the engine's nonzero (value + index) buffer.
-    pub nnz_entries: u32,
+    /// Most activations (weight-matrix columns) one `SPMV` reads: the depth of each
+    /// PE's copy of the activation vector and of its column counts.
+    pub max_k: u32,
+    /// Most output channels one `SPMV` computes: each PE keeps `max_n / pes` partial
+    /// sums (at most 128, so that a column's count fits a byte).
+    pub max_n: u32,
+}
+
+impl SparseEngineConfig {
+    /// Accumulator entries one `SPMV` may write at most (`max_n / cols`).
+    pub fn max_out_entries(&self, cols: u32) -> u32 {
+        self.max_n / cols
+    }
 }
 
 /// N nonzeros in every group of M consecutive weights along K.
@@ -360,11 +372,26 @@ impl AccelConfig {
             );
         }
         if let Some(e) = &self.sparse.engine {
-            p.check((1..=64).contains(&e.pes), "sparse.engine.pes", &format!("must be in 1..=64, got {}", e.pes));
             p.check(
-                (1..=MAX_SRAM_ENTRIES).contains(&e.nnz_entries),
-                "sparse.engine.nnz_entries",
-                &format!("must be in 1..={MAX_SRAM_ENTRIES}, got {}", e.nnz_entries),
+                a.cols.is_multiple_of(2) && e.pes == a.cols / 2,
+                "sparse.engine.pes",
+                &format!("each PE owns a weight-buffer column pair, so it must be array.cols / 2, got {}", e.pes),
+            );
+            p.check(a.operand_bits == 8, "sparse.engine", "the engine's nonzero items hold 8-bit weights");
+            p.check(
+                a.rows.is_power_of_two(),
+                "sparse.engine",
+                &format!("array.rows ({}) must be a power of two (activation copies are read by bank)", a.rows),
+            );
+            p.check(
+                e.max_k.is_power_of_two() && (a.rows.max(2)..=4096).contains(&e.max_k),
+                "sparse.engine.max_k",
+                &format!("must be a power of two in {}..=4096, got {}", a.rows.max(2), e.max_k),
+            );
+            p.check(
+                e.max_n.is_multiple_of(a.cols.max(1)) && e.max_n >= a.cols && e.max_n / a.cols <= 64,
+                "sparse.engine.max_n",
+                &format!("must be a multiple of array.cols ({}) up to 64 times it, got {}", a.cols, e.max_n),
             );
         }
         p.0
@@ -447,7 +474,8 @@ impl AccelConfig {
     pub fn canonical(&self) -> String {
         let (a, m, c, s) = (&self.array, &self.memory, &self.control, &self.sparse);
         let nm: Vec<String> = s.nm.iter().map(|p| p.to_string()).collect();
-        let engine = s.engine.as_ref().map(|e| format!("{}x{}", e.pes, e.nnz_entries)).unwrap_or_else(|| "none".into());
+        let engine =
+            s.engine.as_ref().map(|e| format!("{}x{}x{}", e.pes, e.max_k, e.max_n)).unwrap_or_else(|| "none".into());
         format!(
             "isa={};array={}x{}x{}b/acc{};mem={},{},{},{};queues={},{};nm={};engine={}",
             crate::isa::ISA_VERSION,

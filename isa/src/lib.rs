@@ -6,6 +6,7 @@
 //! - [`regs`]: the AXI4-Lite register map;
 //! - [`bundle`]: the program bundle (`.tsr`) a device runs;
 //! - [`nm`]: the N:4 structured-sparse weight tile format;
+//! - [`spmv`]: the sparse engine's unstructured-sparse tile format;
 //! - [`quant`]: fixed-point and float requantization arithmetic (TFLite / ONNX exact).
 
 pub mod bundle;
@@ -14,6 +15,7 @@ pub mod isa;
 pub mod nm;
 pub mod quant;
 pub mod regs;
+pub mod spmv;
 
 pub use config::AccelConfig;
 pub use isa::{Instr, Program};

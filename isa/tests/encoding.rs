@@ -52,7 +52,7 @@ fn store() -> impl Strategy<Value = Instr> {
         deps(),
         pick(OutType::ALL),
         pick(RequantMode::ALL),
-        any::<u8>(),
+        (any::<u8>(), any::<bool>()),
         any::<[i16; 3]>(),
         any::<[u16; 4]>(),
         any::<[u32; 3]>(),
@@ -62,7 +62,7 @@ fn store() -> impl Strategy<Value = Instr> {
                 deps,
                 out_type,
                 mode,
-                lanes,
+                (lanes, pbuf_step),
                 [zero_point, clamp_lo, clamp_hi],
                 [acc_addr, pbuf_addr, x_size, y_size],
                 [dram_addr, x_stride, y_stride],
@@ -77,6 +77,7 @@ fn store() -> impl Strategy<Value = Instr> {
                     clamp_hi,
                     acc_addr,
                     pbuf_addr,
+                    pbuf_step,
                     dram_addr,
                     x_size,
                     y_size,
@@ -125,8 +126,34 @@ fn alu() -> impl Strategy<Value = Instr> {
     )
 }
 
+fn spmv() -> impl Strategy<Value = Instr> {
+    (deps(), any::<[bool; 3]>(), any::<[i16; 2]>(), any::<[u16; 6]>()).prop_map(
+        |(
+            deps,
+            [accumulate, a_unsigned, w_unsigned],
+            [a_zero, w_zero],
+            [wbuf_addr, ibuf_addr, acc_addr, k_size, out_entries, item_entries],
+        )| {
+            Instr::Spmv(Spmv {
+                deps,
+                accumulate,
+                a_unsigned,
+                w_unsigned,
+                a_zero,
+                w_zero,
+                wbuf_addr,
+                ibuf_addr,
+                acc_addr,
+                k_size,
+                out_entries,
+                item_entries,
+            })
+        },
+    )
+}
+
 fn instr() -> impl Strategy<Value = Instr> {
-    prop_oneof![load(), store(), gemm(), alu(), Just(Instr::Fence), Just(Instr::Finish)]
+    prop_oneof![load(), store(), gemm(), alu(), spmv(), Just(Instr::Fence), Just(Instr::Finish)]
 }
 
 proptest! {

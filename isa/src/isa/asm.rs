@@ -67,7 +67,8 @@ impl fmt::Display for Instr {
                     lower(s.mode)
                 )?;
                 if s.mode != RequantMode::None {
-                    write!(f, " pbuf={} zp={}", s.pbuf_addr, s.zero_point)?;
+                    let step = if s.pbuf_step { "+x" } else { "" };
+                    write!(f, " pbuf={}{step} zp={}", s.pbuf_addr, s.zero_point)?;
                 }
                 if s.out_type != OutType::I32 {
                     write!(f, " clamp={}..{}", s.clamp_lo, s.clamp_hi)?;
@@ -121,6 +122,19 @@ impl fmt::Display for Instr {
                     write!(f, " src_stride={},{}", a.src_stride.outer, a.src_stride.inner)?;
                 }
                 write!(f, "{}", a.deps)
+            }
+            Instr::Spmv(x) => {
+                write!(
+                    f,
+                    "{:<9} acc={}+{} ibuf={} wbuf={} k={} items={}",
+                    "spmv", x.acc_addr, x.out_entries, x.ibuf_addr, x.wbuf_addr, x.k_size, x.item_entries
+                )?;
+                let sign = |unsigned: bool| if unsigned { "u" } else { "s" };
+                write!(f, " a={}{} w={}{}", sign(x.a_unsigned), x.a_zero, sign(x.w_unsigned), x.w_zero)?;
+                if x.accumulate {
+                    write!(f, " accumulate")?;
+                }
+                write!(f, "{}", x.deps)
             }
             Instr::Fence => write!(f, "fence"),
             Instr::Finish => write!(f, "finish"),

@@ -43,6 +43,7 @@ pub fn check_instr(instr: &Instr, cfg: &AccelConfig, dram_len: Option<u64>) -> R
         Instr::Store(s) => check_store(s, cfg, dram_len),
         Instr::Gemm(g) => check_gemm(g, cfg),
         Instr::Alu(a) => check_alu(a, cfg),
+        Instr::Spmv(x) => check_spmv(x, cfg),
         Instr::Fence | Instr::Finish => Ok(()),
     }
 }
@@ -184,6 +185,10 @@ fn check_store(s: &Store, cfg: &AccelConfig, dram_len: Option<u64>) -> Result<()
         ensure(u32::from(s.pbuf_addr) < depth, "pbuf_addr", || {
             format!("{} is past the {depth}-entry parameter buffer", s.pbuf_addr)
         })?;
+        let last = u32::from(s.pbuf_addr) + u32::from(s.x_size);
+        ensure(!s.pbuf_step || last <= depth, "pbuf_step", || {
+            format!("entries {}..{last} (one per x) run past the {depth}-entry parameter buffer", s.pbuf_addr)
+        })?;
     }
     let end = u64::from(s.acc_addr) + u64::from(s.x_size) * u64::from(s.y_size);
     let depth = cfg.memory.acc_entries;
@@ -222,16 +227,52 @@ fn check_gemm(g: &Gemm, cfg: &AccelConfig) -> Result<(), InstrProblem> {
     ensure(u32::from(g.wbuf_addr) + tile <= m.wbuf_entries, "wbuf_addr", || {
         format!("the {tile}-entry tile at {} runs past the {}-entry weight buffer", g.wbuf_addr, m.wbuf_entries)
     })?;
-    for (field, zero, unsigned) in [("a_zero", g.a_zero, g.a_unsigned), ("w_zero", g.w_zero, g.w_unsigned)] {
+    check_zero_points(cfg, [("a_zero", g.a_zero, g.a_unsigned), ("w_zero", g.w_zero, g.w_unsigned)])?;
+    // The last vector's last entry.
+    let span = crate::nm::ratio(g.nm) as u16 - 1;
+    check_loop("ibuf_addr", g.ibuf_addr + span, g.loops, g.ibuf_stride, m.ibuf_entries)?;
+    check_loop("acc_addr", g.acc_addr, g.loops, g.acc_stride, m.acc_entries)
+}
+
+fn check_zero_points(cfg: &AccelConfig, zeros: [(&'static str, i16, bool); 2]) -> Result<(), InstrProblem> {
+    for (field, zero, unsigned) in zeros {
         let (min, max) = operand_range(cfg, unsigned);
         ensure((min..=max).contains(&i32::from(zero)), field, || {
             format!("{zero} is outside the operand range {min}..={max}")
         })?;
     }
-    // The last vector's last entry.
-    let span = crate::nm::ratio(g.nm) as u16 - 1;
-    check_loop("ibuf_addr", g.ibuf_addr + span, g.loops, g.ibuf_stride, m.ibuf_entries)?;
-    check_loop("acc_addr", g.acc_addr, g.loops, g.acc_stride, m.acc_entries)
+    Ok(())
+}
+
+fn check_spmv(x: &Spmv, cfg: &AccelConfig) -> Result<(), InstrProblem> {
+    let Some(engine) = &cfg.sparse.engine else {
+        return problem("opcode", "this accelerator has no sparse engine (config sparse.engine)");
+    };
+    let (rows, cols, m) = (cfg.array.rows, cfg.array.cols, &cfg.memory);
+    ensure((1..=engine.max_k).contains(&u32::from(x.k_size)), "k_size", || {
+        format!("must be in 1..={} (sparse.engine.max_k), got {}", engine.max_k, x.k_size)
+    })?;
+    let max_out = engine.max_out_entries(cols);
+    ensure((1..=max_out).contains(&u32::from(x.out_entries)), "out_entries", || {
+        format!("must be in 1..={max_out} (sparse.engine.max_n / cols), got {}", x.out_entries)
+    })?;
+    let tile = crate::spmv::count_entries(x.k_size.into()) as u32 + u32::from(x.item_entries);
+    ensure(u32::from(x.wbuf_addr) + tile <= m.wbuf_entries, "wbuf_addr", || {
+        format!("the {tile}-entry sparse tile at {} runs past the {}-entry weight buffer", x.wbuf_addr, m.wbuf_entries)
+    })?;
+    let act_entries = u32::from(x.k_size).div_ceil(rows);
+    ensure(u32::from(x.ibuf_addr) + act_entries <= m.ibuf_entries, "ibuf_addr", || {
+        format!("the {act_entries} activation entries at {} run past the {}-entry IBUF", x.ibuf_addr, m.ibuf_entries)
+    })?;
+    ensure(u32::from(x.acc_addr) + u32::from(x.out_entries) <= m.acc_entries, "acc_addr", || {
+        format!(
+            "entries [{}, {}) run past the {}-entry accumulator",
+            x.acc_addr,
+            u32::from(x.acc_addr) + u32::from(x.out_entries),
+            m.acc_entries
+        )
+    })?;
+    check_zero_points(cfg, [("a_zero", x.a_zero, x.a_unsigned), ("w_zero", x.w_zero, x.w_unsigned)])
 }
 
 fn check_alu(a: &Alu, cfg: &AccelConfig) -> Result<(), InstrProblem> {

@@ -40,7 +40,8 @@ impl Format {
     }
 }
 
-const OPCODE: Field = u("opcode", 0, 4, "1 LOAD, 2 STORE, 3 GEMM, 4 ALU, 5 FENCE, 6 FINISH; 0 and 7-15 are invalid");
+const OPCODE: Field =
+    u("opcode", 0, 4, "1 LOAD, 2 STORE, 3 GEMM, 4 ALU, 5 FENCE, 6 FINISH, 7 SPMV; 0 and 8-15 are invalid");
 const POP_PREV: Field = u("pop_prev", 4, 1, "wait for and consume a token from the previous queue before running");
 const POP_NEXT: Field = u("pop_next", 5, 1, "wait for and consume a token from the next queue before running");
 const PUSH_PREV: Field = u("push_prev", 6, 1, "give a token to the previous queue after completing");
@@ -75,6 +76,8 @@ mod store {
         u("out_type", 8, 3, "0 int8, 1 uint8, 2 int4, 3 uint4 (packed, low nibble first), 4 int32");
     pub const MODE: Field =
         u("mode", 11, 2, "0 none (clamp), 1 fixed (TFLite double rounding), 2 fixed single rounding, 3 float (ONNX)");
+    pub const PBUF_STEP: Field =
+        u("pbuf_step", 13, 1, "entry (y, x) takes parameter entry pbuf_addr + x (one per output block)");
     pub const LANES: Field = u("lanes", 16, 8, "elements written per entry (1..=cols)");
     pub const ZERO_POINT: Field = s("zero_point", 32, 16, "output zero point added after scaling");
     pub const ACC_ADDR: Field = u("acc_addr", 64, 16, "first accumulator entry");
@@ -87,8 +90,8 @@ mod store {
     pub const CLAMP_LO: Field = s("clamp_lo", 224, 16, "lowest output value (activation and type range)");
     pub const CLAMP_HI: Field = s("clamp_hi", 240, 16, "highest output value");
     pub const FIELDS: &[Field] = &[
-        OUT_TYPE, MODE, LANES, ZERO_POINT, ACC_ADDR, X_SIZE, Y_SIZE, PBUF_ADDR, DRAM_ADDR, Y_STRIDE, X_STRIDE,
-        CLAMP_LO, CLAMP_HI,
+        OUT_TYPE, MODE, PBUF_STEP, LANES, ZERO_POINT, ACC_ADDR, X_SIZE, Y_SIZE, PBUF_ADDR, DRAM_ADDR, Y_STRIDE,
+        X_STRIDE, CLAMP_LO, CLAMP_HI,
     ];
 }
 
@@ -160,19 +163,49 @@ mod alu {
     ];
 }
 
+mod spmv {
+    use super::*;
+    pub const ACCUMULATE: Field = u("accumulate", 8, 1, "add into the accumulator instead of overwriting");
+    pub const A_UNSIGNED: Field = u("a_unsigned", 10, 1, "activations are unsigned (zero-extended)");
+    pub const W_UNSIGNED: Field = u("w_unsigned", 11, 1, "weights are unsigned (zero-extended)");
+    pub const A_ZERO: Field = s("a_zero", 16, 16, "activation zero point; activations equal to it are skipped");
+    pub const W_ZERO: Field = s("w_zero", 32, 16, "weight zero point, subtracted from every nonzero item");
+    pub const WBUF_ADDR: Field = u("wbuf_addr", 48, 16, "first entry of the sparse tile (its column counts)");
+    pub const IBUF_ADDR: Field = u("ibuf_addr", 64, 16, "entry holding the first activation");
+    pub const ACC_ADDR: Field = u("acc_addr", 80, 16, "first accumulator entry written");
+    pub const K_SIZE: Field = u("k_size", 96, 16, "activations (weight columns) of the tile, 1..=sparse.engine.max_k");
+    pub const OUT_ENTRIES: Field =
+        u("out_entries", 112, 16, "accumulator entries written (cols outputs each), 1..=max_n / cols");
+    pub const ITEM_ENTRIES: Field = u("item_entries", 128, 16, "weight-buffer entries of nonzero items");
+    pub const FIELDS: &[Field] = &[
+        ACCUMULATE,
+        A_UNSIGNED,
+        W_UNSIGNED,
+        A_ZERO,
+        W_ZERO,
+        WBUF_ADDR,
+        IBUF_ADDR,
+        ACC_ADDR,
+        K_SIZE,
+        OUT_ENTRIES,
+        ITEM_ENTRIES,
+    ];
+}
+
 /// Header of queue instructions.
 const QUEUED: &[Field] = &[OPCODE, POP_PREV, POP_NEXT, PUSH_PREV, PUSH_NEXT];
 /// Header of the dispatcher-level FENCE and FINISH: no token flags.
 const BARE: &[Field] = &[OPCODE];
 
 /// Every instruction format, in opcode order.
-pub static FORMATS: [Format; 6] = [
+pub static FORMATS: [Format; 7] = [
     Format { name: "LOAD", opcode: Opcode::Load, header: QUEUED, fields: load::FIELDS },
     Format { name: "STORE", opcode: Opcode::Store, header: QUEUED, fields: store::FIELDS },
     Format { name: "GEMM", opcode: Opcode::Gemm, header: QUEUED, fields: gemm::FIELDS },
     Format { name: "ALU", opcode: Opcode::Alu, header: QUEUED, fields: alu::FIELDS },
     Format { name: "FENCE", opcode: Opcode::Fence, header: BARE, fields: &[] },
     Format { name: "FINISH", opcode: Opcode::Finish, header: BARE, fields: &[] },
+    Format { name: "SPMV", opcode: Opcode::Spmv, header: QUEUED, fields: spmv::FIELDS },
 ];
 
 pub fn format_of(opcode: Opcode) -> &'static Format {
@@ -201,7 +234,7 @@ macro_rules! bits_enum {
     };
 }
 
-bits_enum!(Opcode: Load, Store, Gemm, Alu, Fence, Finish);
+bits_enum!(Opcode: Load, Store, Gemm, Alu, Fence, Finish, Spmv);
 bits_enum!(Mem: Ibuf, Wbuf, Acc, Pbuf);
 bits_enum!(AccElem: I8, U8, I32);
 bits_enum!(OutType: I8, U8, I4, U4, I32);
@@ -310,6 +343,7 @@ pub(super) fn encode(instr: &Instr) -> [u8; INSTR_BYTES] {
             w.put(X_SIZE, st.x_size.into());
             w.put(Y_SIZE, st.y_size.into());
             w.put(PBUF_ADDR, st.pbuf_addr.into());
+            w.put_bool(PBUF_STEP, st.pbuf_step);
             w.put(DRAM_ADDR, st.dram_addr.into());
             w.put(Y_STRIDE, st.y_stride.into());
             w.put(X_STRIDE, st.x_stride.into());
@@ -349,6 +383,20 @@ pub(super) fn encode(instr: &Instr) -> [u8; INSTR_BYTES] {
             w.put(DST_INNER_STRIDE, a.dst_stride.inner.into());
             w.put(SRC_OUTER_STRIDE, a.src_stride.outer.into());
             w.put(SRC_INNER_STRIDE, a.src_stride.inner.into());
+        }
+        Instr::Spmv(x) => {
+            use spmv::*;
+            w.put_bool(ACCUMULATE, x.accumulate);
+            w.put_bool(A_UNSIGNED, x.a_unsigned);
+            w.put_bool(W_UNSIGNED, x.w_unsigned);
+            w.put_signed(A_ZERO, x.a_zero.into());
+            w.put_signed(W_ZERO, x.w_zero.into());
+            w.put(WBUF_ADDR, x.wbuf_addr.into());
+            w.put(IBUF_ADDR, x.ibuf_addr.into());
+            w.put(ACC_ADDR, x.acc_addr.into());
+            w.put(K_SIZE, x.k_size.into());
+            w.put(OUT_ENTRIES, x.out_entries.into());
+            w.put(ITEM_ENTRIES, x.item_entries.into());
         }
         Instr::Fence | Instr::Finish => {}
     }
@@ -398,6 +446,7 @@ pub(super) fn decode(bytes: &[u8; INSTR_BYTES]) -> Result<Instr, DecodeError> {
                 x_size: w.get(X_SIZE) as u16,
                 y_size: w.get(Y_SIZE) as u16,
                 pbuf_addr: w.get(PBUF_ADDR) as u16,
+                pbuf_step: w.get_bool(PBUF_STEP),
                 dram_addr: w.get(DRAM_ADDR) as u32,
                 y_stride: w.get(Y_STRIDE) as u32,
                 x_stride: w.get(X_STRIDE) as u32,
@@ -437,6 +486,23 @@ pub(super) fn decode(bytes: &[u8; INSTR_BYTES]) -> Result<Instr, DecodeError> {
                 loops: Loop2 { outer: w.get(OUTER) as u16, inner: w.get(INNER) as u16 },
                 dst_stride: Stride2 { outer: w.get(DST_OUTER_STRIDE) as u16, inner: w.get(DST_INNER_STRIDE) as u16 },
                 src_stride: Stride2 { outer: w.get(SRC_OUTER_STRIDE) as u16, inner: w.get(SRC_INNER_STRIDE) as u16 },
+            })
+        }
+        Opcode::Spmv => {
+            use spmv::*;
+            Instr::Spmv(Spmv {
+                deps,
+                accumulate: w.get_bool(ACCUMULATE),
+                a_unsigned: w.get_bool(A_UNSIGNED),
+                w_unsigned: w.get_bool(W_UNSIGNED),
+                a_zero: w.get_signed(A_ZERO) as i16,
+                w_zero: w.get_signed(W_ZERO) as i16,
+                wbuf_addr: w.get(WBUF_ADDR) as u16,
+                ibuf_addr: w.get(IBUF_ADDR) as u16,
+                acc_addr: w.get(ACC_ADDR) as u16,
+                k_size: w.get(K_SIZE) as u16,
+                out_entries: w.get(OUT_ENTRIES) as u16,
+                item_entries: w.get(ITEM_ENTRIES) as u16,
             })
         }
         Opcode::Fence => Instr::Fence,

@@ -90,6 +90,7 @@ pub enum Opcode {
     Alu = 4,
     Fence = 5,
     Finish = 6,
+    Spmv = 7,
 }
 
 /// On-chip memories addressable by `LOAD`.
@@ -288,6 +289,9 @@ pub struct Store {
     pub acc_addr: u16,
     /// Parameter entry (one per output-channel block) used when `mode != None`.
     pub pbuf_addr: u16,
+    /// Entry `(y, x)` takes parameter entry `pbuf_addr + x` instead of `pbuf_addr`:
+    /// one STORE writes a row of output-channel blocks, each with its own parameters.
+    pub pbuf_step: bool,
     pub dram_addr: u32,
     pub x_size: u16,
     pub y_size: u16,
@@ -328,6 +332,36 @@ pub struct Gemm {
     pub acc_stride: Stride2,
 }
 
+/// `SPMV`: one activation vector times an unstructured-sparse weight tile, on the
+/// sparse engine ([`crate::spmv`], `docs/sparse.md`).
+///
+/// The tile at `wbuf_addr` holds `k_size` columns (activations) and
+/// `out_entries * cols` output channels: first `ceil(k_size / 2)` count entries, then
+/// `item_entries` entries of nonzero items, each column pair of an entry belonging to
+/// one engine PE. The activations are the `k_size` consecutive operands from IBUF
+/// entry `ibuf_addr`. For every output channel `n`:
+/// `acc[acc_addr + n / cols][n % cols] (+)= sum_k (a_k - a_zero) * (W[k][n] - w_zero)`
+/// over the tile's nonzero items (absent weights are `w_zero`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Spmv {
+    pub deps: Deps,
+    /// Add to the accumulator instead of overwriting it.
+    pub accumulate: bool,
+    pub a_unsigned: bool,
+    pub w_unsigned: bool,
+    pub a_zero: i16,
+    pub w_zero: i16,
+    pub wbuf_addr: u16,
+    pub ibuf_addr: u16,
+    pub acc_addr: u16,
+    /// Activations (weight-matrix columns) of the tile.
+    pub k_size: u16,
+    /// Accumulator entries written: the tile's output channels are `out_entries * cols`.
+    pub out_entries: u16,
+    /// Weight-buffer entries of nonzero items after the count entries.
+    pub item_entries: u16,
+}
+
 /// `ALU`: lane-wise operations on accumulator entries, over a two-level loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Alu {
@@ -351,6 +385,7 @@ pub enum Instr {
     Store(Store),
     Gemm(Gemm),
     Alu(Alu),
+    Spmv(Spmv),
     /// Waits until every queue is empty and every unit idle.
     Fence,
     /// Waits like `FENCE`, then raises DONE (and the interrupt, if enabled).
@@ -364,6 +399,7 @@ impl Instr {
             Instr::Store(_) => Opcode::Store,
             Instr::Gemm(_) => Opcode::Gemm,
             Instr::Alu(_) => Opcode::Alu,
+            Instr::Spmv(_) => Opcode::Spmv,
             Instr::Fence => Opcode::Fence,
             Instr::Finish => Opcode::Finish,
         }
@@ -379,7 +415,7 @@ impl Instr {
                 Mem::Acc | Mem::Pbuf => Queue::Compute,
             }),
             Instr::Store(_) => Some(Queue::Store),
-            Instr::Gemm(_) | Instr::Alu(_) => Some(Queue::Compute),
+            Instr::Gemm(_) | Instr::Alu(_) | Instr::Spmv(_) => Some(Queue::Compute),
             Instr::Fence | Instr::Finish => None,
         }
     }
@@ -390,6 +426,7 @@ impl Instr {
             Instr::Store(x) => x.deps,
             Instr::Gemm(x) => x.deps,
             Instr::Alu(x) => x.deps,
+            Instr::Spmv(x) => x.deps,
             Instr::Fence | Instr::Finish => Deps::NONE,
         }
     }
@@ -400,6 +437,7 @@ impl Instr {
             Instr::Store(x) => Some(&mut x.deps),
             Instr::Gemm(x) => Some(&mut x.deps),
             Instr::Alu(x) => Some(&mut x.deps),
+            Instr::Spmv(x) => Some(&mut x.deps),
             Instr::Fence | Instr::Finish => None,
         }
     }
@@ -416,6 +454,7 @@ impl Instr {
             Instr::Store(_) => "store",
             Instr::Gemm(_) => "gemm",
             Instr::Alu(_) => "alu",
+            Instr::Spmv(_) => "spmv",
             Instr::Fence => "fence",
             Instr::Finish => "finish",
         }

@@ -5,10 +5,10 @@
 use super::RunStats;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{
-    mem_shape, AccElem, Alu, AluOp, Gemm, Load, Mem, OutType, RequantMode, Store, PARAM_LANE_BYTES,
+    mem_shape, AccElem, Alu, AluOp, Gemm, Load, Mem, OutType, RequantMode, Spmv, Store, PARAM_LANE_BYTES,
 };
-use tessera_isa::nm;
 use tessera_isa::quant::{self, ParamLane};
+use tessera_isa::{nm, spmv};
 
 /// What identifies the tile in the array: (wbuf_addr, w_zero, w_unsigned, nm).
 pub type TileKey = (u16, i16, bool, u8);
@@ -43,6 +43,16 @@ pub struct Memories {
 pub struct WeightReuseMismatch {
     pub loaded: Option<TileKey>,
     pub requested: TileKey,
+}
+
+/// A sparse tile whose items do not fit the `SPMV` that reads them (the RTL stops
+/// with `BadField` before writing the accumulator).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SparseFault {
+    #[error("PE {pe}'s counts ask for item {item}, past the instruction's {item_entries} item entries")]
+    PastItems { pe: usize, item: usize, item_entries: u16 },
+    #[error("PE {pe}'s item {item} names local row {row}, past the {rows} rows of {out_entries} output entries")]
+    RowOutOfRange { pe: usize, item: usize, row: u8, rows: usize, out_entries: u16 },
 }
 
 impl Memories {
@@ -189,13 +199,17 @@ impl Memories {
         };
         // Mode `None` reads no parameters (and `pbuf_addr` is then unchecked).
         let unused = vec![ParamLane::default(); self.cols];
-        let params = match s.mode {
+        let params_of = |x: usize| match s.mode {
             RequantMode::None => &unused[..],
-            _ => &self.pbuf[usize::from(s.pbuf_addr) * self.cols..][..self.cols],
+            _ => {
+                let entry = usize::from(s.pbuf_addr) + if s.pbuf_step { x } else { 0 };
+                &self.pbuf[entry * self.cols..][..self.cols]
+            }
         };
         let mut values = vec![0i32; lanes];
         for y in 0..usize::from(s.y_size) {
             for x in 0..usize::from(s.x_size) {
+                let params = params_of(x);
                 let entry = usize::from(s.acc_addr) + y * usize::from(s.x_size) + x;
                 let acc = &self.acc[entry * self.cols..entry * self.cols + lanes];
                 for ((v, a), p) in values.iter_mut().zip(acc).zip(params) {
@@ -273,6 +287,60 @@ impl Memories {
             }
         }
         ArrayTile { key, weights }
+    }
+
+    /// `SPMV` on the sparse engine: every PE walks its columns, skips the columns
+    /// whose activation is zero, and multiplies the others' items into its partial
+    /// sums, which then go to the accumulator lanes it owns ([`tessera_isa::spmv`]).
+    pub fn spmv(&mut self, x: &Spmv, stats: &mut RunStats) -> Result<(), SparseFault> {
+        let (rows, cols) = (self.rows, self.cols);
+        let (k_size, out_entries) = (usize::from(x.k_size), usize::from(x.out_entries));
+        let local_rows = 2 * out_entries;
+        let tile = usize::from(x.wbuf_addr);
+        let items_at = tile + spmv::count_entries(k_size);
+        let activation =
+            |k: usize| self.operand(self.ibuf[usize::from(x.ibuf_addr) * rows + k], x.a_unsigned) - i32::from(x.a_zero);
+        let mut sums = vec![vec![0i32; local_rows]; cols / 2];
+        for (pe, local) in sums.iter_mut().enumerate() {
+            let mut item = 0usize;
+            for k in 0..k_size {
+                let count = usize::from(self.wbuf[(tile + k / 2) * cols + 2 * pe + k % 2]);
+                let a = activation(k);
+                if a == 0 {
+                    item += count;
+                    continue;
+                }
+                for _ in 0..count {
+                    if item >= usize::from(x.item_entries) {
+                        return Err(SparseFault::PastItems { pe, item, item_entries: x.item_entries });
+                    }
+                    let at = (items_at + item) * cols + 2 * pe;
+                    let row = self.wbuf[at + 1];
+                    if usize::from(row) >= local_rows {
+                        return Err(SparseFault::RowOutOfRange {
+                            pe,
+                            item,
+                            row,
+                            rows: local_rows,
+                            out_entries: x.out_entries,
+                        });
+                    }
+                    let w = self.operand(self.wbuf[at], x.w_unsigned) - i32::from(x.w_zero);
+                    local[usize::from(row)] = local[usize::from(row)].wrapping_add(a * w);
+                    stats.macs += 1;
+                    item += 1;
+                }
+            }
+        }
+        for e in 0..out_entries {
+            let base = (usize::from(x.acc_addr) + e) * cols;
+            for lane in 0..cols {
+                let sum = sums[lane / 2][2 * e + lane % 2];
+                let old = if x.accumulate { self.acc[base + lane] } else { 0 };
+                self.acc[base + lane] = self.wrap(old.wrapping_add(sum));
+            }
+        }
+        Ok(())
     }
 
     pub fn alu(&mut self, a: &Alu) {

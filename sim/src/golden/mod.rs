@@ -13,7 +13,7 @@ mod exec;
 pub(crate) mod sched;
 
 pub use device::GoldenDevice;
-pub use exec::{alu_op, Memories, TileKey, WeightReuseMismatch};
+pub use exec::{alu_op, Memories, SparseFault, TileKey, WeightReuseMismatch};
 
 use sched::Controller;
 use tessera_isa::config::AccelConfig;
@@ -29,9 +29,11 @@ pub struct RunStats {
     pub stores: u64,
     pub gemms: u64,
     pub alus: u64,
+    pub spmvs: u64,
     /// Activation vectors streamed through the array.
     pub gemm_vectors: u64,
-    /// Multiply-accumulates issued: vectors x rows x cols.
+    /// Multiply-accumulates issued: vectors x rows x cols on the array, one per
+    /// nonzero item with a nonzero activation on the sparse engine.
     pub macs: u64,
     pub dma_read_bytes: u64,
     pub dma_write_bytes: u64,
@@ -46,6 +48,8 @@ pub enum ExecError {
     Invalid { index: usize, mnemonic: &'static str, problem: InstrProblem },
     #[error("instruction #{index} `gemm`: reuse_weights asks for tile {requested:?} (wbuf_addr, w_zero, w_unsigned, nm) but the array holds {loaded:?}")]
     WeightReuse { index: usize, loaded: Option<TileKey>, requested: TileKey },
+    #[error("instruction #{index} `spmv`: {fault}")]
+    SparseItem { index: usize, fault: SparseFault },
     #[error("dependency deadlock (dispatcher at #{dispatch_pc}):\n  {}", .waits.join("\n  "))]
     Deadlock { oldest: usize, dispatch_pc: usize, waits: Vec<String> },
     #[error("the program's {len} instructions ran out without FINISH")]
@@ -59,7 +63,7 @@ impl ExecError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ExecError::Decode { .. } => ErrorCode::BadInstruction,
-            ExecError::Invalid { .. } => ErrorCode::BadField,
+            ExecError::Invalid { .. } | ExecError::SparseItem { .. } => ErrorCode::BadField,
             ExecError::WeightReuse { .. } => ErrorCode::WeightReuse,
             ExecError::Deadlock { .. } => ErrorCode::Deadlock,
             ExecError::NoFinish { .. } => ErrorCode::NoFinish,
@@ -72,7 +76,8 @@ impl ExecError {
         match self {
             ExecError::Decode { index, .. }
             | ExecError::Invalid { index, .. }
-            | ExecError::WeightReuse { index, .. } => *index,
+            | ExecError::WeightReuse { index, .. }
+            | ExecError::SparseItem { index, .. } => *index,
             ExecError::Deadlock { oldest, .. } => *oldest,
             ExecError::NoFinish { len } => *len,
             ExecError::ProgramOutOfRange { .. } => 0,
@@ -244,6 +249,10 @@ impl Golden {
             Instr::Alu(a) => {
                 stats.alus += 1;
                 self.mem.alu(a);
+            }
+            Instr::Spmv(x) => {
+                stats.spmvs += 1;
+                self.mem.spmv(x, stats).map_err(|fault| ExecError::SparseItem { index, fault })?;
             }
             Instr::Fence | Instr::Finish => unreachable!("barriers are handled by the dispatcher"),
         }

@@ -506,7 +506,7 @@ pub fn access_of(cfg: &AccelConfig, instr: &Instr) -> Access {
         Instr::Store(s) => {
             let (x, y) = (usize::from(s.x_size), usize::from(s.y_size));
             if s.mode != RequantMode::None && x * y > 0 {
-                a.read(Res::Pbuf, usize::from(s.pbuf_addr), 1);
+                a.read(Res::Pbuf, usize::from(s.pbuf_addr), if s.pbuf_step { x } else { 1 });
             }
             a.read(Res::Acc, usize::from(s.acc_addr), x * y);
             let eb = store_entry_bytes(s) as usize;
@@ -543,6 +543,15 @@ pub fn access_of(cfg: &AccelConfig, instr: &Instr) -> Access {
                     a.write(Res::Acc, d, 1);
                 }
             }
+        }
+        Instr::Spmv(x) => {
+            let tile = tessera_isa::spmv::count_entries(x.k_size.into()) + usize::from(x.item_entries);
+            a.read(Res::Wbuf, usize::from(x.wbuf_addr), tile);
+            a.read(Res::Ibuf, usize::from(x.ibuf_addr), usize::from(x.k_size).div_ceil(cfg.array.rows as usize));
+            if x.accumulate {
+                a.read(Res::Acc, usize::from(x.acc_addr), usize::from(x.out_entries));
+            }
+            a.write(Res::Acc, usize::from(x.acc_addr), usize::from(x.out_entries));
         }
         Instr::Fence | Instr::Finish => {}
     }

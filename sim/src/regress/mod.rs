@@ -7,6 +7,7 @@
 //!   IBUF loops) checked against a direct convolution;
 //! - [`extremes`]: requantization and ALU arithmetic on extreme values;
 //! - [`sparse`]: N:4 structured-sparse GEMMs checked against the dense product;
+//! - [`spmv`]: unstructured-sparse SPMVs on the sparse engine, likewise;
 //! - [`fault`]: programs with one fault, where both devices must report the same
 //!   error at the same instruction;
 //! - [`schedule`]: runs a program under random legal schedules, to show it is
@@ -26,6 +27,7 @@ pub mod random;
 pub mod report;
 pub mod schedule;
 pub mod sparse;
+pub mod spmv;
 
 pub use report::describe_mismatch;
 
@@ -113,7 +115,7 @@ pub fn with_program(image: &[u8], program: &Program) -> (Vec<u8>, usize) {
 
 /// Case kinds made by this module (the GEMM kind needs the compiler and is made by
 /// the test).
-pub const KINDS: [&str; 5] = ["program", "conv", "extremes", "fault", "sparse"];
+pub const KINDS: [&str; 6] = ["program", "conv", "extremes", "fault", "sparse", "spmv"];
 
 /// The configs the regression runs on: the built-ins, `tiny-int4` (the tiny array
 /// with 4-bit operands) and `tiny-edge` (a 4x6 array with 20-bit accumulators,
@@ -204,6 +206,10 @@ pub fn sparse_case(cfg: &AccelConfig, seed: u64) -> Case {
     checked_case("sparse", seed, sparse::random_sparse(cfg, seed))
 }
 
+pub fn spmv_case(cfg: &AccelConfig, seed: u64) -> Case {
+    checked_case("spmv", seed, spmv::random_spmv(cfg, seed))
+}
+
 pub fn extremes_case(cfg: &AccelConfig, seed: u64) -> Case {
     let (image, program) = extremes::extremes_program(cfg, seed);
     let description = format!("extreme accumulators, parameters and ALU operands ({} instructions)", program.len());
@@ -232,6 +238,7 @@ pub fn make_case(cfg: &AccelConfig, kind: &str, seed: u64) -> Case {
         "extremes" => extremes_case(cfg, seed),
         "fault" => fault_case(cfg, seed),
         "sparse" => sparse_case(cfg, seed),
+        "spmv" => spmv_case(cfg, seed),
         _ => panic!("unknown case kind `{kind}` (known: {KINDS:?}, and `gemm` in the test)"),
     }
 }

@@ -725,6 +725,12 @@ impl Gen<'_> {
             (zp, a as i16, b as i16)
         };
         let (x, y, _) = self.shape(self.acc.largest().min(64), false);
+        // Fixed-point parameters are valid anywhere: step through a row's worth of
+        // entries when they all lie in the loaded window.
+        let pbuf_step = matches!(mode, RequantMode::Fixed | RequantMode::FixedSingle)
+            && x > 1
+            && self.b.rng.random_bool(0.3)
+            && (0..x).all(|i| in_window.contains(&(usize::from(pbuf_addr) + i)));
         let acc_addr = self.acc.place(&mut self.b.rng, x * y);
         let eb = (lanes * out_type.bits() as usize).div_ceil(8);
         let (dst, xs, ys) = self.place_ddr(x, y, eb, self.layout.out.clone());
@@ -737,6 +743,7 @@ impl Gen<'_> {
             clamp_hi,
             acc_addr: acc_addr as u16,
             pbuf_addr,
+            pbuf_step,
             dram_addr: dst as u32,
             x_size: x as u16,
             y_size: y as u16,

@@ -141,6 +141,7 @@ pub fn run_random_schedule(
             Instr::Store(s) => mem.store(s, ddr, &mut stats),
             Instr::Gemm(g) => mem.gemm(g, &mut stats).map_err(|e| format!("#{index}: weight reuse {e:?}"))?,
             Instr::Alu(a) => mem.alu(a),
+            Instr::Spmv(x) => mem.spmv(x, &mut stats).map_err(|e| format!("#{index}: {e}"))?,
             Instr::Fence | Instr::Finish => unreachable!("barriers are not queued"),
         }
         for f in pops {
