@@ -19,11 +19,12 @@ use crate::accumulator::Accumulator;
 use crate::alu::{AluLane, ALU_LATENCY};
 use crate::array::SystolicArray;
 use crate::controller::QueueEntry;
-use crate::decode::{AluFields, GemmFields, HeaderFields, LoadFields};
+use crate::decode::{AluFields, GemmFields, HeaderFields, LoadFields, SpmvFields};
 use crate::delay::Delay;
 use crate::load_engine::LoadEngine;
 use crate::operand::OperandExt;
 use crate::ram::RamStyle;
+use crate::sparse_engine::SparseEngine;
 use crate::token_gate::TokenGate;
 use crate::vector_route::VectorRoute;
 use crate::widen::Widen;
@@ -70,7 +71,9 @@ pub struct ComputeUnit {
     // Input and weight buffer read ports.
     pub ibuf_raddr: Signal<Out, Bits<16>>,
     pub ibuf_rdata: Vec<Signal<In, Bits<8>>>,
-    pub wbuf_raddr: Signal<Out, Bits<16>>,
+    /// A read address per weight-buffer column (the sparse engine reads each
+    /// column pair on its own; everything else reads whole entries).
+    pub wbuf_raddr: Vec<Signal<Out, Bits<16>>>,
     pub wbuf_rdata: Vec<Signal<In, Bits<8>>>,
     // Accumulator read port for the store unit.
     pub store_ren: Signal<In, Bit>,
@@ -100,7 +103,9 @@ pub struct ComputeUnit {
     ld: LoadFields,
     gm: GemmFields,
     al: AluFields,
+    sp: SpmvFields,
     engine: LoadEngine,
+    spmv: SparseEngine,
     array: SystolicArray,
     route: VectorRoute,
     acc: Accumulator,
@@ -215,6 +220,9 @@ pub struct ComputeUnit {
     is_gemm: Signal<Local, Bit>,
     is_alu: Signal<Local, Bit>,
     is_load: Signal<Local, Bit>,
+    is_spmv: Signal<Local, Bit>,
+    start_spmv: Signal<Local, Bit>,
+    wbuf_entry: Signal<Local, Bits<16>>,
     drained: Signal<Local, Bit>,
     gemm_ready: Signal<Local, Bit>,
     other_ready: Signal<Local, Bit>,
@@ -280,6 +288,7 @@ pub struct ComputeUnit {
     bit15: Constant<Bits<16>>,
     code_bad_field: Constant<Bits<8>>,
     code_weight_reuse: Constant<Bits<8>>,
+    has_engine: Constant<Bit>,
     _rows: usize,
     _cols: usize,
     _al: usize,
@@ -344,7 +353,7 @@ impl ComputeUnit {
             r_last: Default::default(),
             ibuf_raddr: Default::default(),
             ibuf_rdata: vec_of(banks * rows),
-            wbuf_raddr: Default::default(),
+            wbuf_raddr: vec_of(cols),
             wbuf_rdata: vec_of(cols),
             store_ren: Default::default(),
             store_raddr: Default::default(),
@@ -370,6 +379,8 @@ impl ComputeUnit {
             ld: Default::default(),
             gm: Default::default(),
             al: Default::default(),
+            sp: Default::default(),
+            spmv: SparseEngine::new(cfg),
             engine: LoadEngine::new(
                 b,
                 cfg.axi.max_burst_beats as usize,
@@ -479,6 +490,9 @@ impl ComputeUnit {
             is_gemm: Default::default(),
             is_alu: Default::default(),
             is_load: Default::default(),
+            is_spmv: Default::default(),
+            start_spmv: Default::default(),
+            wbuf_entry: Default::default(),
             drained: Default::default(),
             gemm_ready: Default::default(),
             other_ready: Default::default(),
@@ -539,6 +553,7 @@ impl ComputeUnit {
             last_only: konst(1 << SB_LAST),
             bit15: konst(0x8000),
             code_bad_field: konst(ErrorCode::BadField as u64),
+            has_engine: Constant::new(cfg.sparse.engine.is_some()),
             code_weight_reuse: konst(ErrorCode::WeightReuse as u64),
             _rows: rows,
             _cols: cols,
@@ -639,7 +654,7 @@ impl Logic for ComputeUnit {
             alu_group,
             ld_active
         );
-        clock!(self, clock, gate, engine, array, acc, side, alu_group_delay);
+        clock!(self, clock, gate, engine, spmv, array, acc, side, alu_group_delay);
         for c in 0..self._cols {
             self.last_w_data[c].clock.next = self.clock.val();
             self.alu_dst[c].clock.next = self.clock.val();
@@ -661,23 +676,32 @@ impl Logic for ComputeUnit {
         }
         self.gate.reset.next = self.reset.val();
         self.engine.reset.next = self.reset.val();
+        self.spmv.reset.next = self.reset.val();
         self.err_pulse.d.next = false;
         self.instr.next = self.head.val().get_bits::<256>(0);
         self.hdr.instr.next = self.instr.val();
         self.ld.instr.next = self.instr.val();
         self.gm.instr.next = self.instr.val();
         self.al.instr.next = self.instr.val();
+        self.sp.instr.next = self.instr.val();
 
         // ---- Which instruction may start.
         self.is_gemm.next = self.hdr.opcode.val() == 3;
         self.is_alu.next = self.hdr.opcode.val() == 4;
         self.is_load.next = self.hdr.opcode.val() == 1;
+        self.is_spmv.next = (self.hdr.opcode.val() == 7) & self.has_engine.val();
         self.drained.next =
             !self.g_active.q.val() & !self.w_loading.q.val() & !self.inflight.q.val().any() & !self.v_present.q.val();
-        self.gemm_ready.next =
-            !self.g_active.q.val() & !self.w_loading.q.val() & !self.alu_active.q.val() & !self.ld_active.q.val();
-        self.other_ready.next =
-            self.drained.val() & !self.alu_active.q.val() & !self.ld_active.q.val() & !self.engine.busy.val();
+        self.gemm_ready.next = !self.g_active.q.val()
+            & !self.w_loading.q.val()
+            & !self.alu_active.q.val()
+            & !self.ld_active.q.val()
+            & !self.spmv.busy.val();
+        self.other_ready.next = self.drained.val()
+            & !self.alu_active.q.val()
+            & !self.ld_active.q.val()
+            & !self.engine.busy.val()
+            & !self.spmv.busy.val();
         self.gate.head_valid.next = self.head_valid.val();
         self.gate.ready.next = self.other_ready.val();
         if self.is_gemm.val() {
@@ -701,6 +725,7 @@ impl Logic for ComputeUnit {
         self.start_gemm.next = self.gate.start.val() & self.is_gemm.val();
         self.start_alu.next = self.gate.start.val() & self.is_alu.val();
         self.start_load.next = self.gate.start.val() & self.is_load.val();
+        self.start_spmv.next = self.gate.start.val() & self.is_spmv.val();
         if self.gate.start.val() {
             self.pc.d.next = self.head.val().get_bits::<32>(256);
             self.push_prev_q.d.next = self.hdr.push_prev.val().any();
@@ -786,7 +811,7 @@ impl Logic for ComputeUnit {
 
         // ---- Weight loading: WBUF row j is read, then written into the array next cycle
         // (a sparse tile's metadata entry before each block of eight rows).
-        self.wbuf_raddr.next = self.g_wbuf.q.val() + self.w_rd.q.val();
+        self.wbuf_entry.next = self.g_wbuf.q.val() + self.w_rd.q.val();
         if self.w_loading.q.val() {
             self.w_rd.d.next = self.w_rd.q.val() + 1;
             if self.w_meta_next.q.val() {
@@ -928,9 +953,44 @@ impl Logic for ComputeUnit {
             self.shadow_busy.d.next = self.shadow_hold.val();
         }
         self.vector_issued.next = self.v_present.q.val() & self.v_side.q.val().get_bit(self.sb_valid.val().index());
-        self.macs.next = 0.into();
+        self.macs.next = self.spmv.macs.val();
         if self.vector_issued.val() {
             self.macs.next = self.macs_per_vector.val();
+        }
+
+        // ---- SPMV on the sparse engine, which owns the buffers' read ports and the
+        // accumulator while it runs (it starts only when everything else is idle).
+        self.spmv.start.next = self.start_spmv.val();
+        self.spmv.halt.next = self.halt.val();
+        self.spmv.accumulate.next = self.sp.accumulate.val().any();
+        self.spmv.a_unsigned.next = self.sp.a_unsigned.val().any();
+        self.spmv.w_unsigned.next = self.sp.w_unsigned.val().any();
+        self.spmv.a_zero.next = self.sp.a_zero.val();
+        self.spmv.w_zero.next = self.sp.w_zero.val();
+        self.spmv.wbuf_addr.next = self.sp.wbuf_addr.val();
+        self.spmv.ibuf_addr.next = self.sp.ibuf_addr.val();
+        self.spmv.acc_addr.next = self.sp.acc_addr.val();
+        self.spmv.k_size.next = self.sp.k_size.val();
+        self.spmv.out_entries.next = self.sp.out_entries.val();
+        self.spmv.item_entries.next = self.sp.item_entries.val();
+        for k in 0..(self._banks * self._rows) {
+            self.spmv.ibuf_rdata[k].next = self.ibuf_rdata[k].val();
+        }
+        for c in 0..self._cols {
+            self.spmv.wbuf_rdata[c].next = self.wbuf_rdata[c].val();
+            self.spmv.acc_rdata[c].next = self.acc.ra_data[c].val();
+            self.wbuf_raddr[c].next = self.wbuf_entry.val();
+            if self.spmv.busy.val() {
+                self.wbuf_raddr[c].next = self.spmv.wbuf_raddr[c].val();
+            }
+        }
+        if self.spmv.busy.val() {
+            self.ibuf_raddr.next = self.spmv.ibuf_raddr.val();
+        }
+        if self.spmv.fault.val() {
+            self.err_pulse.d.next = true;
+            self.err_code.d.next = self.code_bad_field.val();
+            self.err_pc.d.next = self.pc.q.val();
         }
 
         // ---- Read-modify-write: read the accumulator one cycle before the results
@@ -1192,6 +1252,10 @@ impl Logic for ComputeUnit {
         if self.alu_read.val() {
             self.acc.ra_addr.next = self.alu_raddr.val();
         }
+        if self.spmv.acc_ren.val() {
+            self.acc.ra_en.next = true;
+            self.acc.ra_addr.next = self.spmv.acc_raddr.val();
+        }
         self.acc_wr_en.next = false;
         self.acc_wr_addr.next = self.sb2.q.val().get_bits::<16>(self.sb_addr.val().index());
         for c in 0..self._cols {
@@ -1212,6 +1276,13 @@ impl Logic for ComputeUnit {
             self.acc_wr_addr.next = self.engine.wr_addr.val();
             for c in 0..self._cols {
                 self.acc_wr[c].next = self.lane_value[c].val();
+            }
+        }
+        if self.spmv.acc_we.val() {
+            self.acc_wr_en.next = true;
+            self.acc_wr_addr.next = self.spmv.acc_waddr.val();
+            for c in 0..self._cols {
+                self.acc_wr[c].next = self.spmv.acc_wdata[c].val();
             }
         }
         self.acc.wr_en.next = self.acc_wr_en.val();
@@ -1238,8 +1309,10 @@ impl Logic for ComputeUnit {
         }
 
         // ---- Completion (in program order) gives the tokens.
-        self.complete.next =
-            self.rmw_done.val() | (self.alu_phase.q.val() == 7) | (self.engine.done.val() & self.ld_active.q.val());
+        self.complete.next = self.rmw_done.val()
+            | (self.alu_phase.q.val() == 7)
+            | (self.engine.done.val() & self.ld_active.q.val())
+            | self.spmv.done.val();
         self.gate.complete.next = self.complete.val();
         self.gate.complete_push_prev.next = self.push_prev_q.q.val();
         self.gate.complete_push_next.next = self.push_next_q.q.val();
@@ -1249,8 +1322,11 @@ impl Logic for ComputeUnit {
         }
         self.retired.next = self.complete.val();
 
-        self.idle.next =
-            self.drained.val() & !self.alu_active.q.val() & !self.ld_active.q.val() & !self.engine.busy.val();
+        self.idle.next = self.drained.val()
+            & !self.alu_active.q.val()
+            & !self.ld_active.q.val()
+            & !self.engine.busy.val()
+            & !self.spmv.busy.val();
         self.error.next = self.err_pulse.q.val();
         self.error_code.next = self.err_code.q.val();
         self.error_pc.next = self.err_pc.q.val();

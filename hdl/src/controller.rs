@@ -8,7 +8,7 @@
 //! depend on loop extents (SRAM and DDR address ranges) are made by the units on
 //! every access (docs/isa.md §5 "Error codes").
 
-use crate::decode::{reserved_mask, AluFields, GemmFields, HeaderFields, LoadFields, StoreFields};
+use crate::decode::{reserved_mask, AluFields, GemmFields, HeaderFields, LoadFields, SpmvFields, StoreFields};
 use crate::dma_read::ReadClient;
 use crate::fifo::QueueFifo;
 use crate::widen::Widen;
@@ -92,6 +92,7 @@ pub struct Controller {
     st: StoreFields,
     gm: GemmFields,
     al: AluFields,
+    sp: SpmvFields,
 
     running: DFF<Bit>,
     finishing: DFF<Bit>,
@@ -153,6 +154,9 @@ pub struct Controller {
     /// A GEMM's tile length in weight-buffer entries, and for N:4 tiles the weight
     /// zero point they need and the IBUF alignment mask of their vectors.
     tile_len: Signal<Local, Bits<8>>,
+    sp_tile_end: Signal<Local, Bits<32>>,
+    sp_act_end: Signal<Local, Bits<32>>,
+    sp_acc_end: Signal<Local, Bits<32>>,
     nm_zero: Signal<Local, Bits<16>>,
     nm_align: Signal<Local, Bits<16>>,
     type_lo: Signal<Local, Bits<16>>,
@@ -166,6 +170,13 @@ pub struct Controller {
     rows: Constant<Bits<8>>,
     cols: Constant<Bits<8>>,
     wbuf_entries: Constant<Bits<32>>,
+    ibuf_entries: Constant<Bits<32>>,
+    acc_entries: Constant<Bits<32>>,
+    has_engine: Constant<Bit>,
+    engine_max_k: Constant<Bits<16>>,
+    engine_max_out: Constant<Bits<16>>,
+    rows_m1: Constant<Bits<32>>,
+    log_rows: Constant<Bits<32>>,
     pbuf_entries: Constant<Bits<16>>,
     four_bit: Constant<Bit>,
     has_1of4: Constant<Bit>,
@@ -200,10 +211,11 @@ impl Controller {
     pub fn new(cfg: &AccelConfig) -> Self {
         let b = cfg.axi_bytes_per_beat() as usize;
         let depth = cfg.control.queue_depth as usize;
-        let masks = [Opcode::Load, Opcode::Store, Opcode::Gemm, Opcode::Alu, Opcode::Fence, Opcode::Finish]
-            .iter()
-            .map(|op| Constant::new(reserved_mask(*op)))
-            .collect();
+        let masks =
+            [Opcode::Load, Opcode::Store, Opcode::Gemm, Opcode::Alu, Opcode::Fence, Opcode::Finish, Opcode::Spmv]
+                .iter()
+                .map(|op| Constant::new(reserved_mask(*op)))
+                .collect();
         Self {
             clock: Default::default(),
             reset: Default::default(),
@@ -258,6 +270,7 @@ impl Controller {
             st: Default::default(),
             gm: Default::default(),
             al: Default::default(),
+            sp: Default::default(),
             running: Default::default(),
             finishing: Default::default(),
             err_latched: Default::default(),
@@ -312,6 +325,9 @@ impl Controller {
             wzero_lo: Default::default(),
             wzero_hi: Default::default(),
             tile_len: Default::default(),
+            sp_tile_end: Default::default(),
+            sp_act_end: Default::default(),
+            sp_acc_end: Default::default(),
             nm_zero: Default::default(),
             nm_align: Default::default(),
             type_lo: Default::default(),
@@ -324,6 +340,15 @@ impl Controller {
             rows: konst(u64::from(cfg.array.rows)),
             cols: konst(u64::from(cfg.array.cols)),
             wbuf_entries: konst(u64::from(cfg.memory.wbuf_entries)),
+            ibuf_entries: konst(u64::from(cfg.memory.ibuf_entries)),
+            acc_entries: konst(u64::from(cfg.memory.acc_entries)),
+            has_engine: Constant::new(cfg.sparse.engine.is_some()),
+            engine_max_k: konst(cfg.sparse.engine.as_ref().map_or(0, |e| u64::from(e.max_k))),
+            engine_max_out: konst(
+                cfg.sparse.engine.as_ref().map_or(0, |e| u64::from(e.max_out_entries(cfg.array.cols))),
+            ),
+            rows_m1: konst(u64::from(cfg.array.rows) - 1),
+            log_rows: konst(u64::from(cfg.array.rows.trailing_zeros())),
             pbuf_entries: konst(u64::from(cfg.memory.pbuf_entries)),
             four_bit: Constant::new(cfg.array.operand_bits == 4),
             has_1of4: Constant::new(cfg.supports_nm(1)),
@@ -517,15 +542,16 @@ impl Logic for Controller {
         self.st.instr.next = self.cur.q.val();
         self.gm.instr.next = self.cur.q.val();
         self.al.instr.next = self.cur.q.val();
+        self.sp.instr.next = self.cur.q.val();
         self.opcode.next = self.hdr.opcode.val();
         // Unknown opcodes, set reserved bits, invalid enumerations: BadInstruction.
         self.reserved.next = 0.into();
-        for op in 1..7 {
+        for op in 1..8 {
             if self.opcode.val().index() == op {
                 self.reserved.next = self.cur.q.val() & self.masks[op - 1].val();
             }
         }
-        self.bad_instr.next = (self.opcode.val() == 0) | (self.opcode.val() > 6) | self.reserved.val().any();
+        self.bad_instr.next = (self.opcode.val() == 0) | (self.opcode.val() > 7) | self.reserved.val().any();
         if (self.opcode.val() == 1) & (self.ld.acc_elem.val() == 3) {
             self.bad_instr.next = true;
         }
@@ -617,6 +643,13 @@ impl Logic for Controller {
             if self.st.mode.val().any() & (self.st.pbuf_addr.val() >= self.pbuf_entries.val()) {
                 self.bad_field.next = true;
             }
+            if self.st.mode.val().any()
+                & self.st.pbuf_step.val().any()
+                & ((bit_cast::<32, 16>(self.st.pbuf_addr.val()) + bit_cast::<32, 16>(self.st.x_size.val()))
+                    > bit_cast::<32, 16>(self.pbuf_entries.val()))
+            {
+                self.bad_field.next = true;
+            }
         }
         // Operand (and zero point) ranges of a GEMM.
         self.zero_lo.next = 0xff80.into();
@@ -677,6 +710,30 @@ impl Logic for Controller {
             {
                 self.bad_field.next = true;
             }
+        }
+        // SPMV: an engine, sizes it supports, the tile and vectors inside their memories.
+        self.sp_tile_end.next = bit_cast::<32, 16>(self.sp.wbuf_addr.val())
+            + ((bit_cast::<32, 16>(self.sp.k_size.val()) + 1) >> 1)
+            + bit_cast::<32, 16>(self.sp.item_entries.val());
+        self.sp_act_end.next = bit_cast::<32, 16>(self.sp.ibuf_addr.val())
+            + ((bit_cast::<32, 16>(self.sp.k_size.val()) + self.rows_m1.val()) >> self.log_rows.val());
+        self.sp_acc_end.next =
+            bit_cast::<32, 16>(self.sp.acc_addr.val()) + bit_cast::<32, 16>(self.sp.out_entries.val());
+        if self.opcode.val() == 7 {
+            if !self.has_engine.val()
+                | !self.sp.k_size.val().any()
+                | (self.sp.k_size.val() > self.engine_max_k.val())
+                | !self.sp.out_entries.val().any()
+                | (self.sp.out_entries.val() > self.engine_max_out.val())
+                | (self.sp_tile_end.val() > self.wbuf_entries.val())
+                | (self.sp_act_end.val() > self.ibuf_entries.val())
+                | (self.sp_acc_end.val() > self.acc_entries.val())
+            {
+                self.bad_field.next = true;
+            }
+        }
+        // Zero points of GEMM and SPMV (the same fields at the same bits).
+        if (self.opcode.val() == 3) | (self.opcode.val() == 7) {
             if ((self.gm.a_zero.val() ^ self.sign16.val()) < (self.zero_lo.val() ^ self.sign16.val()))
                 | ((self.gm.a_zero.val() ^ self.sign16.val()) > (self.zero_hi.val() ^ self.sign16.val()))
                 | ((self.gm.w_zero.val() ^ self.sign16.val()) < (self.wzero_lo.val() ^ self.sign16.val()))

@@ -75,7 +75,7 @@ decoder!(LoadFields, Opcode::Load, {
 });
 
 decoder!(StoreFields, Opcode::Store, {
-    out_type: 3, mode: 2, lanes: 8, zero_point: 16, acc_addr: 16, x_size: 16, y_size: 16, pbuf_addr: 16,
+    out_type: 3, mode: 2, pbuf_step: 1, lanes: 8, zero_point: 16, acc_addr: 16, x_size: 16, y_size: 16, pbuf_addr: 16,
     dram_addr: 32, y_stride: 32, x_stride: 32, clamp_lo: 16, clamp_hi: 16,
 });
 
@@ -88,6 +88,11 @@ decoder!(GemmFields, Opcode::Gemm, {
 decoder!(AluFields, Opcode::Alu, {
     op: 4, use_imm: 1, shift: 8, imm: 32, dst: 16, src: 16, outer: 16, inner: 16, dst_outer_stride: 16,
     dst_inner_stride: 16, src_outer_stride: 16, src_inner_stride: 16,
+});
+
+decoder!(SpmvFields, Opcode::Spmv, {
+    accumulate: 1, a_unsigned: 1, w_unsigned: 1, a_zero: 16, w_zero: 16, wbuf_addr: 16, ibuf_addr: 16,
+    acc_addr: 16, k_size: 16, out_entries: 16, item_entries: 16,
 });
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod pe;
 pub mod ram;
 pub mod regfile;
 pub mod requant;
+pub mod sparse_engine;
 pub mod store_unit;
 pub mod synth;
 pub mod token_gate;
@@ -77,9 +78,6 @@ pub fn generate(cfg: &AccelConfig) -> Result<Rtl, GenerateError> {
     let problems = cfg.problems();
     if let Some(p) = problems.first() {
         return Err(GenerateError::Unsupported { name: cfg.name.clone(), field: "config", reason: p.to_string() });
-    }
-    if cfg.sparse.engine.is_some() {
-        return Err(unsupported(cfg, "sparse.engine", "the unstructured sparse engine is not generated yet"));
     }
     macro_rules! dispatch {
         ($(($dw:literal, $aw:literal)),*) => {

@@ -101,6 +101,12 @@ pub struct StoreUnit {
     phase: DFF<Phase>,
     acc_ptr: DFF<Bits<32>>,
     entries_left: DFF<Bits<32>>,
+    /// `pbuf_step`: the parameter entry of the entry in the pipeline, the row's first
+    /// one, and the entry's x.
+    step: DFF<Bit>,
+    pbuf_ptr: DFF<Bits<16>>,
+    pbuf_base: DFF<Bits<16>>,
+    ex: DFF<Bits<32>>,
     group: DFF<Bits<16>>,
     beat: DFF<Bits<16>>,
     params_bias: Vec<DFF<Bits<32>>>,
@@ -242,6 +248,10 @@ impl StoreUnit {
             entry_off: Default::default(),
             phase: Default::default(),
             acc_ptr: Default::default(),
+            step: Default::default(),
+            pbuf_ptr: Default::default(),
+            pbuf_base: Default::default(),
+            ex: Default::default(),
             entries_left: Default::default(),
             group: Default::default(),
             beat: Default::default(),
@@ -343,6 +353,10 @@ impl Logic for StoreUnit {
             entry_off,
             phase,
             acc_ptr,
+            step,
+            pbuf_ptr,
+            pbuf_base,
+            ex,
             entries_left,
             group,
             beat,
@@ -442,6 +456,10 @@ impl Logic for StoreUnit {
             self.row_off.d.next = bit_cast::<64, 32>(self.fields.dram_addr.val());
             self.entry_off.d.next = bit_cast::<64, 32>(self.fields.dram_addr.val());
             self.acc_ptr.d.next = bit_cast::<32, 16>(self.fields.acc_addr.val());
+            self.step.d.next = self.fields.pbuf_step.val().any();
+            self.pbuf_ptr.d.next = self.fields.pbuf_addr.val();
+            self.pbuf_base.d.next = self.fields.pbuf_addr.val();
+            self.ex.d.next = 0.into();
             self.entries_left.d.next = self.fields.x_size.val() * self.fields.y_size.val();
             self.phase.d.next = Phase::Params;
         }
@@ -476,7 +494,10 @@ impl Logic for StoreUnit {
         }
 
         // ---- Entry pipeline: parameters, then per entry read, requantize, emit.
-        self.pbuf_raddr.next = self.fields.pbuf_addr.val();
+        self.pbuf_raddr.next = self.pbuf_ptr.q.val();
+        if self.phase.q.val() == Phase::Idle {
+            self.pbuf_raddr.next = self.fields.pbuf_addr.val();
+        }
         // Float mode has a single (IEEE-emulating) lane: one lane per cycle.
         self.float_mode.next = self.mode.q.val() == 3;
         self.last_group.next = self.groups_m1.val();
@@ -513,6 +534,12 @@ impl Logic for StoreUnit {
             Phase::Latch => {
                 for c in 0..self._cols {
                     self.vals[c].d.next = self.acc_rdata[c].val();
+                    // A stepping store's next parameter entry, read since Read.
+                    if self.step.q.val() {
+                        self.params_bias[c].d.next = self.pbuf_bias[c].val();
+                        self.params_mult[c].d.next = self.pbuf_mult[c].val();
+                        self.params_shift[c].d.next = self.pbuf_shift[c].val();
+                    }
                 }
                 self.group.d.next = 0.into();
                 self.phase.d.next = Phase::Feed;
@@ -531,6 +558,14 @@ impl Logic for StoreUnit {
                         self.beat.d.next = 0.into();
                         self.acc_ptr.d.next = self.acc_ptr.q.val() + 1;
                         self.entries_left.d.next = self.entries_left.q.val() - 1;
+                        self.ex.d.next = self.ex.q.val() + 1;
+                        if self.step.q.val() {
+                            self.pbuf_ptr.d.next = self.pbuf_ptr.q.val() + 1;
+                        }
+                        if (self.ex.q.val() + 1) == self.xs.q.val() {
+                            self.ex.d.next = 0.into();
+                            self.pbuf_ptr.d.next = self.pbuf_base.q.val();
+                        }
                         self.phase.d.next = Phase::Read;
                         if self.entries_left.q.val() == 1 {
                             self.phase.d.next = Phase::Drain;

@@ -433,7 +433,7 @@ impl<const DW: usize, const SW: usize, const AW: usize> Logic for TesseraTop<DW,
             self.wbuf[c].write_enable.next = self.load.wbuf_we.val();
             self.wbuf[c].write_address.next = self.load.waddr.val();
             self.wbuf[c].write_data.next = self.load.wdata[c].val();
-            self.wbuf[c].read_address.next = self.compute.wbuf_raddr.val();
+            self.wbuf[c].read_address.next = self.compute.wbuf_raddr[c].val();
             self.compute.wbuf_rdata[c].next = self.wbuf[c].read_data.val();
             self.pbuf[c].clock.next = self.clk.val();
             self.pbuf[c].write_enable.next = self.compute.pbuf_we.val();

@@ -156,7 +156,7 @@ fn case(cfg: &AccelConfig, kind: &str, seed: u64) -> Case {
 }
 
 /// The generator's kinds plus `gemm` (made here, with the compiler).
-const ALL_KINDS: [&str; 6] = ["program", "gemm", "conv", "extremes", "fault", "sparse"];
+const ALL_KINDS: [&str; 7] = ["program", "gemm", "conv", "extremes", "fault", "sparse", "spmv"];
 
 /// Runs the cases, prints one line each, and fails with the reports of all that fail.
 fn run_cases(cases: &[(&str, &str, u64)]) {
@@ -223,6 +223,12 @@ fn ci_tiny_sparse() {
     cases.extend((1..=6).map(|s| ("tall-sparse", "sparse", s)));
     cases.extend((1..=6).flat_map(|s| [("tiny-sparse", "program", s), ("tiny-sparse", "conv", s)]));
     run_cases(&cases);
+}
+
+/// Unstructured-sparse SPMVs on the sparse engine of the tiny sparse array.
+#[test]
+fn ci_tiny_spmv() {
+    run_cases(&(1..=24).map(|s| ("tiny-sparse", "spmv", s)).collect::<Vec<_>>());
 }
 
 #[test]
@@ -351,13 +357,89 @@ fn ci_sparse_gemm_faults() {
             "WeightReuse",
         ),
     ];
+    check_faults(cases.into_iter().map(|(c, w, i, code)| (c, w, i, code, vec![0; 0x400])).collect());
+}
+
+/// Faulty SPMVs (and stepping STOREs): both devices must stop with BadField at the
+/// instruction, whether the fault is in the fields or in the tile's data.
+#[test]
+fn ci_spmv_faults() {
+    use tessera_isa::isa::{Load, Mem, RequantMode, Spmv, Store};
+    let spmv = Spmv { k_size: 2, out_entries: 1, item_entries: 1, ..Default::default() };
+    // Activations 0x11 at 0x200; a tile at 0x100 (4 columns: PEs 0 and 1) whose PE 0
+    // has `count` items in column 0, the first naming local row `row`.
+    let image = |count: u8, row: u8| {
+        let mut image = vec![0u8; 0x400];
+        image[0x200..0x210].fill(0x11);
+        image[0x100..0x104].copy_from_slice(&[count, 0, 0, 0]);
+        image[0x104..0x108].copy_from_slice(&[5, row, 0, 0]);
+        image
+    };
+    let with_tile = |s: Spmv| {
+        vec![
+            Instr::Load(Load {
+                mem: Mem::Ibuf,
+                dram_addr: 0x200,
+                x_size: 1,
+                y_size: 1,
+                lanes: 4,
+                ..Default::default()
+            }),
+            Instr::Load(Load {
+                mem: Mem::Wbuf,
+                dram_addr: 0x100,
+                x_size: 4,
+                y_size: 1,
+                x_stride: 4,
+                lanes: 4,
+                ..Default::default()
+            }),
+            Instr::Fence,
+            Instr::Spmv(s),
+        ]
+    };
+    let pbuf_end = config("tiny-sparse").memory.pbuf_entries as u16;
+    let cases: Vec<FaultCase> = vec![
+        ("tiny", "SPMV on an array without the engine", vec![Instr::Spmv(spmv)], "BadField", image(1, 0)),
+        ("tiny-sparse", "SPMV of no columns", vec![Instr::Spmv(Spmv { k_size: 0, ..spmv })], "BadField", image(1, 0)),
+        ("tiny-sparse", "SPMV past max_n", vec![Instr::Spmv(Spmv { out_entries: 9, ..spmv })], "BadField", image(1, 0)),
+        ("tiny-sparse", "a good SPMV (the control case)", with_tile(spmv), "finish", image(1, 1)),
+        ("tiny-sparse", "an item naming row 2 of 2 outputs", with_tile(spmv), "BadField", image(1, 2)),
+        ("tiny-sparse", "counts asking for 3 items of 1", with_tile(spmv), "BadField", image(3, 0)),
+        (
+            "tiny-sparse",
+            "a stepping STORE past the parameter buffer",
+            vec![Instr::Store(Store {
+                mode: RequantMode::Fixed,
+                pbuf_step: true,
+                pbuf_addr: pbuf_end - 1,
+                x_size: 2,
+                y_size: 1,
+                lanes: 4,
+                clamp_lo: -128,
+                clamp_hi: 127,
+                ..Default::default()
+            })],
+            "BadField",
+            image(1, 0),
+        ),
+    ];
+    check_faults(cases);
+}
+
+/// A hand-written fault case: config, description, program, the expected error (or
+/// "finish"), DDR image.
+type FaultCase = (&'static str, &'static str, Vec<Instr>, &'static str, Vec<u8>);
+
+/// Runs each case on both devices; fails listing the cases whose outcome differs.
+fn check_faults(cases: Vec<FaultCase>) {
     let mut failures = Vec::new();
-    for (cfg_name, what, mut instrs, code) in cases {
+    for (cfg_name, what, mut instrs, code, image) in cases {
         instrs.push(Instr::Finish);
         let c = Case {
             kind: "sparse-fault",
             seed: 0,
-            image: vec![0; 0x400],
+            image,
             program: Program::new(instrs),
             patch: None,
             expect: Expect::SameOutcome,
@@ -365,6 +447,7 @@ fn ci_sparse_gemm_faults() {
             description: what.to_string(),
         };
         match run_case(&config(cfg_name), &c) {
+            Ok(p) if p.error.is_none() && code == "finish" => println!("ok   {what}: both finish"),
             Ok(p) if p.error.as_deref().is_some_and(|e| e.starts_with(code)) => {
                 println!("ok   {what}: both stop with {}", p.error.unwrap())
             }
@@ -416,6 +499,9 @@ fn sweep() {
                 continue;
             }
             if k == "sparse" && config(c).sparse.nm.is_empty() {
+                continue;
+            }
+            if k == "spmv" && config(c).sparse.engine.is_none() {
                 continue;
             }
             for s in seeds.iter().step_by(every) {
@@ -564,6 +650,9 @@ fn generator_programs_are_valid_race_free_and_cover_the_isa() {
                         seen.insert("empty store".into());
                     } else {
                         seen.insert(format!("store {:?} {:?}", s.out_type, s.mode));
+                        if s.pbuf_step {
+                            seen.insert("store pbuf_step".into());
+                        }
                         if u32::from(s.lanes) < cfg.array.cols {
                             seen.insert("store partial lanes".into());
                         }
@@ -594,6 +683,9 @@ fn generator_programs_are_valid_race_free_and_cover_the_isa() {
                 }
                 Instr::Alu(a) => {
                     seen.insert(format!("alu {:?} imm={}", a.op, a.use_imm));
+                }
+                Instr::Spmv(x) => {
+                    seen.insert(format!("spmv accumulate={}", x.accumulate));
                 }
                 Instr::Fence | Instr::Finish => {}
             }
@@ -682,6 +774,7 @@ fn generator_programs_are_valid_race_free_and_cover_the_isa() {
         "gemm 2:4",
         "gemm 1:4 reuse_weights",
         "gemm 2:4 reuse_weights",
+        "store pbuf_step",
     ]
     .map(String::from)
     .to_vec();
