@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::tokens::{pops, pushes, queue_index};
-use tessera_isa::isa::{AccElem, Instr, Load, Mem, Program, Queue, RequantMode, Store};
+use tessera_isa::isa::{AccElem, Instr, Load, Mem, Program, Queue, RequantMode, Spmv, Store};
 use tessera_isa::nm;
 
 /// Fixed costs of the RTL's units, in cycles (calibrated).
@@ -142,6 +142,20 @@ impl CostModel {
         self.write_latency + (entries * per_entry).max(bandwidth)
     }
 
+    /// The sparse engine (`hdl/src/sparse_engine.rs`): a preload of the counts,
+    /// activations and cleared sums; the slowest PE's walk, one cycle per item and
+    /// one per column it has no items in; the pipeline; one cycle per accumulator
+    /// entry written. The longest PE's items are `item_entries`; its empty columns
+    /// are estimated from its density, as if the nonzeros were spread uniformly.
+    fn spmv(&self, x: &Spmv) -> f64 {
+        let (k, out, items) = (f64::from(x.k_size), f64::from(x.out_entries), f64::from(x.item_entries));
+        let preload = (k / 2.0).ceil().max((k / self.rows).ceil()).max(out) + 4.0;
+        let local_rows = 2.0 * out;
+        let density = (items / (k * local_rows)).min(1.0);
+        let empty_columns = k * (1.0 - density).powf(local_rows);
+        preload + items + empty_columns + SPMV_PIPELINE + out
+    }
+
     /// Cycles `instr` keeps its unit busy.
     pub fn duration(&self, instr: &Instr) -> f64 {
         let o = &self.overheads;
@@ -158,6 +172,7 @@ impl CostModel {
                     g.loops.iterations() as f64 + o.gemm + self.rows.max(self.cols) + metadata
                 }
                 Instr::Alu(a) => a.loops.iterations() as f64 + o.gemm,
+                Instr::Spmv(x) => self.spmv(x),
                 Instr::Fence | Instr::Finish => 0.0,
             }
     }
@@ -218,6 +233,8 @@ impl CostModel {
 /// Cycles of a store's entry outside feeding and the pipeline: read request,
 /// latch, hand-over (`hdl/src/store_unit.rs` phases).
 const STORE_ENTRY_CYCLES: f64 = 3.0;
+/// The sparse engine's item pipeline and its hand-overs between phases.
+const SPMV_PIPELINE: f64 = 5.0;
 /// Stages of the requantization lanes (`REQUANT_LATENCY`, `FLOAT_LATENCY`).
 const REQUANT_PIPELINE: f64 = 6.0;
 

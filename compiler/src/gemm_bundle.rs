@@ -3,6 +3,7 @@
 //! requantization parameters, and the output tensor `c`. `tessera demo`,
 //! `bench gemm` and the model runner's layers are all this.
 
+use crate::engine::Engine;
 use crate::gemm::WeightLayout;
 use crate::gemm::{
     blocked_order, lower_conv, lower_gemm_with, sparse_a_slack, GemmOutput, GemmSpec, GemmTiling, ImageGeometry,
@@ -11,6 +12,7 @@ use crate::gemm::{
 use crate::image::ImageBuilder;
 use crate::program::{ConvGeometry, GemmLayer, LayerOutput};
 use crate::sparsity::pack_nm_weights;
+use crate::spmv;
 use crate::tensor::ElemType;
 use tessera_isa::bundle::{Bundle, DType, Role};
 use tessera_isa::config::AccelConfig;
@@ -26,8 +28,8 @@ pub struct GemmOperands<'a> {
     pub a_quant: OperandQuant,
     pub w: &'a [u8],
     pub w_quant: OperandQuant,
-    /// Run the weights as N:4 tiles (`N`), or dense (0).
-    pub nm: u8,
+    /// The datapath the weights run on.
+    pub engine: Engine,
 }
 
 /// What the bundle's output `c` holds.
@@ -60,16 +62,42 @@ pub fn gemm_bundle(
     let mut image = ImageBuilder::new();
     let a_dtype = if ops.a_quant.unsigned { DType::U8 } else { DType::I8 };
     let a_addr = image.tensor("a", Role::Input, a_dtype, &[m, k], ops.a);
-    if ops.nm != 0 {
-        image.place(&vec![0; sparse_a_slack(cfg, k, ops.nm)]);
+    if ops.engine == Engine::Sparse {
+        return spmv_bundle(cfg, ops, image, a_addr, output, description.into());
     }
-    let (weights, layout) = weight_layout(cfg, ops.w, [m, k, n], ops.w_quant.zero, ops.nm)?;
+    let nm = ops.engine.nm();
+    if nm != 0 {
+        image.place(&vec![0; sparse_a_slack(cfg, k, nm)]);
+    }
+    let (weights, layout) = weight_layout(cfg, ops.w, [m, k, n], ops.w_quant.zero, nm)?;
     let b_addr = image.place(&weights);
     let (output, c_dtype) = gemm_output(cfg, &mut image, output);
     let c_addr = image.output("c", c_dtype, &[m, n]);
     let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
     let (program, tiling) = lower_gemm_with(cfg, &spec, layout)?;
     Ok((image.finish(cfg, &program, description), tiling))
+}
+
+/// [`gemm_bundle`] on the sparse engine: the weights as compressed sparse columns.
+fn spmv_bundle(
+    cfg: &AccelConfig,
+    ops: &GemmOperands,
+    mut image: ImageBuilder,
+    a_addr: u32,
+    output: BundleOutput,
+    description: String,
+) -> Result<(Bundle, GemmTiling), LowerError> {
+    let (m, k, n) = (ops.m, ops.k, ops.n);
+    // The last IBUF entry of each row reads up to `rows` bytes past it.
+    image.place(&vec![0; cfg.array.rows as usize]);
+    let requant = matches!(output, BundleOutput::Requant { .. });
+    let weights = spmv::pack_weights(cfg, [m, k, n], ops.w, ops.w_quant.zero, requant)?;
+    let w_addr = image.place(&weights.bytes(cfg.array.cols as usize));
+    let (output, c_dtype) = gemm_output(cfg, &mut image, output);
+    let c_addr = image.output("c", c_dtype, &[m, n]);
+    let spec = spmv::SpmvSpec { m, k, n, a_addr, w_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
+    let program = spmv::lower_spmv(cfg, &spec, &weights);
+    Ok((image.finish(cfg, &program, description), weights.tiling(m, cfg.array.rows as usize)))
 }
 
 /// The `K x N` weights as the array loads them: column-blocked, or packed N:4 tiles.
@@ -128,11 +156,11 @@ fn layer_quant(layer: &GemmLayer) -> (OperandQuant, OperandQuant) {
 }
 
 /// The bundle description's note of the weights' form.
-fn sparse_note(nm: u8) -> String {
-    if nm == 0 {
-        String::new()
-    } else {
-        format!(", {nm}:4 sparse")
+fn sparse_note(engine: Engine) -> String {
+    match engine {
+        Engine::Dense => String::new(),
+        Engine::NOf4(n) => format!(", {n}:4 sparse"),
+        Engine::Sparse => ", on the sparse engine".into(),
     }
 }
 
@@ -144,15 +172,15 @@ pub fn layer_bundle(
     weights: &[i64],
     a: &[i64],
     rows: usize,
-    nm: u8,
+    engine: Engine,
 ) -> Result<(Bundle, GemmTiling), LowerError> {
     let (k, n) = (layer.k, layer.n);
     // Two's complement low bytes: the same bits for int8 and uint8 values.
     let (a_bytes, w_bytes): (Vec<u8>, Vec<u8>) =
         (a.iter().map(|&v| v as u8).collect(), weights.iter().map(|&v| v as u8).collect());
     let (a_quant, w_quant) = layer_quant(layer);
-    let ops = GemmOperands { m: rows, k, n, a: &a_bytes, a_quant, w: &w_bytes, w_quant, nm };
-    let description = format!("{} ({rows}x{k}x{n}{})", layer.node, sparse_note(nm));
+    let ops = GemmOperands { m: rows, k, n, a: &a_bytes, a_quant, w: &w_bytes, w_quant, engine };
+    let description = format!("{} ({rows}x{k}x{n}{})", layer.node, sparse_note(engine));
     gemm_bundle(cfg, &ops, bundle_output(layer), description)
 }
 
@@ -225,6 +253,11 @@ pub fn tap_major_conv_bundle(
     let x: Vec<u8> = x.iter().map(|&v| v as u8).collect();
     let (a_quant, w_quant) = layer_quant(layer);
     let ops = ConvOperands { images, geometry: g, n, x: &x, a_quant, w: &w, w_quant, nm };
-    let description = format!("{} ({images} images {h}x{}x{c}, implicit im2col{})", layer.node, g.w, sparse_note(nm));
+    let description = format!(
+        "{} ({images} images {h}x{}x{c}, implicit im2col{})",
+        layer.node,
+        g.w,
+        sparse_note(Engine::from_nm(nm))
+    );
     conv_bundle(cfg, &ops, bundle_output(layer), description)
 }

@@ -11,6 +11,7 @@
 //! per-layer report are issue #5's remaining work.
 
 pub mod cost;
+pub mod engine;
 pub mod gemm;
 pub mod gemm_bundle;
 pub mod graph;
@@ -22,6 +23,7 @@ pub mod plan;
 pub mod program;
 
 pub mod sparsity;
+pub mod spmv;
 pub mod tensor;
 pub mod tflite;
 

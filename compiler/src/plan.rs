@@ -4,6 +4,7 @@
 //! --report` prints it.
 
 use crate::cost::{CostModel, Prediction};
+pub use crate::engine::Engine;
 use crate::gemm::GemmTiling;
 use crate::gemm_bundle::{layer_bundle, tap_major_conv_bundle};
 use crate::program::{ConvGeometry, GemmLayer, HostOp, OpKind, Program};
@@ -11,34 +12,6 @@ use std::collections::HashMap;
 use tessera_driver::host::ops::{broadcast_shape, flatten_shape, pool_output_shape, reshape_batched};
 use tessera_driver::host::tflite::depthwise_output_shape;
 use tessera_isa::config::AccelConfig;
-
-/// How an accelerator layer runs on the array.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// Dense weight tiles.
-    Dense,
-    /// N:4 structured-sparse tiles (the N).
-    NOf4(u8),
-}
-
-impl Engine {
-    /// The GEMM's `nm` field: N for N:4 tiles, 0 for dense ones.
-    pub fn nm(self) -> u8 {
-        match self {
-            Engine::Dense => 0,
-            Engine::NOf4(n) => n,
-        }
-    }
-}
-
-impl std::fmt::Display for Engine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Engine::Dense => write!(f, "dense"),
-            Engine::NOf4(n) => write!(f, "{n}:4"),
-        }
-    }
-}
 
 /// One accelerator layer.
 #[derive(Debug, Clone)]
@@ -162,7 +135,7 @@ pub fn conv_plan(
         explicit.considered.iter().map(|(e, c)| (format!("{e} explicit im2col"), *c)).collect();
     let mut best = explicit;
     let x = vec![layer.a_zero; n * h * w * geometry.channels];
-    for &engine in &candidates {
+    for &engine in candidates.iter().filter(|e| **e != Engine::Sparse) {
         // An image that does not fit, or channels that do not divide into N:4 tiles.
         let Ok((bundle, tiling)) = tap_major_conv_bundle(cfg, &tap_major, geometry, &x, [n, h, w], engine.nm()) else {
             continue;
@@ -235,6 +208,12 @@ fn engines(cfg: &AccelConfig, layer: &GemmLayer) -> Vec<Engine> {
         if let Some(n_of_4) = modes.and_then(|m| m.into_iter().max()) {
             engines.push(Engine::NOf4(n_of_4));
         }
+        // The sparse engine pays off only well below half density; denser layers
+        // are not packed for it (saving the compile time).
+        let zeros = layer.weights.iter().filter(|&&w| w == layer.w_zero).count();
+        if cfg.sparse.engine.is_some() && cfg.array.operand_bits == 8 && 2 * zeros >= layer.weights.len() {
+            engines.push(Engine::Sparse);
+        }
     }
     engines
 }
@@ -248,12 +227,11 @@ fn engine_plan(
     engine: Engine,
 ) -> Result<LayerPlan, String> {
     let (k, n) = (layer.k, layer.n);
-    let nm = engine.nm();
     let a = vec![layer.a_zero; rows * k];
     let mut bundles = Vec::with_capacity(layer.batches);
     let mut tiling = None;
     for weights in layer.weights.chunks(k * n) {
-        let (bundle, t) = layer_bundle(cfg, layer, weights, &a, rows, nm).map_err(|e| e.to_string())?;
+        let (bundle, t) = layer_bundle(cfg, layer, weights, &a, rows, engine).map_err(|e| e.to_string())?;
         tiling = Some(t);
         bundles.push(bundle);
     }

@@ -17,6 +17,7 @@ use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;
 use tessera_compiler::cost::CostModel;
+use tessera_compiler::engine::Engine;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::regs::Counter;
 
@@ -49,12 +50,13 @@ enum Job {
 }
 
 impl Job {
-    /// `layer` with its weights pruned by `pruning`, as N:4 tiles when `nm` is N.
-    fn build(cfg: &AccelConfig, layer: &Layer, pruning: Pruning, nm: u8) -> anyhow::Result<Job> {
+    /// `layer` with its weights pruned by `pruning`, run on `engine` (a convolution
+    /// runs on the array: the sparse engine takes FC and 1x1 layers).
+    fn build(cfg: &AccelConfig, layer: &Layer, pruning: Pruning, engine: Engine) -> anyhow::Result<Job> {
         // The same seed for every pattern: the same weights before pruning.
         Ok(match layer.kind {
-            LayerKind::Fc(shape) => Job::Fc(gemm_job::build_pruned(cfg, shape, 11, pruning, nm)?),
-            LayerKind::Conv(shape) => Job::Conv(conv_job::build(cfg, shape, 11, pruning, nm)?),
+            LayerKind::Fc(shape) => Job::Fc(gemm_job::build_pruned(cfg, shape, 11, pruning, engine)?),
+            LayerKind::Conv(shape) => Job::Conv(conv_job::build(cfg, shape, 11, pruning, engine.nm())?),
         })
     }
 
@@ -127,7 +129,7 @@ pub fn run(args: &SparseArgs) -> anyhow::Result<()> {
         let mut dense_cycles = 0;
         for (pattern, pruning) in PATTERNS {
             bar.set_message(format!("{}, {pattern}", layer.name));
-            let dense = Job::build(&cfg, layer, pruning, 0)?;
+            let dense = Job::build(&cfg, layer, pruning, Engine::Dense)?;
             let mut best = (String::from("dense"), dense.cycles(&cfg, args.backend)?);
             let mut predicted = dense.predicted(&model)?;
             if pruning == Pruning::None {
@@ -136,12 +138,21 @@ pub fn run(args: &SparseArgs) -> anyhow::Result<()> {
             let (w, k, n) = dense.weights();
             if let Some(mode) = tessera_compiler::sparsity::nm_mode(&cfg, w, k, n, 0, false) {
                 // A convolution whose channels do not divide into N:4 tiles stays dense.
-                if let Ok(sparse) = Job::build(&cfg, layer, pruning, mode) {
+                if let Ok(sparse) = Job::build(&cfg, layer, pruning, Engine::NOf4(mode)) {
                     let cycles = sparse.cycles(&cfg, args.backend)?;
                     if cycles < best.1 {
                         best = (format!("{mode}:4 tiles"), cycles);
                         predicted = sparse.predicted(&model)?;
                     }
+                }
+            }
+            let half_zero = 2 * w.iter().filter(|&&v| v == 0).count() >= w.len();
+            if cfg.sparse.engine.is_some() && half_zero && matches!(layer.kind, LayerKind::Fc(_)) {
+                let sparse = Job::build(&cfg, layer, pruning, Engine::Sparse)?;
+                let cycles = sparse.cycles(&cfg, args.backend)?;
+                if cycles < best.1 {
+                    best = ("sparse engine".into(), cycles);
+                    predicted = sparse.predicted(&model)?;
                 }
             }
             let weights = k * n;

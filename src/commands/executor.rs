@@ -474,15 +474,17 @@ fn im2col(geometry: &ConvGeometry, a_zero: i64, x: &[i64], [n, c, h, w]: [usize;
     patches
 }
 
-/// How a layer bundle runs on the array: `dense`, or `N:4` when its GEMMs take N:4 tiles.
+/// How a layer bundle runs: `sparse` on the sparse engine, `N:4` when its GEMMs
+/// take N:4 tiles, else `dense`.
 fn engine_of(bundle: &Bundle) -> String {
-    let nm = bundle.program().ok().and_then(|p| {
+    let engine = bundle.program().ok().and_then(|p| {
         p.instrs.iter().find_map(|i| match i {
-            tessera_isa::isa::Instr::Gemm(g) if g.nm != 0 => Some(g.nm),
+            tessera_isa::isa::Instr::Gemm(g) if g.nm != 0 => Some(format!("{}:4", g.nm)),
+            tessera_isa::isa::Instr::Spmv(_) => Some("sparse".into()),
             _ => None,
         })
     });
-    nm.map_or_else(|| "dense".into(), |n| format!("{n}:4"))
+    engine.unwrap_or_else(|| "dense".into())
 }
 
 /// A copy of a compiled layer bundle with `a` (int8/uint8 values, `elements` of them)

@@ -10,6 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tessera_compiler::engine::Engine;
 use tessera_compiler::gemm::{GemmTiling, OperandQuant};
 use tessera_compiler::gemm_bundle::{gemm_bundle, BundleOutput, GemmOperands};
 use tessera_compiler::onnx::prune::n_of_m_drops;
@@ -44,17 +45,16 @@ pub struct GemmJob {
 
 /// Builds the GEMM `M x K x N` with operands and scales drawn from `seed`.
 pub fn build(cfg: &AccelConfig, m: usize, k: usize, n: usize, seed: u64) -> anyhow::Result<GemmJob> {
-    build_pruned(cfg, [m, k, n], seed, Pruning::None, 0)
+    build_pruned(cfg, [m, k, n], seed, Pruning::None, Engine::Dense)
 }
 
-/// [`build`] with the weights pruned by `pruning`, run as N:4 tiles when `nm` is N
-/// (dense tiles for 0).
+/// [`build`] with the weights pruned by `pruning`, run on `engine`.
 pub fn build_pruned(
     cfg: &AccelConfig,
     [m, k, n]: [usize; 3],
     seed: u64,
     pruning: Pruning,
-    nm: u8,
+    engine: Engine,
 ) -> anyhow::Result<GemmJob> {
     anyhow::ensure!(
         cfg.array.operand_bits == 8,
@@ -83,7 +83,7 @@ pub fn build_pruned(
         a_quant: OperandQuant { zero: a_zero, unsigned: false },
         w: &b_bytes,
         w_quant: OperandQuant::default(),
-        nm,
+        engine,
     };
     let output =
         BundleOutput::Requant { params: &params, mode: RequantMode::Fixed, out_type: OutType::I8, zero_point, clamp };
