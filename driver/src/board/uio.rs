@@ -133,6 +133,9 @@ impl RegisterWindow {
                 format!("{map_offset:#x} is past the {map_size:#x}-byte map"),
             ));
         }
+        if !map_offset.is_multiple_of(4) {
+            return Err(BoardError::field(path, "map offset", format!("{map_offset:#x} is not word aligned")));
+        }
         check_backing(file, path, map_size)?;
         let map = MmapOptions::new().len(len).map_raw(file).map_err(|e| BoardError::io(path, "map", e))?;
         Ok(RegisterWindow { map, base: map_offset as usize, size: len - map_offset as usize })
@@ -153,10 +156,9 @@ impl RegisterWindow {
     /// Reads register `offset`; `None` outside the window or unaligned.
     pub fn read(&self, offset: u32) -> Option<u32> {
         let at = self.index(offset)?;
-        // SAFETY: `at + 4 <= len` of a live mapping, and `at` is 4-aligned within a
-        // page-aligned mapping (`base` comes from a sysfs offset that is checked
-        // below the map size; word alignment of `base` itself is the kernel's).
-        // Volatile: every access must reach the bus, in program order.
+        // SAFETY: `at + 4 <= len` of a live mapping (`index` bounds `offset` by
+        // `size = len - base`), and `at` is 4-aligned in a page-aligned mapping
+        // (`base` and `offset` are both checked word aligned). Volatile: every access must reach the bus, in program order.
         Some(unsafe { self.map.as_ptr().add(at).cast::<u32>().read_volatile() })
     }
 
