@@ -109,6 +109,8 @@ enum Command {
         /// the simulators).
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
+        #[command(flatten)]
+        board: commands::backend::BoardArgs,
     },
     /// Prune a quantized ONNX model's layer weights by magnitude, keeping its int8
     /// quantization (pruned weights become their zero point).
@@ -207,6 +209,9 @@ enum BenchCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Run { board, .. } = &cli.command {
+        commands::backend::set_board_args(board.clone());
+    }
     let result = match cli.command {
         Command::Info { config } => commands::info::run(&config.config),
         Command::Demo { config, size, backend } => commands::demo::run(&config, size, backend),
@@ -222,7 +227,7 @@ fn main() -> ExitCode {
                 emit_asm: emit.is_some(),
             })
         }
-        Command::Run { program, input, output, config, backend, trace, timeout_ms, labels, reference }
+        Command::Run { program, input, output, config, backend, trace, timeout_ms, labels, reference, .. }
             if commands::model::is_model(&program) =>
         {
             commands::model::run(&commands::model::ModelArgs {

@@ -2,11 +2,17 @@
 //! interrupts) and the runtime [`Session`] that runs program bundles on any device.
 //!
 //! Backends: `GoldenDevice` and `VerilatorDevice` live in `tessera-sim`; the
-//! PYNQ/Zynq `UioDevice` arrives with issue #7. [`host`] holds the operators that
-//! run on the CPU between accelerator segments.
+//! board backend, [`board::UioDevice`] (registers and interrupt through
+//! `/dev/uioN`, the DDR window in a u-dma-buf buffer, bitstreams through
+//! `fpga_manager`), lives in [`board`] — `docs/board.md` says how to set a board
+//! up. [`record::Recording`] logs the register protocol a device receives, so
+//! tests can show every backend gets the same one. [`host`] holds the operators
+//! that run on the CPU between accelerator segments.
 
+pub mod board;
 pub mod device;
 pub mod host;
+pub mod record;
 pub mod session;
 
 pub use device::{Device, DeviceError, IrqWait};

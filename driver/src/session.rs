@@ -14,7 +14,7 @@ use tessera_isa::regs::{self, Counter, ErrorCode};
 pub enum DriverError {
     #[error(transparent)]
     Device(#[from] DeviceError),
-    #[error("{backend}: register ID reads {found:#010x}, not a Tessera accelerator ({:#010x})", regs::ID_MAGIC)]
+    #[error("{backend}: register ID reads {found:#010x}, not a Tessera accelerator ({:#010x}){}", regs::ID_MAGIC, no_design_hint(*.found))]
     NotTessera { backend: String, found: u32 },
     #[error(
         "{backend}: the accelerator implements ISA {found_major}.{found_minor}; this driver speaks {}.{}",
@@ -32,6 +32,15 @@ pub enum DriverError {
     Hardware { backend: String, code: ErrorCode, pc: u32, info: u32 },
     #[error("{backend}: no interrupt within {timeout:?} of device time (STATUS {status:#x})")]
     Timeout { backend: String, timeout: Duration, status: u32 },
+}
+
+/// What an ID that is no accelerator's suggests: all ones, `DEADBEEF` or zero is
+/// what an address with no (or an unclocked) design behind it returns on a board.
+fn no_design_hint(found: u32) -> &'static str {
+    match found {
+        0xffff_ffff | 0xdead_beef | 0 => ": no accelerator answers at this address (is the bitstream loaded?)",
+        _ => "",
+    }
 }
 
 /// What a completed run reports.
@@ -184,7 +193,9 @@ impl<D: Device> Session<D> {
         let bus_bytes = d.bus_bytes().zip(bus0).map(|((r, w), (r0, w0))| (r - r0, w - w0));
         let status = d.read_reg(regs::STATUS)?;
         d.write_reg(regs::IRQ_STATUS, regs::IRQ_DONE | regs::IRQ_ERROR)?;
-        if wait == IrqWait::TimedOut && status & regs::STATUS_BUSY != 0 {
+        // Timed out and neither finished nor failed: still running, or never started.
+        let settled = status & (regs::STATUS_DONE | regs::STATUS_ERROR) != 0;
+        if wait == IrqWait::TimedOut && (status & regs::STATUS_BUSY != 0 || !settled) {
             return Err(DriverError::Timeout { backend, timeout, status });
         }
         if status & regs::STATUS_ERROR != 0 {
