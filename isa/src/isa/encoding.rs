@@ -241,7 +241,9 @@ bits_enum!(OutType: I8, U8, I4, U4, I32);
 bits_enum!(RequantMode: None, Fixed, FixedSingle, Float);
 bits_enum!(AluOp: Mov, Add, Sub, Mul, Max, Min, Shl, SraRound, Mbqm);
 
-type Bits = BitArr!(for 256, in u64, Lsb0);
+// 32-bit storage words: bitvec stores `u64` only on 64-bit targets, and the driver
+// (which checks programs) also builds for the 32-bit ARM of PYNQ-Z1/Z2.
+type Bits = BitArr!(for 256, in u32, Lsb0);
 
 #[derive(Default)]
 struct Word(Bits);
@@ -275,16 +277,16 @@ impl Word {
 
     fn to_bytes(&self) -> [u8; INSTR_BYTES] {
         let mut out = [0u8; INSTR_BYTES];
-        for (chunk, word) in out.chunks_exact_mut(8).zip(self.0.into_inner()) {
+        for (chunk, word) in out.chunks_exact_mut(4).zip(self.0.into_inner()) {
             chunk.copy_from_slice(&word.to_le_bytes());
         }
         out
     }
 
     fn from_bytes(bytes: &[u8; INSTR_BYTES]) -> Self {
-        let mut words = [0u64; 4];
-        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
-            *word = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
+        let mut words = [0u32; 8];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+            *word = u32::from_le_bytes(chunk.try_into().expect("4-byte chunk"));
         }
         Word(BitArray::new(words))
     }
@@ -521,7 +523,8 @@ fn check_reserved(w: &Word, format: &Format) -> Result<(), DecodeError> {
     if stray.not_any() {
         return Ok(());
     }
-    let words = stray.into_inner();
+    let halves = stray.into_inner();
+    let words: Vec<u64> = halves.chunks(2).map(|w| u64::from(w[0]) | u64::from(w[1]) << 32).collect();
     Err(DecodeError::ReservedBits {
         format: format.name,
         mask: format!("{:#018x}_{:016x}_{:016x}_{:016x}", words[3], words[2], words[1], words[0]),
