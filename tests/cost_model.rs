@@ -2,8 +2,8 @@
 //! predicted cycles per layer and the cycle counter of the same layers run on the
 //! Verilated accelerator by `tessera run`, for the ResNet-style example's eight
 //! first test digits (its 5 convolutions and the dense layer) on the `tiny` and
-//! `pynq-z2` configs, and for a 2:4-pruned MLP run as N:4 tiles on `tiny-sparse`
-//! and `pynq-z2-sparse`.
+//! `pynq-z2` configs, for a 2:4-pruned MLP run as N:4 tiles on `tiny-sparse`
+//! and `pynq-z2-sparse`, and for a 90%-pruned MLP on the sparse engine.
 
 mod common;
 
@@ -45,6 +45,18 @@ fn predicted_cycles_of_n_of_4_layers_are_within_15_percent_of_the_rtl() {
         let report = check_config(config, &pruned, &root("examples/digits_mlp/data/x_test.npy"), 3);
         assert_eq!(report.matches(" 2:4  ").count(), 3, "{report}");
     }
+}
+
+#[test]
+fn predicted_cycles_of_sparse_engine_layers_are_within_15_percent_of_the_rtl() {
+    let pruned = scratch("cost_mlp_u90.onnx");
+    let model = root("examples/digits_mlp/mlp_qop.onnx");
+    let pruning = prune(&model, "unstructured:0.9", &pruned);
+    assert!(pruning.status.success(), "{}", String::from_utf8_lossy(&pruning.stderr));
+    let report = check_config("tiny-sparse", &pruned, &root("examples/digits_mlp/data/x_test.npy"), 3);
+    let engines: Vec<&str> =
+        report.lines().filter(|l| l.contains("QLinearMatMul")).filter_map(|l| l.split_whitespace().nth(3)).collect();
+    assert_eq!(engines, ["sparse", "sparse", "dense"], "{report}");
 }
 
 /// Checks each of `model`'s `layers` accelerator layers on `config` over the first

@@ -84,3 +84,26 @@ fn n_of_4_pruned_mlps_run_as_sparse_tiles_and_match_the_dense_computation() {
         assert!(run.contains("400 of 400 outputs equal"), "{run}");
     }
 }
+
+/// A 90%-unstructured-pruned MLP: the cost model runs its two larger layers on the
+/// sparse engine of `tiny-sparse` (batch 8), and the RTL's outputs equal the dense
+/// golden run of the same pruned model bit for bit.
+#[test]
+fn an_unstructured_pruned_mlp_runs_on_the_sparse_engine_and_matches_the_dense_computation() {
+    let model = root("examples/digits_mlp/mlp_qop.onnx");
+    let x: Array2<f32> = read_npy(root("examples/digits_mlp/data/x_test.npy")).unwrap();
+    let input = scratch("mlp_u90_x8.npy");
+    write_npy(&input, &x.slice(s![..8, ..]).to_owned()).unwrap();
+    let pruned = scratch("mlp_u90.onnx");
+    stdout(&prune(&model, "unstructured:0.9", &pruned));
+    let report =
+        stdout(&tessera(["compile", pruned.to_str().unwrap(), "-c", "tiny-sparse", "--batch", "8", "--report"]));
+    let engines: Vec<&str> =
+        report.lines().filter(|l| l.contains("QLinearMatMul")).filter_map(|l| l.split_whitespace().nth(3)).collect();
+    assert_eq!(engines, ["sparse", "sparse", "dense"], "{report}");
+    let dense = scratch("mlp_u90_dense.npy");
+    stdout(&run_model(&pruned, "tiny", "golden", &input, &[("--output", &dense)]));
+    let run = stdout(&run_model(&pruned, "tiny-sparse", "verilator", &input, &[("--reference", &dense)]));
+    assert_eq!(run.matches("(sparse)").count(), 2, "{run}");
+    assert!(run.contains("80 of 80 outputs equal"), "{run}");
+}

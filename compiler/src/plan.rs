@@ -179,7 +179,13 @@ fn plan_engines(
     let mut best: Option<LayerPlan> = None;
     let mut considered = Vec::new();
     for &engine in candidates {
-        let plan = engine_plan(cfg, model, layer, rows, engine)?;
+        // Dense always lowers; a sparse form that does not fit (e.g. activations
+        // larger than the sparse engine's input buffer) is left out.
+        let plan = match engine_plan(cfg, model, layer, rows, engine) {
+            Ok(plan) => plan,
+            Err(_) if engine != Engine::Dense => continue,
+            Err(e) => return Err(e),
+        };
         considered.push((engine.to_string(), plan.predicted.cycles));
         if best.as_ref().is_none_or(|b| plan.predicted.cycles < b.predicted.cycles) {
             best = Some(plan);
