@@ -30,7 +30,7 @@ fn small_gemm(cfg: &AccelConfig) -> Bundle {
         a_quant: OperandQuant::default(),
         w: &w,
         w_quant: OperandQuant::default(),
-        nm: 0,
+        engine: tessera_compiler::engine::Engine::Dense,
     };
     gemm_bundle(cfg, &ops, BundleOutput::Raw32, "board sequence").expect("a 4x8x4 GEMM lowers for tiny").0
 }
