@@ -255,6 +255,19 @@ impl Resource {
     }
 }
 
+/// A critical path from nextpnr's report, between two registers of the design.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CriticalPath {
+    /// `posedge <clock net>` at the start and at the end (`<async>` for a port).
+    pub from: String,
+    pub to: String,
+    /// The start and end cells, cut at Yosys's first `$` (the register's RTL name).
+    pub start: String,
+    pub end: String,
+    /// Sum of the steps' delays, ns.
+    pub delay_ns: f64,
+}
+
 /// What nextpnr's `--report` JSON says.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PnrReport {
@@ -262,6 +275,12 @@ pub struct PnrReport {
     pub clocks: Vec<ClockFmax>,
     /// Every BEL type of the device, by name.
     pub resources: Vec<Resource>,
+    /// The worst path of each clock pair.
+    pub critical_paths: Vec<CriticalPath>,
+}
+
+fn rtl_name(cell: &str) -> String {
+    cell.split('$').next().unwrap_or(cell).to_string()
 }
 
 /// The resources the summary shows, with the ECP5 BEL type behind each: LUT4s
@@ -294,7 +313,35 @@ impl PnrReport {
                 constraint_mhz: field("constraint")?,
             });
         }
-        Ok(PnrReport { clocks, resources })
+        let mut critical_paths = Vec::new();
+        for (i, cp) in v.get("critical_paths").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let bad = |what: &str| format!("`critical_paths[{i}]`: {what}");
+            let text = |f: &str| cp.get(f).and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad(f));
+            let steps = cp.get("path").and_then(Value::as_array).ok_or_else(|| bad("no `path`"))?;
+            let cell = |step: Option<&Value>, end: &str| {
+                step.and_then(|s| s.get(end)).and_then(|e| e.get("cell")).and_then(Value::as_str).map(rtl_name)
+            };
+            let mut delay_ns = 0.0;
+            for step in steps {
+                delay_ns += step.get("delay").and_then(Value::as_f64).ok_or_else(|| bad("a step without `delay`"))?;
+            }
+            critical_paths.push(CriticalPath {
+                from: text("from")?,
+                to: text("to")?,
+                start: cell(steps.first(), "from").ok_or_else(|| bad("no start cell"))?,
+                end: cell(steps.last(), "to").ok_or_else(|| bad("no end cell"))?,
+                delay_ns,
+            });
+        }
+        Ok(PnrReport { clocks, resources, critical_paths })
+    }
+
+    /// The longest register-to-register path (both ends on a clock edge).
+    pub fn worst_internal_path(&self) -> Option<&CriticalPath> {
+        self.critical_paths
+            .iter()
+            .filter(|p| p.from.starts_with("posedge") && p.to.starts_with("posedge"))
+            .max_by(|a, b| a.delay_ns.total_cmp(&b.delay_ns))
     }
 
     pub fn resource(&self, bel: &str) -> Option<&Resource> {
@@ -463,4 +510,82 @@ pub fn run(
         svf: files.svf(),
         times,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// nextpnr-ecp5 0.11.1 (YoWASP) on `tiny` in the wrapper, LFE5UM5G-85F: its `--report`
+    /// with the critical paths cut to their first and last three steps.
+    const TINY_REPORT: &str = include_str!("../tests/fixtures/nextpnr_report_tiny.json");
+
+    #[test]
+    fn parses_a_real_nextpnr_report() {
+        let r = PnrReport::from_json(TINY_REPORT).unwrap();
+        let rows: Vec<(&str, u64, u64)> = r.summary_rows().iter().map(|(l, r)| (*l, r.used, r.available)).collect();
+        assert_eq!(rows, [("LUT4", 46278, 83640), ("FF", 18392, 83640), ("DP16KD", 24, 208), ("MULT18", 49, 156)]);
+        assert_eq!(r.resource("TRELLIS_IO").map(|io| io.used), Some(5));
+        let clk = r.worst_clock().unwrap();
+        assert_eq!(clk.net, "$glbnet$clk$TRELLIS_IO_IN");
+        assert_eq!(clk.constraint_mhz, 100.0);
+        assert!((clk.achieved_mhz - 31.89).abs() < 0.01 && !clk.meets());
+        assert!((r.worst_percent() - 100.0 * 46278.0 / 83640.0).abs() < 1e-9);
+        let path = r.worst_internal_path().unwrap();
+        assert_eq!(
+            (path.start.as_str(), path.end.as_str()),
+            ("core.store.float_lane.s4_s", "core.store.float_lane.s5_mag")
+        );
+        assert_eq!(r.critical_paths.len(), 3);
+    }
+
+    #[test]
+    fn bad_reports_name_the_field() {
+        let err = |text: &str| PnrReport::from_json(text).unwrap_err();
+        assert!(err("not json").starts_with("not JSON"));
+        assert!(err(r#"{"fmax": {}}"#).contains("`utilization`"));
+        assert!(err(r#"{"utilization": {}}"#).contains("`fmax`"));
+        assert!(err(r#"{"utilization": {"DP16KD": {"used": 1}}, "fmax": {}}"#).contains("utilization.DP16KD.available"));
+        assert!(err(r#"{"utilization": {}, "fmax": {"clk": {"achieved": "fast", "constraint": 1}}}"#)
+            .contains("fmax.clk.achieved"));
+        assert!(err(r#"{"utilization": {}, "fmax": {}, "critical_paths": [{"from": "a", "to": "b"}]}"#)
+            .contains("critical_paths[0]"));
+        // No clock at all is a valid report (a design without constraints).
+        assert_eq!(PnrReport::from_json(r#"{"utilization": {}, "fmax": {}}"#).unwrap().worst_clock(), None);
+    }
+
+    #[test]
+    fn stat_cells_drop_yosys_internal_cells() {
+        let cells =
+            cells_from_stat(r#"{"design": {"num_cells_by_type": {"$scopeinfo": 9, "LUT4": 3, "DP16KD": 1}}}"#).unwrap();
+        assert_eq!(cells.into_iter().collect::<Vec<_>>(), [("DP16KD".to_string(), 1), ("LUT4".to_string(), 3)]);
+        assert!(cells_from_stat("{}").unwrap_err().contains("num_cells_by_type"));
+    }
+
+    #[test]
+    fn devices_scripts_and_arguments() {
+        assert_eq!(find_ecp5("lfe5um5g-85f-8bg381c").unwrap().nextpnr_flag, "--um5g-85k");
+        assert_eq!(find_ecp5("LFE5U-85F-6BG381C").unwrap().nextpnr_flag, "--85k");
+        assert!(find_ecp5("LFE5U-12F").is_none());
+        let p = HarnessParams { data_bits: 128, addr_bits: 40, clock_mhz: 200.0 };
+        assert_eq!(p.clks_per_bit(), 1736);
+        let ys = yosys_script(Path::new("c.v"), Path::new("h.v"), &p, Path::new("n.json"), Path::new("s.json"));
+        assert!(
+            ys.contains("chparam -set DW 128 -set AW 40 -set CLKS_PER_BIT 1736 -set MEM_WORDS_LOG2 10 tessera_ecp5\n")
+        );
+        assert!(ys.contains("synth_ecp5 -top tessera_ecp5 -json n.json\n"));
+        assert!(lpf(&p).starts_with("FREQUENCY PORT \"clk\" 200.000 MHz;\n"));
+        let files = FlowFiles { dir: PathBuf::from("d") };
+        let args = nextpnr_args(&ECP5_DEVICES[0], &files, 1).join(" ");
+        assert!(args.starts_with("--um5g-85k --package CABGA381 --speed 8 --json d/tessera_ecp5.json"), "{args}");
+        assert!(args.contains("--report d/nextpnr_report.json") && args.contains("--timing-allow-fail"), "{args}");
+        assert_eq!(
+            ecppack_args(&files).join(" "),
+            "--input d/tessera_ecp5.config --bit d/tessera_ecp5.bit --svf d/tessera_ecp5.svf"
+        );
+        // The harness connects every port of tessera_top by name.
+        for port in ["s_axi_awaddr", "m_axi_wstrb", "m_axi_rid", "irq", "resetn"] {
+            assert!(HARNESS.contains(&format!(".{port}(")), "{port}");
+        }
+    }
 }

@@ -161,6 +161,9 @@ fn run_ecp5(args: &SynthArgs) -> anyhow::Result<()> {
         ),
         None => println!("  Fmax     (nextpnr reported no constrained clock)"),
     }
+    if let Some(p) = r.pnr.worst_internal_path() {
+        println!("  critical path {:.1} ns: {} -> {}", p.delay_ns, p.start, p.end);
+    }
     println!(
         "  bitstream {} ({} bytes), {} ({} bytes)",
         r.bitstream.display(),
