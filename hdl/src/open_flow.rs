@@ -441,13 +441,14 @@ fn read(path: PathBuf) -> Result<(PathBuf, String), OpenFlowError> {
     }
 }
 
-/// Runs `tool args` with stdout and stderr into `log`; on failure the log's tail is
-/// in the error.
-fn run_tool(step: Step, tool: &str, args: &[String], log: &Path) -> Result<(), OpenFlowError> {
+/// Runs `tool args` in `cwd` with stdout and stderr into `log`; on failure the log's
+/// tail is in the error.
+fn run_tool(step: Step, tool: &str, args: &[String], cwd: &Path, log: &Path) -> Result<(), OpenFlowError> {
     let file = std::fs::File::create(log).map_err(|e| OpenFlowError::Io(log.to_path_buf(), e))?;
     let stderr = file.try_clone().map_err(|e| OpenFlowError::Io(log.to_path_buf(), e))?;
     let status = Command::new(tool)
         .args(args)
+        .current_dir(cwd)
         .stdout(file)
         .stderr(stderr)
         .status()
@@ -461,9 +462,14 @@ fn run_tool(step: Step, tool: &str, args: &[String], log: &Path) -> Result<(), O
     Err(OpenFlowError::Failed { step: step.name(), status: status.to_string(), log: log.to_path_buf(), tail })
 }
 
+/// The core's file name inside the run directory.
+pub const CORE_FILE: &str = "tessera_top.v";
+
 /// Synthesizes, places and routes the core `verilog` (tessera_top) inside the
-/// harness for `device`, and packs the bitstream, all in `dir`. `on_step` hears of
-/// each step as it starts.
+/// harness for `device`, and packs the bitstream, all in `dir` (the core is copied
+/// there as `tessera_top.v` unless it is that file already). The tools run in `dir`
+/// on relative paths: the YoWASP (WebAssembly) builds see only their working
+/// directory. `on_step` hears of each step as it starts.
 pub fn run(
     dir: &Path,
     verilog: &Path,
@@ -473,32 +479,41 @@ pub fn run(
     on_step: &mut dyn FnMut(Step),
 ) -> Result<OpenFlowResult, OpenFlowError> {
     let files = FlowFiles { dir: dir.to_path_buf() };
-    let harness = write(files.harness(), HARNESS)?;
-    let script =
-        write(files.yosys_script(), &yosys_script(verilog, &harness, params, &files.netlist(), &files.stat()))?;
+    // The same names relative to `dir`, for the tools.
+    let rel = FlowFiles { dir: PathBuf::new() };
+    let core = dir.join(CORE_FILE);
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    if !same(verilog, &core) {
+        std::fs::copy(verilog, &core).map_err(|e| OpenFlowError::Io(verilog.to_path_buf(), e))?;
+    }
+    write(files.harness(), HARNESS)?;
+    write(
+        files.yosys_script(),
+        &yosys_script(Path::new(CORE_FILE), &rel.harness(), params, &rel.netlist(), &rel.stat()),
+    )?;
     write(files.lpf(), &lpf(params))?;
     let mut times = Vec::new();
 
     on_step(Step::Synth);
     let started = Instant::now();
     // -l keeps the whole log in yosys.log; -q leaves only warnings and errors for yosys.out.
-    let args = ["-q", "-l"].map(String::from).into_iter().chain([files.yosys_log().display().to_string()]);
-    let args: Vec<String> = args.chain(["-s".to_string(), script.display().to_string()]).collect();
-    run_tool(Step::Synth, &tools.yosys, &args, &files.dir.join("yosys.out"))?;
+    let args = ["-q", "-l"].map(String::from).into_iter().chain([rel.yosys_log().display().to_string()]);
+    let args: Vec<String> = args.chain(["-s".to_string(), rel.yosys_script().display().to_string()]).collect();
+    run_tool(Step::Synth, &tools.yosys, &args, dir, &files.dir.join("yosys.out"))?;
     times.push((Step::Synth, started.elapsed()));
     let (stat, text) = read(files.stat())?;
     let cells = cells_from_stat(&text).map_err(|e| OpenFlowError::Parse(stat, e))?;
 
     on_step(Step::PlaceRoute);
     let started = Instant::now();
-    run_tool(Step::PlaceRoute, &tools.nextpnr, &nextpnr_args(device, &files, 1), &files.dir.join("nextpnr.out"))?;
+    run_tool(Step::PlaceRoute, &tools.nextpnr, &nextpnr_args(device, &rel, 1), dir, &files.dir.join("nextpnr.out"))?;
     times.push((Step::PlaceRoute, started.elapsed()));
     let (report, text) = read(files.report())?;
     let pnr = PnrReport::from_json(&text).map_err(|e| OpenFlowError::Parse(report, e))?;
 
     on_step(Step::Pack);
     let started = Instant::now();
-    run_tool(Step::Pack, &tools.ecppack, &ecppack_args(&files), &files.ecppack_log())?;
+    run_tool(Step::Pack, &tools.ecppack, &ecppack_args(&rel), dir, &files.ecppack_log())?;
     times.push((Step::Pack, started.elapsed()));
     let size = |p: PathBuf| std::fs::metadata(&p).map(|m| m.len()).map_err(|e| OpenFlowError::Io(p, e));
     Ok(OpenFlowResult {
