@@ -128,28 +128,31 @@ impl CostModel {
         read.max(padded)
     }
 
-    /// The store unit handles one accumulator entry at a time: read it (two cycles),
-    /// feed its lanes to the requantizer in groups (four lanes per cycle at most; the
-    /// float lane, the ONNX arithmetic, takes one per cycle), wait for the pipeline,
-    /// then hand the packed bytes to the write client beat by beat.
+    /// The store unit reads an accumulator entry (two cycles) and feeds its lanes to
+    /// the requantizer in groups (four lanes per cycle at most; the float lane, the
+    /// ONNX arithmetic, takes one per cycle); the next entry is read while this one's
+    /// lanes are in the pipeline and its beats go to the write client. So an entry
+    /// costs its read and feed (or its beats, if more), and the last one the
+    /// pipeline and its beats on top.
     fn store(&self, s: &Store) -> f64 {
         let entry_bytes = f64::from(s.lanes) * f64::from(s.out_type.bits()) / 8.0;
         let entries = f64::from(s.x_size) * f64::from(s.y_size);
         let feed = if s.mode == RequantMode::Float { self.cols } else { self.cols / self.requant_lanes };
         let beats = (entry_bytes / self.bus_bytes).ceil().max(1.0);
-        let per_entry = STORE_ENTRY_CYCLES + feed + REQUANT_PIPELINE + beats;
+        let per_entry = (STORE_ENTRY_CYCLES + feed).max(beats);
+        let last = REQUANT_PIPELINE + beats + 1.0;
         let bandwidth = entries * beats * self.bus_bytes / self.ddr_bytes_per_cycle;
-        self.write_latency + (entries * per_entry).max(bandwidth)
+        self.write_latency + (entries * per_entry + last).max(bandwidth)
     }
 
-    /// The sparse engine (`hdl/src/sparse_engine.rs`): a preload of the counts,
-    /// activations and cleared sums; the slowest PE's walk, one cycle per item and
-    /// one per column it has no items in; the pipeline; one cycle per accumulator
-    /// entry written. The longest PE's items are `item_entries`; its empty columns
-    /// are estimated from its density, as if the nonzeros were spread uniformly.
+    /// The sparse engine (`hdl/src/sparse_engine.rs`): a preload of the counts and
+    /// activations; the slowest PE's walk, one cycle per item and one per column it
+    /// has no items in; the pipeline; one cycle per accumulator entry written. The
+    /// longest PE's items are `item_entries`; its empty columns are estimated from
+    /// its density, as if the nonzeros were spread uniformly.
     fn spmv(&self, x: &Spmv) -> f64 {
         let (k, out, items) = (f64::from(x.k_size), f64::from(x.out_entries), f64::from(x.item_entries));
-        let preload = (k / 2.0).ceil().max((k / self.rows).ceil()).max(out) + 4.0;
+        let preload = (k / 2.0).ceil().max((k / self.rows).ceil()) + 4.0;
         let local_rows = 2.0 * out;
         let density = (items / (k * local_rows)).min(1.0);
         let empty_columns = k * (1.0 - density).powf(local_rows);
@@ -230,9 +233,9 @@ impl CostModel {
     }
 }
 
-/// Cycles of a store's entry outside feeding and the pipeline: read request,
-/// latch, hand-over (`hdl/src/store_unit.rs` phases).
-const STORE_ENTRY_CYCLES: f64 = 3.0;
+/// Cycles of a store's entry outside feeding: read request and latch
+/// (`hdl/src/store_unit.rs` phases).
+const STORE_ENTRY_CYCLES: f64 = 2.0;
 /// The sparse engine's item pipeline and its hand-overs between phases.
 const SPMV_PIPELINE: f64 = 5.0;
 /// Stages of the requantization lanes (`REQUANT_LATENCY`, `FLOAT_LATENCY`).

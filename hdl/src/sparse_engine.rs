@@ -5,9 +5,10 @@
 //! the same numbers. An instruction runs in three phases:
 //!
 //! 1. **Preload** (all PEs in step): the tile's count entries go into each PE's
-//!    count RAMs (even and odd columns), the activation vector from IBUF into each
-//!    PE's private copy (one bank per IBUF lane), and the PE's partial sums are
-//!    cleared.
+//!    count RAMs (even and odd columns) and the activation vector from IBUF into
+//!    each PE's private copy (one bank per IBUF lane). The partial sums are zero
+//!    already (the last write-back cleared them), except after reset or an aborted
+//!    SPMV, when this preload clears them all.
 //! 2. **Stream** (each PE on its own): the PE walks its columns. A column whose
 //!    activation equals the zero point, or which has no items, costs one cycle and
 //!    its items are skipped (activation zero-skipping); otherwise its items are read
@@ -98,6 +99,11 @@ pub struct SparseEngine {
     f_act_entries: DFF<Bits<16>>,
     /// Preload: cycles (reads, then the writes of the last read and one to settle).
     f_pre_end: DFF<Bits<16>>,
+    /// The partial sums may hold anything (after reset or an aborted SPMV): the
+    /// next preload clears them all. A completed SPMV leaves them zero, since the
+    /// write-back clears each entry as it reads it.
+    dirty: DFF<Bit>,
+    f_clear: DFF<Bit>,
     t: DFF<Bits<16>>,
     cnt_we: DFF<Bit>,
     act_we: DFF<Bit>,
@@ -140,6 +146,8 @@ pub struct SparseEngine {
     rows_mask: Constant<Bits<16>>,
     banks_mask: Constant<Bits<16>>,
     rows_m1: Constant<Bits<16>>,
+    /// Partial-sum entries per PE RAM (`max_n / cols`).
+    max_out: Constant<Bits<16>>,
     _pes: usize,
     _cols: usize,
     _rows: usize,
@@ -218,6 +226,8 @@ impl SparseEngine {
             f_count_entries: Default::default(),
             f_act_entries: Default::default(),
             f_pre_end: Default::default(),
+            dirty: Default::default(),
+            f_clear: Default::default(),
             t: Default::default(),
             cnt_we: Default::default(),
             act_we: Default::default(),
@@ -256,6 +266,7 @@ impl SparseEngine {
             rows_mask: konst(rows as u64 - 1),
             banks_mask: konst(banks as u64 - 1),
             rows_m1: konst(rows as u64 - 1),
+            max_out: konst(max_out as u64),
             _pes: pes,
             _cols: cols,
             _rows: rows,
@@ -287,6 +298,8 @@ impl Logic for SparseEngine {
             f_count_entries,
             f_act_entries,
             f_pre_end,
+            dirty,
+            f_clear,
             t,
             cnt_we,
             act_we,
@@ -353,6 +366,8 @@ impl Logic for SparseEngine {
             self.f_items_base.d.next = self.wbuf_addr.val() + ((self.k_size.val() + 1) >> 1);
             self.f_count_entries.d.next = (self.k_size.val() + 1) >> 1;
             self.f_act_entries.d.next = (self.k_size.val() + self.rows_m1.val()) >> self.log_rows.val();
+            self.f_clear.d.next = self.dirty.q.val();
+            self.dirty.d.next = false;
             self.t.d.next = 0.into();
         }
         self.pre_reads.next = self.f_count_entries.q.val();
@@ -360,8 +375,8 @@ impl Logic for SparseEngine {
             self.pre_reads.next = self.f_act_entries.q.val();
         }
         self.f_pre_end.d.next = self.pre_reads.val();
-        if self.f_out.q.val() > self.pre_reads.val() {
-            self.f_pre_end.d.next = self.f_out.q.val();
+        if self.f_clear.q.val() & (self.max_out.val() > self.pre_reads.val()) {
+            self.f_pre_end.d.next = self.max_out.val();
         }
 
         // ---- Preload: read count entry t and activation entry t; write them (and
@@ -526,8 +541,18 @@ impl Logic for SparseEngine {
                     self.sums[2 * p + 1].write_address.next = self.t.q.val();
                     self.sums[2 * p].write_data.next = 0.into();
                     self.sums[2 * p + 1].write_data.next = 0.into();
-                    self.sums[2 * p].write_enable.next = self.t.q.val() < self.f_out.q.val();
-                    self.sums[2 * p + 1].write_enable.next = self.t.q.val() < self.f_out.q.val();
+                    self.sums[2 * p].write_enable.next = self.f_clear.q.val() & (self.t.q.val() < self.max_out.val());
+                    self.sums[2 * p + 1].write_enable.next =
+                        self.f_clear.q.val() & (self.t.q.val() < self.max_out.val());
+                }
+                // Write-back reads entry e and clears it (the read sees the old value).
+                if self.phase.q.val() == 3 {
+                    self.sums[2 * p].write_address.next = self.wb_e.q.val();
+                    self.sums[2 * p + 1].write_address.next = self.wb_e.q.val();
+                    self.sums[2 * p].write_data.next = 0.into();
+                    self.sums[2 * p + 1].write_data.next = 0.into();
+                    self.sums[2 * p].write_enable.next = true;
+                    self.sums[2 * p + 1].write_enable.next = true;
                 }
                 if self.active[p].val() | self.s1_valid[p].q.val() | self.s2_valid[p].q.val() {
                     self.all_done.next = false;
@@ -573,6 +598,9 @@ impl Logic for SparseEngine {
         if self.any_fault.val() | self.halt.val() {
             self.fault.next = self.any_fault.val();
             self.phase.d.next = 0.into();
+            if self.phase.q.val() != 0 {
+                self.dirty.d.next = true;
+            }
             for p in 0..self._pes {
                 self.s1_valid[p].d.next = false;
                 self.s2_valid[p].d.next = false;
@@ -580,6 +608,7 @@ impl Logic for SparseEngine {
         }
         self.busy.next = (self.phase.q.val() != 0) | self.wb_valid.q.val();
         if self.reset.val() {
+            self.dirty.d.next = true;
             self.phase.d.next = 0.into();
             self.wb_valid.d.next = false;
             self.wb_last.d.next = false;

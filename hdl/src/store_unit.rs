@@ -114,6 +114,20 @@ pub struct StoreUnit {
     params_shift: Vec<DFF<Bits<8>>>,
     vals: Vec<DFF<Bits<32>>>,
     res: Vec<DFF<Bits<32>>>,
+    /// The entry being emitted (copied from `res` once all its lanes landed), so that
+    /// the next entry's lanes can be fed while this one's beats go out.
+    obuf: Vec<DFF<Bits<32>>>,
+    emitting: DFF<Bit>,
+    /// Entries fed and not copied into `obuf` yet (at most two); `res_full`: the
+    /// oldest one's lanes have all landed in `res`.
+    inflight: DFF<Bits<2>>,
+    res_full: DFF<Bit>,
+    landed: Signal<Local, Bit>,
+    /// An entry's last lane group is fed this cycle.
+    fed: Signal<Local, Bit>,
+    /// The next entry's parameter entry.
+    pbuf_next: Signal<Local, Bits<16>>,
+    copy: Signal<Local, Bit>,
     err_pulse: DFF<Bit>,
     err_code: DFF<Bits<8>>,
     done_pulse: DFF<Bit>,
@@ -260,6 +274,14 @@ impl StoreUnit {
             params_shift: vec_of(cols),
             vals: vec_of(cols),
             res: vec_of(cols),
+            obuf: vec_of(cols),
+            emitting: Default::default(),
+            inflight: Default::default(),
+            res_full: Default::default(),
+            landed: Default::default(),
+            fed: Default::default(),
+            pbuf_next: Default::default(),
+            copy: Default::default(),
             err_pulse: Default::default(),
             err_code: Default::default(),
             done_pulse: Default::default(),
@@ -314,10 +336,6 @@ enum Phase {
     Latch,
     /// One lane group per cycle into the requant lanes.
     Feed,
-    /// Waiting for the last group's results.
-    Collect,
-    /// The entry's beats go to the write client.
-    Emit,
     /// Every write acknowledged: complete.
     Drain,
 }
@@ -360,6 +378,9 @@ impl Logic for StoreUnit {
             entries_left,
             group,
             beat,
+            emitting,
+            inflight,
+            res_full,
             err_pulse,
             err_code,
             done_pulse
@@ -376,6 +397,8 @@ impl Logic for StoreUnit {
             self.params_shift[c].d.next = self.params_shift[c].q.val();
             self.vals[c].d.next = self.vals[c].q.val();
             self.res[c].d.next = self.res[c].q.val();
+            self.obuf[c].clock.next = self.clock.val();
+            self.obuf[c].d.next = self.obuf[c].q.val();
         }
         for l in 0..self._rq {
             self.lanes_rq[l].clock.next = self.clock.val();
@@ -504,6 +527,14 @@ impl Logic for StoreUnit {
         if self.float_mode.val() {
             self.last_group.next = self.cols_m1.val();
         }
+        self.fed.next = false;
+        self.pbuf_next.next = self.pbuf_ptr.q.val();
+        if self.step.q.val() {
+            self.pbuf_next.next = self.pbuf_ptr.q.val() + 1;
+        }
+        if (self.ex.q.val() + 1) == self.xs.q.val() {
+            self.pbuf_next.next = self.pbuf_base.q.val();
+        }
         self.acc_ren.next = false;
         self.acc_raddr.next = self.acc_ptr.q.val().get_bits::<16>(0);
         self.client.data_valid.next = false;
@@ -522,13 +553,18 @@ impl Logic for StoreUnit {
                     self.phase.d.next = Phase::Drain;
                 }
             }
+            // An entry's lanes land in `res` some cycles after it is fed, and must be
+            // copied to `obuf` before the next entry's land: read the next entry only
+            // when none is in flight, or one is and `obuf` is free for it.
             Phase::Read => {
-                self.acc_ren.next = !self.halt.val();
-                if self.acc_ptr.q.val() >= self.acc_entries.val() {
-                    self.acc_ren.next = false;
-                    self.fail.next = true;
-                } else if self.acc_grant.val() {
-                    self.phase.d.next = Phase::Latch;
+                if !self.inflight.q.val().any() | ((self.inflight.q.val() == 1) & !self.emitting.q.val()) {
+                    self.acc_ren.next = !self.halt.val();
+                    if self.acc_ptr.q.val() >= self.acc_entries.val() {
+                        self.acc_ren.next = false;
+                        self.fail.next = true;
+                    } else if self.acc_grant.val() {
+                        self.phase.d.next = Phase::Latch;
+                    }
                 }
             }
             Phase::Latch => {
@@ -547,34 +583,27 @@ impl Logic for StoreUnit {
             Phase::Feed => {
                 self.group.d.next = self.group.q.val() + 1;
                 if self.group.q.val() == self.last_group.val() {
-                    self.phase.d.next = Phase::Collect;
-                }
-            }
-            Phase::Emit => {
-                self.client.data_valid.next = true;
-                if self.client.data_ready.val() {
-                    self.beat.d.next = self.beat.q.val() + 1;
-                    if (self.beat.q.val() + 1) == self.beats_per_entry.q.val() {
-                        self.beat.d.next = 0.into();
-                        self.acc_ptr.d.next = self.acc_ptr.q.val() + 1;
-                        self.entries_left.d.next = self.entries_left.q.val() - 1;
-                        self.ex.d.next = self.ex.q.val() + 1;
-                        if self.step.q.val() {
-                            self.pbuf_ptr.d.next = self.pbuf_ptr.q.val() + 1;
-                        }
-                        if (self.ex.q.val() + 1) == self.xs.q.val() {
-                            self.ex.d.next = 0.into();
-                            self.pbuf_ptr.d.next = self.pbuf_base.q.val();
-                        }
-                        self.phase.d.next = Phase::Read;
-                        if self.entries_left.q.val() == 1 {
-                            self.phase.d.next = Phase::Drain;
-                        }
+                    // The entry is fed: its lanes land while the next one is read.
+                    self.fed.next = true;
+                    self.acc_ptr.d.next = self.acc_ptr.q.val() + 1;
+                    self.entries_left.d.next = self.entries_left.q.val() - 1;
+                    self.ex.d.next = self.ex.q.val() + 1;
+                    if (self.ex.q.val() + 1) == self.xs.q.val() {
+                        self.ex.d.next = 0.into();
+                    }
+                    self.pbuf_ptr.d.next = self.pbuf_next.val();
+                    self.phase.d.next = Phase::Read;
+                    if self.entries_left.q.val() == 1 {
+                        self.phase.d.next = Phase::Drain;
                     }
                 }
             }
             Phase::Drain => {
-                if !self.issuing.q.val() & self.client.idle.val() {
+                if !self.issuing.q.val()
+                    & self.client.idle.val()
+                    & !self.inflight.q.val().any()
+                    & !self.emitting.q.val()
+                {
                     self.phase.d.next = Phase::Idle;
                     self.active.d.next = false;
                     self.done_pulse.d.next = true;
@@ -628,9 +657,7 @@ impl Logic for StoreUnit {
                 self.res[c].d.next = self.float_lane.value.val();
             }
         }
-        if self.fcollect_valid.val() & (self.fcollect.val() == self.cols_m1.val()) {
-            self.phase.d.next = Phase::Emit;
-        }
+        self.landed.next = self.fcollect_valid.val() & (self.fcollect.val() == self.cols_m1.val());
         for l in 0..self._rq {
             self.lanes_rq[l].advance.next = true;
             self.lanes_rq[l].valid_in.next = (self.phase.q.val() == Phase::Feed) & !self.float_mode.val();
@@ -655,7 +682,22 @@ impl Logic for StoreUnit {
             }
         }
         if self.collect_valid.val() & (self.collect.val() == self.groups_m1.val()) {
-            self.phase.d.next = Phase::Emit;
+            self.landed.next = true;
+        }
+        // ---- Hand the landed entry to the emitter when it is free.
+        if self.landed.val() {
+            self.res_full.d.next = true;
+        }
+        self.copy.next = self.res_full.q.val() & !self.emitting.q.val();
+        self.inflight.d.next =
+            self.inflight.q.val() + bit_cast::<2, 1>(self.fed.val().into()) - bit_cast::<2, 1>(self.copy.val().into());
+        if self.copy.val() {
+            for c in 0..self._cols {
+                self.obuf[c].d.next = self.res[c].q.val();
+            }
+            self.res_full.d.next = self.landed.val();
+            self.emitting.d.next = true;
+            self.beat.d.next = 0.into();
         }
 
         // ---- Pack the outputs into bytes and emit the entry's beats.
@@ -664,19 +706,19 @@ impl Logic for StoreUnit {
         }
         for c in 0..self._cols {
             if self.out_type.q.val() < 2 {
-                self.obytes[c].next = self.res[c].q.val().get_bits::<8>(0);
+                self.obytes[c].next = self.obuf[c].q.val().get_bits::<8>(0);
             }
             if self.out_type.q.val() == 4 {
-                self.obytes[4 * c].next = self.res[c].q.val().get_bits::<8>(0);
-                self.obytes[4 * c + 1].next = self.res[c].q.val().get_bits::<8>(8);
-                self.obytes[4 * c + 2].next = self.res[c].q.val().get_bits::<8>(16);
-                self.obytes[4 * c + 3].next = self.res[c].q.val().get_bits::<8>(24);
+                self.obytes[4 * c].next = self.obuf[c].q.val().get_bits::<8>(0);
+                self.obytes[4 * c + 1].next = self.obuf[c].q.val().get_bits::<8>(8);
+                self.obytes[4 * c + 2].next = self.obuf[c].q.val().get_bits::<8>(16);
+                self.obytes[4 * c + 3].next = self.obuf[c].q.val().get_bits::<8>(24);
             }
         }
         for p in 0..self._pairs {
             if (self.out_type.q.val() == 2) | (self.out_type.q.val() == 3) {
-                self.obytes[p].next = (self.res[2 * p].q.val().get_bits::<8>(0) & self.nibble8.val())
-                    | (self.res[2 * p + 1].q.val().get_bits::<8>(0) << 4);
+                self.obytes[p].next = (self.obuf[2 * p].q.val().get_bits::<8>(0) & self.nibble8.val())
+                    | (self.obuf[2 * p + 1].q.val().get_bits::<8>(0) << 4);
             }
         }
         for bb in self._b..(self._b + 1) {
@@ -690,11 +732,22 @@ impl Logic for StoreUnit {
             }
         }
         self.write_bytes.next = 0.into();
-        if (self.phase.q.val() == Phase::Emit)
+        if self.emitting.q.val()
             & self.client.data_ready.val()
             & ((self.beat.q.val() + 1) == self.beats_per_entry.q.val())
         {
             self.write_bytes.next = self.entry_bytes.q.val();
+        }
+        // ---- Emit: the entry in `obuf`, beat by beat.
+        if self.emitting.q.val() {
+            self.client.data_valid.next = true;
+            if self.client.data_ready.val() {
+                self.beat.d.next = self.beat.q.val() + 1;
+                if (self.beat.q.val() + 1) == self.beats_per_entry.q.val() {
+                    self.beat.d.next = 0.into();
+                    self.emitting.d.next = false;
+                }
+            }
         }
 
         // ---- AXI write channel.
@@ -733,6 +786,12 @@ impl Logic for StoreUnit {
             self.aborting.d.next = true;
             self.phase.d.next = Phase::Drain;
         }
+        // An aborted store emits nothing more.
+        if self.fail.val() | (self.halt.val() & self.active.q.val()) {
+            self.emitting.d.next = false;
+            self.inflight.d.next = 0.into();
+            self.res_full.d.next = false;
+        }
         self.gate.complete.next = self.done_pulse.q.val();
         self.gate.complete_push_prev.next = self.push_prev_q.q.val();
         self.gate.complete_push_next.next = false;
@@ -742,7 +801,7 @@ impl Logic for StoreUnit {
         self.error.next = self.err_pulse.q.val();
         self.error_code.next = self.err_code.q.val();
         self.error_pc.next = self.pc.q.val();
-        self.dma_wait.next = (self.phase.q.val() == Phase::Emit) & !self.client.data_ready.val();
+        self.dma_wait.next = self.emitting.q.val() & !self.client.data_ready.val();
 
         if self.reset.val() {
             self.active.d.next = false;
@@ -750,6 +809,9 @@ impl Logic for StoreUnit {
             self.issuing.d.next = false;
             self.phase.d.next = Phase::Idle;
             self.beat.d.next = 0.into();
+            self.emitting.d.next = false;
+            self.inflight.d.next = 0.into();
+            self.res_full.d.next = false;
         }
     }
 }
