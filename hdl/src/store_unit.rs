@@ -118,11 +118,23 @@ pub struct StoreUnit {
     /// the next entry's lanes can be fed while this one's beats go out.
     obuf: Vec<DFF<Bits<32>>>,
     emitting: DFF<Bit>,
-    /// Entries fed and not copied into `obuf` yet (at most two); `res_full`: the
-    /// oldest one's lanes have all landed in `res`.
-    inflight: DFF<Bits<2>>,
-    res_full: DFF<Bit>,
+    /// Two result buffers (`res`, `res_b`), entries alternating between them, so
+    /// that an entry's lanes can land while the one before waits for `obuf`.
+    res_b: Vec<DFF<Bits<32>>>,
+    /// The buffer the entry being read and fed lands in, and the next to copy.
+    feed_slot: DFF<Bit>,
+    emit_slot: DFF<Bit>,
+    /// A buffer holds an entry from its read until its copy into `obuf`; `full`:
+    /// all its lanes have landed.
+    busy0: DFF<Bit>,
+    busy1: DFF<Bit>,
+    full0: DFF<Bit>,
+    full1: DFF<Bit>,
+    slot_free: Signal<Local, Bit>,
     landed: Signal<Local, Bit>,
+    landed_slot: Signal<Local, Bit>,
+    fslot: Signal<Local, Bit>,
+    cslot: Signal<Local, Bit>,
     /// An entry's last lane group is fed this cycle.
     fed: Signal<Local, Bit>,
     /// The next entry's parameter entry.
@@ -156,8 +168,10 @@ pub struct StoreUnit {
     beat_shift: Constant<Bits<16>>,
     groups_m1: Constant<Bits<16>>,
     cols_m1: Constant<Bits<16>>,
-    low15: Constant<Bits<16>>,
     bit15: Constant<Bits<16>>,
+    /// A lane group in the delay lines: bit 15 valid, bit 14 the result buffer.
+    low14: Constant<Bits<16>>,
+    bit14: Constant<Bits<16>>,
     int_min: Constant<Bits<32>>,
     int_max: Constant<Bits<32>>,
     nibble8: Constant<Bits<8>>,
@@ -276,9 +290,18 @@ impl StoreUnit {
             res: vec_of(cols),
             obuf: vec_of(cols),
             emitting: Default::default(),
-            inflight: Default::default(),
-            res_full: Default::default(),
+            res_b: vec_of(cols),
+            feed_slot: Default::default(),
+            emit_slot: Default::default(),
+            busy0: Default::default(),
+            busy1: Default::default(),
+            full0: Default::default(),
+            full1: Default::default(),
+            slot_free: Default::default(),
             landed: Default::default(),
+            landed_slot: Default::default(),
+            fslot: Default::default(),
+            cslot: Default::default(),
             fed: Default::default(),
             pbuf_next: Default::default(),
             copy: Default::default(),
@@ -306,8 +329,9 @@ impl StoreUnit {
             beat_shift: konst(u64::from(b.trailing_zeros())),
             groups_m1: konst((cols / rq - 1) as u64),
             cols_m1: konst(cols as u64 - 1),
-            low15: konst(0x7fff),
             bit15: konst(0x8000),
+            low14: konst(0x3fff),
+            bit14: konst(0x4000),
             int_min: konst(0x8000_0000),
             int_max: konst(0x7fff_ffff),
             nibble8: konst(0xf),
@@ -379,8 +403,12 @@ impl Logic for StoreUnit {
             group,
             beat,
             emitting,
-            inflight,
-            res_full,
+            feed_slot,
+            emit_slot,
+            busy0,
+            busy1,
+            full0,
+            full1,
             err_pulse,
             err_code,
             done_pulse
@@ -398,6 +426,8 @@ impl Logic for StoreUnit {
             self.vals[c].d.next = self.vals[c].q.val();
             self.res[c].d.next = self.res[c].q.val();
             self.obuf[c].clock.next = self.clock.val();
+            self.res_b[c].clock.next = self.clock.val();
+            self.res_b[c].d.next = self.res_b[c].q.val();
             self.obuf[c].d.next = self.obuf[c].q.val();
         }
         for l in 0..self._rq {
@@ -528,6 +558,10 @@ impl Logic for StoreUnit {
             self.last_group.next = self.cols_m1.val();
         }
         self.fed.next = false;
+        self.slot_free.next = !self.busy0.q.val();
+        if self.feed_slot.q.val() {
+            self.slot_free.next = !self.busy1.q.val();
+        }
         self.pbuf_next.next = self.pbuf_ptr.q.val();
         if self.step.q.val() {
             self.pbuf_next.next = self.pbuf_ptr.q.val() + 1;
@@ -553,11 +587,9 @@ impl Logic for StoreUnit {
                     self.phase.d.next = Phase::Drain;
                 }
             }
-            // An entry's lanes land in `res` some cycles after it is fed, and must be
-            // copied to `obuf` before the next entry's land: read the next entry only
-            // when none is in flight, or one is and `obuf` is free for it.
+            // Read the next entry once its result buffer has been copied out.
             Phase::Read => {
-                if !self.inflight.q.val().any() | ((self.inflight.q.val() == 1) & !self.emitting.q.val()) {
+                if self.slot_free.val() {
                     self.acc_ren.next = !self.halt.val();
                     if self.acc_ptr.q.val() >= self.acc_entries.val() {
                         self.acc_ren.next = false;
@@ -568,6 +600,11 @@ impl Logic for StoreUnit {
                 }
             }
             Phase::Latch => {
+                if self.feed_slot.q.val() {
+                    self.busy1.d.next = true;
+                } else {
+                    self.busy0.d.next = true;
+                }
                 for c in 0..self._cols {
                     self.vals[c].d.next = self.acc_rdata[c].val();
                     // A stepping store's next parameter entry, read since Read.
@@ -585,6 +622,7 @@ impl Logic for StoreUnit {
                 if self.group.q.val() == self.last_group.val() {
                     // The entry is fed: its lanes land while the next one is read.
                     self.fed.next = true;
+                    self.feed_slot.d.next = !self.feed_slot.q.val();
                     self.acc_ptr.d.next = self.acc_ptr.q.val() + 1;
                     self.entries_left.d.next = self.entries_left.q.val() - 1;
                     self.ex.d.next = self.ex.q.val() + 1;
@@ -601,7 +639,8 @@ impl Logic for StoreUnit {
             Phase::Drain => {
                 if !self.issuing.q.val()
                     & self.client.idle.val()
-                    & !self.inflight.q.val().any()
+                    & !self.busy0.q.val()
+                    & !self.busy1.q.val()
                     & !self.emitting.q.val()
                 {
                     self.phase.d.next = Phase::Idle;
@@ -649,15 +688,24 @@ impl Logic for StoreUnit {
         self.float_delay.data_in.next = 0.into();
         if (self.phase.q.val() == Phase::Feed) & self.float_mode.val() {
             self.float_delay.data_in.next = self.group.q.val() | self.bit15.val();
+            if self.feed_slot.q.val() {
+                self.float_delay.data_in.next = self.group.q.val() | self.bit15.val() | self.bit14.val();
+            }
         }
-        self.fcollect.next = self.float_delay.data_out.val() & self.low15.val();
+        self.fcollect.next = self.float_delay.data_out.val() & self.low14.val();
         self.fcollect_valid.next = self.float_delay.data_out.val().get_bit(15);
+        self.fslot.next = self.float_delay.data_out.val().get_bit(14);
         for c in 0..self._cols {
             if self.fcollect_valid.val() & (self.fcollect.val().index() == c) {
-                self.res[c].d.next = self.float_lane.value.val();
+                if self.fslot.val() {
+                    self.res_b[c].d.next = self.float_lane.value.val();
+                } else {
+                    self.res[c].d.next = self.float_lane.value.val();
+                }
             }
         }
         self.landed.next = self.fcollect_valid.val() & (self.fcollect.val() == self.cols_m1.val());
+        self.landed_slot.next = self.fslot.val();
         for l in 0..self._rq {
             self.lanes_rq[l].advance.next = true;
             self.lanes_rq[l].valid_in.next = (self.phase.q.val() == Phase::Feed) & !self.float_mode.val();
@@ -669,33 +717,57 @@ impl Logic for StoreUnit {
         self.group_delay.data_in.next = 0.into();
         if (self.phase.q.val() == Phase::Feed) & !self.float_mode.val() {
             self.group_delay.data_in.next = self.group.q.val() | self.bit15.val();
+            if self.feed_slot.q.val() {
+                self.group_delay.data_in.next = self.group.q.val() | self.bit15.val() | self.bit14.val();
+            }
         }
-        self.collect.next = self.group_delay.data_out.val() & self.low15.val();
+        self.collect.next = self.group_delay.data_out.val() & self.low14.val();
         self.collect_valid.next = self.group_delay.data_out.val().get_bit(15);
+        self.cslot.next = self.group_delay.data_out.val().get_bit(14);
         for rq in self._rq..(self._rq + 1) {
             for g in 0..self._groups {
                 if self.collect_valid.val() & (self.collect.val().index() == g) {
                     for l in 0..self._rq {
-                        self.res[g * rq + l].d.next = self.lanes_rq[l].value.val();
+                        if self.cslot.val() {
+                            self.res_b[g * rq + l].d.next = self.lanes_rq[l].value.val();
+                        } else {
+                            self.res[g * rq + l].d.next = self.lanes_rq[l].value.val();
+                        }
                     }
                 }
             }
         }
         if self.collect_valid.val() & (self.collect.val() == self.groups_m1.val()) {
             self.landed.next = true;
+            self.landed_slot.next = self.cslot.val();
         }
-        // ---- Hand the landed entry to the emitter when it is free.
+        // ---- Hand landed entries to the emitter in order, when it is free.
         if self.landed.val() {
-            self.res_full.d.next = true;
+            if self.landed_slot.val() {
+                self.full1.d.next = true;
+            } else {
+                self.full0.d.next = true;
+            }
         }
-        self.copy.next = self.res_full.q.val() & !self.emitting.q.val();
-        self.inflight.d.next =
-            self.inflight.q.val() + bit_cast::<2, 1>(self.fed.val().into()) - bit_cast::<2, 1>(self.copy.val().into());
+        self.copy.next = !self.emitting.q.val() & self.full0.q.val() & !self.emit_slot.q.val();
+        if self.emit_slot.q.val() {
+            self.copy.next = !self.emitting.q.val() & self.full1.q.val();
+        }
         if self.copy.val() {
             for c in 0..self._cols {
                 self.obuf[c].d.next = self.res[c].q.val();
+                if self.emit_slot.q.val() {
+                    self.obuf[c].d.next = self.res_b[c].q.val();
+                }
             }
-            self.res_full.d.next = self.landed.val();
+            if self.emit_slot.q.val() {
+                self.full1.d.next = false;
+                self.busy1.d.next = false;
+            } else {
+                self.full0.d.next = false;
+                self.busy0.d.next = false;
+            }
+            self.emit_slot.d.next = !self.emit_slot.q.val();
             self.emitting.d.next = true;
             self.beat.d.next = 0.into();
         }
@@ -789,8 +861,12 @@ impl Logic for StoreUnit {
         // An aborted store emits nothing more.
         if self.fail.val() | (self.halt.val() & self.active.q.val()) {
             self.emitting.d.next = false;
-            self.inflight.d.next = 0.into();
-            self.res_full.d.next = false;
+            self.busy0.d.next = false;
+            self.busy1.d.next = false;
+            self.full0.d.next = false;
+            self.full1.d.next = false;
+            self.feed_slot.d.next = false;
+            self.emit_slot.d.next = false;
         }
         self.gate.complete.next = self.done_pulse.q.val();
         self.gate.complete_push_prev.next = self.push_prev_q.q.val();
@@ -810,8 +886,12 @@ impl Logic for StoreUnit {
             self.phase.d.next = Phase::Idle;
             self.beat.d.next = 0.into();
             self.emitting.d.next = false;
-            self.inflight.d.next = 0.into();
-            self.res_full.d.next = false;
+            self.busy0.d.next = false;
+            self.busy1.d.next = false;
+            self.full0.d.next = false;
+            self.full1.d.next = false;
+            self.feed_slot.d.next = false;
+            self.emit_slot.d.next = false;
         }
     }
 }
