@@ -858,8 +858,8 @@ impl Logic for StoreUnit {
             self.aborting.d.next = true;
             self.phase.d.next = Phase::Drain;
         }
-        // An aborted store emits nothing more.
-        if self.fail.val() | (self.halt.val() & self.active.q.val()) {
+        // An aborted (or reset) store emits nothing more.
+        if self.fail.val() | (self.halt.val() & self.active.q.val()) | self.reset.val() {
             self.emitting.d.next = false;
             self.busy0.d.next = false;
             self.busy1.d.next = false;
@@ -885,13 +885,6 @@ impl Logic for StoreUnit {
             self.issuing.d.next = false;
             self.phase.d.next = Phase::Idle;
             self.beat.d.next = 0.into();
-            self.emitting.d.next = false;
-            self.busy0.d.next = false;
-            self.busy1.d.next = false;
-            self.full0.d.next = false;
-            self.full1.d.next = false;
-            self.feed_slot.d.next = false;
-            self.emit_slot.d.next = false;
         }
     }
 }
