@@ -6,8 +6,14 @@
 //! Bursts are only issued when the beat buffer has room reserved for all their
 //! data, so the shared R channel is never back-pressured by a slow consumer (no
 //! head-of-line blocking between clients).
+//!
+//! Inside, data moves as 32-bit words rather than bytes: the beat buffer, the
+//! re-aligner and the output register are a quarter as many signals, which is the
+//! difference between a cheap and an expensive client in the Verilated model (every
+//! signal is evaluated every cycle there). The ports stay byte lanes.
 
 use crate::fifo::Fifo;
+use crate::widen::Widen;
 use rust_hdl::prelude::*;
 
 /// Request metadata kept until the request's data has been re-aligned.
@@ -36,6 +42,8 @@ pub struct ReadClient {
     pub out_valid: Signal<Out, Bit>,
     pub out_ready: Signal<In, Bit>,
     pub out_data: Vec<Signal<Out, Bits<8>>>,
+    /// `out_data` as 32-bit words (byte 4w + k is bits 8k.. of word w).
+    pub out_words: Vec<Signal<Out, Bits<32>>>,
     /// The beat is the last of its request.
     pub out_last: Signal<Out, Bit>,
     /// Sticky: a beat came back with SLVERR/DECERR.
@@ -43,7 +51,7 @@ pub struct ReadClient {
     /// Nothing requested is outstanding or buffered.
     pub idle: Signal<Out, Bit>,
 
-    beats: Fifo<Bits<8>>,
+    beats: Fifo<Bits<32>>,
     meta: Fifo<Bits<32>>,
     // Burst splitter.
     splitting: DFF<Bit>,
@@ -52,12 +60,12 @@ pub struct ReadClient {
     reserved: DFF<Bits<16>>,
     outstanding: DFF<Bits<8>>,
     err: DFF<Bit>,
-    // Re-aligner.
-    prev: Vec<DFF<Bits<8>>>,
+    // Re-aligner (32-bit words).
+    prev: Vec<DFF<Bits<32>>>,
     have_prev: DFF<Bit>,
     raw_taken: DFF<Bits<32>>,
     out_sent: DFF<Bits<32>>,
-    out_reg: Vec<DFF<Bits<8>>>,
+    out_reg: Vec<DFF<Bits<32>>>,
     out_reg_valid: DFF<Bit>,
     out_reg_last: DFF<Bit>,
     // Combinational.
@@ -76,8 +84,17 @@ pub struct ReadClient {
     emit: Signal<Local, Bit>,
     emit_last: Signal<Local, Bit>,
     take_raw: Signal<Local, Bit>,
-    window: Vec<Signal<Local, Bits<8>>>,
-    combined: Vec<Signal<Local, Bits<8>>>,
+    window: Vec<Signal<Local, Bits<32>>>,
+    /// The two window words output word m straddles, for the offset's word part.
+    pair: Vec<Signal<Local, Bits<64>>>,
+    /// `pair` moved down by the offset's byte part.
+    shifted: Vec<Signal<Local, Bits<64>>>,
+    combined: Vec<Signal<Local, Bits<32>>>,
+    offset_words: Signal<Local, Bits<32>>,
+    /// Incoming bytes and window words, zero-extended (see `Widen`).
+    byte_wide: Vec<Widen<32, 8>>,
+    word_wide: Vec<Widen<64, 32>>,
+    offset_bits: Signal<Local, Bits<64>>,
     burst_done: Signal<Local, Bit>,
     // Constants.
     beat_mask: Constant<Bits<64>>,
@@ -88,8 +105,12 @@ pub struct ReadClient {
     max_burst: Constant<Bits<32>>,
     max_outstanding: Constant<Bits<8>>,
     capacity: Constant<Bits<16>>,
-    zero_byte: Constant<Bits<8>>,
+    zero_word: Constant<Bits<32>>,
     _b: usize,
+    /// 32-bit words per beat.
+    _w: usize,
+    /// Words in the re-alignment window (two beats).
+    _window_words: usize,
 }
 
 impl ReadClient {
@@ -117,10 +138,11 @@ impl ReadClient {
             out_valid: Default::default(),
             out_ready: Default::default(),
             out_data: (0..beat_bytes).map(|_| Default::default()).collect(),
+            out_words: (0..beat_bytes / 4).map(|_| Default::default()).collect(),
             out_last: Default::default(),
             error: Default::default(),
             idle: Default::default(),
-            beats: Fifo::new(beat_bytes, capacity),
+            beats: Fifo::new(beat_bytes / 4, capacity),
             meta: Fifo::new(META_LANES, 8),
             splitting: Default::default(),
             burst_addr: Default::default(),
@@ -128,11 +150,11 @@ impl ReadClient {
             reserved: Default::default(),
             outstanding: Default::default(),
             err: Default::default(),
-            prev: (0..beat_bytes).map(|_| Default::default()).collect(),
+            prev: (0..beat_bytes / 4).map(|_| Default::default()).collect(),
             have_prev: Default::default(),
             raw_taken: Default::default(),
             out_sent: Default::default(),
-            out_reg: (0..beat_bytes).map(|_| Default::default()).collect(),
+            out_reg: (0..beat_bytes / 4).map(|_| Default::default()).collect(),
             out_reg_valid: Default::default(),
             out_reg_last: Default::default(),
             offset_in: Default::default(),
@@ -150,8 +172,14 @@ impl ReadClient {
             emit: Default::default(),
             emit_last: Default::default(),
             take_raw: Default::default(),
-            window: (0..2 * beat_bytes).map(|_| Default::default()).collect(),
-            combined: (0..beat_bytes).map(|_| Default::default()).collect(),
+            window: (0..beat_bytes / 2).map(|_| Default::default()).collect(),
+            pair: (0..beat_bytes / 4).map(|_| Default::default()).collect(),
+            shifted: (0..beat_bytes / 4).map(|_| Default::default()).collect(),
+            combined: (0..beat_bytes / 4).map(|_| Default::default()).collect(),
+            offset_words: Default::default(),
+            byte_wide: (0..beat_bytes).map(|_| Default::default()).collect(),
+            word_wide: (0..beat_bytes / 2).map(|_| Default::default()).collect(),
+            offset_bits: Default::default(),
             burst_done: Default::default(),
             beat_mask: Constant::new(((beat_bytes - 1) as u64).into()),
             beat_shift: Constant::new((beat_bytes.trailing_zeros() as u64).into()),
@@ -161,8 +189,10 @@ impl ReadClient {
             max_burst: Constant::new((max_burst as u64).into()),
             max_outstanding: Constant::new((max_outstanding as u64).into()),
             capacity: Constant::new((capacity as u64).into()),
-            zero_byte: Constant::new(0u64.into()),
+            zero_word: Constant::new(0u64.into()),
             _b: beat_bytes,
+            _w: beat_bytes / 4,
+            _window_words: beat_bytes / 2,
         }
     }
 }
@@ -188,7 +218,7 @@ impl Logic for ReadClient {
         clock!(self, clock, beats, meta);
         self.beats.reset.next = self.reset.val();
         self.meta.reset.next = self.reset.val();
-        for i in 0..self._b {
+        for i in 0..self._w {
             self.prev[i].clock.next = self.clock.val();
             self.out_reg[i].clock.next = self.clock.val();
             self.prev[i].d.next = self.prev[i].q.val();
@@ -254,7 +284,13 @@ impl Logic for ReadClient {
         // ---- Buffer returning beats.
         self.beats.push.next = self.r_valid.val();
         for i in 0..self._b {
-            self.beats.data_in[i].next = self.r_data[i].val();
+            self.byte_wide[i].narrow.next = self.r_data[i].val();
+        }
+        for w in 0..self._w {
+            self.beats.data_in[w].next = self.byte_wide[4 * w].wide.val()
+                | (self.byte_wide[4 * w + 1].wide.val() << 8)
+                | (self.byte_wide[4 * w + 2].wide.val() << 16)
+                | (self.byte_wide[4 * w + 3].wide.val() << 24);
         }
         if self.r_valid.val() & self.r_resp.val().any() {
             self.err.d.next = true;
@@ -265,22 +301,31 @@ impl Logic for ReadClient {
         self.cur_offset.next = self.meta.data_out[0].val();
         self.cur_raw.next = self.meta.data_out[1].val();
         self.cur_out.next = self.meta.data_out[2].val();
-        for bb in self._b..(self._b + 1) {
-            for i in 0..self._b {
+        // Output word m is bytes [4q + r, 4q + r + 4) of the window, q and r the word
+        // and byte parts of the offset: window words m+q and m+q+1 shifted by 8r.
+        for ww in self._w..(self._w + 1) {
+            for i in 0..self._w {
                 self.window[i].next = self.prev[i].q.val();
-                self.window[i + bb].next = self.zero_byte.val();
+                self.window[i + ww].next = self.zero_word.val();
                 if self.raw_taken.q.val() != self.cur_raw.val() {
-                    self.window[i + bb].next = self.beats.data_out[i].val();
+                    self.window[i + ww].next = self.beats.data_out[i].val();
                 }
             }
         }
-        for j in 0..self._b {
-            self.combined[j].next = self.window[j].val();
-            for o in 1..self._b {
-                if self.cur_offset.val().index() == o {
-                    self.combined[j].next = self.window[o + j].val();
+        for i in 0..self._window_words {
+            self.word_wide[i].narrow.next = self.window[i].val();
+        }
+        self.offset_words.next = self.cur_offset.val() >> 2;
+        self.offset_bits.next = bit_cast::<64, 32>(self.cur_offset.val() & 3) << 3;
+        for m in 0..self._w {
+            self.pair[m].next = (self.word_wide[m + 1].wide.val() << 32) | self.word_wide[m].wide.val();
+            for q in 1..self._w {
+                if self.offset_words.val().index() == q {
+                    self.pair[m].next = (self.word_wide[m + q + 1].wide.val() << 32) | self.word_wide[m + q].wide.val();
                 }
             }
+            self.shifted[m].next = self.pair[m].val() >> self.offset_bits.val();
+            self.combined[m].next = self.shifted[m].val().get_bits::<32>(0);
         }
         self.slot_free.next = !self.out_reg_valid.q.val() | self.out_ready.val();
         self.take_raw.next = false;
@@ -313,7 +358,7 @@ impl Logic for ReadClient {
             self.beats.pop.next = true;
             self.raw_taken.d.next = self.raw_taken.q.val() + 1;
             self.have_prev.d.next = true;
-            for i in 0..self._b {
+            for i in 0..self._w {
                 self.prev[i].d.next = self.beats.data_out[i].val();
             }
         }
@@ -324,11 +369,11 @@ impl Logic for ReadClient {
             self.out_reg_valid.d.next = true;
             self.out_reg_last.d.next = self.emit_last.val();
             self.out_sent.d.next = self.out_sent.q.val() + 1;
-            for i in 0..self._b {
+            for i in 0..self._w {
                 self.out_reg[i].d.next = self.combined[i].val();
             }
             if !self.cur_offset.val().any() {
-                for i in 0..self._b {
+                for i in 0..self._w {
                     self.out_reg[i].d.next = self.beats.data_out[i].val();
                 }
             }
@@ -344,8 +389,11 @@ impl Logic for ReadClient {
         // is taken; it emits from `prev` on the next cycle (the branch above).
         self.out_valid.next = self.out_reg_valid.q.val();
         self.out_last.next = self.out_reg_last.q.val();
-        for i in 0..self._b {
-            self.out_data[i].next = self.out_reg[i].q.val();
+        for w in 0..self._w {
+            self.out_words[w].next = self.out_reg[w].q.val();
+            for k in 0..4 {
+                self.out_data[4 * w + k].next = self.out_reg[w].q.val().get_bits::<8>(8 * k);
+            }
         }
         self.idle.next = !self.splitting.q.val()
             & !self.meta.valid.val()

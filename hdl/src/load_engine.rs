@@ -93,8 +93,10 @@ pub struct LoadEngine {
     entry_off: DFF<Bits<64>>,
     // Assembler.
     slot: DFF<Bits<16>>,
-    asm: Vec<DFF<Bits<8>>>,
-    entry: Vec<DFF<Bits<8>>>,
+    /// The entry being assembled and the one waiting for the writer, as 32-bit
+    /// words (a quarter of the signals of byte lanes, for the Verilated model).
+    asm: Vec<DFF<Bits<32>>>,
+    entry: Vec<DFF<Bits<32>>>,
     entry_valid: DFF<Bit>,
     // Writer.
     writing: DFF<Bit>,
@@ -131,6 +133,8 @@ pub struct LoadEngine {
     code_bad_field: Constant<Bits<8>>,
     code_dma_read: Constant<Bits<8>>,
     _b: usize,
+    /// 32-bit words per beat.
+    _w: usize,
     _slots: usize,
 }
 
@@ -211,8 +215,8 @@ impl LoadEngine {
             row_off: Default::default(),
             entry_off: Default::default(),
             slot: Default::default(),
-            asm: (0..slots * beat_bytes).map(|_| Default::default()).collect(),
-            entry: (0..slots * beat_bytes).map(|_| Default::default()).collect(),
+            asm: (0..slots * beat_bytes / 4).map(|_| Default::default()).collect(),
+            entry: (0..slots * beat_bytes / 4).map(|_| Default::default()).collect(),
             entry_valid: Default::default(),
             writing: Default::default(),
             wy: Default::default(),
@@ -245,6 +249,7 @@ impl LoadEngine {
             code_bad_field: Constant::new(ERR_BAD_FIELD.into()),
             code_dma_read: Constant::new(ERR_DMA_READ.into()),
             _b: beat_bytes,
+            _w: beat_bytes / 4,
             _slots: slots,
         }
     }
@@ -302,13 +307,18 @@ impl Logic for LoadEngine {
             self.client.r_data[j].next = self.r_data[j].val();
         }
         for bb in self._b..(self._b + 1) {
-            for s in 0..self._slots {
-                for j in 0..self._b {
-                    self.asm[s * bb + j].clock.next = self.clock.val();
-                    self.entry[s * bb + j].clock.next = self.clock.val();
-                    self.asm[s * bb + j].d.next = self.asm[s * bb + j].q.val();
-                    self.entry[s * bb + j].d.next = self.entry[s * bb + j].q.val();
-                    self.wr_bytes[s * bb + j].next = self.entry[s * bb + j].q.val();
+            for ww in self._w..(self._w + 1) {
+                for s in 0..self._slots {
+                    for w in 0..self._w {
+                        self.asm[s * ww + w].clock.next = self.clock.val();
+                        self.entry[s * ww + w].clock.next = self.clock.val();
+                        self.asm[s * ww + w].d.next = self.asm[s * ww + w].q.val();
+                        self.entry[s * ww + w].d.next = self.entry[s * ww + w].q.val();
+                        for k in 0..4 {
+                            self.wr_bytes[s * bb + 4 * w + k].next =
+                                self.entry[s * ww + w].q.val().get_bits::<8>(8 * k);
+                        }
+                    }
                 }
             }
         }
@@ -420,16 +430,16 @@ impl Logic for LoadEngine {
                 self.slot.d.next = 0.into();
             }
         }
-        for bb in self._b..(self._b + 1) {
+        for ww in self._w..(self._w + 1) {
             for s in 0..self._slots {
-                for j in 0..self._b {
+                for w in 0..self._w {
                     if self.take_beat.val() & (self.slot.q.val().index() == s) {
-                        self.asm[s * bb + j].d.next = self.client.out_data[j].val();
+                        self.asm[s * ww + w].d.next = self.client.out_words[w].val();
                     }
                     if self.take_beat.val() & self.last_slot.val() {
-                        self.entry[s * bb + j].d.next = self.asm[s * bb + j].q.val();
+                        self.entry[s * ww + w].d.next = self.asm[s * ww + w].q.val();
                         if self.slot.q.val().index() == s {
-                            self.entry[s * bb + j].d.next = self.client.out_data[j].val();
+                            self.entry[s * ww + w].d.next = self.client.out_words[w].val();
                         }
                     }
                 }
