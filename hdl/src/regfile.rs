@@ -287,55 +287,57 @@ impl Logic for RegFile {
             | (bit_cast::<32, 1>(self.done.val().into()) << 1)
             | (bit_cast::<32, 1>(self.error.val().into()) << 2)
             | (bit_cast::<32, 8>(self.error_code.val()) << 8);
+        // The address decode sits under the handshake so the Verilated model only
+        // evaluates it when a read arrives (in hardware it is the same multiplexer).
         self.read_value.next = 0.into();
-        for i in 0..self._ro {
-            if (self.araddr.val() & self.word_mask.val()) == self.ro_offsets[i].val() {
-                self.read_value.next = self.ro_values[i].val();
-            }
-        }
-        for i in 0..self._counters {
-            if (self.araddr.val() & self.word_mask.val()) == self.counter_offsets[i].val() {
-                self.read_value.next = self.counters[i].val().get_bits::<32>(0);
-            }
-            if (self.araddr.val() & self.word_mask.val()) == self.counter_offsets[i].val() + 4 {
-                self.read_value.next = self.counters[i].val().get_bits::<32>(32);
-            }
-        }
-        if (self.araddr.val() & self.word_mask.val()) == self.a_status.val() {
-            self.read_value.next = self.status_value.val();
-        }
-        if (self.araddr.val() & self.word_mask.val()) == self.a_error_pc.val() {
-            self.read_value.next = self.error_pc.val();
-        }
-        if (self.araddr.val() & self.word_mask.val()) == self.a_error_info.val() {
-            self.read_value.next = self.error_info.val();
-        }
-        if (self.araddr.val() & self.word_mask.val()) == self.a_irq_enable.val() {
-            self.read_value.next = bit_cast::<32, 2>(self.irq_enable.q.val());
-        }
-        if (self.araddr.val() & self.word_mask.val()) == self.a_irq_status.val() {
-            self.read_value.next = bit_cast::<32, 2>(self.irq_status.q.val());
-        }
-        if (self.araddr.val() & self.word_mask.val()) == self.a_prog_lo.val() {
-            self.read_value.next = self.prog_addr_lo.q.val();
-        }
-        if (self.araddr.val() & self.word_mask.val()) == self.a_prog_hi.val() {
-            self.read_value.next = self.prog_addr_hi.q.val();
-        }
-        if (self.araddr.val() & self.word_mask.val()) == self.a_prog_len.val() {
-            self.read_value.next = self.prog_length.q.val();
-        }
-        if (self.araddr.val() & self.word_mask.val()) == self.a_base_lo.val() {
-            self.read_value.next = self.base_lo.q.val();
-        }
-        if (self.araddr.val() & self.word_mask.val()) == self.a_base_hi.val() {
-            self.read_value.next = self.base_hi.q.val();
-        }
-        if (self.araddr.val() & self.word_mask.val()) == self.a_size.val() {
-            self.read_value.next = self.size.q.val();
-        }
         self.arready.next = !self.r_valid.q.val();
         if self.arvalid.val() & !self.r_valid.q.val() {
+            for i in 0..self._ro {
+                if (self.araddr.val() & self.word_mask.val()) == self.ro_offsets[i].val() {
+                    self.read_value.next = self.ro_values[i].val();
+                }
+            }
+            for i in 0..self._counters {
+                if (self.araddr.val() & self.word_mask.val()) == self.counter_offsets[i].val() {
+                    self.read_value.next = self.counters[i].val().get_bits::<32>(0);
+                }
+                if (self.araddr.val() & self.word_mask.val()) == self.counter_offsets[i].val() + 4 {
+                    self.read_value.next = self.counters[i].val().get_bits::<32>(32);
+                }
+            }
+            if (self.araddr.val() & self.word_mask.val()) == self.a_status.val() {
+                self.read_value.next = self.status_value.val();
+            }
+            if (self.araddr.val() & self.word_mask.val()) == self.a_error_pc.val() {
+                self.read_value.next = self.error_pc.val();
+            }
+            if (self.araddr.val() & self.word_mask.val()) == self.a_error_info.val() {
+                self.read_value.next = self.error_info.val();
+            }
+            if (self.araddr.val() & self.word_mask.val()) == self.a_irq_enable.val() {
+                self.read_value.next = bit_cast::<32, 2>(self.irq_enable.q.val());
+            }
+            if (self.araddr.val() & self.word_mask.val()) == self.a_irq_status.val() {
+                self.read_value.next = bit_cast::<32, 2>(self.irq_status.q.val());
+            }
+            if (self.araddr.val() & self.word_mask.val()) == self.a_prog_lo.val() {
+                self.read_value.next = self.prog_addr_lo.q.val();
+            }
+            if (self.araddr.val() & self.word_mask.val()) == self.a_prog_hi.val() {
+                self.read_value.next = self.prog_addr_hi.q.val();
+            }
+            if (self.araddr.val() & self.word_mask.val()) == self.a_prog_len.val() {
+                self.read_value.next = self.prog_length.q.val();
+            }
+            if (self.araddr.val() & self.word_mask.val()) == self.a_base_lo.val() {
+                self.read_value.next = self.base_lo.q.val();
+            }
+            if (self.araddr.val() & self.word_mask.val()) == self.a_base_hi.val() {
+                self.read_value.next = self.base_hi.q.val();
+            }
+            if (self.araddr.val() & self.word_mask.val()) == self.a_size.val() {
+                self.read_value.next = self.size.q.val();
+            }
             self.r_valid.d.next = true;
             self.r_data.d.next = self.read_value.val();
         }
