@@ -133,6 +133,37 @@ fn a_bundle_larger_than_the_window_is_refused() {
     assert!(err.contains("golden: the program's DDR image needs") && err.contains("window has 64"), "{err}");
 }
 
+/// The untraced model takes one `eval()` per cycle, the traced one two (see
+/// shim.cpp): both must see every cycle the same way.
+#[test]
+fn one_eval_and_two_eval_cycles_run_a_program_identically() {
+    let cfg = AccelConfig::builtin("tiny").unwrap();
+    let (bundle, expected) = gemm_bundle(&cfg, 13, 21, 9);
+    let dram = bundle.header.dram_bytes as usize;
+    let traced = BuildOptions { trace: true };
+    let mut runs = Vec::new();
+    for opts in [BuildOptions::default(), traced] {
+        let device = VerilatorDevice::new(&cfg, &opts, SIM_DDR_BASE, dram).expect("build the tiny model");
+        let mut session = Session::open(device, &cfg).unwrap();
+        let report = session.run_bundle(&bundle, TIMEOUT).unwrap();
+        assert_eq!(output_i32(&session, &bundle), expected, "trace: {}", opts.trace);
+        runs.push((report, session.device().dram().to_vec()));
+    }
+    let ((one, one_ddr), (two, two_ddr)) = (&runs[0], &runs[1]);
+    assert_eq!(one.harness_cycles, two.harness_cycles, "harness cycles");
+    for c in [Counter::Cycles, Counter::ComputeBusy, Counter::DmaReadBytes, Counter::DmaWriteBytes, Counter::Macs] {
+        assert_eq!(one.counter(c), two.counter(c), "{}", c.name());
+    }
+    assert!(one_ddr == two_ddr, "DDR images differ");
+}
+
+#[test]
+fn option_probes_tell_known_from_unknown_verilator_options() {
+    let tool = tessera_sim::verilator::tool::find().expect("Verilator is installed for the tests");
+    assert!(tool.accepts("-O3"), "every Verilator knows -O3");
+    assert!(!tool.accepts("-fno-such-tessera-option"), "an unknown option must be refused");
+}
+
 #[test]
 fn the_model_cache_is_reused() {
     let cfg = AccelConfig::builtin("tiny").unwrap();

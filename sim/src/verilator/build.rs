@@ -97,6 +97,11 @@ fn verilator_args(tool: &Verilator, opts: &BuildOptions, data_bits: u32, jobs: u
     .map(|s| s.to_string())
     .collect();
     args.extend(["-CFLAGS".into(), format!("-fPIC -DTSIM_DATA_BITS={data_bits}")]);
+    // Lets DFG synthesize every always block into dataflow: about 4% fewer
+    // instructions per cycle on the tiny config (Verilator 5.048).
+    if tool.accepts("-fdfg-synthesize-all") {
+        args.push("-fdfg-synthesize-all".into());
+    }
     for var in tool.make_overrides() {
         args.extend(["-MAKEFLAGS".into(), var]);
     }

@@ -88,6 +88,15 @@ impl Verilator {
         known.entry(self.exe.clone()).or_insert_with(ask).clone()
     }
 
+    /// Whether this Verilator accepts the option `flag` (optimisations that only
+    /// newer releases have): `verilator FLAG --version` fails on an unknown option.
+    pub fn accepts(&self, flag: &str) -> bool {
+        static ANSWERS: Mutex<BTreeMap<(PathBuf, String), bool>> = Mutex::new(BTreeMap::new());
+        let mut known = ANSWERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let ask = || self.command().args([flag, "--version"]).output().is_ok_and(|out| out.status.success());
+        *known.entry((self.exe.clone(), flag.to_string())).or_insert_with(ask)
+    }
+
     /// Make variables a relocatable (PyPI) installation needs: its `verilated.mk`
     /// records the wheel builder's compiler and leaves the precompiled-header
     /// include flag empty.
