@@ -205,6 +205,9 @@ enum BenchCommand {
         /// Approximate simulated cycles per measurement.
         #[arg(long, default_value_t = 300_000)]
         cycles: u64,
+        /// Skip the traced run (its FST writing takes most of the bench's time).
+        #[arg(long)]
+        no_trace: bool,
     },
     /// Cycles against weight sparsity (dense, 2:4, 1:4, unstructured 50-95%) for a
     /// 1024x1024 FC layer at batch 1 and a 3x3 conv layer, on the cycle-accurate RTL;
@@ -293,9 +296,12 @@ fn main() -> ExitCode {
                     trace: trace.as_deref(),
                 })
             }
-            BenchCommand::Sim { configs, array, cycles } => {
-                commands::bench::sim(&commands::bench::SimArgs { configs: &configs, array: array.as_deref(), cycles })
-            }
+            BenchCommand::Sim { configs, array, cycles, no_trace } => commands::bench::sim(&commands::bench::SimArgs {
+                configs: &configs,
+                array: array.as_deref(),
+                cycles,
+                traced: !no_trace,
+            }),
             BenchCommand::Sparse { config, backend, out, shrink } => {
                 commands::bench_sparse::run(&commands::bench_sparse::SparseArgs {
                     config: &config,

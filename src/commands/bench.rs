@@ -63,6 +63,8 @@ pub struct SimArgs<'a> {
     pub array: Option<&'a str>,
     /// Approximate simulated cycles per measurement.
     pub cycles: u64,
+    /// Also measure a run that writes an FST waveform.
+    pub traced: bool,
 }
 
 /// A GEMM whose run takes roughly `cycles` on `cfg` (from the array's peak rate).
@@ -99,24 +101,30 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<()> {
         let job = sized_job(&cfg, args.cycles)?;
         let dram = job.bundle.header.dram_bytes as usize;
         // Build both models first so the timings below are loads and runs only.
-        for trace in [false, true] {
+        for trace in [false, args.traced] {
             backend::verilator_model(&cfg, trace)?;
         }
         let loaded = Instant::now();
         drop(backend::verilator_device(&cfg, dram, None)?);
         let load = loaded.elapsed();
         let GemmRun { report: plain, wall: plain_wall, .. } = job.run(&cfg, Backend::Verilator, None)?;
-        let trace_path = std::env::temp_dir().join(format!("tessera-bench-{}.fst", std::process::id()));
-        let GemmRun { report: traced, wall: traced_wall, .. } = job.run(&cfg, Backend::Verilator, Some(&trace_path))?;
-        std::fs::remove_file(&trace_path).ok();
         let rate = |r: &RunReport, wall: Duration| r.harness_cycles.unwrap_or(0) as f64 / wall.as_secs_f64();
+        let traced_rate = if args.traced {
+            let trace_path = std::env::temp_dir().join(format!("tessera-bench-{}.fst", std::process::id()));
+            let traced = job.run(&cfg, Backend::Verilator, Some(&trace_path));
+            std::fs::remove_file(&trace_path).ok();
+            let GemmRun { report, wall, .. } = traced?;
+            format!("{:.0}", rate(&report, wall))
+        } else {
+            "-".to_string()
+        };
         println!(
-            "  {:<16} {:>7} {:>10} {:>14.0} {:>14.0} {:>8.0}ms",
+            "  {:<16} {:>7} {:>10} {:>14.0} {:>14} {:>8.0}ms",
             cfg.name,
             format!("{}x{}", cfg.array.rows, cfg.array.cols),
             plain.counter(Counter::Cycles),
             rate(&plain, plain_wall),
-            rate(&traced, traced_wall),
+            traced_rate,
             load.as_secs_f64() * 1e3
         );
     }
