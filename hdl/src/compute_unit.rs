@@ -26,6 +26,7 @@ use crate::operand::OperandExt;
 use crate::ram::RamStyle;
 use crate::sparse_engine::SparseEngine;
 use crate::token_gate::TokenGate;
+use crate::vec_of;
 use crate::vector_route::VectorRoute;
 use crate::widen::Widen;
 use rust_hdl::prelude::*;
@@ -304,10 +305,6 @@ pub struct ComputeUnit {
 
 fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
     Constant::new(v.into())
-}
-
-fn vec_of<T: Default>(n: usize) -> Vec<T> {
-    (0..n).map(|_| T::default()).collect()
 }
 
 impl ComputeUnit {

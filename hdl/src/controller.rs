@@ -11,6 +11,7 @@
 use crate::decode::{reserved_mask, AluFields, GemmFields, HeaderFields, LoadFields, SpmvFields, StoreFields};
 use crate::dma_read::ReadClient;
 use crate::fifo::QueueFifo;
+use crate::vec_of;
 use crate::widen::Widen;
 use rust_hdl::prelude::*;
 use tessera_isa::config::AccelConfig;
@@ -197,10 +198,6 @@ pub struct Controller {
     _b: usize,
     _slots: usize,
     _counters: usize,
-}
-
-fn vec_of<T: Default>(n: usize) -> Vec<T> {
-    (0..n).map(|_| T::default()).collect()
 }
 
 fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {

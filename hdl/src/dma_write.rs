@@ -5,6 +5,8 @@
 //! means every write has been acknowledged.
 
 use crate::fifo::Fifo;
+use crate::vec_of;
+use crate::widen::Widen;
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock)]
@@ -53,7 +55,8 @@ pub struct WriteClient {
     in_taken: DFF<Bits<32>>,
     remaining: DFF<Bits<32>>,
     burst_beat: DFF<Bits<16>>,
-    prev: Vec<DFF<Bits<8>>>,
+    /// The previous input beat, as 32-bit words.
+    prev: Vec<DFF<Bits<32>>>,
     // Combinational.
     offset_in: Signal<Local, Bits<32>>,
     raw_total: Signal<Local, Bits<32>>,
@@ -71,7 +74,18 @@ pub struct WriteClient {
     last_raw: Signal<Local, Bit>,
     lo: Signal<Local, Bits<32>>,
     rem_now: Signal<Local, Bits<32>>,
-    window: Vec<Signal<Local, Bits<8>>>,
+    /// Previous and current input beat as 32-bit words (the shifter's input).
+    window: Vec<Signal<Local, Bits<32>>>,
+    /// Input bytes and window words zero-extended (see `Widen`).
+    byte_wide: Vec<Widen<32, 8>>,
+    word_wide: Vec<Widen<64, 32>>,
+    /// Output word m straddles window words m+q and m+q+1 (q the word part of
+    /// `B - offset`); `shifted` is that pair moved down by the byte part.
+    pair: Vec<Signal<Local, Bits<64>>>,
+    shifted: Vec<Signal<Local, Bits<64>>>,
+    back_words: Signal<Local, Bits<32>>,
+    back_bits: Signal<Local, Bits<64>>,
+    word_out: Vec<Signal<Local, Bits<32>>>,
     strobes: Signal<Local, Bits<32>>,
     forget: Signal<Local, Bit>,
     beat_mask: Constant<Bits<64>>,
@@ -83,14 +97,16 @@ pub struct WriteClient {
     max_burst: Constant<Bits<32>>,
     max_outstanding: Constant<Bits<16>>,
     strobe_bits: Vec<Constant<Bits<32>>>,
-    zero_byte: Constant<Bits<8>>,
+    zero_word: Constant<Bits<32>>,
     _b: usize,
+    /// 32-bit words per beat, and in the two-beat window.
+    _w: usize,
+    _window_words: usize,
 }
 
 impl WriteClient {
     pub fn new(beat_bytes: usize, max_burst: usize, max_outstanding: usize) -> Self {
         assert!(beat_bytes.is_power_of_two() && (4..=32).contains(&beat_bytes));
-        let vec_of = |n: usize| (0..n).map(|_| Default::default()).collect::<Vec<Signal<Local, Bits<8>>>>();
         Self {
             clock: Default::default(),
             reset: Default::default(),
@@ -127,7 +143,7 @@ impl WriteClient {
             in_taken: Default::default(),
             remaining: Default::default(),
             burst_beat: Default::default(),
-            prev: (0..beat_bytes).map(|_| Default::default()).collect(),
+            prev: (0..beat_bytes / 4).map(|_| Default::default()).collect(),
             offset_in: Default::default(),
             raw_total: Default::default(),
             to_boundary: Default::default(),
@@ -144,7 +160,14 @@ impl WriteClient {
             last_raw: Default::default(),
             lo: Default::default(),
             rem_now: Default::default(),
-            window: vec_of(2 * beat_bytes),
+            window: vec_of(beat_bytes / 2),
+            byte_wide: (0..beat_bytes).map(|_| Default::default()).collect(),
+            word_wide: (0..beat_bytes / 2).map(|_| Default::default()).collect(),
+            pair: vec_of(beat_bytes / 4),
+            shifted: vec_of(beat_bytes / 4),
+            back_words: Default::default(),
+            back_bits: Default::default(),
+            word_out: vec_of(beat_bytes / 4),
             strobes: Default::default(),
             forget: Default::default(),
             beat_mask: Constant::new(((beat_bytes - 1) as u64).into()),
@@ -156,8 +179,10 @@ impl WriteClient {
             max_burst: Constant::new((max_burst as u64).into()),
             max_outstanding: Constant::new((max_outstanding.min(15) as u64).into()),
             strobe_bits: (0..beat_bytes).map(|j| Constant::new((1u64 << j).into())).collect(),
-            zero_byte: Constant::new(0u64.into()),
+            zero_word: Constant::new(0u64.into()),
             _b: beat_bytes,
+            _w: beat_bytes / 4,
+            _window_words: beat_bytes / 2,
         }
     }
 }
@@ -184,6 +209,9 @@ impl Logic for WriteClient {
         self.meta.reset.next = self.reset.val() | self.forget.val();
         self.bursts.reset.next = self.reset.val();
         for i in 0..self._b {
+            self.byte_wide[i].narrow.next = self.data[i].val();
+        }
+        for i in 0..self._w {
             self.prev[i].clock.next = self.clock.val();
             self.prev[i].d.next = self.prev[i].q.val();
         }
@@ -252,20 +280,42 @@ impl Logic for WriteClient {
         self.w_valid.next = self.can_emit.val();
         self.fire_w.next = self.can_emit.val() & self.w_ready.val();
         self.data_ready.next = self.fire_w.val() & self.need_in.val() & !self.abort.val();
-        for bb in self._b..(self._b + 1) {
-            for i in 0..self._b {
+        // Output byte j is window byte B - offset + j: with offset 0 the current
+        // beat, otherwise window words m+q and m+q+1 shifted by 8r, where
+        // B - offset = 4q + r.
+        for ww in self._w..(self._w + 1) {
+            for i in 0..self._w {
                 self.window[i].next = self.prev[i].q.val();
-                self.window[i + bb].next = self.zero_byte.val();
+                self.window[i + ww].next = self.zero_word.val();
                 if self.need_in.val() {
-                    self.window[i + bb].next = self.data[i].val();
+                    self.window[i + ww].next = self.byte_wide[4 * i].wide.val()
+                        | (self.byte_wide[4 * i + 1].wide.val() << 8)
+                        | (self.byte_wide[4 * i + 2].wide.val() << 16)
+                        | (self.byte_wide[4 * i + 3].wide.val() << 24);
                 }
             }
-            for j in 0..self._b {
-                self.w_data[j].next = self.window[bb + j].val();
-                for o in 1..self._b {
-                    if self.cur_offset.val().index() == o {
-                        self.w_data[j].next = self.window[bb - o + j].val();
+        }
+        for i in 0..self._window_words {
+            self.word_wide[i].narrow.next = self.window[i].val();
+        }
+        self.back_words.next = (self.beat_bytes.val() - self.cur_offset.val()) >> 2;
+        self.back_bits.next = bit_cast::<64, 32>((self.beat_bytes.val() - self.cur_offset.val()) & 3) << 3;
+        for ww in self._w..(self._w + 1) {
+            for m in 0..self._w {
+                self.pair[m].next = (self.word_wide[m + 1].wide.val() << 32) | self.word_wide[m].wide.val();
+                for q in 1..self._w {
+                    if self.back_words.val().index() == q {
+                        self.pair[m].next =
+                            (self.word_wide[m + q + 1].wide.val() << 32) | self.word_wide[m + q].wide.val();
                     }
+                }
+                self.shifted[m].next = self.pair[m].val() >> self.back_bits.val();
+                self.word_out[m].next = self.shifted[m].val().get_bits::<32>(0);
+                if !self.cur_offset.val().any() {
+                    self.word_out[m].next = self.window[ww + m].val();
+                }
+                for k in 0..4 {
+                    self.w_data[4 * m + k].next = self.word_out[m].val().get_bits::<8>(8 * k);
                 }
             }
         }
@@ -298,8 +348,10 @@ impl Logic for WriteClient {
             self.remaining.d.next = self.rem_now.val() - self.beat_bytes.val();
             if self.need_in.val() {
                 self.in_taken.d.next = self.in_taken.q.val() + 1;
-                for i in 0..self._b {
-                    self.prev[i].d.next = self.data[i].val();
+                for ww in self._w..(self._w + 1) {
+                    for i in 0..self._w {
+                        self.prev[i].d.next = self.window[i + ww].val();
+                    }
                 }
             }
             self.burst_beat.d.next = self.burst_beat.q.val() + 1;

@@ -38,6 +38,11 @@ pub mod verilog;
 pub mod widen;
 
 use rust_hdl::prelude::*;
+
+/// `n` default-initialised signals or components (the `Vec` fields of a block).
+pub(crate) fn vec_of<T: Default>(n: usize) -> Vec<T> {
+    (0..n).map(|_| T::default()).collect()
+}
 use tessera_isa::config::AccelConfig;
 
 /// Name of the generated top module (and of its file, `tessera_top.v`).

@@ -24,6 +24,7 @@
 use crate::dsp::DspMulAdd;
 use crate::operand::OperandExt;
 use crate::ram::SyncRam;
+use crate::vec_of;
 use crate::widen::Widen;
 use rust_hdl::prelude::*;
 use tessera_isa::config::AccelConfig;
@@ -156,10 +157,6 @@ pub struct SparseEngine {
 
 fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
     Constant::new(v.into())
-}
-
-fn vec_of<T: Default>(n: usize) -> Vec<T> {
-    (0..n).map(|_| T::default()).collect()
 }
 
 impl SparseEngine {

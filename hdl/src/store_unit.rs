@@ -10,6 +10,7 @@ use crate::dma_write::WriteClient;
 use crate::float_requant::{FloatLane, FLOAT_LATENCY};
 use crate::requant::{RequantLane, REQUANT_LATENCY};
 use crate::token_gate::TokenGate;
+use crate::vec_of;
 use crate::widen::Widen;
 use rust_hdl::prelude::*;
 use tessera_isa::config::AccelConfig;
@@ -188,10 +189,6 @@ pub struct StoreUnit {
 
 fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
     Constant::new(v.into())
-}
-
-fn vec_of<T: Default>(n: usize) -> Vec<T> {
-    (0..n).map(|_| T::default()).collect()
 }
 
 impl StoreUnit {

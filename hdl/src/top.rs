@@ -13,6 +13,7 @@ use crate::load_unit::LoadUnit;
 use crate::ram::{ParamRam, SyncRam};
 use crate::regfile::RegFile;
 use crate::store_unit::StoreUnit;
+use crate::vec_of;
 use crate::widen::Widen;
 use rust_hdl::prelude::*;
 use tessera_isa::config::AccelConfig;
@@ -135,10 +136,6 @@ pub struct TesseraTop<const DW: usize, const SW: usize, const AW: usize> {
     _rows: usize,
     _cols: usize,
     _banks: usize,
-}
-
-fn vec_of<T: Default>(n: usize) -> Vec<T> {
-    (0..n).map(|_| T::default()).collect()
 }
 
 impl<const DW: usize, const SW: usize, const AW: usize> TesseraTop<DW, SW, AW> {
