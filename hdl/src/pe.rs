@@ -31,15 +31,19 @@ use rust_hdl::prelude::*;
 /// Partial-sum width inside the array: enough for 128 rows of 9 x 8-bit products.
 pub const PSUM_BITS: usize = 24;
 
-/// A packed weight pair: bits 16..8 the high weight minus the low weight's sign
-/// (the borrow of the packed sum), bits 7..0 the low weight. See [`pack_weights`].
-pub type PackedWeights = Bits<17>;
+/// A packed weight pair, the DSP's 25-bit multiplicand `hi * 2^16 + lo`: bits
+/// 24..16 the high weight minus the low weight's sign (the borrow of the packed
+/// sum), bits 15..0 the low weight sign-extended. It is stored in this form (not
+/// the 17 significant bits) so that `active` drives the DSP directly: synthesis can
+/// place it in the DSP's own A register, and the Verilated model does not rebuild
+/// the multiplicand in every PE every cycle. See [`pack_weights`].
+pub type PackedWeights = Bits<25>;
 
 /// The [`PackedWeights`] of weights `lo`, `hi` in -128..=127 (test and model helper).
 pub fn pack_weights(lo: i64, hi: i64) -> u64 {
     assert!((-128..=127).contains(&lo) && (-128..=127).contains(&hi), "weights are 8-bit");
     let hi_adj = hi - i64::from(lo < 0);
-    (((hi_adj as u64) & 0x1ff) << 8) | ((lo as u64) & 0xff)
+    (((hi_adj as u64) & 0x1ff) << 16) | ((lo as u64) & 0xffff)
 }
 
 #[derive(LogicBlock)]
@@ -76,8 +80,6 @@ pub struct PePair {
     lo: DFF<Signed<PSUM_BITS>>,
     mac: DspMulAdd<16, 25, 40>,
     /// `active` as the 25-bit multiplicand `w_hi * 2^16 + w_lo`.
-    w_high: Signal<Local, Bits<25>>,
-    w_low: Signal<Local, Bits<25>>,
     /// `hi_in * 2^16 + 2^15`.
     c_bits: Signal<Local, Bits<40>>,
     p_bits: Signal<Local, Bits<40>>,
@@ -112,8 +114,6 @@ impl PePair {
             active_index: (0..n).map(|_| Default::default()).collect(),
             lo: Default::default(),
             mac: Default::default(),
-            w_high: Default::default(),
-            w_low: Default::default(),
             c_bits: Default::default(),
             p_bits: Default::default(),
             lo_prod: Default::default(),
@@ -148,14 +148,9 @@ impl Logic for PePair {
         if self.first_in.val() {
             self.active.d.next = self.shadow.q.val();
         }
-        self.w_high.next = bit_cast::<25, 9>(self.active.q.val().get_bits::<9>(8)) << 16;
-        self.w_low.next = bit_cast::<25, 8>(self.active.q.val().get_bits::<8>(0));
-        if self.active.q.val().get_bit(7) {
-            self.w_low.next = bit_cast::<25, 8>(self.active.q.val().get_bits::<8>(0)) | 0xff00;
-        }
         self.c_bits.next = (bit_cast::<40, PSUM_BITS>(unsigned_cast(self.hi_in.val())) << 16) | 0x8000;
         self.mac.a.next = self.a_mul.val();
-        self.mac.b.next = signed_cast(self.w_high.val() | self.w_low.val());
+        self.mac.b.next = signed_cast(self.active.q.val());
         self.mac.c.next = signed_cast(self.c_bits.val());
         self.p_bits.next = unsigned_cast(self.mac.p.val());
         self.hi_out.next = signed_cast(self.p_bits.val().get_bits::<PSUM_BITS>(16));
@@ -192,8 +187,8 @@ impl Logic for WeightPacker {
         if self.lo_bits.val().get_bit(7) {
             self.hi_adj.next = unsigned_cast(self.hi.val()) - 1;
         }
-        self.word.next = (bit_cast::<17, 9>(self.hi_adj.val().get_bits::<9>(0)) << 8)
-            | bit_cast::<17, 8>(self.lo_bits.val().get_bits::<8>(0));
+        self.word.next =
+            (bit_cast::<25, 9>(self.hi_adj.val().get_bits::<9>(0)) << 16) | bit_cast::<25, 16>(self.lo_bits.val());
     }
 }
 

@@ -106,12 +106,10 @@ fn weight_packer_matches_the_reference_packing() {
             x.lo.next = (*lo).into();
             x.hi.next = (*hi).into();
             x = sim.wait(1, x)?;
-            // The multiplicand the pair builds (high field, then the low weight
-            // sign-extended to 16 bits), read as a 25-bit number, is hi * 2^16 + lo.
+            // The word is the pair's DSP multiplicand: read as a 25-bit two's
+            // complement number, it is hi * 2^16 + lo.
             let bits = x.word.val().index() as i64;
-            let high = (bits >> 8) - (((bits >> 8) & 0x100) << 1);
-            let low16 = i64::from((bits & 0xff) as u8 as i8 as i16 as u16);
-            let multiplicand = (high << 16) + low16;
+            let multiplicand = bits - ((bits & (1 << 24)) << 1);
             sim_assert_eq!(sim, multiplicand, hi * 65536 + lo, x);
             sim_assert_eq!(sim, bits as u64, pack_weights(*lo, *hi), x);
         }
