@@ -39,6 +39,7 @@ type CycleFn = unsafe extern "C" fn(*mut TSim) -> u64;
 type TicksFn = unsafe extern "C" fn(*mut TSim, u64);
 type TraceOpenFn = unsafe extern "C" fn(*mut TSim, *const std::os::raw::c_char) -> i32;
 type TraceCloseFn = unsafe extern "C" fn(*mut TSim);
+type EvalsFn = unsafe extern "C" fn() -> u32;
 
 /// Cycles an AXI4-Lite access may take before it is reported as hung.
 const REG_TIMEOUT: u64 = 10_000;
@@ -102,6 +103,7 @@ pub struct VerilatorDevice {
     f_ticks: TicksFn,
     f_trace_open: TraceOpenFn,
     f_trace_close: TraceCloseFn,
+    evals_per_cycle: u32,
     _lib: Library,
 }
 
@@ -146,6 +148,8 @@ impl VerilatorDevice {
             f_ticks: symbol(&lib, "tsim_ticks"),
             f_trace_open: symbol(&lib, "tsim_trace_open"),
             f_trace_close: symbol(&lib, "tsim_trace_close"),
+            // SAFETY: a pure function of how the shim was compiled.
+            evals_per_cycle: unsafe { symbol::<EvalsFn>(&lib, "tsim_evals_per_cycle")() },
             _lib: lib,
         };
         sim.attach_ddr();
@@ -208,6 +212,12 @@ impl VerilatorDevice {
     pub fn ticks(&mut self, n: u64) {
         // SAFETY: FFI call with our own live pointer.
         unsafe { (self.f_ticks)(self.raw, n) }
+    }
+
+    /// `eval()` calls per clock cycle: 1 when the shim can skip the falling edge
+    /// (untraced models of the Verilator releases it knows), else 2.
+    pub fn evals_per_cycle(&self) -> u32 {
+        self.evals_per_cycle
     }
 
     /// Cycles since the model was created.

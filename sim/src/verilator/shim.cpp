@@ -65,22 +65,31 @@ template <std::size_t N> void get_bytes(const VlWide<N>& port, uint8_t* bytes) {
 // as the last rising edge left them). Clearing the remembered value lets the next
 // eval see the rising edge directly; it saves the second pass over the
 // input-combinational logic and the eval overhead (about 3% of the model's time).
-// Models whose root has no such member (other Verilator versions) and traced
-// models (the waveform should show the clock) keep the two-eval cycle.
+// Verilator 5.006 calls the member `__Vtrigrprev__TOP__clk`, later releases
+// `__Vtrigprevexpr___TOP__clk__0`. Models whose root has neither (other
+// Verilator versions) and traced models (the waveform should show the clock)
+// keep the two-eval cycle.
 template <typename R, typename = void>
-struct RemembersClock : std::false_type {};
+struct HasClockMemory : std::false_type {};
 template <typename R>
-struct RemembersClock<R, std::void_t<decltype(std::declval<R&>().__Vtrigprevexpr___TOP__clk__0)>>
+struct HasClockMemory<R, std::void_t<decltype(std::declval<R&>().__Vtrigprevexpr___TOP__clk__0)>>
     : std::true_type {};
+template <typename R, typename = void>
+struct HasOldClockMemory : std::false_type {};
+template <typename R>
+struct HasOldClockMemory<R, std::void_t<decltype(std::declval<R&>().__Vtrigrprev__TOP__clk)>> : std::true_type {};
 
 template <typename R>
-void forget_clock(R& root, std::true_type) {
-    root.__Vtrigprevexpr___TOP__clk__0 = 0;
+void forget_clock(R& root) {
+    if constexpr (HasClockMemory<R>::value) {
+        root.__Vtrigprevexpr___TOP__clk__0 = 0;
+    } else if constexpr (HasOldClockMemory<R>::value) {
+        root.__Vtrigrprev__TOP__clk = 0;
+    }
 }
-template <typename R>
-void forget_clock(R&, std::false_type) {}
 
-constexpr bool ONE_EVAL = RemembersClock<Vtop___024root>::value && !VM_TRACE;
+constexpr bool ONE_EVAL =
+    (HasClockMemory<Vtop___024root>::value || HasOldClockMemory<Vtop___024root>::value) && !VM_TRACE;
 
 }  // namespace
 
@@ -159,7 +168,7 @@ struct TSim {
         bool b = t.m_axi_bvalid && t.m_axi_bready;
 
         t.clk = 1;
-        forget_clock(*t.rootp, std::integral_constant<bool, ONE_EVAL>{});
+        if (ONE_EVAL) forget_clock(*t.rootp);
         t.eval();
 #if VM_TRACE
         if (trace) trace->dump(ctx->time());
@@ -271,6 +280,8 @@ void tsim_reset(TSim* s, uint32_t cycles) {
 }
 
 uint32_t tsim_beat_bytes() { return BEAT; }
+
+uint32_t tsim_evals_per_cycle() { return ONE_EVAL ? 1 : 2; }
 
 uint64_t tsim_cycle(TSim* s) { return s->cycle; }
 
