@@ -370,16 +370,8 @@ impl PnrReport {
 /// Mapped cell counts from Yosys `stat -json` (`design.num_cells_by_type`), without
 /// Yosys's internal `$`-cells.
 pub fn cells_from_stat(text: &str) -> Result<BTreeMap<String, u64>, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    let by_type = v
-        .get("design")
-        .and_then(|d| d.get("num_cells_by_type"))
-        .and_then(Value::as_object)
-        .ok_or("no `design.num_cells_by_type`")?;
-    let mut cells = BTreeMap::new();
-    for (name, count) in by_type.iter().filter(|(n, _)| !n.starts_with('$')) {
-        cells.insert(name.clone(), count.as_u64().ok_or_else(|| format!("cell count of `{name}` is not a number"))?);
-    }
+    let mut cells = crate::synth::cells_by_type(text)?;
+    cells.retain(|name, _| !name.starts_with('$'));
     Ok(cells)
 }
 

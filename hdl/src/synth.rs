@@ -100,6 +100,23 @@ enum LutKind {
     Ram,
 }
 
+/// Cell counts by type from Yosys `stat -json` (`design.num_cells_by_type`), shared
+/// by the Xilinx and the open (ECP5) flow.
+pub fn cells_by_type(text: &str) -> Result<BTreeMap<String, u64>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let by_type = v
+        .get("design")
+        .and_then(|d| d.get("num_cells_by_type"))
+        .and_then(Value::as_object)
+        .ok_or("no `design.num_cells_by_type`")?;
+    let mut cells = BTreeMap::new();
+    for (name, count) in by_type {
+        let n = count.as_u64().ok_or_else(|| format!("cell count of `{name}` is not a number"))?;
+        cells.insert(name.clone(), n);
+    }
+    Ok(cells)
+}
+
 impl Utilization {
     /// Totals from the cell counts of a flattened design.
     pub fn from_cells(cells: BTreeMap<String, u64>) -> Self {
@@ -130,18 +147,7 @@ impl Utilization {
 
     /// Parses the output of Yosys `stat -json` (the `design` totals).
     pub fn from_stat_json(text: &str) -> Result<Self, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-        let by_type = v
-            .get("design")
-            .and_then(|d| d.get("num_cells_by_type"))
-            .and_then(Value::as_object)
-            .ok_or("no `design.num_cells_by_type`")?;
-        let mut cells = BTreeMap::new();
-        for (name, count) in by_type {
-            let n = count.as_u64().ok_or_else(|| format!("cell count of `{name}` is not a number"))?;
-            cells.insert(name.clone(), n);
-        }
-        Ok(Self::from_cells(cells))
+        cells_by_type(text).map(Self::from_cells)
     }
 
     /// Rows of (resource, used, available, percent) against `part` (URAM only on
