@@ -39,6 +39,21 @@ pub struct SynthArgs<'a> {
     pub require_timing: bool,
 }
 
+/// Loads the config and writes its Verilog into the flow's work directory
+/// (`--out`, else `tessera-<flow>-<config>-<part>` in the temp dir).
+fn generate_into_work_dir(args: &SynthArgs, flow: &str, part: &str) -> anyhow::Result<(AccelConfig, PathBuf, PathBuf)> {
+    let cfg = AccelConfig::load(args.config)?;
+    let dir: PathBuf = match args.out {
+        Some(d) => d.to_path_buf(),
+        None => std::env::temp_dir().join(format!("tessera-{flow}-{}-{part}", cfg.name)),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let verilog = dir.join("tessera_top.v");
+    let rtl = tessera_hdl::generate(&cfg)?;
+    std::fs::write(&verilog, &rtl.verilog).with_context(|| format!("writing {}", verilog.display()))?;
+    Ok((cfg, dir, verilog))
+}
+
 pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
     if args.flow == Flow::Ecp5 {
         return run_ecp5(args);
@@ -48,15 +63,7 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
         let known: Vec<&str> = PARTS.iter().map(|p| p.name).collect();
         SynthError::UnknownPart(part_name.to_string(), known.join(", "))
     })?;
-    let cfg = AccelConfig::load(args.config)?;
-    let dir: PathBuf = match args.out {
-        Some(d) => d.to_path_buf(),
-        None => std::env::temp_dir().join(format!("tessera-synth-{}-{}", cfg.name, part.name)),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let verilog = dir.join("tessera_top.v");
-    let rtl = tessera_hdl::generate(&cfg)?;
-    std::fs::write(&verilog, &rtl.verilog).with_context(|| format!("writing {}", verilog.display()))?;
+    let (cfg, dir, verilog) = generate_into_work_dir(args, "synth", part.name)?;
 
     let spinner =
         super::spinner(format!("yosys synth_xilinx -family {} ({}, log in {})", part.family, cfg.name, dir.display()));
@@ -100,15 +107,7 @@ fn run_ecp5(args: &SynthArgs) -> anyhow::Result<()> {
         let known: Vec<&str> = ECP5_DEVICES.iter().map(|d| d.name).collect();
         OpenFlowError::UnknownDevice(device_name.to_string(), known.join(", "))
     })?;
-    let cfg = AccelConfig::load(args.config)?;
-    let dir: PathBuf = match args.out {
-        Some(d) => d.to_path_buf(),
-        None => std::env::temp_dir().join(format!("tessera-ecp5-{}-{}", cfg.name, device.name)),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let verilog = dir.join("tessera_top.v");
-    let rtl = tessera_hdl::generate(&cfg)?;
-    std::fs::write(&verilog, &rtl.verilog).with_context(|| format!("writing {}", verilog.display()))?;
+    let (cfg, dir, verilog) = generate_into_work_dir(args, "ecp5", device.name)?;
     let defaults = Ecp5Tools::default();
     let tools = Ecp5Tools {
         yosys: args.tools.yosys.clone().unwrap_or(defaults.yosys),
