@@ -14,6 +14,7 @@
 
 use crate::fifo::Fifo;
 use crate::widen::Widen;
+use crate::word_funnel::WordFunnel;
 use rust_hdl::prelude::*;
 
 /// Request metadata kept until the request's data has been re-aligned.
@@ -84,17 +85,10 @@ pub struct ReadClient {
     emit: Signal<Local, Bit>,
     emit_last: Signal<Local, Bit>,
     take_raw: Signal<Local, Bit>,
-    window: Vec<Signal<Local, Bits<32>>>,
-    /// The two window words output word m straddles, for the offset's word part.
-    pair: Vec<Signal<Local, Bits<64>>>,
-    /// `pair` moved down by the offset's byte part.
-    shifted: Vec<Signal<Local, Bits<64>>>,
-    combined: Vec<Signal<Local, Bits<32>>>,
-    offset_words: Signal<Local, Bits<32>>,
-    /// Incoming bytes and window words, zero-extended (see `Widen`).
+    /// Output beat m: bytes from the request's offset of raw beats m and m+1.
+    funnel: WordFunnel,
+    /// Incoming bytes, zero-extended (see `Widen`).
     byte_wide: Vec<Widen<32, 8>>,
-    word_wide: Vec<Widen<64, 32>>,
-    offset_bits: Signal<Local, Bits<64>>,
     burst_done: Signal<Local, Bit>,
     // Constants.
     beat_mask: Constant<Bits<64>>,
@@ -109,8 +103,6 @@ pub struct ReadClient {
     _b: usize,
     /// 32-bit words per beat.
     _w: usize,
-    /// Words in the re-alignment window (two beats).
-    _window_words: usize,
 }
 
 impl ReadClient {
@@ -172,14 +164,8 @@ impl ReadClient {
             emit: Default::default(),
             emit_last: Default::default(),
             take_raw: Default::default(),
-            window: (0..beat_bytes / 2).map(|_| Default::default()).collect(),
-            pair: (0..beat_bytes / 4).map(|_| Default::default()).collect(),
-            shifted: (0..beat_bytes / 4).map(|_| Default::default()).collect(),
-            combined: (0..beat_bytes / 4).map(|_| Default::default()).collect(),
-            offset_words: Default::default(),
+            funnel: WordFunnel::new(beat_bytes / 4),
             byte_wide: (0..beat_bytes).map(|_| Default::default()).collect(),
-            word_wide: (0..beat_bytes / 2).map(|_| Default::default()).collect(),
-            offset_bits: Default::default(),
             burst_done: Default::default(),
             beat_mask: Constant::new(((beat_bytes - 1) as u64).into()),
             beat_shift: Constant::new((beat_bytes.trailing_zeros() as u64).into()),
@@ -192,7 +178,6 @@ impl ReadClient {
             zero_word: Constant::new(0u64.into()),
             _b: beat_bytes,
             _w: beat_bytes / 4,
-            _window_words: beat_bytes / 2,
         }
     }
 }
@@ -301,32 +286,16 @@ impl Logic for ReadClient {
         self.cur_offset.next = self.meta.data_out[0].val();
         self.cur_raw.next = self.meta.data_out[1].val();
         self.cur_out.next = self.meta.data_out[2].val();
-        // Output word m is bytes [4q + r, 4q + r + 4) of the window, q and r the word
-        // and byte parts of the offset: window words m+q and m+q+1 shifted by 8r.
         for ww in self._w..(self._w + 1) {
             for i in 0..self._w {
-                self.window[i].next = self.prev[i].q.val();
-                self.window[i + ww].next = self.zero_word.val();
+                self.funnel.window[i].next = self.prev[i].q.val();
+                self.funnel.window[i + ww].next = self.zero_word.val();
                 if self.raw_taken.q.val() != self.cur_raw.val() {
-                    self.window[i + ww].next = self.beats.data_out[i].val();
+                    self.funnel.window[i + ww].next = self.beats.data_out[i].val();
                 }
             }
         }
-        for i in 0..self._window_words {
-            self.word_wide[i].narrow.next = self.window[i].val();
-        }
-        self.offset_words.next = self.cur_offset.val() >> 2;
-        self.offset_bits.next = bit_cast::<64, 32>(self.cur_offset.val() & 3) << 3;
-        for m in 0..self._w {
-            self.pair[m].next = (self.word_wide[m + 1].wide.val() << 32) | self.word_wide[m].wide.val();
-            for q in 1..self._w {
-                if self.offset_words.val().index() == q {
-                    self.pair[m].next = (self.word_wide[m + q + 1].wide.val() << 32) | self.word_wide[m + q].wide.val();
-                }
-            }
-            self.shifted[m].next = self.pair[m].val() >> self.offset_bits.val();
-            self.combined[m].next = self.shifted[m].val().get_bits::<32>(0);
-        }
+        self.funnel.start.next = self.cur_offset.val();
         self.slot_free.next = !self.out_reg_valid.q.val() | self.out_ready.val();
         self.take_raw.next = false;
         self.emit.next = false;
@@ -370,7 +339,7 @@ impl Logic for ReadClient {
             self.out_reg_last.d.next = self.emit_last.val();
             self.out_sent.d.next = self.out_sent.q.val() + 1;
             for i in 0..self._w {
-                self.out_reg[i].d.next = self.combined[i].val();
+                self.out_reg[i].d.next = self.funnel.out[i].val();
             }
             if !self.cur_offset.val().any() {
                 for i in 0..self._w {

@@ -7,6 +7,7 @@
 use crate::fifo::Fifo;
 use crate::vec_of;
 use crate::widen::Widen;
+use crate::word_funnel::WordFunnel;
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock)]
@@ -76,15 +77,10 @@ pub struct WriteClient {
     rem_now: Signal<Local, Bits<32>>,
     /// Previous and current input beat as 32-bit words (the shifter's input).
     window: Vec<Signal<Local, Bits<32>>>,
-    /// Input bytes and window words zero-extended (see `Widen`).
+    /// Input bytes zero-extended (see `Widen`).
     byte_wide: Vec<Widen<32, 8>>,
-    word_wide: Vec<Widen<64, 32>>,
-    /// Output word m straddles window words m+q and m+q+1 (q the word part of
-    /// `B - offset`); `shifted` is that pair moved down by the byte part.
-    pair: Vec<Signal<Local, Bits<64>>>,
-    shifted: Vec<Signal<Local, Bits<64>>>,
-    back_words: Signal<Local, Bits<32>>,
-    back_bits: Signal<Local, Bits<64>>,
+    /// Output beat: the window from byte `B - offset` (offset > 0).
+    funnel: WordFunnel,
     word_out: Vec<Signal<Local, Bits<32>>>,
     strobes: Signal<Local, Bits<32>>,
     forget: Signal<Local, Bit>,
@@ -162,11 +158,7 @@ impl WriteClient {
             rem_now: Default::default(),
             window: vec_of(beat_bytes / 2),
             byte_wide: (0..beat_bytes).map(|_| Default::default()).collect(),
-            word_wide: (0..beat_bytes / 2).map(|_| Default::default()).collect(),
-            pair: vec_of(beat_bytes / 4),
-            shifted: vec_of(beat_bytes / 4),
-            back_words: Default::default(),
-            back_bits: Default::default(),
+            funnel: WordFunnel::new(beat_bytes / 4),
             word_out: vec_of(beat_bytes / 4),
             strobes: Default::default(),
             forget: Default::default(),
@@ -281,8 +273,7 @@ impl Logic for WriteClient {
         self.fire_w.next = self.can_emit.val() & self.w_ready.val();
         self.data_ready.next = self.fire_w.val() & self.need_in.val() & !self.abort.val();
         // Output byte j is window byte B - offset + j: with offset 0 the current
-        // beat, otherwise window words m+q and m+q+1 shifted by 8r, where
-        // B - offset = 4q + r.
+        // beat, otherwise the funnel's output.
         for ww in self._w..(self._w + 1) {
             for i in 0..self._w {
                 self.window[i].next = self.prev[i].q.val();
@@ -296,21 +287,12 @@ impl Logic for WriteClient {
             }
         }
         for i in 0..self._window_words {
-            self.word_wide[i].narrow.next = self.window[i].val();
+            self.funnel.window[i].next = self.window[i].val();
         }
-        self.back_words.next = (self.beat_bytes.val() - self.cur_offset.val()) >> 2;
-        self.back_bits.next = bit_cast::<64, 32>((self.beat_bytes.val() - self.cur_offset.val()) & 3) << 3;
+        self.funnel.start.next = self.beat_bytes.val() - self.cur_offset.val();
         for ww in self._w..(self._w + 1) {
             for m in 0..self._w {
-                self.pair[m].next = (self.word_wide[m + 1].wide.val() << 32) | self.word_wide[m].wide.val();
-                for q in 1..self._w {
-                    if self.back_words.val().index() == q {
-                        self.pair[m].next =
-                            (self.word_wide[m + q + 1].wide.val() << 32) | self.word_wide[m + q].wide.val();
-                    }
-                }
-                self.shifted[m].next = self.pair[m].val() >> self.back_bits.val();
-                self.word_out[m].next = self.shifted[m].val().get_bits::<32>(0);
+                self.word_out[m].next = self.funnel.out[m].val();
                 if !self.cur_offset.val().any() {
                     self.word_out[m].next = self.window[ww + m].val();
                 }

@@ -36,6 +36,7 @@ pub mod top;
 pub mod vector_route;
 pub mod verilog;
 pub mod widen;
+pub mod word_funnel;
 
 use rust_hdl::prelude::*;
 
