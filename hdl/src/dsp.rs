@@ -42,19 +42,30 @@ impl<const A: usize, const B: usize, const P: usize> Logic for DspMulAdd<A, B, P
     }
 
     fn hdl(&self) -> Verilog {
-        // All operands are signed, so Verilog sign-extends `a` and `b` to `P` bits.
-        Verilog::Custom(
+        const { assert!(A <= P && B <= P && P <= 64, "DspMulAdd: a and b must fit in p, p in 64 bits") };
+        // The product is taken at a host word width (32 or 64 bits) from sign-extended
+        // operands, and its low `P` bits are added to `c`: the same value modulo 2^P as
+        // `c + a * b` at `P` bits, and the same single DSP slice to synthesis (the tools
+        // drop the replicated sign bits), but Verilator then multiplies host words
+        // instead of sign-extending every operand twice (docs/simulation.md).
+        let word = if P <= 32 { 32 } else { 64 };
+        Verilog::Custom(format!(
             "\
+wire signed [{w}:0] a_word = a;
+wire signed [{w}:0] b_word = b;
+wire signed [{w}:0] product = a_word * b_word;
+
 initial begin
    p = 0;
 end
 
 always @(posedge clock) begin
-   p <= c + a * b;
+   p <= c + product[{top}:0];
 end
-"
-            .into(),
-        )
+",
+            w = word - 1,
+            top = P - 1
+        ))
     }
 
     fn timing(&self) -> Vec<TimingInfo> {
