@@ -83,6 +83,8 @@ pub struct WriteClient {
     funnel: WordFunnel,
     word_out: Vec<Signal<Local, Bits<32>>>,
     strobes: Signal<Local, Bits<32>>,
+    strobe_end: Signal<Local, Bits<32>>,
+    strobes_wide: Signal<Local, Bits<64>>,
     forget: Signal<Local, Bit>,
     beat_mask: Constant<Bits<64>>,
     beat_shift: Constant<Bits<32>>,
@@ -92,7 +94,7 @@ pub struct WriteClient {
     page_bytes: Constant<Bits<32>>,
     max_burst: Constant<Bits<32>>,
     max_outstanding: Constant<Bits<16>>,
-    strobe_bits: Vec<Constant<Bits<32>>>,
+    all_ones: Constant<Bits<64>>,
     zero_word: Constant<Bits<32>>,
     _b: usize,
     /// 32-bit words per beat, and in the two-beat window.
@@ -161,6 +163,8 @@ impl WriteClient {
             funnel: WordFunnel::new(beat_bytes / 4),
             word_out: vec_of(beat_bytes / 4),
             strobes: Default::default(),
+            strobe_end: Default::default(),
+            strobes_wide: Default::default(),
             forget: Default::default(),
             beat_mask: Constant::new(((beat_bytes - 1) as u64).into()),
             beat_shift: Constant::new(u64::from(beat_bytes.trailing_zeros()).into()),
@@ -170,7 +174,7 @@ impl WriteClient {
             page_bytes: Constant::new(4096u64.into()),
             max_burst: Constant::new((max_burst as u64).into()),
             max_outstanding: Constant::new((max_outstanding.min(15) as u64).into()),
-            strobe_bits: (0..beat_bytes).map(|j| Constant::new((1u64 << j).into())).collect(),
+            all_ones: Constant::new(u64::MAX.into()),
             zero_word: Constant::new(0u64.into()),
             _b: beat_bytes,
             _w: beat_bytes / 4,
@@ -310,12 +314,15 @@ impl Logic for WriteClient {
         if !self.raw_sent.q.val().any() {
             self.rem_now.next = self.meta.data_out[2].val() + self.cur_offset.val();
         }
-        self.strobes.next = 0.into();
-        for j in 0..self._b {
-            if (self.lo.val().index() <= j) & (self.rem_now.val().index() > j) {
-                self.strobes.next = self.strobes.val() | self.strobe_bits[j].val();
-            }
+        // As the difference of two masks rather than a comparison per byte; `lo` is
+        // below a beat and the end is clamped to one (a beat is at most 32 bytes).
+        self.strobe_end.next = self.rem_now.val();
+        if self.rem_now.val() > self.beat_bytes.val() {
+            self.strobe_end.next = self.beat_bytes.val();
         }
+        self.strobes_wide.next =
+            (self.all_ones.val() << self.lo.val()) & !(self.all_ones.val() << self.strobe_end.val());
+        self.strobes.next = self.strobes_wide.val().get_bits::<32>(0);
         self.w_strb.next = self.strobes.val();
         if self.abort.val() {
             self.w_strb.next = 0.into();
