@@ -1,9 +1,12 @@
 //! The generated Verilog as external tools see it: `verilator --lint-only -Wall`
 //! clean (with only the waivers documented in the file), no latches (Yosys
-//! `proc`), and the standard AXI/clock/reset/interrupt ports in the manifest.
+//! `proc`), the DSP template equal to the statement it stands for (Yosys SAT), and
+//! the standard AXI/clock/reset/interrupt ports in the manifest.
 
+use rust_hdl::prelude::{Logic, Verilog};
 use std::path::Path;
 use std::process::Command;
+use tessera_hdl::dsp::DspMulAdd;
 use tessera_hdl::manifest::{manifest_json, ports_of, Port};
 use tessera_isa::config::AccelConfig;
 
@@ -62,6 +65,36 @@ fn no_latches() {
         let (ok, log) = tool(dir.path(), "yosys", &["-q", "-p", script]);
         assert!(ok, "{name}: latches inferred:\n{log}");
     }
+}
+
+/// The DSP template (a product of sign-extended host words, for Verilator's sake) is
+/// `p <= c + a * b` wrapped to `P` bits, the statement every tool maps to one DSP
+/// slice: a Yosys SAT proof over two cycles from reset (`p` depends only on the
+/// previous cycle's inputs), for both shapes the design instantiates.
+#[test]
+fn dsp_template_is_the_wrapped_multiply_add() {
+    fn prove<const A: usize, const B: usize, const P: usize>() {
+        let Verilog::Custom(template) = DspMulAdd::<A, B, P>::default().hdl() else {
+            panic!("DspMulAdd is a Verilog template")
+        };
+        let ports = format!(
+            "(input wire clock, input wire signed [{}:0] a, input wire signed [{}:0] b, \
+             input wire signed [{}:0] c, output reg signed [{}:0] p);",
+            A - 1,
+            B - 1,
+            P - 1,
+            P - 1
+        );
+        let gold = format!("module gold{ports}\ninitial p = 0;\nalways @(posedge clock) p <= c + a * b;\nendmodule\n");
+        let dir = tempfile_dir::Dir::new(&format!("dsp{A}x{B}"));
+        std::fs::write(dir.path().join("dsp.v"), format!("{gold}module gate{ports}\n{template}endmodule\n")).unwrap();
+        let script = "read_verilog dsp.v; proc; miter -equiv -flatten -make_outputs gold gate miter; \
+                      hierarchy -top miter; sat -verify -seq 2 -set-init-zero -prove trigger 0 miter";
+        let (ok, log) = tool(dir.path(), "yosys", &["-q", "-p", script]);
+        assert!(ok, "DspMulAdd<{A}, {B}, {P}> differs from c + a * b:\n{log}");
+    }
+    prove::<16, 25, 40>();
+    prove::<16, 16, 32>();
 }
 
 #[test]
