@@ -13,6 +13,7 @@ pub mod compute_unit;
 pub mod controller;
 pub mod decode;
 pub mod delay;
+pub mod dff_en;
 pub mod dma_read;
 pub mod dma_write;
 pub mod dsp;

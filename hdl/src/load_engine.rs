@@ -8,6 +8,7 @@
 //! bytes into lanes is left to the unit that owns the memories, so the engine is the
 //! same for the load queue (IBUF, WBUF) and the compute queue (ACC, PBUF).
 
+use crate::dff_en::DffEn;
 use crate::dma_read::ReadClient;
 use rust_hdl::prelude::*;
 
@@ -95,8 +96,8 @@ pub struct LoadEngine {
     slot: DFF<Bits<16>>,
     /// The entry being assembled and the one waiting for the writer, as 32-bit
     /// words (a quarter of the signals of byte lanes, for the Verilated model).
-    asm: Vec<DFF<Bits<32>>>,
-    entry: Vec<DFF<Bits<32>>>,
+    asm: Vec<DffEn<Bits<32>>>,
+    entry: Vec<DffEn<Bits<32>>>,
     entry_valid: DFF<Bit>,
     // Writer.
     writing: DFF<Bit>,
@@ -312,8 +313,6 @@ impl Logic for LoadEngine {
                     for w in 0..self._w {
                         self.asm[s * ww + w].clock.next = self.clock.val();
                         self.entry[s * ww + w].clock.next = self.clock.val();
-                        self.asm[s * ww + w].d.next = self.asm[s * ww + w].q.val();
-                        self.entry[s * ww + w].d.next = self.entry[s * ww + w].q.val();
                         for k in 0..4 {
                             self.wr_bytes[s * bb + 4 * w + k].next =
                                 self.entry[s * ww + w].q.val().get_bits::<8>(8 * k);
@@ -433,14 +432,12 @@ impl Logic for LoadEngine {
         for ww in self._w..(self._w + 1) {
             for s in 0..self._slots {
                 for w in 0..self._w {
-                    if self.take_beat.val() & (self.slot.q.val().index() == s) {
-                        self.asm[s * ww + w].d.next = self.client.out_words[w].val();
-                    }
-                    if self.take_beat.val() & self.last_slot.val() {
-                        self.entry[s * ww + w].d.next = self.asm[s * ww + w].q.val();
-                        if self.slot.q.val().index() == s {
-                            self.entry[s * ww + w].d.next = self.client.out_words[w].val();
-                        }
+                    self.asm[s * ww + w].en.next = self.take_beat.val() & (self.slot.q.val().index() == s);
+                    self.asm[s * ww + w].d.next = self.client.out_words[w].val();
+                    self.entry[s * ww + w].en.next = self.take_beat.val() & self.last_slot.val();
+                    self.entry[s * ww + w].d.next = self.asm[s * ww + w].q.val();
+                    if self.slot.q.val().index() == s {
+                        self.entry[s * ww + w].d.next = self.client.out_words[w].val();
                     }
                 }
             }

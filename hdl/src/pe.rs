@@ -25,6 +25,7 @@
 //! new tile takes effect exactly on its first vector's wavefront while the previous
 //! tile's last vectors are still in flight further right.
 
+use crate::dff_en::DffEn;
 use crate::dsp::DspMulAdd;
 use rust_hdl::prelude::*;
 
@@ -72,11 +73,12 @@ pub struct PePair {
     pub index: Signal<Out, Bits<2>>,
     a: DFF<Signed<16>>,
     first: DFF<Bit>,
-    shadow: DFF<PackedWeights>,
-    active: DFF<PackedWeights>,
+    /// Loaded on `w_write` and `first_in` (clock enables, see `DffEn`).
+    shadow: DffEn<PackedWeights>,
+    active: DffEn<PackedWeights>,
     /// One each in an N:4 array, none in a dense-only one.
-    shadow_index: Vec<DFF<Bits<2>>>,
-    active_index: Vec<DFF<Bits<2>>>,
+    shadow_index: Vec<DffEn<Bits<2>>>,
+    active_index: Vec<DffEn<Bits<2>>>,
     lo: DFF<Signed<PSUM_BITS>>,
     mac: DspMulAdd<16, 25, 40>,
     /// `active` as the 25-bit multiplicand `w_hi * 2^16 + w_lo`.
@@ -124,30 +126,26 @@ impl PePair {
 impl Logic for PePair {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, a, first, shadow, active, lo);
+        dff_setup!(self, clock, a, first, lo);
         self.mac.clock.next = self.clock.val();
+        self.shadow.clock.next = self.clock.val();
+        self.active.clock.next = self.clock.val();
         self.index.next = 0.into();
         for i in 0..self.shadow_index.len() {
             self.shadow_index[i].clock.next = self.clock.val();
             self.active_index[i].clock.next = self.clock.val();
-            self.shadow_index[i].d.next = self.shadow_index[i].q.val();
-            self.active_index[i].d.next = self.active_index[i].q.val();
-            if self.w_write.val() {
-                self.shadow_index[i].d.next = self.w_index.val();
-            }
-            if self.first_in.val() {
-                self.active_index[i].d.next = self.shadow_index[i].q.val();
-            }
+            self.shadow_index[i].en.next = self.w_write.val();
+            self.shadow_index[i].d.next = self.w_index.val();
+            self.active_index[i].en.next = self.first_in.val();
+            self.active_index[i].d.next = self.shadow_index[i].q.val();
             self.index.next = self.active_index[i].q.val();
         }
         self.a.d.next = self.a_in.val();
         self.first.d.next = self.first_in.val();
-        if self.w_write.val() {
-            self.shadow.d.next = self.w_data.val();
-        }
-        if self.first_in.val() {
-            self.active.d.next = self.shadow.q.val();
-        }
+        self.shadow.en.next = self.w_write.val();
+        self.shadow.d.next = self.w_data.val();
+        self.active.en.next = self.first_in.val();
+        self.active.d.next = self.shadow.q.val();
         self.c_bits.next = (bit_cast::<40, PSUM_BITS>(unsigned_cast(self.hi_in.val())) << 16) | 0x8000;
         self.mac.a.next = self.a_mul.val();
         self.mac.b.next = signed_cast(self.active.q.val());
