@@ -208,6 +208,10 @@ enum BenchCommand {
         /// Skip the traced run (its FST writing takes most of the bench's time).
         #[arg(long)]
         no_trace: bool,
+        /// Untraced runs per config; the table shows their median and range (a
+        /// shared machine's wall clock varies by 10% and more from run to run).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
     },
     /// Cycles against weight sparsity (dense, 2:4, 1:4, unstructured 50-95%) for a
     /// 1024x1024 FC layer at batch 1 and a 3x3 conv layer, on the cycle-accurate RTL;
@@ -296,12 +300,15 @@ fn main() -> ExitCode {
                     trace: trace.as_deref(),
                 })
             }
-            BenchCommand::Sim { configs, array, cycles, no_trace } => commands::bench::sim(&commands::bench::SimArgs {
-                configs: &configs,
-                array: array.as_deref(),
-                cycles,
-                traced: !no_trace,
-            }),
+            BenchCommand::Sim { configs, array, cycles, no_trace, runs } => {
+                commands::bench::sim(&commands::bench::SimArgs {
+                    configs: &configs,
+                    array: array.as_deref(),
+                    cycles,
+                    traced: !no_trace,
+                    runs,
+                })
+            }
             BenchCommand::Sparse { config, backend, out, shrink } => {
                 commands::bench_sparse::run(&commands::bench_sparse::SparseArgs {
                     config: &config,

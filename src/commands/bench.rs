@@ -65,6 +65,8 @@ pub struct SimArgs<'a> {
     pub cycles: u64,
     /// Also measure a run that writes an FST waveform.
     pub traced: bool,
+    /// Untraced runs per config (median and range reported).
+    pub runs: u32,
 }
 
 /// A GEMM whose run takes roughly `cycles` on `cfg` (from the array's peak rate).
@@ -90,8 +92,8 @@ fn with_array(mut cfg: AccelConfig, shape: &str) -> anyhow::Result<AccelConfig> 
 pub fn sim(args: &SimArgs) -> anyhow::Result<()> {
     println!("simulation speed of the whole Verilated accelerator (one core, GEMM workload)");
     println!(
-        "  {:<16} {:>7} {:>10} {:>14} {:>14} {:>10}",
-        "config", "array", "cycles", "cycles/s", "traced cyc/s", "load"
+        "  {:<16} {:>7} {:>10} {:>12} {:>21} {:>14} {:>10}",
+        "config", "array", "cycles", "cycles/s", "range", "traced cyc/s", "load"
     );
     for name in args.configs {
         let mut cfg = AccelConfig::load(name)?;
@@ -107,8 +109,15 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<()> {
         let loaded = Instant::now();
         drop(backend::verilator_device(&cfg, dram, None)?);
         let load = loaded.elapsed();
-        let GemmRun { report: plain, wall: plain_wall, .. } = job.run(&cfg, Backend::Verilator, None)?;
         let rate = |r: &RunReport, wall: Duration| r.harness_cycles.unwrap_or(0) as f64 / wall.as_secs_f64();
+        let mut rates = Vec::new();
+        let mut cycles = 0;
+        for _ in 0..args.runs {
+            let GemmRun { report, wall, .. } = job.run(&cfg, Backend::Verilator, None)?;
+            rates.push(rate(&report, wall));
+            cycles = report.counter(Counter::Cycles);
+        }
+        rates.sort_by(f64::total_cmp);
         let traced_rate = if args.traced {
             let trace_path = std::env::temp_dir().join(format!("tessera-bench-{}.fst", std::process::id()));
             let traced = job.run(&cfg, Backend::Verilator, Some(&trace_path));
@@ -119,14 +128,37 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<()> {
             "-".to_string()
         };
         println!(
-            "  {:<16} {:>7} {:>10} {:>14.0} {:>14} {:>8.0}ms",
+            "  {:<16} {:>7} {:>10} {:>12.0} {:>21} {:>14} {:>8.0}ms",
             cfg.name,
             format!("{}x{}", cfg.array.rows, cfg.array.cols),
-            plain.counter(Counter::Cycles),
-            rate(&plain, plain_wall),
+            cycles,
+            median(&rates),
+            format!("{:.0}-{:.0}", rates[0], rates[rates.len() - 1]),
             traced_rate,
             load.as_secs_f64() * 1e3
         );
     }
     Ok(())
+}
+
+/// The middle of sorted `values` (the mean of the two middle ones for an even count).
+fn median(values: &[f64]) -> f64 {
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[1.0, 5.0, 9.0]), 5.0);
+        assert_eq!(median(&[1.0, 2.0, 4.0, 10.0]), 3.0);
+        assert_eq!(median(&[7.0]), 7.0);
+    }
 }
