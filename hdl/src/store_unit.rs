@@ -6,6 +6,7 @@
 use crate::controller::QueueEntry;
 use crate::decode::{HeaderFields, StoreFields};
 use crate::delay::Delay;
+use crate::dff_en::DffEn;
 use crate::dma_write::WriteClient;
 use crate::float_requant::{FloatLane, FLOAT_LATENCY};
 use crate::requant::{RequantLane, REQUANT_LATENCY};
@@ -76,22 +77,22 @@ pub struct StoreUnit {
     hi_wide: Widen<32, 16>,
 
     active: DFF<Bit>,
-    pc: DFF<Bits<32>>,
-    push_prev_q: DFF<Bit>,
-    out_type: DFF<Bits<3>>,
-    mode: DFF<Bits<2>>,
-    lanes: DFF<Bits<8>>,
-    zp: DFF<Bits<32>>,
-    lo: DFF<Bits<32>>,
-    hi: DFF<Bits<32>>,
-    xs: DFF<Bits<32>>,
-    ys: DFF<Bits<32>>,
-    x_stride: DFF<Bits<32>>,
-    y_stride: DFF<Bits<32>>,
-    entry_bytes: DFF<Bits<16>>,
-    beats_per_entry: DFF<Bits<16>>,
-    row_mode: DFF<Bit>,
-    row_bytes: DFF<Bits<32>>,
+    pc: DffEn<Bits<32>>,
+    push_prev_q: DffEn<Bit>,
+    out_type: DffEn<Bits<3>>,
+    mode: DffEn<Bits<2>>,
+    lanes: DffEn<Bits<8>>,
+    zp: DffEn<Bits<32>>,
+    lo: DffEn<Bits<32>>,
+    hi: DffEn<Bits<32>>,
+    xs: DffEn<Bits<32>>,
+    ys: DffEn<Bits<32>>,
+    x_stride: DffEn<Bits<32>>,
+    y_stride: DffEn<Bits<32>>,
+    entry_bytes: DffEn<Bits<16>>,
+    beats_per_entry: DffEn<Bits<16>>,
+    row_mode: DffEn<Bit>,
+    row_bytes: DffEn<Bits<32>>,
     // Requests.
     issuing: DFF<Bit>,
     iy: DFF<Bits<32>>,
@@ -104,15 +105,17 @@ pub struct StoreUnit {
     entries_left: DFF<Bits<32>>,
     /// `pbuf_step`: the parameter entry of the entry in the pipeline, the row's first
     /// one, and the entry's x.
-    step: DFF<Bit>,
+    step: DffEn<Bit>,
     pbuf_ptr: DFF<Bits<16>>,
-    pbuf_base: DFF<Bits<16>>,
+    pbuf_base: DffEn<Bits<16>>,
     ex: DFF<Bits<32>>,
     group: DFF<Bits<16>>,
     beat: DFF<Bits<16>>,
-    params_bias: Vec<DFF<Bits<32>>>,
-    params_mult: Vec<DFF<Bits<32>>>,
-    params_shift: Vec<DFF<Bits<8>>>,
+    params_bias: Vec<DffEn<Bits<32>>>,
+    params_mult: Vec<DffEn<Bits<32>>>,
+    params_shift: Vec<DffEn<Bits<8>>>,
+    /// Load the parameter registers from the PBUF read data (clock enable).
+    params_load: Signal<Local, Bit>,
     vals: Vec<DFF<Bits<32>>>,
     res: Vec<DFF<Bits<32>>>,
     /// The entry being emitted (copied from `res` once all its lanes landed), so that
@@ -283,6 +286,7 @@ impl StoreUnit {
             params_bias: vec_of(cols),
             params_mult: vec_of(cols),
             params_shift: vec_of(cols),
+            params_load: Default::default(),
             vals: vec_of(cols),
             res: vec_of(cols),
             obuf: vec_of(cols),
@@ -369,22 +373,6 @@ impl Logic for StoreUnit {
             clock,
             active,
             aborting,
-            pc,
-            push_prev_q,
-            out_type,
-            mode,
-            lanes,
-            zp,
-            lo,
-            hi,
-            xs,
-            ys,
-            x_stride,
-            y_stride,
-            entry_bytes,
-            beats_per_entry,
-            row_mode,
-            row_bytes,
             issuing,
             iy,
             ix,
@@ -392,9 +380,7 @@ impl Logic for StoreUnit {
             entry_off,
             phase,
             acc_ptr,
-            step,
             pbuf_ptr,
-            pbuf_base,
             ex,
             entries_left,
             group,
@@ -411,15 +397,17 @@ impl Logic for StoreUnit {
             done_pulse
         );
         clock!(self, clock, gate, client, group_delay, float_lane, float_delay);
+        clock!(self, clock, pc, push_prev_q, out_type, mode, lanes, zp, lo, hi, xs, ys, x_stride, y_stride);
+        clock!(self, clock, entry_bytes, beats_per_entry, row_mode, row_bytes, step, pbuf_base);
         for c in 0..self._cols {
             self.params_bias[c].clock.next = self.clock.val();
             self.params_mult[c].clock.next = self.clock.val();
             self.params_shift[c].clock.next = self.clock.val();
             self.vals[c].clock.next = self.clock.val();
             self.res[c].clock.next = self.clock.val();
-            self.params_bias[c].d.next = self.params_bias[c].q.val();
-            self.params_mult[c].d.next = self.params_mult[c].q.val();
-            self.params_shift[c].d.next = self.params_shift[c].q.val();
+            self.params_bias[c].d.next = self.pbuf_bias[c].val();
+            self.params_mult[c].d.next = self.pbuf_mult[c].val();
+            self.params_shift[c].d.next = self.pbuf_shift[c].val();
             self.vals[c].d.next = self.vals[c].q.val();
             self.res[c].d.next = self.res[c].q.val();
             self.obuf[c].clock.next = self.clock.val();
@@ -466,49 +454,68 @@ impl Logic for StoreUnit {
         self.zp_wide.narrow.next = self.fields.zero_point.val();
         self.lo_wide.narrow.next = self.fields.clamp_lo.val();
         self.hi_wide.narrow.next = self.fields.clamp_hi.val();
+        // The instruction's fields, loaded at start (clock enables, see `DffEn`).
+        self.pc.en.next = self.gate.start.val();
+        self.push_prev_q.en.next = self.gate.start.val();
+        self.out_type.en.next = self.gate.start.val();
+        self.mode.en.next = self.gate.start.val();
+        self.lanes.en.next = self.gate.start.val();
+        self.zp.en.next = self.gate.start.val();
+        self.lo.en.next = self.gate.start.val();
+        self.hi.en.next = self.gate.start.val();
+        self.xs.en.next = self.gate.start.val();
+        self.ys.en.next = self.gate.start.val();
+        self.x_stride.en.next = self.gate.start.val();
+        self.y_stride.en.next = self.gate.start.val();
+        self.entry_bytes.en.next = self.gate.start.val();
+        self.beats_per_entry.en.next = self.gate.start.val();
+        self.row_mode.en.next = self.gate.start.val();
+        self.row_bytes.en.next = self.gate.start.val();
+        self.step.en.next = self.gate.start.val();
+        self.pbuf_base.en.next = self.gate.start.val();
+        self.pc.d.next = self.head.val().get_bits::<32>(256);
+        self.push_prev_q.d.next = self.hdr.push_prev.val().any();
+        self.out_type.d.next = self.fields.out_type.val();
+        self.mode.d.next = self.fields.mode.val();
+        self.lanes.d.next = self.fields.lanes.val();
+        // 16-bit signed fields extended to 32 bits.
+        self.zp.d.next = self.zp_wide.wide.val();
+        if self.fields.zero_point.val().get_bit(15) {
+            self.zp.d.next = self.zp_wide.wide.val() | self.high16.val();
+        }
+        self.lo.d.next = self.lo_wide.wide.val();
+        if self.fields.clamp_lo.val().get_bit(15) {
+            self.lo.d.next = self.lo_wide.wide.val() | self.high16.val();
+        }
+        self.hi.d.next = self.hi_wide.wide.val();
+        if self.fields.clamp_hi.val().get_bit(15) {
+            self.hi.d.next = self.hi_wide.wide.val() | self.high16.val();
+        }
+        if self.fields.out_type.val() == 4 {
+            self.lo.d.next = self.int_min.val();
+            self.hi.d.next = self.int_max.val();
+        }
+        self.xs.d.next = bit_cast::<32, 16>(self.fields.x_size.val());
+        self.ys.d.next = bit_cast::<32, 16>(self.fields.y_size.val());
+        self.x_stride.d.next = self.fields.x_stride.val();
+        self.y_stride.d.next = self.fields.y_stride.val();
+        self.entry_bytes.d.next = self.ebo.val();
+        self.beats_per_entry.d.next = (self.ebo.val() + self.beat_mask.val()) >> self.beat_shift.val();
+        self.row_mode.d.next = (self.fields.x_stride.val() == bit_cast::<32, 16>(self.ebo.val()))
+            & !(self.ebo.val() & self.beat_mask.val()).any();
+        self.row_bytes.d.next = self.fields.x_size.val() * self.ebo.val();
+        self.step.d.next = self.fields.pbuf_step.val().any();
+        self.pbuf_base.d.next = self.fields.pbuf_addr.val();
         if self.gate.start.val() {
             self.active.d.next = true;
             self.aborting.d.next = false;
-            self.pc.d.next = self.head.val().get_bits::<32>(256);
-            self.push_prev_q.d.next = self.hdr.push_prev.val().any();
-            self.out_type.d.next = self.fields.out_type.val();
-            self.mode.d.next = self.fields.mode.val();
-            self.lanes.d.next = self.fields.lanes.val();
-            // 16-bit signed fields extended to 32 bits.
-            self.zp.d.next = self.zp_wide.wide.val();
-            if self.fields.zero_point.val().get_bit(15) {
-                self.zp.d.next = self.zp_wide.wide.val() | self.high16.val();
-            }
-            self.lo.d.next = self.lo_wide.wide.val();
-            if self.fields.clamp_lo.val().get_bit(15) {
-                self.lo.d.next = self.lo_wide.wide.val() | self.high16.val();
-            }
-            self.hi.d.next = self.hi_wide.wide.val();
-            if self.fields.clamp_hi.val().get_bit(15) {
-                self.hi.d.next = self.hi_wide.wide.val() | self.high16.val();
-            }
-            if self.fields.out_type.val() == 4 {
-                self.lo.d.next = self.int_min.val();
-                self.hi.d.next = self.int_max.val();
-            }
-            self.xs.d.next = bit_cast::<32, 16>(self.fields.x_size.val());
-            self.ys.d.next = bit_cast::<32, 16>(self.fields.y_size.val());
-            self.x_stride.d.next = self.fields.x_stride.val();
-            self.y_stride.d.next = self.fields.y_stride.val();
-            self.entry_bytes.d.next = self.ebo.val();
-            self.beats_per_entry.d.next = (self.ebo.val() + self.beat_mask.val()) >> self.beat_shift.val();
-            self.row_mode.d.next = (self.fields.x_stride.val() == bit_cast::<32, 16>(self.ebo.val()))
-                & !(self.ebo.val() & self.beat_mask.val()).any();
-            self.row_bytes.d.next = self.fields.x_size.val() * self.ebo.val();
             self.issuing.d.next = self.fields.x_size.val().any() & self.fields.y_size.val().any();
             self.iy.d.next = 0.into();
             self.ix.d.next = 0.into();
             self.row_off.d.next = bit_cast::<64, 32>(self.fields.dram_addr.val());
             self.entry_off.d.next = bit_cast::<64, 32>(self.fields.dram_addr.val());
             self.acc_ptr.d.next = bit_cast::<32, 16>(self.fields.acc_addr.val());
-            self.step.d.next = self.fields.pbuf_step.val().any();
             self.pbuf_ptr.d.next = self.fields.pbuf_addr.val();
-            self.pbuf_base.d.next = self.fields.pbuf_addr.val();
             self.ex.d.next = 0.into();
             self.entries_left.d.next = self.fields.x_size.val() * self.fields.y_size.val();
             self.phase.d.next = Phase::Params;
@@ -571,14 +578,11 @@ impl Logic for StoreUnit {
         self.client.data_valid.next = false;
         self.fail.next = false;
         self.fail_code.next = self.code_bad_field.val();
+        self.params_load.next = false;
         match self.phase.q.val() {
             Phase::Params => {
                 // The PBUF read was issued with the instruction at the head; data is here now.
-                for c in 0..self._cols {
-                    self.params_bias[c].d.next = self.pbuf_bias[c].val();
-                    self.params_mult[c].d.next = self.pbuf_mult[c].val();
-                    self.params_shift[c].d.next = self.pbuf_shift[c].val();
-                }
+                self.params_load.next = true;
                 self.phase.d.next = Phase::Read;
                 if !self.entries_left.q.val().any() {
                     self.phase.d.next = Phase::Drain;
@@ -604,13 +608,9 @@ impl Logic for StoreUnit {
                 }
                 for c in 0..self._cols {
                     self.vals[c].d.next = self.acc_rdata[c].val();
-                    // A stepping store's next parameter entry, read since Read.
-                    if self.step.q.val() {
-                        self.params_bias[c].d.next = self.pbuf_bias[c].val();
-                        self.params_mult[c].d.next = self.pbuf_mult[c].val();
-                        self.params_shift[c].d.next = self.pbuf_shift[c].val();
-                    }
                 }
+                // A stepping store's next parameter entry, read since Read.
+                self.params_load.next = self.step.q.val();
                 self.group.d.next = 0.into();
                 self.phase.d.next = Phase::Feed;
             }
@@ -646,6 +646,11 @@ impl Logic for StoreUnit {
                 }
             }
             _ => {}
+        }
+        for c in 0..self._cols {
+            self.params_bias[c].en.next = self.params_load.val();
+            self.params_mult[c].en.next = self.params_load.val();
+            self.params_shift[c].en.next = self.params_load.val();
         }
         // Requantize one lane group per cycle; results land REQUANT_LATENCY cycles later.
         // Group 0 is the default so that no input is left unassigned (no latches).
