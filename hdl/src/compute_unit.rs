@@ -21,6 +21,7 @@ use crate::array::SystolicArray;
 use crate::controller::QueueEntry;
 use crate::decode::{AluFields, GemmFields, HeaderFields, LoadFields, SpmvFields};
 use crate::delay::Delay;
+use crate::dff_en::DffEn;
 use crate::load_engine::LoadEngine;
 use crate::operand::OperandExt;
 use crate::ram::RamStyle;
@@ -127,19 +128,19 @@ pub struct ComputeUnit {
     // GEMM issue stage.
     g_active: DFF<Bit>,
     g_wait_tile: DFF<Bit>,
-    g_reuse: DFF<Bit>,
-    g_accumulate: DFF<Bit>,
-    g_a_unsigned: DFF<Bit>,
-    g_a_zero: DFF<Bits<16>>,
-    g_w_unsigned: DFF<Bit>,
-    g_w_zero: DFF<Bits<16>>,
-    g_wbuf: DFF<Bits<16>>,
-    g_outer: DFF<Bits<16>>,
-    g_inner: DFF<Bits<16>>,
-    g_ib_os: DFF<Bits<16>>,
-    g_ib_is: DFF<Bits<16>>,
-    g_ac_os: DFF<Bits<16>>,
-    g_ac_is: DFF<Bits<16>>,
+    g_reuse: DffEn<Bit>,
+    g_accumulate: DffEn<Bit>,
+    g_a_unsigned: DffEn<Bit>,
+    g_a_zero: DffEn<Bits<16>>,
+    g_w_unsigned: DffEn<Bit>,
+    g_w_zero: DffEn<Bits<16>>,
+    g_wbuf: DffEn<Bits<16>>,
+    g_outer: DffEn<Bits<16>>,
+    g_inner: DffEn<Bits<16>>,
+    g_ib_os: DffEn<Bits<16>>,
+    g_ib_is: DffEn<Bits<16>>,
+    g_ac_os: DffEn<Bits<16>>,
+    g_ac_is: DffEn<Bits<16>>,
     g_o: DFF<Bits<16>>,
     g_i: DFF<Bits<16>>,
     g_ib_row: DFF<Bits<32>>,
@@ -148,7 +149,7 @@ pub struct ComputeUnit {
     g_ac_cur: DFF<Bits<32>>,
     g_streaming: DFF<Bit>,
     g_marker: DFF<Bit>,
-    g_nm: DFF<Bits<2>>,
+    g_nm: DffEn<Bits<2>>,
     /// Cycles left before a sparse tile's vectors may stream (its metadata reads).
     g_hold: DFF<Bits<8>>,
     // Weight loading into the array.
@@ -581,19 +582,6 @@ impl Logic for ComputeUnit {
             inflight,
             g_active,
             g_wait_tile,
-            g_reuse,
-            g_accumulate,
-            g_a_unsigned,
-            g_a_zero,
-            g_w_unsigned,
-            g_w_zero,
-            g_wbuf,
-            g_outer,
-            g_inner,
-            g_ib_os,
-            g_ib_is,
-            g_ac_os,
-            g_ac_is,
             g_o,
             g_i,
             g_ib_row,
@@ -602,7 +590,6 @@ impl Logic for ComputeUnit {
             g_ac_cur,
             g_streaming,
             g_marker,
-            g_nm,
             g_hold,
             w_loading,
             w_row,
@@ -736,27 +723,56 @@ impl Logic for ComputeUnit {
             & (self.tile_unsigned.q.val() == self.gm.w_unsigned.val().any())
             & (self.tile_nm.q.val() == self.gm.nm.val());
         self.no_iterations.next = !self.g_outer.q.val().any() | !self.g_inner.q.val().any();
+        // The instruction's fields, loaded at start (clock enables, see `DffEn`).
+        self.g_accumulate.clock.next = self.clock.val();
+        self.g_accumulate.en.next = self.start_gemm.val();
+        self.g_accumulate.d.next = self.gm.accumulate.val().any();
+        self.g_a_unsigned.clock.next = self.clock.val();
+        self.g_a_unsigned.en.next = self.start_gemm.val();
+        self.g_a_unsigned.d.next = self.gm.a_unsigned.val().any();
+        self.g_a_zero.clock.next = self.clock.val();
+        self.g_a_zero.en.next = self.start_gemm.val();
+        self.g_a_zero.d.next = self.gm.a_zero.val();
+        self.g_w_unsigned.clock.next = self.clock.val();
+        self.g_w_unsigned.en.next = self.start_gemm.val();
+        self.g_w_unsigned.d.next = self.gm.w_unsigned.val().any();
+        self.g_w_zero.clock.next = self.clock.val();
+        self.g_w_zero.en.next = self.start_gemm.val();
+        self.g_w_zero.d.next = self.gm.w_zero.val();
+        self.g_wbuf.clock.next = self.clock.val();
+        self.g_wbuf.en.next = self.start_gemm.val();
+        self.g_wbuf.d.next = self.gm.wbuf_addr.val();
+        self.g_nm.clock.next = self.clock.val();
+        self.g_nm.en.next = self.start_gemm.val();
+        self.g_nm.d.next = self.gm.nm.val();
+        self.g_outer.clock.next = self.clock.val();
+        self.g_outer.en.next = self.start_gemm.val();
+        self.g_outer.d.next = self.gm.outer.val();
+        self.g_inner.clock.next = self.clock.val();
+        self.g_inner.en.next = self.start_gemm.val();
+        self.g_inner.d.next = self.gm.inner.val();
+        self.g_ib_os.clock.next = self.clock.val();
+        self.g_ib_os.en.next = self.start_gemm.val();
+        self.g_ib_os.d.next = self.gm.ibuf_outer_stride.val();
+        self.g_ib_is.clock.next = self.clock.val();
+        self.g_ib_is.en.next = self.start_gemm.val();
+        self.g_ib_is.d.next = self.gm.ibuf_inner_stride.val();
+        self.g_ac_os.clock.next = self.clock.val();
+        self.g_ac_os.en.next = self.start_gemm.val();
+        self.g_ac_os.d.next = self.gm.acc_outer_stride.val();
+        self.g_ac_is.clock.next = self.clock.val();
+        self.g_ac_is.en.next = self.start_gemm.val();
+        self.g_ac_is.d.next = self.gm.acc_inner_stride.val();
+        self.g_reuse.clock.next = self.clock.val();
+        self.g_reuse.en.next = self.start_gemm.val();
+        self.g_reuse.d.next = self.gm.reuse_weights.val().any();
         if self.start_gemm.val() {
-            self.g_accumulate.d.next = self.gm.accumulate.val().any();
-            self.g_a_unsigned.d.next = self.gm.a_unsigned.val().any();
-            self.g_a_zero.d.next = self.gm.a_zero.val();
-            self.g_w_unsigned.d.next = self.gm.w_unsigned.val().any();
-            self.g_w_zero.d.next = self.gm.w_zero.val();
-            self.g_wbuf.d.next = self.gm.wbuf_addr.val();
-            self.g_nm.d.next = self.gm.nm.val();
-            self.g_outer.d.next = self.gm.outer.val();
-            self.g_inner.d.next = self.gm.inner.val();
-            self.g_ib_os.d.next = self.gm.ibuf_outer_stride.val();
-            self.g_ib_is.d.next = self.gm.ibuf_inner_stride.val();
-            self.g_ac_os.d.next = self.gm.acc_outer_stride.val();
-            self.g_ac_is.d.next = self.gm.acc_inner_stride.val();
             self.g_o.d.next = 0.into();
             self.g_i.d.next = 0.into();
             self.g_ib_row.d.next = bit_cast::<32, 16>(self.gm.ibuf_addr.val());
             self.g_ib_cur.d.next = bit_cast::<32, 16>(self.gm.ibuf_addr.val());
             self.g_ac_row.d.next = bit_cast::<32, 16>(self.gm.acc_addr.val());
             self.g_ac_cur.d.next = bit_cast::<32, 16>(self.gm.acc_addr.val());
-            self.g_reuse.d.next = self.gm.reuse_weights.val().any();
             self.g_active.d.next = true;
             self.g_wait_tile.d.next = true;
             self.g_streaming.d.next = false;
