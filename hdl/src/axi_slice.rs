@@ -11,6 +11,7 @@
 //! One [`SliceControl`] holds the handshake state of a channel; each payload field
 //! is a [`SliceField`] that follows its controls.
 
+use crate::dff_en::DffEn;
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock, Default)]
@@ -64,23 +65,22 @@ pub struct SliceField<const N: usize> {
     pub q_out: Signal<Out, Bits<N>>,
     /// From the channel's [`SliceControl`].
     pub ctl: Signal<In, Bits<3>>,
-    data: DFF<Bits<N>>,
-    skid: DFF<Bits<N>>,
+    /// Clock-enable registers (see `DffEn`): loaded by `ctl` bits 0 and 2.
+    data: DffEn<Bits<N>>,
+    skid: DffEn<Bits<N>>,
 }
 
 impl<const N: usize> Logic for SliceField<N> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, data, skid);
-        if self.ctl.val().get_bit(0) {
-            self.data.d.next = self.d_in.val();
-            if self.ctl.val().get_bit(1) {
-                self.data.d.next = self.skid.q.val();
-            }
+        clock!(self, clock, data, skid);
+        self.data.en.next = self.ctl.val().get_bit(0);
+        self.data.d.next = self.d_in.val();
+        if self.ctl.val().get_bit(1) {
+            self.data.d.next = self.skid.q.val();
         }
-        if self.ctl.val().get_bit(2) {
-            self.skid.d.next = self.d_in.val();
-        }
+        self.skid.en.next = self.ctl.val().get_bit(2);
+        self.skid.d.next = self.d_in.val();
         self.q_out.next = self.data.q.val();
     }
 }

@@ -12,6 +12,7 @@
 //! difference between a cheap and an expensive client in the Verilated model (every
 //! signal is evaluated every cycle there). The ports stay byte lanes.
 
+use crate::dff_en::DffEn;
 use crate::fifo::Fifo;
 use crate::widen::Widen;
 use crate::word_funnel::WordFunnel;
@@ -62,11 +63,12 @@ pub struct ReadClient {
     outstanding: DFF<Bits<8>>,
     err: DFF<Bit>,
     // Re-aligner (32-bit words).
-    prev: Vec<DFF<Bits<32>>>,
+    /// Clock-enable registers (see `DffEn`): loaded on `take_raw` and `emit`.
+    prev: Vec<DffEn<Bits<32>>>,
     have_prev: DFF<Bit>,
     raw_taken: DFF<Bits<32>>,
     out_sent: DFF<Bits<32>>,
-    out_reg: Vec<DFF<Bits<32>>>,
+    out_reg: Vec<DffEn<Bits<32>>>,
     out_reg_valid: DFF<Bit>,
     out_reg_last: DFF<Bit>,
     // Combinational.
@@ -206,8 +208,6 @@ impl Logic for ReadClient {
         for i in 0..self._w {
             self.prev[i].clock.next = self.clock.val();
             self.out_reg[i].clock.next = self.clock.val();
-            self.prev[i].d.next = self.prev[i].q.val();
-            self.out_reg[i].d.next = self.out_reg[i].q.val();
         }
 
         // ---- Accept a request: record its re-alignment parameters, start splitting.
@@ -327,8 +327,14 @@ impl Logic for ReadClient {
             self.beats.pop.next = true;
             self.raw_taken.d.next = self.raw_taken.q.val() + 1;
             self.have_prev.d.next = true;
-            for i in 0..self._w {
-                self.prev[i].d.next = self.beats.data_out[i].val();
+        }
+        for i in 0..self._w {
+            self.prev[i].en.next = self.take_raw.val();
+            self.prev[i].d.next = self.beats.data_out[i].val();
+            self.out_reg[i].en.next = self.emit.val();
+            self.out_reg[i].d.next = self.funnel.out[i].val();
+            if !self.cur_offset.val().any() {
+                self.out_reg[i].d.next = self.beats.data_out[i].val();
             }
         }
         if self.out_reg_valid.q.val() & self.out_ready.val() {
@@ -338,14 +344,6 @@ impl Logic for ReadClient {
             self.out_reg_valid.d.next = true;
             self.out_reg_last.d.next = self.emit_last.val();
             self.out_sent.d.next = self.out_sent.q.val() + 1;
-            for i in 0..self._w {
-                self.out_reg[i].d.next = self.funnel.out[i].val();
-            }
-            if !self.cur_offset.val().any() {
-                for i in 0..self._w {
-                    self.out_reg[i].d.next = self.beats.data_out[i].val();
-                }
-            }
             if self.emit_last.val() {
                 // The request is complete; its last raw beat, if any, must be in too.
                 self.meta.pop.next = true;
