@@ -72,20 +72,20 @@ pub struct LoadEngine {
     // Latched instruction.
     active: DFF<Bit>,
     draining: DFF<Bit>,
-    mem_q: DFF<Bits<2>>,
-    elem_q: DFF<Bits<2>>,
-    lanes_q: DFF<Bits<8>>,
-    pad_q: DFF<Bits<8>>,
-    pt: DFF<Bits<32>>,
-    pl: DFF<Bits<32>>,
-    xs: DFF<Bits<32>>,
-    ys: DFF<Bits<32>>,
-    x_stride_q: DFF<Bits<32>>,
-    y_stride_q: DFF<Bits<32>>,
-    entry_bytes: DFF<Bits<16>>,
-    slots: DFF<Bits<16>>,
-    row_mode: DFF<Bit>,
-    row_bytes: DFF<Bits<32>>,
+    mem_q: DffEn<Bits<2>>,
+    elem_q: DffEn<Bits<2>>,
+    lanes_q: DffEn<Bits<8>>,
+    pad_q: DffEn<Bits<8>>,
+    pt: DffEn<Bits<32>>,
+    pl: DffEn<Bits<32>>,
+    xs: DffEn<Bits<32>>,
+    ys: DffEn<Bits<32>>,
+    x_stride_q: DffEn<Bits<32>>,
+    y_stride_q: DffEn<Bits<32>>,
+    entry_bytes: DffEn<Bits<16>>,
+    slots: DffEn<Bits<16>>,
+    row_mode: DffEn<Bit>,
+    row_bytes: DffEn<Bits<32>>,
     // Issuer.
     issuing: DFF<Bit>,
     iy: DFF<Bits<32>>,
@@ -103,8 +103,8 @@ pub struct LoadEngine {
     writing: DFF<Bit>,
     wy: DFF<Bits<32>>,
     wx: DFF<Bits<32>>,
-    rows_total: DFF<Bits<32>>,
-    cols_total: DFF<Bits<32>>,
+    rows_total: DffEn<Bits<32>>,
+    cols_total: DffEn<Bits<32>>,
     waddr: DFF<Bits<32>>,
     done_pulse: DFF<Bit>,
     err_pulse: DFF<Bit>,
@@ -125,6 +125,8 @@ pub struct LoadEngine {
     depth_sel: Signal<Local, Bits<32>>,
     write_now: Signal<Local, Bit>,
     last_entry: Signal<Local, Bit>,
+    /// An instruction starts: load its fields.
+    latch: Signal<Local, Bit>,
     fail: Signal<Local, Bit>,
 
     depths: Vec<Constant<Bits<32>>>,
@@ -242,6 +244,7 @@ impl LoadEngine {
             depth_sel: Default::default(),
             write_now: Default::default(),
             last_entry: Default::default(),
+            latch: Default::default(),
             fail: Default::default(),
             depths: depths.iter().map(|d| Constant::new(u64::from(*d).into())).collect(),
             beat_mask: Constant::new(((beat_bytes - 1) as u64).into()),
@@ -264,20 +267,6 @@ impl Logic for LoadEngine {
             clock,
             active,
             draining,
-            mem_q,
-            elem_q,
-            lanes_q,
-            pad_q,
-            pt,
-            pl,
-            xs,
-            ys,
-            x_stride_q,
-            y_stride_q,
-            entry_bytes,
-            slots,
-            row_mode,
-            row_bytes,
             issuing,
             iy,
             ix,
@@ -288,8 +277,6 @@ impl Logic for LoadEngine {
             writing,
             wy,
             wx,
-            rows_total,
-            cols_total,
             waddr,
             done_pulse,
             err_pulse,
@@ -336,23 +323,49 @@ impl Logic for LoadEngine {
         if self.mem.val() == 3 {
             self.eb_in.next = (bit_cast::<16, 8>(self.lanes.val()) << 3) + bit_cast::<16, 8>(self.lanes.val());
         }
+        // The instruction's fields, loaded at start (clock enables, see `DffEn`).
+        clock!(self, clock, mem_q, elem_q, lanes_q, pad_q, pt, pl, xs, ys, x_stride_q, y_stride_q);
+        clock!(self, clock, entry_bytes, slots, row_mode, row_bytes, rows_total, cols_total);
+        self.latch.next = self.start.val() & !self.active.q.val();
+        self.mem_q.en.next = self.latch.val();
+        self.mem_q.d.next = self.mem.val();
+        self.elem_q.en.next = self.latch.val();
+        self.elem_q.d.next = self.acc_elem.val();
+        self.lanes_q.en.next = self.latch.val();
+        self.lanes_q.d.next = self.lanes.val();
+        self.pad_q.en.next = self.latch.val();
+        self.pad_q.d.next = self.pad_value.val();
+        self.pt.en.next = self.latch.val();
+        self.pt.d.next = bit_cast::<32, 8>(self.pad_top.val());
+        self.pl.en.next = self.latch.val();
+        self.pl.d.next = bit_cast::<32, 8>(self.pad_left.val());
+        self.xs.en.next = self.latch.val();
+        self.xs.d.next = bit_cast::<32, 16>(self.x_size.val());
+        self.ys.en.next = self.latch.val();
+        self.ys.d.next = bit_cast::<32, 16>(self.y_size.val());
+        self.x_stride_q.en.next = self.latch.val();
+        self.x_stride_q.d.next = self.x_stride.val();
+        self.y_stride_q.en.next = self.latch.val();
+        self.y_stride_q.d.next = self.y_stride.val();
+        self.entry_bytes.en.next = self.latch.val();
+        self.entry_bytes.d.next = self.eb_in.val();
+        self.slots.en.next = self.latch.val();
+        self.slots.d.next = (self.eb_in.val() + self.beat_mask.val()) >> self.beat_shift.val();
+        self.row_mode.en.next = self.latch.val();
+        self.row_mode.d.next = (self.x_stride.val() == bit_cast::<32, 16>(self.eb_in.val()))
+            & !(self.eb_in.val() & self.beat_mask.val()).any();
+        self.row_bytes.en.next = self.latch.val();
+        self.row_bytes.d.next = self.x_size.val() * self.eb_in.val();
+        self.rows_total.en.next = self.latch.val();
+        self.rows_total.d.next = bit_cast::<32, 16>(self.y_size.val())
+            + bit_cast::<32, 8>(self.pad_top.val())
+            + bit_cast::<32, 8>(self.pad_bottom.val());
+        self.cols_total.en.next = self.latch.val();
+        self.cols_total.d.next = bit_cast::<32, 16>(self.x_size.val())
+            + bit_cast::<32, 8>(self.pad_left.val())
+            + bit_cast::<32, 8>(self.pad_right.val());
         if self.start.val() & !self.active.q.val() {
             self.active.d.next = true;
-            self.mem_q.d.next = self.mem.val();
-            self.elem_q.d.next = self.acc_elem.val();
-            self.lanes_q.d.next = self.lanes.val();
-            self.pad_q.d.next = self.pad_value.val();
-            self.pt.d.next = bit_cast::<32, 8>(self.pad_top.val());
-            self.pl.d.next = bit_cast::<32, 8>(self.pad_left.val());
-            self.xs.d.next = bit_cast::<32, 16>(self.x_size.val());
-            self.ys.d.next = bit_cast::<32, 16>(self.y_size.val());
-            self.x_stride_q.d.next = self.x_stride.val();
-            self.y_stride_q.d.next = self.y_stride.val();
-            self.entry_bytes.d.next = self.eb_in.val();
-            self.slots.d.next = (self.eb_in.val() + self.beat_mask.val()) >> self.beat_shift.val();
-            self.row_mode.d.next = (self.x_stride.val() == bit_cast::<32, 16>(self.eb_in.val()))
-                & !(self.eb_in.val() & self.beat_mask.val()).any();
-            self.row_bytes.d.next = self.x_size.val() * self.eb_in.val();
             self.issuing.d.next = self.x_size.val().any() & self.y_size.val().any();
             self.writing.d.next = self.x_size.val().any() & self.y_size.val().any();
             self.iy.d.next = 0.into();
@@ -362,12 +375,6 @@ impl Logic for LoadEngine {
             self.slot.d.next = 0.into();
             self.wy.d.next = 0.into();
             self.wx.d.next = 0.into();
-            self.rows_total.d.next = bit_cast::<32, 16>(self.y_size.val())
-                + bit_cast::<32, 8>(self.pad_top.val())
-                + bit_cast::<32, 8>(self.pad_bottom.val());
-            self.cols_total.d.next = bit_cast::<32, 16>(self.x_size.val())
-                + bit_cast::<32, 8>(self.pad_left.val())
-                + bit_cast::<32, 8>(self.pad_right.val());
             self.waddr.d.next = bit_cast::<32, 16>(self.sram_addr.val());
         }
 
