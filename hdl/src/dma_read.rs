@@ -14,8 +14,7 @@
 
 use crate::dff_en::DffEn;
 use crate::fifo::Fifo;
-use crate::widen::Widen;
-use crate::word_funnel::WordFunnel;
+use crate::word_funnel::{BytesToWords, WordFunnel};
 use rust_hdl::prelude::*;
 
 /// Request metadata kept until the request's data has been re-aligned.
@@ -89,8 +88,8 @@ pub struct ReadClient {
     take_raw: Signal<Local, Bit>,
     /// Output beat m: bytes from the request's offset of raw beats m and m+1.
     funnel: WordFunnel,
-    /// Incoming bytes, zero-extended (see `Widen`).
-    byte_wide: Vec<Widen<32, 8>>,
+    /// The returning beat as 32-bit words.
+    r_words: BytesToWords,
     burst_done: Signal<Local, Bit>,
     // Constants.
     beat_mask: Constant<Bits<64>>,
@@ -167,7 +166,7 @@ impl ReadClient {
             emit_last: Default::default(),
             take_raw: Default::default(),
             funnel: WordFunnel::new(beat_bytes / 4),
-            byte_wide: (0..beat_bytes).map(|_| Default::default()).collect(),
+            r_words: BytesToWords::new(beat_bytes / 4),
             burst_done: Default::default(),
             beat_mask: Constant::new(((beat_bytes - 1) as u64).into()),
             beat_shift: Constant::new((beat_bytes.trailing_zeros() as u64).into()),
@@ -269,13 +268,10 @@ impl Logic for ReadClient {
         // ---- Buffer returning beats.
         self.beats.push.next = self.r_valid.val();
         for i in 0..self._b {
-            self.byte_wide[i].narrow.next = self.r_data[i].val();
+            self.r_words.bytes[i].next = self.r_data[i].val();
         }
         for w in 0..self._w {
-            self.beats.data_in[w].next = self.byte_wide[4 * w].wide.val()
-                | (self.byte_wide[4 * w + 1].wide.val() << 8)
-                | (self.byte_wide[4 * w + 2].wide.val() << 16)
-                | (self.byte_wide[4 * w + 3].wide.val() << 24);
+            self.beats.data_in[w].next = self.r_words.words[w].val();
         }
         if self.r_valid.val() & self.r_resp.val().any() {
             self.err.d.next = true;

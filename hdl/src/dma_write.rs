@@ -6,8 +6,7 @@
 
 use crate::fifo::Fifo;
 use crate::vec_of;
-use crate::widen::Widen;
-use crate::word_funnel::WordFunnel;
+use crate::word_funnel::{BytesToWords, WordFunnel};
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock)]
@@ -77,8 +76,8 @@ pub struct WriteClient {
     rem_now: Signal<Local, Bits<32>>,
     /// Previous and current input beat as 32-bit words (the shifter's input).
     window: Vec<Signal<Local, Bits<32>>>,
-    /// Input bytes zero-extended (see `Widen`).
-    byte_wide: Vec<Widen<32, 8>>,
+    /// The input beat as 32-bit words.
+    in_words: BytesToWords,
     /// Output beat: the window from byte `B - offset` (offset > 0).
     funnel: WordFunnel,
     word_out: Vec<Signal<Local, Bits<32>>>,
@@ -159,7 +158,7 @@ impl WriteClient {
             lo: Default::default(),
             rem_now: Default::default(),
             window: vec_of(beat_bytes / 2),
-            byte_wide: (0..beat_bytes).map(|_| Default::default()).collect(),
+            in_words: BytesToWords::new(beat_bytes / 4),
             funnel: WordFunnel::new(beat_bytes / 4),
             word_out: vec_of(beat_bytes / 4),
             strobes: Default::default(),
@@ -205,7 +204,7 @@ impl Logic for WriteClient {
         self.meta.reset.next = self.reset.val() | self.forget.val();
         self.bursts.reset.next = self.reset.val();
         for i in 0..self._b {
-            self.byte_wide[i].narrow.next = self.data[i].val();
+            self.in_words.bytes[i].next = self.data[i].val();
         }
         for i in 0..self._w {
             self.prev[i].clock.next = self.clock.val();
@@ -283,10 +282,7 @@ impl Logic for WriteClient {
                 self.window[i].next = self.prev[i].q.val();
                 self.window[i + ww].next = self.zero_word.val();
                 if self.need_in.val() {
-                    self.window[i + ww].next = self.byte_wide[4 * i].wide.val()
-                        | (self.byte_wide[4 * i + 1].wide.val() << 8)
-                        | (self.byte_wide[4 * i + 2].wide.val() << 16)
-                        | (self.byte_wide[4 * i + 3].wide.val() << 24);
+                    self.window[i + ww].next = self.in_words.words[i].val();
                 }
             }
         }

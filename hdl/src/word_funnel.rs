@@ -5,6 +5,7 @@
 //! funnel shift per output word instead of a byte multiplexer per output byte
 //! (a quarter of the signals for the Verilated model, see `docs/simulation.md`).
 
+use crate::vec_of;
 use crate::widen::Widen;
 use rust_hdl::prelude::*;
 
@@ -60,6 +61,38 @@ impl Logic for WordFunnel {
             }
             self.shifted[m].next = self.pair[m].val() >> self.start_bits.val();
             self.out[m].next = self.shifted[m].val().get_bits::<32>(0);
+        }
+    }
+}
+
+/// Bytes packed into 32-bit words, byte 4k + j at bits 8j.. of word k: the form in
+/// which both DMA clients hold beats.
+#[derive(LogicBlock)]
+pub struct BytesToWords {
+    pub bytes: Vec<Signal<In, Bits<8>>>,
+    pub words: Vec<Signal<Out, Bits<32>>>,
+    /// The bytes zero-extended (see `Widen`).
+    wide: Vec<Widen<32, 8>>,
+}
+
+impl BytesToWords {
+    /// A packer for `words` words (four times as many bytes).
+    pub fn new(words: usize) -> Self {
+        Self { bytes: vec_of(4 * words), words: vec_of(words), wide: vec_of(4 * words) }
+    }
+}
+
+impl Logic for BytesToWords {
+    #[hdl_gen]
+    fn update(&mut self) {
+        for i in 0..self.bytes.len() {
+            self.wide[i].narrow.next = self.bytes[i].val();
+        }
+        for w in 0..self.words.len() {
+            self.words[w].next = self.wide[4 * w].wide.val()
+                | (self.wide[4 * w + 1].wide.val() << 8)
+                | (self.wide[4 * w + 2].wide.val() << 16)
+                | (self.wide[4 * w + 3].wide.val() << 24);
         }
     }
 }
