@@ -81,7 +81,6 @@ pub struct PePair {
     active_index: Vec<DffEn<Bits<2>>>,
     lo: DFF<Signed<PSUM_BITS>>,
     mac: DspMulAdd<16, 25, 40>,
-    /// `active` as the 25-bit multiplicand `w_hi * 2^16 + w_lo`.
     /// `hi_in * 2^16 + 2^15`.
     c_bits: Signal<Local, Bits<40>>,
     p_bits: Signal<Local, Bits<40>>,
@@ -127,9 +126,7 @@ impl Logic for PePair {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, a, first, lo);
-        self.mac.clock.next = self.clock.val();
-        self.shadow.clock.next = self.clock.val();
-        self.active.clock.next = self.clock.val();
+        clock!(self, clock, mac, shadow, active);
         self.index.next = 0.into();
         for i in 0..self.shadow_index.len() {
             self.shadow_index[i].clock.next = self.clock.val();
