@@ -102,9 +102,10 @@ pub fn sim(args: &SimArgs) -> anyhow::Result<()> {
         }
         let job = sized_job(&cfg, args.cycles)?;
         let dram = job.bundle.header.dram_bytes as usize;
-        // Build both models first so the timings below are loads and runs only.
-        for trace in [false, args.traced] {
-            backend::verilator_model(&cfg, trace)?;
+        // Build the models first so the timings below are loads and runs only.
+        backend::verilator_model(&cfg, false)?;
+        if args.traced {
+            backend::verilator_model(&cfg, true)?;
         }
         let loaded = Instant::now();
         drop(backend::verilator_device(&cfg, dram, None)?);

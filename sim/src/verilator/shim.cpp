@@ -176,11 +176,10 @@ struct TSim {
         bool b = t.m_axi_bvalid && t.m_axi_bready;
 
         t.clk = 1;
+        if (ONE_EVAL) forget_clock(*t.rootp);
         if (ONE_EVAL && initialized) {
-            forget_clock(*t.rootp);
             Vtop___024root___eval(t.rootp);
         } else {
-            if (ONE_EVAL) forget_clock(*t.rootp);
             t.eval();
             initialized = true;
         }
