@@ -10,7 +10,7 @@
 //! Instruction order is software-pipelined (the loads of step s+1 precede the GEMMs
 //! of step s in the stream) so bounded queues never stall the prefetch.
 
-use tessera_driver::host::ops::Window;
+use crate::shape::Window;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::*;
 

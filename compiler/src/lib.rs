@@ -21,6 +21,7 @@ pub mod onnx;
 pub mod package;
 pub mod plan;
 pub mod program;
+pub mod shape;
 
 pub mod sparsity;
 pub mod spmv;

@@ -8,9 +8,8 @@ pub use crate::engine::Engine;
 use crate::gemm::GemmTiling;
 use crate::gemm_bundle::{layer_bundle, tap_major_conv_bundle};
 use crate::program::{ConvGeometry, GemmLayer, HostOp, OpKind, Program};
+use crate::shape::{broadcast_shape, depthwise_output_shape, flatten_shape, pool_output_shape, reshape_batched};
 use std::collections::HashMap;
-use tessera_driver::host::ops::{broadcast_shape, flatten_shape, pool_output_shape, reshape_batched};
-use tessera_driver::host::tflite::depthwise_output_shape;
 use tessera_isa::config::AccelConfig;
 
 /// One accelerator layer.

@@ -3,10 +3,10 @@
 //! operation (quantization at the graph boundary, element-wise adds, pooling, shape
 //! changes). Produced by [`crate::lower::lower_graph`] from the graph IR.
 
+pub use crate::shape::Window;
 use crate::tensor::ElemType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-pub use tessera_driver::host::ops::Window;
 use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::ParamLane;
 

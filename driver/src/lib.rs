@@ -6,12 +6,10 @@
 //! `/dev/uioN`, the DDR window in a u-dma-buf buffer, bitstreams through
 //! `fpga_manager`), lives in [`board`] — `docs/board.md` says how to set a board
 //! up. [`record::Recording`] logs the register protocol a device receives, so
-//! tests can show every backend gets the same one. [`host`] holds the operators
-//! that run on the CPU between accelerator segments.
+//! tests can show every backend gets the same one.
 
 pub mod board;
 pub mod device;
-pub mod host;
 pub mod record;
 pub mod session;
 

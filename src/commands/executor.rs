@@ -17,12 +17,13 @@ use tessera_compiler::plan::{conv_plan, gemm_plan};
 use tessera_compiler::program::{
     Affine, BoundaryQuant, ConvGeometry, GemmLayer, HostArith, HostOp, Op, OpKind, Program,
 };
+use tessera_compiler::shape::{flatten_shape, reshape_batched};
 use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
-use tessera_driver::host::ops::{average_pool_int, broadcast_binary, flatten_shape, max_pool, reshape_batched};
-use tessera_driver::host::quant::{dequantize, quantize, QuantParams, QuantRange};
-use tessera_driver::host::tflite;
 use tessera_isa::bundle::{Bundle, Role};
 use tessera_isa::config::AccelConfig;
+use tessera_runtime::host::ops::{average_pool_int, broadcast_binary, max_pool};
+use tessera_runtime::host::quant::{dequantize, quantize, QuantParams, QuantRange};
+use tessera_runtime::host::tflite;
 
 /// A value computed by the program.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,8 @@
 //! and `reference_integer_ops::Add` computes it (double rounding:
 //! `MultiplyByQuantizedMultiplierSmallerThanOneExp`).
 
-use super::ops::{broadcast_binary, ShapeError, Window};
+use super::ops::broadcast_binary;
+use tessera_compiler::shape::{depthwise_output_shape, ShapeError, Window};
 use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::{multiply_by_quantized_multiplier, quantize_multiplier, QuantizedMultiplier};
 use tessera_isa::quant::{requantize, ParamLane};
@@ -79,13 +80,6 @@ pub struct Depthwise<'a> {
     pub params: &'a [ParamLane],
     pub out_zero: i64,
     pub clamp: (i64, i64),
-}
-
-/// The output shape of a depthwise convolution with `multiplier` over `shape`.
-pub fn depthwise_output_shape(shape: &[usize], w: &Window, multiplier: usize) -> Result<Vec<usize>, ShapeError> {
-    let [n, c, h, wd] = w.dims(shape)?;
-    let [oh, ow] = w.output_size(h, wd).ok_or_else(|| ShapeError::Window { shape: shape.to_vec() })?;
-    Ok(w.shape([n, c * multiplier, oh, ow]))
 }
 
 impl Depthwise<'_> {

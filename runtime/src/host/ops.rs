@@ -1,0 +1,163 @@
+//! Host operators on row-major tensors, with ONNX semantics: numpy-broadcast binary
+//! ops, 2-D max pooling and TFLite's integer average pooling. Generic over the
+//! element type, so the same code serves integers (the QOperator form) and float32
+//! (between dequantization and quantization). Their shapes: `tessera_compiler::shape`.
+
+use tessera_compiler::shape::{broadcast_shape, ShapeError, Window};
+
+fn check_len(len: usize, shape: &[usize]) -> Result<(), ShapeError> {
+    if shape.iter().product::<usize>() == len {
+        Ok(())
+    } else {
+        Err(ShapeError::Values { values: len, shape: shape.to_vec() })
+    }
+}
+
+/// `f(a[i], b[i])` over the broadcast of `a` (shape `a_shape`) and `b`.
+pub fn broadcast_binary<T: Copy, U>(
+    a: &[T],
+    a_shape: &[usize],
+    b: &[T],
+    b_shape: &[usize],
+    f: impl Fn(T, T) -> U,
+) -> Result<(Vec<U>, Vec<usize>), ShapeError> {
+    check_len(a.len(), a_shape)?;
+    check_len(b.len(), b_shape)?;
+    let shape = broadcast_shape(a_shape, b_shape)?;
+    let rank = shape.len();
+    // Per output dimension, the stride of each operand (0 where it broadcasts).
+    let strides = |s: &[usize]| {
+        let mut out = vec![0; rank];
+        let mut stride = 1;
+        for (i, &d) in s.iter().enumerate().rev() {
+            let at = rank - s.len() + i;
+            out[at] = if d == 1 { 0 } else { stride };
+            stride *= d;
+        }
+        out
+    };
+    let (sa, sb) = (strides(a_shape), strides(b_shape));
+    let total: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(total);
+    let mut index = vec![0usize; rank];
+    for _ in 0..total {
+        let ia: usize = index.iter().zip(&sa).map(|(i, s)| i * s).sum();
+        let ib: usize = index.iter().zip(&sb).map(|(i, s)| i * s).sum();
+        out.push(f(a[ia], b[ib]));
+        for d in (0..rank).rev() {
+            index[d] += 1;
+            if index[d] < shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    Ok((out, shape))
+}
+
+/// Every output position of `window` over `x` reduced over its in-bounds input taps.
+fn slide<T: Copy, U>(
+    window: &Window,
+    x: &[T],
+    shape: &[usize],
+    reduce: impl Fn(&mut dyn Iterator<Item = T>) -> Option<U>,
+) -> Result<(Vec<U>, Vec<usize>), ShapeError> {
+    check_len(x.len(), shape)?;
+    let dims = window.dims(shape)?;
+    let [n, c, h, w] = dims;
+    let too_large = || ShapeError::Window { shape: shape.to_vec() };
+    let [oh, ow] = window.output_size(h, w).ok_or_else(too_large)?;
+    let out_dims = [n, c, oh, ow];
+    let mut out: Vec<Option<U>> = (0..n * c * oh * ow).map(|_| None).collect();
+    for (b, ch) in (0..n).flat_map(|b| (0..c).map(move |ch| (b, ch))) {
+        for (y, xo) in (0..oh).flat_map(|y| (0..ow).map(move |xo| (y, xo))) {
+            let mut taps =
+                (0..window.kernel[0]).flat_map(|i| (0..window.kernel[1]).map(move |j| (i, j))).filter_map(|(i, j)| {
+                    let r = (y * window.strides[0] + i * window.dilations[0])
+                        .checked_sub(window.pads[0])
+                        .filter(|&r| r < h)?;
+                    let q = (xo * window.strides[1] + j * window.dilations[1])
+                        .checked_sub(window.pads[1])
+                        .filter(|&q| q < w)?;
+                    Some(x[window.index(dims, b, ch, r, q)])
+                });
+            out[window.index(out_dims, b, ch, y, xo)] = Some(reduce(&mut taps).ok_or_else(too_large)?);
+        }
+    }
+    Ok((out.into_iter().map(|v| v.expect("every output visited")).collect(), window.shape(out_dims)))
+}
+
+/// `MaxPool` (padding never wins: it is outside the window's candidates).
+pub fn max_pool<T: Copy + PartialOrd>(
+    x: &[T],
+    shape: &[usize],
+    w: &Window,
+) -> Result<(Vec<T>, Vec<usize>), ShapeError> {
+    slide(w, x, shape, |taps| taps.reduce(|m, v| if v > m { v } else { m }))
+}
+
+/// TFLite's integer `AVERAGE_POOL_2D`: the sum of the in-bounds taps divided by
+/// their count, rounded half away from zero.
+pub fn average_pool_int(x: &[i64], shape: &[usize], w: &Window) -> Result<(Vec<i64>, Vec<usize>), ShapeError> {
+    slide(w, x, shape, |taps| {
+        let (sum, count) = taps.fold((0i64, 0i64), |(s, n), v| (s + v, n + 1));
+        (count > 0).then(|| if sum > 0 { (sum + count / 2) / count } else { (sum - count / 2) / count })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_adds_a_row_to_every_row() {
+        let (sum, shape) = broadcast_binary(&[1, 2, 3, 4, 5, 6], &[2, 3], &[10, 20, 30], &[3], |a, b| a + b).unwrap();
+        assert_eq!(shape, vec![2, 3]);
+        assert_eq!(sum, vec![11, 22, 33, 14, 25, 36]);
+        let (col, _) = broadcast_binary(&[1, 2], &[2, 1], &[10, 20, 30], &[1, 3], |a, b| a * b).unwrap();
+        assert_eq!(col, vec![10, 20, 30, 20, 40, 60]);
+        assert!(broadcast_binary(&[1, 2], &[2], &[1, 2, 3], &[3], |a: i32, b| a + b).is_err());
+    }
+
+    #[test]
+    fn max_pool_2x2_stride_2() {
+        // One 4x4 plane: 0..16.
+        let x: Vec<i64> = (0..16).collect();
+        let w = Window { kernel: [2, 2], pads: [0; 4], strides: [2, 2], dilations: [1, 1], channels_last: false };
+        let (y, shape) = max_pool(&x, &[1, 1, 4, 4], &w).unwrap();
+        assert_eq!(shape, vec![1, 1, 2, 2]);
+        assert_eq!(y, vec![5, 7, 13, 15]);
+        // Padding is not a candidate: all-negative inputs keep their maximum.
+        let neg: Vec<i64> = (0..4).map(|v| -10 - v).collect();
+        let padded = Window { kernel: [3, 3], pads: [1; 4], strides: [1, 1], dilations: [1, 1], channels_last: false };
+        let (y, _) = max_pool(&neg, &[1, 1, 2, 2], &padded).unwrap();
+        assert_eq!(y, vec![-10; 4]);
+    }
+
+    #[test]
+    fn nhwc_pooling_matches_nchw_pooling_of_the_transposed_input() {
+        // Two channels of a 4x4 plane, NCHW: channel 0 is 0..16, channel 1 its negation.
+        let nchw: Vec<i64> = (0..16).chain((0..16).map(|v| -v)).collect();
+        let nhwc: Vec<i64> = (0..16).flat_map(|i| [nchw[i], nchw[16 + i]]).collect();
+        let w = Window { kernel: [2, 2], pads: [0; 4], strides: [2, 2], dilations: [1, 1], channels_last: false };
+        let (a, a_shape) = max_pool(&nchw, &[1, 2, 4, 4], &w).unwrap();
+        let last = Window { channels_last: true, ..w };
+        let (b, b_shape) = max_pool(&nhwc, &[1, 4, 4, 2], &last).unwrap();
+        assert_eq!((a_shape, b_shape), (vec![1, 2, 2, 2], vec![1, 2, 2, 2]));
+        let b_as_nchw: Vec<i64> = (0..2).flat_map(|c| (0..4).map(move |i| (i, c))).map(|(i, c)| b[i * 2 + c]).collect();
+        assert_eq!(a, b_as_nchw);
+        assert_eq!(a, vec![5, 7, 13, 15, 0, -2, -8, -10]);
+    }
+
+    #[test]
+    fn average_pool_rounds_half_away_from_zero() {
+        // Windows of 2: (1+2)/2 = 1.5 -> 2, (-1-2)/2 = -1.5 -> -2, (1+1)/2 = 1.
+        let w = Window { kernel: [1, 2], pads: [0; 4], strides: [1, 2], dilations: [1, 1], channels_last: false };
+        let (y, _) = average_pool_int(&[1, 2, -1, -2, 1, 1], &[1, 1, 1, 6], &w).unwrap();
+        assert_eq!(y, vec![2, -2, 1]);
+        // Padding is not counted: a 3x3 window at a corner of a 2x2 input sees 4 taps.
+        let padded = Window { kernel: [3, 3], pads: [1; 4], strides: [1, 1], dilations: [1, 1], channels_last: false };
+        let (y, _) = average_pool_int(&[4, 4, 4, 5], &[1, 1, 2, 2], &padded).unwrap();
+        assert_eq!(y, vec![4, 4, 4, 4]);
+    }
+}
