@@ -56,8 +56,9 @@ enum Command {
         #[arg(long, short = 'o')]
         out: PathBuf,
     },
-    /// Compile a quantized ONNX or TFLite model for a config: lower it, tile its layers,
-    /// predict their cycles with the cost model, and optionally write it as a package.
+    /// Compile a quantized ONNX or TFLite model for a config into accelerator segments
+    /// (one instruction stream each) and host steps: tile its layers, predict their
+    /// cycles with the cost model, and optionally write it as a package.
     Compile {
         /// The model file (.onnx or .tflite).
         model: PathBuf,
@@ -66,33 +67,46 @@ enum Command {
         /// Samples per inference (the first dimension of every input).
         #[arg(long, default_value_t = 1)]
         batch: usize,
-        /// Write the compiled model (.tsr: the program and every layer's bundle) for
-        /// `tessera run`.
+        /// Write the compiled model (.tsr: its segments' instructions, weights and
+        /// parameters, and the steps of an inference) for `tessera run`.
         #[arg(long, short = 'o')]
         out: Option<PathBuf>,
-        /// Print the per-layer table: op, shape, engine, MACs, predicted cycles, tiling.
+        /// Print the per-operation table (where it runs and why, shape, engine, MACs,
+        /// predicted cycles, tiling), the segments and the DDR footprint.
         #[arg(long)]
         report: bool,
-        /// Print each accelerator layer's instructions (`asm`).
+        /// Print each segment's instructions (`asm`).
         #[arg(long, value_parser = ["asm"])]
         emit: Option<String>,
+        /// One segment per accelerator layer (to measure each layer's cycles).
+        #[arg(long)]
+        per_layer: bool,
     },
     /// Run a program bundle on the golden model, the Verilated RTL or a board; print
     /// its outputs and the hardware counters (cycles, busy cycles, PE utilization).
     Run {
-        /// The program bundle (.tsr), or an int8 ONNX model in QDQ form (.onnx) to
-        /// import, lower and run (GEMMs on the backend, the rest on the host).
+        /// A program bundle or a compiled model (.tsr), or a quantized model (.onnx,
+        /// .tflite) to compile for --config and run: its segments on the backend, the
+        /// operations without an accelerator form on the host.
         program: PathBuf,
         /// Model input, once per graph input in graph order: a .npy (float32, int8,
         /// uint8, int64; the first dimension is the batch) or a TensorProto .pb (.onnx only).
         #[arg(long)]
         input: Vec<PathBuf>,
-        /// Write the model's output here as .npy (.onnx only).
+        /// Write the model's output here as .npy (models only).
         #[arg(long)]
         output: Option<PathBuf>,
-        /// Accelerator config for a model (.onnx only; a bundle names its own).
+        /// Accelerator config for a .onnx or .tflite model (a .tsr names its own).
         #[arg(long, short = 'c', default_value = "pynq-z2")]
         config: String,
+        /// Samples per run when compiling a .onnx or .tflite model (default: all the
+        /// input's samples in one run).
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Compile a .onnx or .tflite model with one segment per accelerator layer and
+        /// print each layer's measured cycles.
+        #[arg(long)]
+        per_layer: bool,
         /// Class labels (int64 .npy, one per input row): print top-1 accuracy (.onnx only).
         #[arg(long)]
         labels: Option<PathBuf>,
@@ -241,7 +255,7 @@ fn main() -> ExitCode {
         Command::Demo { config, size, backend } => commands::demo::run(&config, size, backend),
         Command::Isa => commands::info::isa(),
         Command::Generate { config, out } => commands::generate::run(&config.config, &out),
-        Command::Compile { model, config, batch, out, report, emit } => {
+        Command::Compile { model, config, batch, out, report, emit, per_layer } => {
             commands::compile::run(&commands::compile::CompileArgs {
                 model: &model,
                 config: &config.config,
@@ -249,23 +263,35 @@ fn main() -> ExitCode {
                 out: out.as_deref(),
                 report,
                 emit_asm: emit.is_some(),
+                per_layer,
             })
         }
-        Command::Run { program, input, output, config, backend, trace, timeout_ms, labels, reference, .. }
-            if commands::model::is_model(&program) =>
-        {
-            commands::model::run(&commands::model::ModelArgs {
-                model: &program,
-                config: &config,
-                inputs: &input,
-                output: output.as_deref(),
-                backend,
-                trace: trace.as_deref(),
-                timeout: Duration::from_millis(timeout_ms),
-                labels: labels.as_deref(),
-                reference: reference.as_deref(),
-            })
-        }
+        Command::Run {
+            program,
+            input,
+            output,
+            config,
+            batch,
+            per_layer,
+            backend,
+            trace,
+            timeout_ms,
+            labels,
+            reference,
+            ..
+        } if commands::model::is_model(&program) => commands::model::run(&commands::model::ModelArgs {
+            model: &program,
+            config: &config,
+            inputs: &input,
+            output: output.as_deref(),
+            backend,
+            trace: trace.as_deref(),
+            timeout: Duration::from_millis(timeout_ms),
+            labels: labels.as_deref(),
+            reference: reference.as_deref(),
+            batch,
+            per_layer,
+        }),
         Command::Run { program, input, output, backend, trace, timeout_ms, labels, reference, .. } => {
             commands::run::run(&commands::run::RunArgs {
                 program: &program,

@@ -22,15 +22,22 @@ fn compile(model: &Path, config: &str, batch: usize, out: Option<&Path>) -> Stri
 }
 
 #[test]
-fn the_report_names_every_operation_with_its_engine() {
+fn the_report_names_every_operation_where_it_runs_and_why() {
     let text = compile(&root("examples/digits_resnet/resnet_qdq.onnx"), "pynq-z2", 1, None);
-    // Accelerator layers name their engine (dense weights here), host operations `host`.
-    let rows: Vec<&str> = text.lines().filter(|l| l.contains(" dense  ") || l.contains(" host ")).collect();
+    // One row per operation: its index, node, op, where it runs (a segment or the host).
+    let rows: Vec<&str> =
+        text.lines().filter(|l| l.split_whitespace().next().is_some_and(|f| f.parse::<usize>().is_ok())).collect();
     // Q, 5 convolutions, 2 adds, 2 max pools, flatten, gemm, DQ.
     assert_eq!(rows.len(), 13, "{text}");
-    assert_eq!(rows.iter().filter(|l| l.contains(" dense  ")).count(), 6, "{text}");
+    // The `where` column follows the 3-, 26- and 22-character index, node and op columns.
+    let on = |what: &str| rows.iter().filter(|l| l.get(54..).is_some_and(|w| w.starts_with(what))).count();
+    assert_eq!(on("seg"), 7, "the convolutions, the flatten and the dense layer: {text}");
+    assert_eq!(on("host"), 6, "{text}");
+    assert_eq!(rows.iter().filter(|l| l.get(61..).is_some_and(|e| e.starts_with("dense"))).count(), 6, "{text}");
     assert!(text.contains("block0_add_Add") && text.contains("Add (QDQ)"), "{text}");
+    assert!(text.contains("host: element-wise ADD"), "the host names why: {text}");
     assert!(text.contains("Conv (QDQ)"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("DDR: ")), "{text}");
     assert!(text.lines().any(|l| l.starts_with("predicted: ")), "{text}");
 }
 

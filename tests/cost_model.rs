@@ -55,7 +55,7 @@ fn predicted_cycles_of_sparse_engine_layers_are_within_15_percent_of_the_rtl() {
     assert!(pruning.status.success(), "{}", String::from_utf8_lossy(&pruning.stderr));
     let report = check_config("tiny-sparse", &pruned, &root("examples/digits_mlp/data/x_test.npy"), 3);
     let engines: Vec<&str> =
-        report.lines().filter(|l| l.contains("QLinearMatMul")).filter_map(|l| l.split_whitespace().nth(3)).collect();
+        report.lines().filter(|l| l.contains("QLinearMatMul")).filter_map(|l| l.split_whitespace().nth(4)).collect();
     assert_eq!(engines, ["sparse", "sparse", "dense"], "{report}");
 }
 
@@ -94,6 +94,7 @@ fn check_config(config: &str, model: &Path, x: &Path, layers: usize) -> String {
         config.as_ref(),
         "--backend".as_ref(),
         "verilator".as_ref(),
+        "--per-layer".as_ref(),
         "--input".as_ref(),
         input.as_os_str(),
     ]);

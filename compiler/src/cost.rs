@@ -23,15 +23,19 @@ pub struct Overheads {
     pub program: f64,
     /// Per instruction, on any unit (dispatch and decode).
     pub instr: f64,
-    /// Per GEMM beyond one cycle per row (the array's skewed fill and drain).
+    /// Per GEMM beyond its vectors when GEMMs run back to back (the switch between
+    /// weight tiles).
     pub gemm: f64,
     /// Per DDR read request (a row, or an entry when a row is not one aligned run),
     /// beyond its beats: issue and re-alignment in the read client.
     pub request: f64,
+    /// Per LOAD from DDR beyond the read latency: the engine's start, the AXI
+    /// register slices and the last entry's SRAM write.
+    pub load: f64,
 }
 
 impl Overheads {
-    pub const RTL: Overheads = Overheads { program: 30.0, instr: 1.0, gemm: 4.0, request: 1.0 };
+    pub const RTL: Overheads = Overheads { program: 30.0, instr: 1.0, gemm: 2.0, request: 1.0, load: 12.0 };
 }
 
 /// The model for one config.
@@ -51,6 +55,8 @@ pub struct CostModel {
     write_latency: f64,
     max_burst_bytes: f64,
     outstanding: f64,
+    /// Instructions a queue holds (`control.queue_depth`).
+    queue_depth: usize,
     overheads: Overheads,
 }
 
@@ -84,6 +90,7 @@ impl CostModel {
             write_latency: cfg.ddr.write_latency_ns * clock / 1000.0,
             max_burst_bytes: f64::from(cfg.axi.max_burst_beats) * bus_bytes,
             outstanding: f64::from(cfg.axi.max_outstanding.max(1)),
+            queue_depth: cfg.control.queue_depth.max(1) as usize,
             overheads,
         }
     }
@@ -120,12 +127,15 @@ impl CostModel {
         // each a whole number of beats (every entry starts a beat), else entry by entry.
         let row_bytes = x * entry_bytes;
         let whole_rows = f64::from(l.x_stride) == entry_bytes && entry_bytes % self.bus_bytes == 0.0;
+        if x * y == 0.0 {
+            return 0.0;
+        }
         let read = if whole_rows {
             self.read(y, row_bytes, f64::from(l.y_stride))
         } else {
             self.read(x * y, entry_bytes, f64::from(l.x_stride))
         };
-        read.max(padded)
+        self.overheads.load + read.max(padded)
     }
 
     /// The store unit reads an accumulator entry (two cycles) and feeds its lanes to
@@ -166,54 +176,94 @@ impl CostModel {
             + match instr {
                 Instr::Load(l) => self.load(l),
                 Instr::Store(s) => self.store(s),
-                // A GEMM that reuses the array's weights skips their load and the
-                // switch-over between tiles.
+                // Back to back, a GEMM streams its vectors while the next tile's rows
+                // go into the shadow registers (one per cycle, an N:4 tile's metadata
+                // entries too): the longer of the two. One that reuses the array's
+                // weights loads none. The array's fill and drain are paid once per
+                // run of GEMMs (`predict`).
                 Instr::Gemm(g) if g.reuse_weights => g.loops.iterations() as f64,
-                // An N:4 tile's vectors also wait for its metadata entries.
                 Instr::Gemm(g) => {
                     let metadata = if g.nm == 0 { 0.0 } else { self.meta_entries };
-                    g.loops.iterations() as f64 + o.gemm + self.rows.max(self.cols) + metadata
+                    (g.loops.iterations() as f64 + o.gemm).max(self.rows + metadata + 1.0)
                 }
-                Instr::Alu(a) => a.loops.iterations() as f64 + o.gemm,
+                // Per entry: read the destination and the source, feed the lanes to
+                // the ALU's two lanes, wait for the last result, write it back.
+                Instr::Alu(a) => a.loops.iterations() as f64 * (ALU_ENTRY_CYCLES + self.cols / ALU_LANES),
                 Instr::Spmv(x) => self.spmv(x),
                 Instr::Fence | Instr::Finish => 0.0,
             }
     }
 
+    /// Cycles from a GEMM's last vector entering the array to its last result in
+    /// the accumulator (the skewed array and the read-modify-write).
+    fn latency(&self) -> f64 {
+        self.rows + self.cols - 2.0
+    }
+
     /// Predicted cycles of `program` (in order per unit, synchronised by tokens).
+    ///
+    /// GEMMs pipeline through the array: back to back they cost [`CostModel::duration`]
+    /// each, the first of a run also its tile's load, and their tokens come when their
+    /// results have left the array; other compute instructions wait for that.
     pub fn predict(&self, program: &Program) -> Result<Prediction, String> {
-        let mut queues: [VecDeque<&Instr>; 3] = Default::default();
-        for instr in &program.instrs {
-            if let Some(q) = instr.queue() {
-                queues[queue_index(q)].push_back(instr);
+        const COMPUTE: usize = 1;
+        // Each queue's instructions with their index in the program.
+        let mut queues: [VecDeque<(usize, &Instr)>; 3] = Default::default();
+        let mut queue_of = Vec::with_capacity(program.instrs.len());
+        for (i, instr) in program.instrs.iter().enumerate() {
+            let q = instr.queue().map(queue_index);
+            if let Some(q) = q {
+                queues[q].push_back((i, instr));
             }
+            queue_of.push(q);
         }
+        let mut dispatch = Dispatch::new(self, program.instrs.len());
         // Times at which tokens become available, per token FIFO.
         let mut tokens: [VecDeque<f64>; 4] = Default::default();
         let mut free = [0.0f64; 3];
         let mut busy = [0.0f64; 3];
+        // When the last GEMM's results are all in the accumulator (the array drained).
+        let mut drained = 0.0f64;
         loop {
+            dispatch.advance(&queue_of);
             // The unit whose head can start first.
             let mut best: Option<(usize, f64)> = None;
             for (u, queue) in queues.iter().enumerate() {
-                let Some(instr) = queue.front() else { continue };
+                let Some(&(i, instr)) = queue.front() else { continue };
+                let Some(dispatched) = dispatch.time(i) else { continue };
                 let popped: Vec<usize> = pops(Queue::ALL[u], instr.deps()).map(|f| f as usize).collect();
                 if popped.iter().any(|&f| tokens[f].is_empty()) {
                     continue;
                 }
-                let start = popped.iter().map(|&f| tokens[f][0]).fold(free[u], f64::max);
+                let mut start = popped.iter().map(|&f| tokens[f][0]).fold(free[u].max(dispatched), f64::max);
+                if u == COMPUTE && !matches!(instr, Instr::Gemm(_)) {
+                    start = start.max(drained);
+                }
                 if best.is_none_or(|(_, t)| start < t) {
                     best = Some((u, start));
                 }
             }
-            let Some((u, start)) = best else { break };
-            let instr = queues[u].pop_front().expect("the head exists");
+            let Some((u, mut start)) = best else { break };
+            let (i, instr) = queues[u].pop_front().expect("the head exists");
             for f in pops(Queue::ALL[u], instr.deps()) {
                 tokens[f as usize].pop_front();
             }
+            // A GEMM that does not follow another one straight away loads its tile first.
+            if let Instr::Gemm(g) = instr {
+                if !g.reuse_weights && start >= drained - self.latency() + 0.5 {
+                    start += self.rows;
+                }
+            }
+            dispatch.started(i, start);
             let end = start + self.duration(instr);
+            let done = if matches!(instr, Instr::Gemm(_)) {
+                drained = end + self.latency();
+                drained
+            } else {
+                end
+            };
             for f in pushes(Queue::ALL[u], instr.deps()) {
-                tokens[f as usize].push_back(end);
+                tokens[f as usize].push_back(done);
             }
             busy[u] += end - start;
             free[u] = end;
@@ -222,7 +272,7 @@ impl CostModel {
             let unit = Queue::ALL[u].name();
             return Err(format!("the program deadlocks: the {unit} unit waits for a token that never comes"));
         }
-        let end = free.iter().copied().fold(0.0, f64::max);
+        let end = free.iter().copied().fold(drained, f64::max);
         let cycles = (end + self.overheads.program).round() as u64;
         Ok(Prediction { cycles, busy: busy.map(|b| b.round() as u64) })
     }
@@ -232,6 +282,72 @@ impl CostModel {
         self.rows * self.cols
     }
 }
+
+/// The dispatcher: instructions enter their queues in program order, one per
+/// fetch slot (32 bytes over the bus), and only while the queue has room
+/// (`control.queue_depth`, counting the one waiting at its head): an instruction
+/// that finds its queue full waits until the one `depth` places ahead of it in the
+/// same queue has started.
+struct Dispatch {
+    fetch: f64,
+    depth: usize,
+    /// Dispatch time per instruction, once dispatched.
+    times: Vec<Option<f64>>,
+    /// Start time per instruction, once started.
+    starts: Vec<Option<f64>>,
+    /// Instructions of each queue so far, in order (program indices).
+    queued: [Vec<usize>; 3],
+    next: usize,
+    last: f64,
+}
+
+impl Dispatch {
+    fn new(model: &CostModel, len: usize) -> Self {
+        Dispatch {
+            fetch: tessera_isa::isa::INSTR_BYTES as f64 / model.bus_bytes.min(model.ddr_bytes_per_cycle),
+            depth: model.queue_depth,
+            times: vec![None; len],
+            starts: vec![None; len],
+            queued: Default::default(),
+            next: 0,
+            last: 0.0,
+        }
+    }
+
+    /// Dispatches every instruction whose queue has room.
+    fn advance(&mut self, queue_of: &[Option<usize>]) {
+        while self.next < queue_of.len() {
+            // The first fetch's latency is part of the program's fixed cost.
+            let mut at = if self.next == 0 { 0.0 } else { self.last + self.fetch };
+            if let Some(q) = queue_of[self.next] {
+                let ahead = self.queued[q].len().checked_sub(self.depth).map(|k| self.queued[q][k]);
+                match ahead.map(|a| self.starts[a]) {
+                    Some(None) => return,
+                    Some(Some(started)) => at = at.max(started),
+                    None => {}
+                }
+                self.queued[q].push(self.next);
+            }
+            self.times[self.next] = Some(at);
+            self.last = at;
+            self.next += 1;
+        }
+    }
+
+    fn time(&self, i: usize) -> Option<f64> {
+        self.times[i]
+    }
+
+    fn started(&mut self, i: usize, at: f64) {
+        self.starts[i] = Some(at);
+    }
+}
+
+/// Cycles of an ALU entry outside feeding its lanes: two reads, latch, the lane
+/// pipeline and the write back (`hdl/src/compute_unit.rs`).
+const ALU_ENTRY_CYCLES: f64 = 10.0;
+/// Lanes the ALU processes per cycle.
+const ALU_LANES: f64 = 2.0;
 
 /// Cycles of a store's entry outside feeding: read request and latch
 /// (`hdl/src/store_unit.rs` phases).
@@ -262,15 +378,19 @@ mod tests {
         let pop = Deps { pop_prev: true, ..Deps::NONE };
         let (load, compute) = (model.duration(&weight_load(push)), model.duration(&gemm(2000, pop)));
         assert!(compute > load, "the GEMM must be long enough to hide a load");
+        // The array loads the first tile before the first vector (one row per cycle)
+        // and drains after the last (rows + cols - 2 cycles on tiny's 4x4).
+        let (fill, drain) = (4.0, 6.0);
         // One load then its GEMM: strictly in sequence.
         let serial = model.predict(&Program::new(vec![weight_load(push), gemm(2000, pop), Instr::Finish])).unwrap();
-        assert_eq!(serial.cycles, (load + compute + Overheads::RTL.program).round() as u64);
-        // Two of each: the second load runs under the first GEMM, so the total is one
-        // load shorter than two in sequence.
+        assert_eq!(serial.cycles, (load + fill + compute + drain + Overheads::RTL.program).round() as u64);
+        // Two of each: the second load runs under the first GEMM, and the second GEMM
+        // follows the first straight away, so the total is one load, one fill and one
+        // drain shorter than two in sequence.
         let two =
             Program::new(vec![weight_load(push), weight_load(push), gemm(2000, pop), gemm(2000, pop), Instr::Finish]);
         let overlapped = model.predict(&two).unwrap();
-        assert_eq!(overlapped.cycles, (load + 2.0 * compute + Overheads::RTL.program).round() as u64);
+        assert_eq!(overlapped.cycles, (load + fill + 2.0 * compute + drain + Overheads::RTL.program).round() as u64);
         assert_eq!(overlapped.busy, [(2.0 * load) as u64, (2.0 * compute) as u64, 0]);
     }
 

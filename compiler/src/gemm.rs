@@ -66,7 +66,7 @@ pub struct GemmSpec {
 }
 
 /// The tile sizes the lowering chose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GemmTiling {
     /// Rows of A (and C) per tile.
     pub m_tile: usize,
@@ -113,11 +113,53 @@ impl ImageGeometry {
         self.window.kernel[0] * self.window.kernel[1]
     }
 
-    /// IBUF entries of one padded image.
-    fn entries(&self, rows: usize) -> usize {
-        let [hp, wp] = self.padded();
-        self.c.div_ceil(rows) * hp * wp
+    /// Padded input rows `out_rows` consecutive output rows read.
+    fn span(&self, out_rows: usize) -> usize {
+        let w = &self.window;
+        (out_rows.max(1) - 1) * w.strides[0] + (w.kernel[0] - 1) * w.dilations[0] + 1
     }
+
+    /// The padded input rows (first, and how many lie above the image) of the band
+    /// of `out_rows` output rows from output row `first_row`.
+    fn band_rows(&self, first_row: usize, out_rows: usize) -> (usize, usize, usize) {
+        let span = self.span(out_rows);
+        let start = (first_row * self.window.strides[0]) as isize - self.window.pads[0] as isize;
+        let top = ((-start).max(0) as usize).min(span);
+        let first = start.max(0) as usize;
+        let present = (self.h as isize - first as isize).clamp(0, (span - top) as isize) as usize;
+        (first, top, present)
+    }
+
+    /// Whether every band of `out_rows` output rows reads at least one image row.
+    fn bands_read_the_image(&self, out_rows: usize) -> bool {
+        let oh = self.out().map_or(0, |[oh, _]| oh);
+        (0..oh).step_by(out_rows).all(|r| self.band_rows(r, out_rows.min(oh - r)).2 > 0)
+    }
+
+    /// Input rows in IBUF of a piece of `out_rows` output rows: the whole padded
+    /// image for all of them, else the padded rows the band reads.
+    fn piece_rows(&self, out_rows: usize) -> usize {
+        match self.out() {
+            Some([oh, _]) if out_rows >= oh => self.padded()[0],
+            _ => self.span(out_rows),
+        }
+    }
+
+    /// IBUF entries of a piece of `out_rows` output rows.
+    fn entries(&self, rows: usize, out_rows: usize) -> usize {
+        let [_, wp] = self.padded();
+        self.c.div_ceil(rows) * self.piece_rows(out_rows) * wp
+    }
+}
+
+/// Output rows `rows` of image `image` of an implicit-im2col tile: a whole image, or
+/// a band of one when an image does not fit half the input buffer (or the tiler
+/// prefers smaller tiles to overlap loads, GEMMs and stores).
+#[derive(Clone, Copy, Debug)]
+struct Piece {
+    image: usize,
+    first_row: usize,
+    rows: usize,
 }
 
 /// Entries in the accumulator's lower bank: the upper bank starts here.
@@ -151,18 +193,25 @@ impl Blocks {
     }
 }
 
-/// The largest tiles the buffers allow, with at most `n_cap` column blocks per step.
-fn choose_tiling(cfg: &AccelConfig, spec: &GemmSpec, b: &Blocks, n_cap: usize) -> Result<GemmTiling, String> {
+/// The largest tiles the buffers allow, with at most `n_cap` column blocks per step
+/// and `m_cap` rows of A per tile.
+fn choose_tiling(
+    cfg: &AccelConfig,
+    spec: &GemmSpec,
+    b: &Blocks,
+    n_cap: usize,
+    m_cap: usize,
+) -> Result<GemmTiling, String> {
     let mem = &cfg.memory;
     let half = |entries: u32| entries as usize / 2;
     if cfg.control.token_depth < 2 {
         return Err("double buffering needs control.token_depth >= 2".into());
     }
     if let Some(g) = b.image {
-        if half(mem.ibuf_entries) < g.entries(b.rows) {
+        if half(mem.ibuf_entries) < g.entries(b.rows, 1) {
             return Err(format!(
-                "one padded image needs {} input-buffer entries per half; the buffer has {} entries",
-                g.entries(b.rows),
+                "the padded input rows of one output row need {} input-buffer entries per half; the buffer has {} entries",
+                g.entries(b.rows, 1),
                 mem.ibuf_entries
             ));
         }
@@ -191,13 +240,28 @@ fn choose_tiling(cfg: &AccelConfig, spec: &GemmSpec, b: &Blocks, n_cap: usize) -
     n_blocks_per_step = n_blocks_per_step.min((half(mem.acc_entries) / spec.m.clamp(1, 16)).max(1));
     let acc_rows = half(mem.acc_entries) / n_blocks_per_step;
     let m_tile = match b.image {
-        // Whole images: as many as IBUF's half and an accumulator bank hold.
         Some(g) => {
-            let pixels = g.out().map_or(0, |[oh, ow]| oh * ow);
-            let images = (half(mem.ibuf_entries) / g.entries(b.rows)).min(acc_rows / pixels.max(1));
-            (images * pixels).min(spec.m).min(usize::from(u16::MAX) / pixels.max(1) * pixels)
+            let [oh, ow] = g.out().unwrap_or([1, 1]);
+            let pixels = oh * ow;
+            let fits = |out_rows: usize| g.entries(b.rows, out_rows) <= half(mem.ibuf_entries);
+            let images = (half(mem.ibuf_entries) / g.entries(b.rows, oh)).min(acc_rows / pixels.max(1));
+            if images >= 1 && m_cap >= pixels {
+                // Whole images: as many as IBUF's half and an accumulator bank hold.
+                (images.min(m_cap / pixels) * pixels).min(spec.m).min(usize::from(u16::MAX) / pixels * pixels)
+            } else {
+                // A band of output rows of one image (every band must read an image row:
+                // a LOAD cannot be all padding).
+                let most = (acc_rows / ow).min(m_cap / ow).min(oh - 1).max(1);
+                let bh = (1..=most).rev().find(|&r| fits(r) && g.bands_read_the_image(r));
+                bh.ok_or("no band of output rows both fits the input buffer and reads the image")? * ow
+            }
         }
-        None => spec.m.min(acc_rows).min(half(mem.ibuf_entries) / (b.k_blocks * b.vector)).min(usize::from(u16::MAX)),
+        None => spec
+            .m
+            .min(acc_rows)
+            .min(half(mem.ibuf_entries) / (b.k_blocks * b.vector))
+            .min(m_cap)
+            .min(usize::from(u16::MAX)),
     };
     if m_tile == 0 {
         return Err(format!("the accumulator ({} entries) cannot hold two output tiles", mem.acc_entries));
@@ -350,27 +414,61 @@ fn lower(
     };
     let tile = tessera_isa::nm::tile_entries(rows as u32, nm) as usize;
     let blocks = Blocks { rows, cols, k_blocks, n_blocks: spec.n.div_ceil(cols), tile, vector, nm, image };
-    // The buffers bound the tiles; among the column-block groups they allow (the
-    // largest, then halves), the cost model picks: smaller groups let an output
-    // tile's STOREs overlap the next group's GEMMs.
-    let widest = choose_tiling(cfg, spec, &blocks, usize::MAX).map_err(fail)?;
+    // The buffers bound the tiles; among the tilings they allow (the largest column-
+    // block groups and M tiles, then halves of each), the cost model picks: smaller
+    // tiles let one tile's loads and STOREs overlap another's GEMMs. A candidate
+    // the buffers refuse is skipped, not fatal.
     let model = crate::cost::CostModel::new(cfg);
     let mut best: Option<(u64, Program, GemmTiling)> = None;
-    let mut n_cap = widest.n_blocks_per_step;
-    loop {
-        let t = choose_tiling(cfg, spec, &blocks, n_cap).map_err(fail)?;
-        let program = emit(cfg, spec, layout, blocks, t);
-        let cycles = model.predict(&program).map_err(fail)?.cycles;
-        if best.as_ref().is_none_or(|b| cycles < b.0) {
-            best = Some((cycles, program, t));
+    let mut first_error = None;
+    let mut tried = std::collections::HashSet::new();
+    for n_cap in halvings(blocks.n_blocks, 1) {
+        for m_cap in halvings(spec.m, min_m_tile(&blocks)) {
+            let t = match choose_tiling(cfg, spec, &blocks, n_cap, m_cap) {
+                Ok(t) => t,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
+            if !tried.insert(t) {
+                continue;
+            }
+            let program = emit(cfg, spec, layout, blocks, t);
+            let cycles = model.predict(&program).map_err(fail)?.cycles;
+            if best.as_ref().is_none_or(|b| cycles < b.0) {
+                best = Some((cycles, program, t));
+            }
         }
-        if n_cap == 1 {
-            break;
-        }
-        n_cap /= 2;
     }
-    let (_, program, t) = best.expect("at least one tiling was tried");
-    Ok((program, t))
+    match best {
+        Some((_, program, t)) => Ok((program, t)),
+        None => Err(fail(first_error.unwrap_or_else(|| "no tiling fits the buffers".into()))),
+    }
+}
+
+/// `top`, then its halves down to `bottom` (at most eight values).
+fn halvings(top: usize, bottom: usize) -> impl Iterator<Item = usize> {
+    std::iter::successors(Some(top.max(1)), move |&v| (v / 2 >= bottom.max(1)).then_some(v / 2)).take(8)
+}
+
+/// The smallest M tile worth trying: one output row of an image, or 16 rows of A.
+fn min_m_tile(b: &Blocks) -> usize {
+    b.image.and_then(|g| g.out()).map_or(16, |[_, ow]| ow)
+}
+
+/// The M tiles (first row of A, rows) of a tiling: runs of `m_tile` rows, or for
+/// implicit im2col with tiles smaller than an image, bands of each image's output
+/// rows (a band never spans two images).
+fn m_tiles(m: usize, m_tile: usize, image: Option<ImageGeometry>) -> Vec<(usize, usize)> {
+    match image.and_then(|g| g.out()) {
+        Some([oh, ow]) if m_tile < oh * ow => (0..m / (oh * ow))
+            .flat_map(|i| {
+                (0..oh).step_by(m_tile / ow).map(move |r| (i * oh * ow + r * ow, (m_tile / ow).min(oh - r) * ow))
+            })
+            .collect(),
+        _ => (0..m).step_by(m_tile).map(|m0| (m0, m_tile.min(m - m0))).collect(),
+    }
 }
 
 /// The program of `spec` with tiling `t`.
@@ -379,13 +477,13 @@ fn emit(cfg: &AccelConfig, spec: &GemmSpec, layout: WeightLayout, blocks: Blocks
     let out_bits = spec.output.out_type().bits() as usize;
     let mut steps = Vec::new();
     let mut output = 0;
-    for (m_index, m0) in (0..spec.m).step_by(t.m_tile).enumerate() {
+    for (m_index, (m0, m_rows)) in m_tiles(spec.m, t.m_tile, blocks.image).into_iter().enumerate() {
         for n_block0 in (0..blocks.n_blocks).step_by(t.n_blocks_per_step) {
             for k_block0 in (0..blocks.k_blocks).step_by(t.k_blocks_per_step) {
                 let k_blocks = t.k_blocks_per_step.min(blocks.k_blocks - k_block0);
                 steps.push(Step {
                     m0,
-                    m_rows: t.m_tile.min(spec.m - m0),
+                    m_rows,
                     m_index,
                     n_block0,
                     n_blocks: t.n_blocks_per_step.min(blocks.n_blocks - n_block0),
@@ -445,10 +543,36 @@ impl Emitter<'_> {
 
     fn a_slot(&self, s: &Step) -> usize {
         let half = match self.b.image {
-            Some(g) => self.t.m_tile / self.pixels() * g.entries(self.b.rows),
+            Some(g) => (self.t.m_tile / self.pixels()).max(1) * self.piece_entries(&g),
             None => self.t.m_tile * self.b.k_blocks * self.b.vector,
         };
         (s.m_index % 2) * half
+    }
+
+    /// Output rows of a tile's pieces: whole images, or the band height.
+    fn piece_out_rows(&self) -> usize {
+        let [oh, ow] = self.b.image.and_then(|g| g.out()).unwrap_or([1, 1]);
+        if self.t.m_tile >= oh * ow {
+            oh
+        } else {
+            self.t.m_tile / ow
+        }
+    }
+
+    /// The pieces of step `s`'s A panel, in IBUF order.
+    fn pieces(&self, s: &Step) -> Vec<Piece> {
+        let [oh, ow] = self.b.image.and_then(|g| g.out()).unwrap_or([1, 1]);
+        let pixels = oh * ow;
+        if s.m_rows >= pixels {
+            (0..s.m_rows / pixels).map(|t| Piece { image: s.m0 / pixels + t, first_row: 0, rows: oh }).collect()
+        } else {
+            vec![Piece { image: s.m0 / pixels, first_row: s.m0 % pixels / ow, rows: s.m_rows / ow }]
+        }
+    }
+
+    /// IBUF entries from one piece of a step to the next.
+    fn piece_entries(&self, g: &ImageGeometry) -> usize {
+        g.entries(self.b.rows, self.piece_out_rows())
     }
 
     /// Output pixels of one image (implicit im2col).
@@ -456,60 +580,64 @@ impl Emitter<'_> {
         self.b.image.and_then(|g| g.out()).map_or(1, |[oh, ow]| oh * ow)
     }
 
-    /// The A panel of an M tile of images: each image padded, one LOAD per channel
-    /// block, pixels row-major (`hp x wp` entries per channel block).
+    /// The A panel of an M tile of images (or of a band of one): each piece's input
+    /// rows padded, one LOAD per channel block, pixels row-major (`span x wp` entries
+    /// per channel block); pixel-major for N:4 tiles.
     fn image_loads(&self, s: &Step, g: &ImageGeometry) -> Vec<Instr> {
         let (rows, kbpt) = (self.b.rows, self.b.k_blocks_per_tap());
-        let [hp, wp] = g.padded();
-        let first = s.m0 / self.pixels();
+        let [_, wp] = g.padded();
+        let win = &g.window;
         let mut group = Vec::new();
-        if self.b.nm != 0 {
-            // N:4 tiles read 4 / N channel blocks of a pixel at once: pixel-major, each
-            // pixel's `c / rows` entries consecutive (the channels divide evenly).
-            let per_pixel = g.c / rows;
-            let pads = g.window.pads;
-            for t in 0..s.m_rows / self.pixels() {
+        for (t, piece) in self.pieces(s).into_iter().enumerate() {
+            // Padded input rows the piece reads, and which of them the image has.
+            let span = g.piece_rows(piece.rows);
+            let (first, top, present) =
+                if span == g.padded()[0] { (0, win.pads[0], g.h) } else { g.band_rows(piece.first_row, piece.rows) };
+            let bottom = span - top - present;
+            let base = self.a_slot(s) + t * self.piece_entries(g);
+            let image = piece.image * g.h * g.w * g.c + first * g.w * g.c;
+            let pad_value = self.spec.a.pad_bits(self.cfg.array.operand_bits);
+            if self.b.nm != 0 {
+                // N:4 tiles read 4 / N channel blocks of a pixel at once: pixel-major, each
+                // pixel's `c / rows` entries consecutive (the channels divide evenly).
+                let per_pixel = g.c / rows;
                 group.push(Instr::Load(Load {
                     mem: Mem::Ibuf,
-                    sram_addr: u16_of(self.a_slot(s) + t * g.entries(rows)),
-                    dram_addr: u32_of(self.spec.a_addr as usize + (first + t) * g.h * g.w * g.c),
+                    sram_addr: u16_of(base),
+                    dram_addr: u32_of(self.spec.a_addr as usize + image),
                     x_size: u16_of(g.w * per_pixel),
                     x_stride: u32_of(rows),
-                    y_size: u16_of(g.h),
+                    y_size: u16_of(present),
                     y_stride: u32_of(g.w * g.c),
                     lanes: rows as u8,
                     pad: Pad {
-                        top: pads[0] as u8,
-                        left: (pads[1] * per_pixel) as u8,
-                        bottom: pads[2] as u8,
-                        right: (pads[3] * per_pixel) as u8,
+                        top: top as u8,
+                        left: (win.pads[1] * per_pixel) as u8,
+                        bottom: bottom as u8,
+                        right: (win.pads[3] * per_pixel) as u8,
                     },
-                    pad_value: self.spec.a.pad_bits(self.cfg.array.operand_bits),
+                    pad_value,
                     ..Default::default()
                 }));
+                continue;
             }
-            return group;
-        }
-        for t in 0..s.m_rows / self.pixels() {
             for kb in 0..kbpt {
                 group.push(Instr::Load(Load {
                     mem: Mem::Ibuf,
-                    sram_addr: u16_of(self.a_slot(s) + (t * kbpt + kb) * hp * wp),
-                    dram_addr: u32_of(
-                        self.spec.a_addr as usize + self.op_bytes((first + t) * g.h * g.w * g.c + kb * rows),
-                    ),
+                    sram_addr: u16_of(base + kb * span * wp),
+                    dram_addr: u32_of(self.spec.a_addr as usize + self.op_bytes(image + kb * rows)),
                     x_size: u16_of(g.w),
                     x_stride: u32_of(self.op_bytes(g.c)),
-                    y_size: u16_of(g.h),
+                    y_size: u16_of(present),
                     y_stride: u32_of(self.op_bytes(g.w * g.c)),
                     lanes: rows.min(g.c - kb * rows) as u8,
                     pad: Pad {
-                        top: g.window.pads[0] as u8,
-                        left: g.window.pads[1] as u8,
-                        bottom: g.window.pads[2] as u8,
-                        right: g.window.pads[3] as u8,
+                        top: top as u8,
+                        left: win.pads[1] as u8,
+                        bottom: bottom as u8,
+                        right: win.pads[3] as u8,
                     },
-                    pad_value: self.spec.a.pad_bits(self.cfg.array.operand_bits),
+                    pad_value,
                     ..Default::default()
                 }));
             }
@@ -517,12 +645,13 @@ impl Emitter<'_> {
         group
     }
 
-    /// The weights of K block `kbi` (a tap's channel block) of column block `n0`.
-    fn image_weight_load(&self, g: &ImageGeometry, kbi: usize, n0: usize, sram_addr: usize) -> Instr {
+    /// The weights of `count` K blocks from `kbi` (a tap's channel block) of column
+    /// block `n0`; more than one only when each is whole (no channel tail to pad).
+    fn image_weight_load(&self, g: &ImageGeometry, kbi: usize, count: usize, n0: usize, sram_addr: usize) -> Instr {
         let (rows, kbpt) = (self.b.rows, self.b.k_blocks_per_tap());
         let (tap, kb) = (kbi / kbpt, kbi % kbpt);
         let width = (self.spec.n - n0).min(self.b.cols);
-        let k_valid = rows.min(g.c - kb * rows);
+        let k_valid = if count > 1 { count * rows } else { rows.min(g.c - kb * rows) };
         // Blocked layout: column block n0 holds K rows of `width` operands.
         let offset = self.op_bytes(self.spec.k * n0 + (tap * g.c + kb * rows) * width);
         Instr::Load(Load {
@@ -533,7 +662,7 @@ impl Emitter<'_> {
             x_stride: u32_of(self.op_bytes(width)),
             y_size: 1,
             lanes: width as u8,
-            pad: Pad { right: (rows - k_valid) as u8, ..Pad::default() },
+            pad: Pad { right: (count * rows - k_valid) as u8, ..Pad::default() },
             pad_value: self.spec.w.pad_bits(self.cfg.array.operand_bits),
             ..Default::default()
         })
@@ -547,18 +676,21 @@ impl Emitter<'_> {
         let (tap, kb) = (kbi / kbpt, kbi % kbpt);
         let win = &g.window;
         let (r, q) = (tap / win.kernel[1], tap % win.kernel[1]);
-        let [hp, wp] = g.padded();
-        let [oh, ow] = g.out().expect("checked by the lowering");
-        // Channel-block-major images (dense): pixel p of block kb at kb * hp * wp + p.
-        // Pixel-major (N:4): pixel p's K tile kb at p * c / rows + kb * 4 / N.
-        let (per_pixel, block, block_step) =
-            if self.b.nm == 0 { (1, kb * hp * wp, 0) } else { (g.c / self.b.rows, 0, kb * self.b.vector) };
-        (0..s.m_rows / self.pixels())
-            .map(|t| {
-                let image = if self.b.nm == 0 { t * kbpt * hp * wp } else { t * g.entries(self.b.rows) };
-                let base = self.a_slot(s) + image + block + block_step;
+        let [_, wp] = g.padded();
+        let [_, ow] = g.out().expect("checked by the lowering");
+        let mut acc = self.acc_slot(s) + j * s.m_rows;
+        self.pieces(s)
+            .into_iter()
+            .enumerate()
+            .map(|(t, piece)| {
+                // Channel-block-major (dense): pixel p of block kb at kb * span * wp + p.
+                // Pixel-major (N:4): pixel p's K tile kb at p * c / rows + kb * 4 / N.
+                let span = g.piece_rows(piece.rows);
+                let (per_pixel, block) =
+                    if self.b.nm == 0 { (1, kb * span * wp) } else { (g.c / self.b.rows, kb * self.b.vector) };
+                let base = self.a_slot(s) + t * self.piece_entries(g) + block;
                 let tap = (r * win.dilations[0] * wp + q * win.dilations[1]) * per_pixel;
-                Instr::Gemm(Gemm {
+                let gemm = Instr::Gemm(Gemm {
                     accumulate: !(s.first_k && kk == 0),
                     reuse_weights: t > 0,
                     a_unsigned: self.spec.a.unsigned,
@@ -568,15 +700,17 @@ impl Emitter<'_> {
                     nm: self.b.nm,
                     wbuf_addr: u16_of(wbuf_addr),
                     ibuf_addr: u16_of(base + tap),
-                    acc_addr: u16_of(self.acc_slot(s) + j * s.m_rows + t * oh * ow),
-                    loops: Loop2 { outer: u16_of(oh), inner: u16_of(ow) },
+                    acc_addr: u16_of(acc),
+                    loops: Loop2 { outer: u16_of(piece.rows), inner: u16_of(ow) },
                     ibuf_stride: Stride2 {
                         outer: u16_of(win.strides[0] * wp * per_pixel),
                         inner: u16_of(win.strides[1] * per_pixel),
                     },
                     acc_stride: Stride2 { outer: u16_of(ow), inner: 1 },
                     ..Default::default()
-                })
+                });
+                acc += piece.rows * ow;
+                gemm
             })
             .collect()
     }
@@ -592,8 +726,19 @@ impl Emitter<'_> {
         (s.output % 2) * acc_bank_size(self.cfg)
     }
 
+    /// Parameter entries alternate between two halves of PBUF per output tile, unless
+    /// every column block's parameters fit at once: then one LOAD at the start
+    /// brings them all and they stay.
     fn p_slot(&self, s: &Step) -> usize {
-        (s.output % 2) * self.t.n_blocks_per_step
+        if self.params_resident() {
+            s.n_block0
+        } else {
+            (s.output % 2) * self.t.n_blocks_per_step
+        }
+    }
+
+    fn params_resident(&self) -> bool {
+        self.b.n_blocks <= self.cfg.memory.pbuf_entries as usize
     }
 
     /// Load-queue work of step `index`: the A panel (first step of an M tile) and the
@@ -612,9 +757,15 @@ impl Emitter<'_> {
                     continue;
                 }
                 let n0 = (s.n_block0 + j) * cols;
+                let sram = self.w_slot(index) + j * self.t.k_blocks_per_step * rows;
+                if g.c.is_multiple_of(rows) {
+                    // Whole channel blocks: the step's K blocks are consecutive rows of the
+                    // column block, one LOAD.
+                    group.push(self.image_weight_load(g, s.k_block0, s.k_blocks, n0, sram));
+                    continue;
+                }
                 for kk in 0..s.k_blocks {
-                    let sram = self.w_slot(index) + (j * self.t.k_blocks_per_step + kk) * rows;
-                    group.push(self.image_weight_load(g, s.k_block0 + kk, n0, sram));
+                    group.push(self.image_weight_load(g, s.k_block0 + kk, 1, n0, sram + kk * rows));
                 }
             }
             return with_deps(group, |d| d.pop_next = index >= 2, |d| d.push_next = true);
@@ -722,12 +873,15 @@ impl Emitter<'_> {
     fn computes(&self, s: &Step, index: usize) -> Vec<Instr> {
         let (spec, cols) = (self.spec, self.b.cols);
         let mut group = Vec::new();
-        if let (true, GemmOutput::Requant { params_addr, .. }) = (s.first_k, spec.output) {
+        let resident = self.params_resident();
+        let load_params = s.first_k && (index == 0 || !resident);
+        if let (true, GemmOutput::Requant { params_addr, .. }) = (load_params, spec.output) {
+            let (first, count) = if resident { (0, self.b.n_blocks) } else { (s.n_block0, s.n_blocks) };
             group.push(Instr::Load(Load {
                 mem: Mem::Pbuf,
                 sram_addr: u16_of(self.p_slot(s)),
-                dram_addr: params_addr + u32_of(s.n_block0 * cols * PARAM_LANE_BYTES as usize),
-                x_size: u16_of(s.n_blocks),
+                dram_addr: params_addr + u32_of(first * cols * PARAM_LANE_BYTES as usize),
+                x_size: u16_of(count),
                 x_stride: u32_of(cols * PARAM_LANE_BYTES as usize),
                 y_size: 1,
                 lanes: cols as u8,

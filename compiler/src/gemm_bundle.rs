@@ -16,7 +16,7 @@ use crate::spmv;
 use crate::tensor::ElemType;
 use tessera_isa::bundle::{Bundle, DType, Role};
 use tessera_isa::config::AccelConfig;
-use tessera_isa::isa::{encode_param_entries, OutType, RequantMode};
+use tessera_isa::isa::{encode_param_entries, OutType, Program, RequantMode};
 use tessera_isa::quant::ParamLane;
 
 /// 8-bit operands of `C[M,N] = A[M,K] x W[K,N]`, row-major, one byte each.
@@ -38,6 +38,16 @@ pub enum BundleOutput<'a> {
     Raw32,
     /// Requantized with one parameter lane per output column.
     Requant { params: &'a [ParamLane], mode: RequantMode, out_type: OutType, zero_point: i16, clamp: (i16, i16) },
+}
+
+impl BundleOutput<'_> {
+    /// The element type of the output tensor.
+    pub fn dtype(&self) -> DType {
+        match self {
+            BundleOutput::Raw32 => DType::I32,
+            BundleOutput::Requant { out_type, .. } => out_dtype(*out_type),
+        }
+    }
 }
 
 /// The bundle tensor type of an output type.
@@ -62,42 +72,48 @@ pub fn gemm_bundle(
     let mut image = ImageBuilder::new();
     let a_dtype = if ops.a_quant.unsigned { DType::U8 } else { DType::I8 };
     let a_addr = image.tensor("a", Role::Input, a_dtype, &[m, k], ops.a);
-    if ops.engine == Engine::Sparse {
-        return spmv_bundle(cfg, ops, image, a_addr, output, description.into());
-    }
-    let nm = ops.engine.nm();
-    if nm != 0 {
-        image.place(&vec![0; sparse_a_slack(cfg, k, nm)]);
-    }
-    let (weights, layout) = weight_layout(cfg, ops.w, [m, k, n], ops.w_quant.zero, nm)?;
-    let b_addr = image.place(&weights);
-    let (output, c_dtype) = gemm_output(cfg, &mut image, output);
-    let c_addr = image.output("c", c_dtype, &[m, n]);
-    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
-    let (program, tiling) = lower_gemm_with(cfg, &spec, layout)?;
+    image.place(&vec![0; a_slack(cfg, ops.engine, k)]);
+    let c_addr = image.output("c", output.dtype(), &[m, n]);
+    let (program, tiling) = gemm_at(cfg, ops, output, [a_addr, c_addr], &mut image)?;
     Ok((image.finish(cfg, &program, description), tiling))
 }
 
-/// [`gemm_bundle`] on the sparse engine: the weights as compressed sparse columns.
-fn spmv_bundle(
+/// Bytes an engine's lowering may read past the end of A (which the weights there
+/// ignore): the buffer holding A must have them.
+pub fn a_slack(cfg: &AccelConfig, engine: Engine, k: usize) -> usize {
+    match engine {
+        Engine::Dense => 0,
+        Engine::NOf4(nm) => sparse_a_slack(cfg, k, nm),
+        // The last IBUF entry of each row reads up to `rows` bytes past it.
+        Engine::Sparse => cfg.array.rows as usize,
+    }
+}
+
+/// Lowers the GEMM of `ops` (its `a` unused) whose A lives at DDR offset `a_addr`
+/// (with [`a_slack`] bytes after it) and whose C goes to `c_addr`; its weights and
+/// requantization parameters are placed in `consts`.
+pub fn gemm_at(
     cfg: &AccelConfig,
     ops: &GemmOperands,
-    mut image: ImageBuilder,
-    a_addr: u32,
     output: BundleOutput,
-    description: String,
-) -> Result<(Bundle, GemmTiling), LowerError> {
+    [a_addr, c_addr]: [u32; 2],
+    consts: &mut ImageBuilder,
+) -> Result<(Program, GemmTiling), LowerError> {
     let (m, k, n) = (ops.m, ops.k, ops.n);
-    // The last IBUF entry of each row reads up to `rows` bytes past it.
-    image.place(&vec![0; cfg.array.rows as usize]);
-    let requant = matches!(output, BundleOutput::Requant { .. });
-    let weights = spmv::pack_weights(cfg, [m, k, n], ops.w, ops.w_quant.zero, requant)?;
-    let w_addr = image.place(&weights.bytes(cfg.array.cols as usize));
-    let (output, c_dtype) = gemm_output(cfg, &mut image, output);
-    let c_addr = image.output("c", c_dtype, &[m, n]);
-    let spec = spmv::SpmvSpec { m, k, n, a_addr, w_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
-    let program = spmv::lower_spmv(cfg, &spec, &weights);
-    Ok((image.finish(cfg, &program, description), weights.tiling(m, cfg.array.rows as usize)))
+    if ops.engine == Engine::Sparse {
+        let requant = matches!(output, BundleOutput::Requant { .. });
+        let weights = spmv::pack_weights(cfg, [m, k, n], ops.w, ops.w_quant.zero, requant)?;
+        let w_addr = consts.place(&weights.bytes(cfg.array.cols as usize));
+        let output = place_output(cfg, consts, output);
+        let spec = spmv::SpmvSpec { m, k, n, a_addr, w_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
+        let program = spmv::lower_spmv(cfg, &spec, &weights);
+        return Ok((program, weights.tiling(m, cfg.array.rows as usize)));
+    }
+    let (weights, layout) = weight_layout(cfg, ops.w, [m, k, n], ops.w_quant.zero, ops.engine.nm())?;
+    let b_addr = consts.place(&weights);
+    let output = place_output(cfg, consts, output);
+    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
+    lower_gemm_with(cfg, &spec, layout)
 }
 
 /// The `K x N` weights as the array loads them: column-blocked, or packed N:4 tiles.
@@ -123,20 +139,19 @@ fn weight_layout(
     Ok((packed, WeightLayout::Sparse(nm)))
 }
 
-/// Places the requantization parameters (if any): the store path's settings and the
-/// output's element type.
-fn gemm_output(cfg: &AccelConfig, image: &mut ImageBuilder, output: BundleOutput) -> (GemmOutput, DType) {
+/// Places the requantization parameters (if any) and returns the store path's settings.
+fn place_output(cfg: &AccelConfig, consts: &mut ImageBuilder, output: BundleOutput) -> GemmOutput {
     match output {
-        BundleOutput::Raw32 => (GemmOutput::Raw32, DType::I32),
+        BundleOutput::Raw32 => GemmOutput::Raw32,
         BundleOutput::Requant { params, mode, out_type, zero_point, clamp } => {
-            let params_addr = image.place(&encode_param_entries(cfg.array.cols as usize, params));
-            (GemmOutput::Requant { params_addr, mode, out_type, zero_point, clamp }, out_dtype(out_type))
+            let params_addr = consts.place(&encode_param_entries(cfg.array.cols as usize, params));
+            GemmOutput::Requant { params_addr, mode, out_type, zero_point, clamp }
         }
     }
 }
 
 /// What a lowered layer's bundle writes.
-fn bundle_output(layer: &GemmLayer) -> BundleOutput<'_> {
+pub(crate) fn bundle_output(layer: &GemmLayer) -> BundleOutput<'_> {
     match &layer.output {
         LayerOutput::Requant { params, out, mode, clamp } => {
             let out_type = if out.dtype == ElemType::U8 { OutType::U8 } else { OutType::I8 };
@@ -148,7 +163,7 @@ fn bundle_output(layer: &GemmLayer) -> BundleOutput<'_> {
 }
 
 /// A layer's activation and weight quantization as the lowering takes them.
-fn layer_quant(layer: &GemmLayer) -> (OperandQuant, OperandQuant) {
+pub(crate) fn layer_quant(layer: &GemmLayer) -> (OperandQuant, OperandQuant) {
     (
         OperandQuant { zero: layer.a_zero as i16, unsigned: layer.a_type == ElemType::U8 },
         OperandQuant { zero: layer.w_zero as i16, unsigned: layer.w_type == ElemType::U8 },
@@ -209,17 +224,32 @@ pub fn conv_bundle(
 ) -> Result<(Bundle, GemmTiling), LowerError> {
     let g = &ops.geometry;
     let [oh, ow] = g.out().unwrap_or([0, 0]);
-    let (m, k, n) = (ops.images * oh * ow, g.window.kernel[0] * g.window.kernel[1] * g.c, ops.n);
     let mut image = ImageBuilder::new();
     let a_dtype = if ops.a_quant.unsigned { DType::U8 } else { DType::I8 };
     let a_addr = image.tensor("a", Role::Input, a_dtype, &[ops.images, g.h, g.w, g.c], ops.x);
-    let (weights, layout) = weight_layout(cfg, ops.w, [m, k, n], ops.w_quant.zero, ops.nm)?;
-    let b_addr = image.place(&weights);
-    let (output, c_dtype) = gemm_output(cfg, &mut image, output);
-    let c_addr = image.output("c", c_dtype, &[m, n]);
-    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
-    let (program, tiling) = lower_conv(cfg, &spec, g, layout)?;
+    let c_addr = image.output("c", output.dtype(), &[ops.images * oh * ow, ops.n]);
+    let (program, tiling) = conv_at(cfg, ops, output, [a_addr, c_addr], &mut image)?;
     Ok((image.finish(cfg, &program, description), tiling))
+}
+
+/// Lowers the convolution of `ops` (its `x` unused) whose NHWC images live at DDR
+/// offset `a_addr` and whose output rows (one per output pixel) go to `c_addr`; its
+/// weights and parameters are placed in `consts`.
+pub fn conv_at(
+    cfg: &AccelConfig,
+    ops: &ConvOperands,
+    output: BundleOutput,
+    [a_addr, c_addr]: [u32; 2],
+    consts: &mut ImageBuilder,
+) -> Result<(Program, GemmTiling), LowerError> {
+    let g = &ops.geometry;
+    let [oh, ow] = g.out().unwrap_or([0, 0]);
+    let (m, k, n) = (ops.images * oh * ow, g.window.kernel[0] * g.window.kernel[1] * g.c, ops.n);
+    let (weights, layout) = weight_layout(cfg, ops.w, [m, k, n], ops.w_quant.zero, ops.nm)?;
+    let b_addr = consts.place(&weights);
+    let output = place_output(cfg, consts, output);
+    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
+    lower_conv(cfg, &spec, g, layout)
 }
 
 /// The implicit-im2col bundle of a lowered convolution layer over `images` inputs of

@@ -11,6 +11,8 @@ const ALIGN: usize = 64;
 /// A DDR image under construction, with a bump allocator.
 #[derive(Debug, Default)]
 pub struct ImageBuilder {
+    /// DDR offset of `image[0]`.
+    base: usize,
     image: Vec<u8>,
     tensors: Vec<TensorSlot>,
 }
@@ -20,10 +22,32 @@ impl ImageBuilder {
         Self::default()
     }
 
-    /// Appends constant data (weights, parameters) and returns its offset.
+    /// An image whose first byte lies at DDR offset `base` (64-byte aligned), for
+    /// constants placed above an activation arena.
+    pub fn at(base: usize) -> Self {
+        debug_assert!(base.is_multiple_of(ALIGN), "the image starts aligned");
+        ImageBuilder { base, ..Self::default() }
+    }
+
+    /// DDR offset of the image's first byte.
+    pub fn base(&self) -> usize {
+        self.base
+    }
+
+    /// DDR offset just past the image's last byte.
+    pub fn end(&self) -> usize {
+        self.base + self.image.len()
+    }
+
+    /// The image's bytes (from [`ImageBuilder::base`]).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.image
+    }
+
+    /// Appends constant data (weights, parameters) and returns its DDR offset.
     pub fn place(&mut self, data: &[u8]) -> u32 {
-        let offset = self.image.len().next_multiple_of(ALIGN);
-        self.image.resize(offset, 0);
+        let offset = self.end().next_multiple_of(ALIGN);
+        self.image.resize(offset - self.base, 0);
         self.image.extend_from_slice(data);
         offset as u32
     }
@@ -45,6 +69,7 @@ impl ImageBuilder {
 
     /// Appends the program and returns the bundle.
     pub fn finish(mut self, cfg: &AccelConfig, program: &Program, description: impl Into<String>) -> Bundle {
+        debug_assert_eq!(self.base, 0, "a bundle image starts at DRAM_BASE");
         let program_offset = self.place(&program.encode());
         let dram_bytes = self.image.len().next_multiple_of(ALIGN) as u64;
         Bundle {

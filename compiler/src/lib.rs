@@ -17,6 +17,7 @@ pub mod gemm_bundle;
 pub mod graph;
 pub mod image;
 pub mod lower;
+pub mod model;
 pub mod onnx;
 pub mod package;
 pub mod plan;

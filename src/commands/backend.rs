@@ -131,6 +131,24 @@ pub fn verilator_device(cfg: &AccelConfig, dram_bytes: usize, trace: Option<&Pat
     Ok(dev)
 }
 
+/// The device of `backend` for programs compiled for `cfg`, with a DDR window of at
+/// least `dram_bytes` (the simulators' size; a board's is what its buffer holds).
+pub fn device(
+    backend: Backend,
+    cfg: &AccelConfig,
+    dram_bytes: usize,
+    trace: Option<&Path>,
+) -> anyhow::Result<Box<dyn Device>> {
+    if trace.is_some() && backend != Backend::Verilator {
+        anyhow::bail!("--trace needs --backend verilator (waveforms come from the RTL)");
+    }
+    Ok(match backend {
+        Backend::Golden => Box::new(GoldenDevice::new(cfg, SIM_DDR_BASE, dram_bytes)),
+        Backend::Verilator => Box::new(verilator_device(cfg, dram_bytes, trace)?),
+        Backend::Board => Box::new(board_device().context("board backend")?),
+    })
+}
+
 /// Opens a session on `backend` for programs compiled for `cfg`, with a DDR window
 /// of at least `dram_bytes`.
 pub fn open(
@@ -139,13 +157,5 @@ pub fn open(
     dram_bytes: usize,
     trace: Option<&Path>,
 ) -> anyhow::Result<Session<Box<dyn Device>>> {
-    if trace.is_some() && backend != Backend::Verilator {
-        anyhow::bail!("--trace needs --backend verilator (waveforms come from the RTL)");
-    }
-    let device: Box<dyn Device> = match backend {
-        Backend::Golden => Box::new(GoldenDevice::new(cfg, SIM_DDR_BASE, dram_bytes)),
-        Backend::Verilator => Box::new(verilator_device(cfg, dram_bytes, trace)?),
-        Backend::Board => Box::new(board_device().context("board backend")?),
-    };
-    Ok(Session::open(device, cfg)?)
+    Ok(Session::open(device(backend, cfg, dram_bytes, trace)?, cfg)?)
 }

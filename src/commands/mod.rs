@@ -6,7 +6,6 @@ pub mod bench_sparse;
 pub mod compile;
 pub mod conv_job;
 pub mod demo;
-pub mod executor;
 pub mod gemm_job;
 pub mod generate;
 pub mod info;

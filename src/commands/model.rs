@@ -1,19 +1,20 @@
-//! `tessera run MODEL.onnx`: imports a quantized model, lowers it, runs its layers on
-//! the accelerator backend and the rest on the host (see [`super::executor`]) for a
-//! batch of samples, and reports cycles per layer, accuracy and agreement with a
-//! reference.
+//! `tessera run MODEL`: runs a quantized model (`.onnx`, `.tflite`, compiled in
+//! memory, or a compiled `.tsr`) through the runtime on a backend, for any number of
+//! samples, and reports the accelerator's cycles per segment, the host steps, the
+//! accuracy and agreement with a reference.
 
-use super::backend::Backend;
-use super::executor::{execute, execute_package, ModelRun, Target, Value};
+use super::backend::{self, Backend};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, ArrayD, IxDyn};
 use ndarray_npy::{read_npy, write_npy, ReadNpyError};
 use std::path::Path;
 use std::time::Duration;
+use tessera_compiler::model::{compile, CompileOptions, CompiledModel};
 use tessera_compiler::onnx::read_tensor_file;
-use tessera_compiler::package::Package;
 use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
 use tessera_isa::config::AccelConfig;
+use tessera_isa::regs::Counter;
+use tessera_runtime::{ModelRun, ModelSession, Value};
 
 pub struct ModelArgs<'a> {
     pub model: &'a Path,
@@ -28,40 +29,30 @@ pub struct ModelArgs<'a> {
     pub labels: Option<&'a Path>,
     /// Expected outputs (`.npy` or a `TensorProto` `.pb`): fail unless bit-identical.
     pub reference: Option<&'a Path>,
+    /// Samples per run when compiling a model here (default: all of them).
+    pub batch: Option<usize>,
+    /// Compile each accelerator layer as its own segment (to measure its cycles).
+    pub per_layer: bool,
 }
 
 pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.trace.is_none(), "--trace applies to bundles, not to .onnx models");
-    anyhow::ensure!(!args.inputs.is_empty(), "running a .onnx model needs --input (.npy or .pb), one per graph input");
-    let cfg = AccelConfig::load(args.config)?;
+    anyhow::ensure!(!args.inputs.is_empty(), "running a model needs --input (.npy or .pb), one per graph input");
     let inputs: Vec<Tensor> = args.inputs.iter().map(|p| read_input(p)).collect::<anyhow::Result<_>>()?;
-    let result = execute_file(args.model, &cfg, &inputs, args.backend, args.timeout)?;
-    let (name, output) = result.outputs.first().ok_or_else(|| anyhow::anyhow!("the model has no output"))?;
+    let samples = inputs[0].shape.first().copied().unwrap_or(1);
+    let model = load_or_compile(args, samples)?;
+    let run = execute(&model, &inputs, args.backend, args.trace, args.timeout)
+        .map_err(|e| e.context(args.model.display().to_string()))?;
+    let (name, output) = run.outputs.first().ok_or_else(|| anyhow::anyhow!("the model has no output"))?;
     println!(
-        "{} on `{}` ({:?} backend), {} samples",
+        "{} on `{}` ({:?} backend), {} samples, batch {} ({} runs)",
         args.model.display(),
-        result.config.name,
+        model.config.name,
         args.backend,
-        output.rows()
+        output.rows(),
+        model.batch,
+        run.runs
     );
-    for layer in &result.layers {
-        let [m, k, n] = layer.gemm;
-        println!(
-            "  {:<24} {:<22} accelerator {m}x{k}x{n} ({}), {} cycles",
-            layer.node, layer.source, layer.engine, layer.cycles
-        );
-    }
-    let total: u64 = result.layers.iter().map(|l| l.cycles).sum();
-    println!("  accelerator      {total} cycles in {} layers; {} host ops", result.layers.len(), result.host_ops);
-    if total > 0 {
-        // MACs over the cycles of the array's peak (the config the layers ran on).
-        let macs: usize = result.layers.iter().map(|l| l.gemm.iter().product::<usize>()).sum();
-        let peak = result.config.array.rows * result.config.array.cols;
-        println!(
-            "  PE utilization   {:.1}% ({macs} MACs at {peak} per cycle)",
-            100.0 * macs as f64 / (total as f64 * f64::from(peak))
-        );
-    }
+    print_segments(&model, &run);
     let width = output.width();
     let shown: Vec<String> = match &output.values {
         TensorData::Float(v) => v[..width].iter().map(|x| x.to_string()).collect(),
@@ -69,19 +60,7 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
     };
     println!("  {name} sample 0  [{}]", shown.join(", "));
     if let Some(path) = args.labels {
-        let labels: Array1<i64> =
-            read_npy(path).map_err(|e| anyhow::anyhow!("{}: not an int64 .npy: {e}", path.display()))?;
-        let rows = output.rows();
-        anyhow::ensure!(labels.len() >= rows, "{}: {} labels for {rows} samples", path.display(), labels.len());
-        let correct = match &output.values {
-            TensorData::Float(y) => {
-                y.chunks(width).zip(&labels).filter(|(row, &label)| argmax(row) as i64 == label).count()
-            }
-            TensorData::Int(y) => {
-                y.chunks(width).zip(&labels).filter(|(row, &label)| argmax(row) as i64 == label).count()
-            }
-        };
-        println!("  top-1 accuracy   {correct} of {rows} ({:.2}%)", 100.0 * correct as f64 / rows as f64);
+        print_accuracy(output, path)?;
     }
     if let Some(path) = args.reference {
         let (same, total) =
@@ -100,27 +79,117 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Imports and lowers `model`, then runs it on `inputs`.
-pub fn execute_file(
-    model: &Path,
-    cfg: &AccelConfig,
+/// A compiled model from a `.tsr` (its own config and batch), or a model file
+/// compiled here for `--config` at `--batch` (default: every sample in one run).
+fn load_or_compile(args: &ModelArgs, samples: usize) -> anyhow::Result<CompiledModel> {
+    if is_package(args.model) {
+        anyhow::ensure!(!args.per_layer, "--per-layer applies when compiling a model; a .tsr is compiled already");
+        return tessera_compiler::package::load(args.model).map_err(anyhow::Error::msg);
+    }
+    let cfg = AccelConfig::load(args.config)?;
+    let program = tessera_compiler::load_program(args.model).map_err(anyhow::Error::msg)?;
+    let batch = args.batch.unwrap_or(samples).max(1);
+    let options = CompileOptions { segment_per_layer: args.per_layer };
+    compile(&cfg, program, batch, options).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))
+}
+
+/// Runs `model` on `inputs` on a fresh device of `backend`, with a progress bar.
+pub fn execute(
+    model: &CompiledModel,
     inputs: &[Tensor],
     backend: Backend,
+    trace: Option<&Path>,
     timeout: Duration,
 ) -> anyhow::Result<ModelRun> {
+    let device = backend::device(backend, &model.config, model.dram_bytes as usize, trace)?;
+    let mut session = ModelSession::open(device, model, timeout)?;
     let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} operations [{elapsed}] {msg}").expect("valid template"),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps [{elapsed}] {msg}").expect("valid template"),
     );
-    let run = if is_package(model) {
-        let package = Package::load(model).map_err(anyhow::Error::msg)?;
-        execute_package(&package, inputs, backend, timeout, Some(&bar))
-    } else {
-        let program = tessera_compiler::load_program(model).map_err(anyhow::Error::msg)?;
-        bar.set_length(program.ops.len() as u64);
-        execute(&program, inputs, &Target { cfg, backend, timeout, bundles: None, progress: Some(&bar) })
+    let progress = |done: usize, total: usize, what: &str| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(what.to_string());
     };
+    let run = session.run(inputs, Some(&progress));
     bar.finish_and_clear();
-    run.map_err(|e| e.context(model.display().to_string()))
+    Ok(run?)
+}
+
+/// Per segment: its layers and its cycles per run; then the totals.
+fn print_segments(model: &CompiledModel, run: &ModelRun) {
+    let runs = run.runs.max(1) as u64;
+    let per_run = |v: u64| v / runs;
+    for (index, (segment, stats)) in model.segments.iter().zip(&run.segments).enumerate() {
+        let cycles = per_run(stats.counter(Counter::Cycles));
+        if let [layer] = segment.layers.as_slice() {
+            // One layer: its own line, with the cycles it took.
+            let op = &model.program.ops[layer.op];
+            let [m, k, n] = layer.gemm;
+            println!(
+                "  {:<24} {:<22} accelerator {}x{k}x{n} ({}), {cycles} cycles",
+                op.node,
+                op.source,
+                m * layer.gemms,
+                layer.engine
+            );
+            continue;
+        }
+        println!(
+            "  segment {index:<3}      {} layers, {} instructions: {cycles} cycles per run (predicted {})",
+            segment.layers.len(),
+            segment.program_len,
+            segment.predicted
+        );
+        for layer in &segment.layers {
+            let op = &model.program.ops[layer.op];
+            let [m, k, n] = layer.gemm;
+            println!(
+                "    {:<22} {:<22} {}x{k}x{n} ({}{}), predicted {} cycles alone",
+                op.node,
+                op.source,
+                m * layer.gemms,
+                layer.engine,
+                if layer.lowering.is_empty() { String::new() } else { format!(", {}", layer.lowering) },
+                layer.predicted
+            );
+        }
+    }
+    let cycles = per_run(run.total(Counter::Cycles));
+    let host_per_run = run.host_steps / runs;
+    println!(
+        "  accelerator      {cycles} cycles per run in {} segments; {host_per_run} host steps per run ({:.3} ms on this machine)",
+        model.segments.len(),
+        run.host_time.as_secs_f64() * 1e3 / runs as f64
+    );
+    if cycles > 0 {
+        let macs: u64 = model.layers().map(|l| l.macs()).sum();
+        let peak = model.config.peak_macs_per_cycle();
+        println!(
+            "  PE utilization   {:.1}% ({macs} MACs per run at {peak} per cycle)",
+            100.0 * macs as f64 / (cycles as f64 * peak as f64)
+        );
+        println!(
+            "  DDR traffic      {} bytes read, {} written per run",
+            per_run(run.total(Counter::DmaReadBytes)),
+            per_run(run.total(Counter::DmaWriteBytes))
+        );
+    }
+}
+
+fn print_accuracy(output: &Value, path: &Path) -> anyhow::Result<()> {
+    let labels: Array1<i64> =
+        read_npy(path).map_err(|e| anyhow::anyhow!("{}: not an int64 .npy: {e}", path.display()))?;
+    let (rows, width) = (output.rows(), output.width());
+    anyhow::ensure!(labels.len() >= rows, "{}: {} labels for {rows} samples", path.display(), labels.len());
+    let correct = match &output.values {
+        TensorData::Float(y) => {
+            y.chunks(width).zip(&labels).filter(|(row, &label)| argmax(row) as i64 == label).count()
+        }
+        TensorData::Int(y) => y.chunks(width).zip(&labels).filter(|(row, &label)| argmax(row) as i64 == label).count(),
+    };
+    println!("  top-1 accuracy   {correct} of {rows} ({:.2}%)", 100.0 * correct as f64 / rows as f64);
+    Ok(())
 }
 
 /// Whether `path` is a model `tessera run` imports (`.onnx`, `.tflite`) or a compiled
@@ -142,7 +211,7 @@ fn argmax<T: PartialOrd>(row: &[T]) -> usize {
 
 /// An input file: a `TensorProto` `.pb`, or a `.npy` of float32, int8, uint8 or int64
 /// values of any shape.
-fn read_input(path: &Path) -> anyhow::Result<Tensor> {
+pub fn read_input(path: &Path) -> anyhow::Result<Tensor> {
     if path.extension().is_some_and(|e| e == "pb") {
         return Ok(read_tensor_file(path)?);
     }
@@ -164,7 +233,7 @@ fn read_input(path: &Path) -> anyhow::Result<Tensor> {
 
 /// (bit-identical values, values compared): the first values of `expected` when it
 /// holds more samples than were run; an error when the two cannot be compared.
-fn compare(run: &Value, expected: &TensorData) -> Result<(usize, usize), String> {
+pub fn compare(run: &Value, expected: &TensorData) -> Result<(usize, usize), String> {
     let fewer = |len: usize, n: usize| format!("{len} expected values for {n} outputs");
     match (&run.values, expected) {
         (TensorData::Float(a), TensorData::Float(b)) if b.len() >= a.len() => {

@@ -1,6 +1,7 @@
-//! Host fallback: operators a model needs that the accelerator does not run,
-//! computed on the CPU with the reference runtime's arithmetic.
+//! Host operators: what a model needs that the accelerator does not run, computed on
+//! the CPU with the reference runtimes' arithmetic.
 
 pub mod ops;
 pub mod quant;
+pub mod step;
 pub mod tflite;

@@ -1,0 +1,168 @@
+//! The instructions of one accelerator operation whose operands sit at given DDR
+//! offsets: GEMM layers, convolutions (implicit im2col, or a GEMM over a patch
+//! matrix) and global average pooling. Weights, parameters and other constants go
+//! into the model's constant image.
+
+use crate::engine::Engine;
+use crate::gemm::{lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, ImageGeometry, OperandQuant, WeightLayout};
+use crate::gemm_bundle::{bundle_output, conv_at, gemm_at, layer_quant, ConvOperands, GemmOperands};
+use crate::image::ImageBuilder;
+use crate::program::{ConvGeometry, GemmLayer};
+use crate::tensor::ElemType;
+use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::{encode_param_entries, OutType, Program, RequantMode};
+use tessera_isa::quant::{multiply_by_quantized_multiplier, ParamLane, QuantizedMultiplier};
+
+/// A layer's weight matrix `index` (`K x N`) as bytes, its rows in the order of
+/// `features` (the logical input feature each stored activation position holds).
+fn weight_bytes(layer: &GemmLayer, index: usize, features: &[usize]) -> Vec<u8> {
+    let (k, n) = (layer.k, layer.n);
+    let w = &layer.weights[index * k * n..(index + 1) * k * n];
+    // Two's complement low bytes: the same bits for int8 and uint8 values.
+    features.iter().flat_map(|&row| w[row * n..(row + 1) * n].iter().map(|&v| v as u8)).collect()
+}
+
+fn u32_offset(v: u64) -> Result<u32, String> {
+    u32::try_from(v).map_err(|_| format!("DDR offset {v:#x} does not fit the 32-bit dram_addr field"))
+}
+
+/// A GEMM layer over `rows` activation rows at `a_addr` (each `K` stored features,
+/// `features[i]` being the logical feature at position `i`), one program per weight
+/// matrix, writing `[rows, N]` at `c_addr`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    layer: &GemmLayer,
+    engine: Engine,
+    rows: usize,
+    features: &[usize],
+    [a_addr, c_addr]: [u64; 2],
+) -> Result<(Vec<Program>, GemmTiling), String> {
+    let (k, n) = (layer.k, layer.n);
+    let group = rows / layer.batches.max(1);
+    let out_bytes = if layer.out_type() == ElemType::I32 { 4 } else { 1 };
+    let (a_quant, w_quant) = layer_quant(layer);
+    let mut programs = Vec::with_capacity(layer.batches);
+    let mut tiling = None;
+    for b in 0..layer.batches {
+        let w = weight_bytes(layer, b, features);
+        let ops = GemmOperands { m: group, k, n, a: &[], a_quant, w: &w, w_quant, engine };
+        let a = u32_offset(a_addr + (b * group * k) as u64)?;
+        let c = u32_offset(c_addr + (b * group * n * out_bytes) as u64)?;
+        let (program, t) = gemm_at(cfg, &ops, bundle_output(layer), [a, c], consts).map_err(|e| e.to_string())?;
+        programs.push(program);
+        tiling = Some(t);
+    }
+    Ok((programs, tiling.ok_or("the layer has no weight matrix")?))
+}
+
+/// A convolution as implicit im2col over `n` NHWC images of `h x w` at `a_addr`,
+/// writing one row per output pixel at `c_addr`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_implicit(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    geometry: &ConvGeometry,
+    layer: &GemmLayer,
+    nm: u8,
+    [n, h, w]: [usize; 3],
+    [a_addr, c_addr]: [u64; 2],
+) -> Result<(Program, GemmTiling), String> {
+    let tap_major = geometry.tap_major(layer);
+    let taps = geometry.window.kernel[0] * geometry.window.kernel[1];
+    let weights: Vec<u8> = tap_major.weights[..taps * geometry.channels * layer.n].iter().map(|&v| v as u8).collect();
+    let (a_quant, w_quant) = layer_quant(layer);
+    let g = ImageGeometry { h, w, c: geometry.channels, window: geometry.window };
+    let ops = ConvOperands { images: n, geometry: g, n: layer.n, x: &[], a_quant, w: &weights, w_quant, nm };
+    conv_at(cfg, &ops, bundle_output(layer), [u32_offset(a_addr)?, u32_offset(c_addr)?], consts)
+        .map_err(|e| e.to_string())
+}
+
+/// The fixed-point multiplier that divides by `count` exactly as TFLite's integer
+/// average pool does (`(sum ± count / 2) / count`, truncated: half away from zero)
+/// for every sum in `[lo, hi]`: the requantizer's `MultiplyByQuantizedMultiplier`
+/// with a left shift only (one rounding). Checked exhaustively; `None` if no
+/// multiplier close to `1 / count` is exact on the whole range.
+pub fn average_divisor(count: i64, (lo, hi): (i64, i64)) -> Option<QuantizedMultiplier> {
+    if count <= 0 || lo > hi || hi.abs().max(lo.abs()) >= 1 << 24 {
+        return None;
+    }
+    let exact = |sum: i64| if sum > 0 { (sum + count / 2) / count } else { (sum - count / 2) / count };
+    // m / 2^31 a little above 1 / count rounds ties of sum / count away from zero
+    // (the requantizer rounds half up); no left shift keeps m largest, most precise.
+    let ideal = ((1i64 << 31) + count - 1) / count;
+    (0..64).map(|extra| (ideal + extra).min(i64::from(i32::MAX))).find_map(|m| {
+        let ok =
+            (lo..=hi).all(|sum| i64::from(multiply_by_quantized_multiplier(sum as i32, m as i32, 0)) == exact(sum));
+        ok.then_some(QuantizedMultiplier { multiplier: m as i32, shift: 0 })
+    })
+}
+
+/// How a global average pool's output is quantized (as its input: TFLite requires it).
+pub struct PoolOutput {
+    pub dtype: ElemType,
+    pub clamp: (i64, i64),
+}
+
+/// TFLite's integer global average pool over `n` NHWC images of `pixels x c` at
+/// `a_addr` into `[n, c]` at `c_addr`: per image, a GEMM whose weights are the
+/// image (`[pixels, c]`, row-major, weight zero point 0) and whose activation
+/// vector is all ones, so the array sums each channel's raw values; the store
+/// divides by the pixel count with TFLite's rounding ([`average_divisor`]).
+pub fn global_average_pool(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    [n, pixels, c]: [usize; 3],
+    out: &PoolOutput,
+    [a_addr, c_addr]: [u64; 2],
+) -> Result<(Vec<Program>, GemmTiling), String> {
+    let (lo, hi) = out.dtype.int_range().filter(|_| matches!(out.dtype, ElemType::I8 | ElemType::U8)).ok_or("8-bit")?;
+    let count = pixels as i64;
+    let divisor = average_divisor(count, (lo * count, hi * count))
+        .ok_or_else(|| format!("no fixed-point multiplier divides by {count} exactly"))?;
+    let params = vec![ParamLane::fixed(0, divisor); c];
+    let params_addr = consts.place(&encode_param_entries(cfg.array.cols as usize, &params));
+    let ones = consts.place(&vec![1u8; pixels]);
+    let out_type = if out.dtype == ElemType::U8 { OutType::U8 } else { OutType::I8 };
+    let clamp = (out.clamp.0 as i16, out.clamp.1 as i16);
+    let output = GemmOutput::Requant { params_addr, mode: RequantMode::Fixed, out_type, zero_point: 0, clamp };
+    let w = OperandQuant { zero: 0, unsigned: out.dtype == ElemType::U8 };
+    let mut programs = Vec::with_capacity(n);
+    let mut tiling = None;
+    for b in 0..n {
+        let spec = GemmSpec {
+            m: 1,
+            k: pixels,
+            n: c,
+            a_addr: ones,
+            b_addr: u32_offset(a_addr + (b * pixels * c) as u64)?,
+            c_addr: u32_offset(c_addr + (b * c) as u64)?,
+            a: OperandQuant::default(),
+            w,
+            output,
+        };
+        let (program, t) = lower_gemm_with(cfg, &spec, WeightLayout::RowMajor).map_err(|e| e.to_string())?;
+        programs.push(program);
+        tiling = Some(t);
+    }
+    Ok((programs, tiling.ok_or("no images")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_average_divisor_rounds_like_tflite() {
+        for count in [1, 2, 4, 9, 25, 49, 64, 125, 144] {
+            let m = average_divisor(count, (-128 * count, 127 * count)).unwrap_or_else(|| panic!("count {count}"));
+            // Hand-checked ties: count/2 rounds up, -count/2 down.
+            if count % 2 == 0 {
+                let half = count / 2;
+                assert_eq!(multiply_by_quantized_multiplier(half as i32, m.multiplier, m.shift), 1);
+                assert_eq!(multiply_by_quantized_multiplier(-half as i32, m.multiplier, m.shift), -1);
+            }
+        }
+    }
+}

@@ -1,0 +1,793 @@
+//! Whole-model compilation: a lowered [`Program`] becomes accelerator *segments*,
+//! each one instruction stream that runs many operations back to back with their
+//! activations in DDR, and host steps only where an operation has no accelerator
+//! form (graph-boundary (de)quantization, softmax, depthwise convolutions, ...).
+//!
+//! - Every value a segment reads or writes gets a slot in the activation arena,
+//!   assigned by liveness ([`arena`]); reshapes and flattens of such values are
+//!   aliases of their input's slot and cost nothing.
+//! - Activations stay in the layout the next layer's LOAD wants: NHWC rows for
+//!   convolutions and GEMMs. ONNX's NCHW values are stored channels-last
+//!   ([`layout::Layout::ChannelsLast`]); a dense layer after a `Flatten` of one
+//!   gets its weight rows permuted instead of the activations transposed.
+//! - Each operation is lowered on its own (the tiler and cost model of a single
+//!   layer) at its slots' offsets, and the layer programs are joined with barriers
+//!   ([`stream`]).
+//! - The DDR image: the arena first, then weights, parameters and other constants,
+//!   then the segments' instruction streams. The runtime writes the constants once
+//!   per session; an inference writes only the inputs and reads only the outputs.
+
+pub mod arena;
+mod layers;
+pub mod layout;
+pub mod stream;
+
+pub use layers::average_divisor;
+pub use layout::Layout;
+
+use crate::cost::CostModel;
+use crate::engine::Engine;
+use crate::gemm_bundle::a_slack;
+use crate::image::ImageBuilder;
+use crate::plan::{plan, OpPlan};
+use crate::program::{HostArith, HostOp, LayerOutput, Op, OpKind, Program};
+use crate::tensor::ElemType;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::INSTR_BYTES;
+
+/// A value's place in DDR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Slot {
+    /// Byte offset from `DRAM_BASE`.
+    pub offset: u64,
+    /// Bytes reserved (the value, and slack an engine may read past it).
+    pub bytes: u64,
+    /// `I8`, `U8` or `I32`.
+    pub dtype: ElemType,
+    /// The value's logical shape at the compiled batch.
+    pub shape: Vec<usize>,
+    pub layout: Layout,
+}
+
+impl Slot {
+    /// Bytes of the value itself.
+    pub fn value_bytes(&self) -> u64 {
+        let elements: usize = self.shape.iter().product();
+        (elements * if self.dtype == ElemType::I32 { 4 } else { 1 }) as u64
+    }
+}
+
+/// One step of an inference, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Step {
+    /// Program operation `op` on the host.
+    Host { op: usize },
+    /// Accelerator segment `index`.
+    Segment { index: usize },
+    /// The patch matrix of convolution `op`'s input, built on the host into the
+    /// value `patches` (the convolution runs as a GEMM over it).
+    Im2col { op: usize, patches: String },
+    /// Accelerator layer `op`'s raw int32 outputs corrected on the host for weight
+    /// zero points that differ per column, from the layer's activations `a`.
+    ZeroPoints { op: usize, a: String },
+}
+
+/// How an accelerator operation was lowered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// The program operation.
+    pub op: usize,
+    /// `M x K x N` of each GEMM and how many there are.
+    pub gemm: [usize; 3],
+    pub gemms: usize,
+    /// `dense`, `2:4`, `sparse`...
+    pub engine: String,
+    /// `implicit im2col`, `host im2col`, `global average pool`...
+    pub lowering: String,
+    /// (m rows, n blocks, k blocks) of the tiling.
+    pub tiling: [usize; 3],
+    pub instructions: usize,
+    /// The cost model's cycles for the layer's programs run on their own.
+    pub predicted: u64,
+    /// Every alternative the cost model weighed, with its cycles.
+    pub considered: Vec<(String, u64)>,
+}
+
+impl LayerInfo {
+    pub fn macs(&self) -> u64 {
+        (self.gemm.iter().product::<usize>() * self.gemms) as u64
+    }
+}
+
+/// One instruction stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub program_offset: u64,
+    pub program_len: u32,
+    /// The program operations it runs (aliases included), in order.
+    pub ops: Vec<usize>,
+    /// Values it reads that earlier steps produced (or the graph inputs).
+    pub reads: Vec<String>,
+    /// Values it writes that later steps or the graph outputs read.
+    pub writes: Vec<String>,
+    pub layers: Vec<LayerInfo>,
+    /// The cost model's cycles for the whole stream.
+    pub predicted: u64,
+    /// Predicted busy cycles of the load, compute and store units.
+    pub busy: [u64; 3],
+}
+
+/// DDR bytes by purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Footprint {
+    /// Weights, requantization parameters and other constants.
+    pub constants: u64,
+    /// The activation arena: the most bytes alive at once.
+    pub activations: u64,
+    /// Every segment's instructions.
+    pub instructions: u64,
+    /// Activation bytes if nothing were shared (for comparison).
+    pub activations_unshared: u64,
+}
+
+/// Why an operation runs on the host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostReason {
+    pub op: usize,
+    pub reason: String,
+}
+
+/// What compiling changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompileOptions {
+    /// One segment per accelerator operation (to measure each layer's cycles on
+    /// its own) instead of one per run of consecutive accelerator operations.
+    pub segment_per_layer: bool,
+}
+
+/// A model compiled for a config and a batch size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompiledModel {
+    pub config: AccelConfig,
+    /// Samples per inference run (the first dimension of every input).
+    pub batch: usize,
+    /// The lowered operations (after fusing activations into their producers).
+    pub program: Program,
+    /// DDR offset of `image`; below it lies the activation arena.
+    pub image_offset: u64,
+    /// Constants and instruction streams, written once per session.
+    #[serde(skip)]
+    pub image: Vec<u8>,
+    /// Bytes of the DDR window the model needs.
+    pub dram_bytes: u64,
+    /// Values in DDR.
+    pub slots: BTreeMap<String, Slot>,
+    pub steps: Vec<Step>,
+    pub segments: Vec<Segment>,
+    /// Operations that run on the host, and why.
+    pub host: Vec<HostReason>,
+    pub footprint: Footprint,
+    /// Every operation's output shape.
+    pub out_shapes: Vec<Vec<usize>>,
+}
+
+/// Where an operation runs.
+#[derive(Debug, Clone, PartialEq)]
+enum Place {
+    /// Instructions on the accelerator.
+    Accel,
+    /// No instructions: its output is its input's slot, read with another shape.
+    Alias,
+    Host(String),
+}
+
+impl CompiledModel {
+    /// Every accelerator layer, in order.
+    pub fn layers(&self) -> impl Iterator<Item = &LayerInfo> {
+        self.segments.iter().flat_map(|s| &s.layers)
+    }
+
+    /// The segment that runs operation `op`, if one does.
+    pub fn segment_of(&self, op: usize) -> Option<usize> {
+        self.segments.iter().position(|s| s.ops.contains(&op))
+    }
+
+    /// The cost model's cycles per run of the whole model (every segment).
+    pub fn predicted_cycles(&self) -> u64 {
+        self.segments.iter().map(|s| s.predicted).sum()
+    }
+
+    /// Checks that a model read from a file is consistent: every step, segment and
+    /// slot refers to something that exists and lies inside the DDR window, and
+    /// activations do not overlap the constants.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(problem) = self.config.problems().first() {
+            return Err(format!("config: {problem}"));
+        }
+        let ops = self.program.ops.len();
+        let image_end = self.image_offset.checked_add(self.image.len() as u64).ok_or("the image overflows")?;
+        if self.batch == 0 || image_end > self.dram_bytes || self.out_shapes.len() != ops {
+            return Err("the image, batch or shapes do not match the manifest".into());
+        }
+        for (name, slot) in &self.slots {
+            let end = slot.offset.checked_add(slot.bytes);
+            if end.is_none_or(|e| e > self.image_offset) || slot.value_bytes() > slot.bytes {
+                return Err(format!("value `{name}`: its slot overlaps the constants or is too small"));
+            }
+        }
+        for (i, seg) in self.segments.iter().enumerate() {
+            let bytes = u64::from(seg.program_len) * INSTR_BYTES as u64;
+            let inside = seg.program_offset >= self.image_offset
+                && seg.program_offset.checked_add(bytes).is_some_and(|e| e <= image_end);
+            let known = |names: &[String]| names.iter().all(|n| self.slots.contains_key(n));
+            if !inside || seg.ops.iter().any(|&o| o >= ops) || !known(&seg.reads) || !known(&seg.writes) {
+                return Err(format!("segment {i} refers to instructions, operations or values that do not exist"));
+            }
+        }
+        for step in &self.steps {
+            let ok = match step {
+                Step::Host { op } => *op < ops,
+                Step::Segment { index } => *index < self.segments.len(),
+                Step::Im2col { op, patches } => *op < ops && self.slots.contains_key(patches),
+                Step::ZeroPoints { op, a } => *op < ops && self.slots.contains_key(a),
+            };
+            if !ok {
+                return Err(format!("step {step:?} refers to something that does not exist"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Compiles `program` for `cfg` at `batch` samples per run.
+pub fn compile(
+    cfg: &AccelConfig,
+    program: Program,
+    batch: usize,
+    options: CompileOptions,
+) -> Result<CompiledModel, String> {
+    let program = fuse_activations(program);
+    let plans = plan(cfg, &program, batch)?;
+    let mut shapes: HashMap<String, Vec<usize>> = HashMap::new();
+    for input in &program.inputs {
+        shapes.insert(input.name.clone(), input.with_batch(batch)?);
+    }
+    for (op, p) in program.ops.iter().zip(&plans) {
+        shapes.insert(op.output.clone(), p.out_shape.clone());
+    }
+    let layouts = assign_layouts(&program, &shapes);
+    let places: Vec<Place> = program.ops.iter().map(|op| place_of(op, &layouts, &shapes)).collect();
+    let mut builder = Builder::new(cfg, &program, &plans, shapes, layouts);
+    builder.find_host_im2col();
+    let groups = builder.group_segments(&places, options);
+    builder.plan_steps(&groups);
+    builder.allocate()?;
+    builder.lower(&groups)?;
+    Ok(builder.finish(batch, places))
+}
+
+/// Folds a ReLU on integers into the accelerator layer whose output it reads (and
+/// nothing else does): ReLU of a quantized value is `max(q, zero point)`, a clamp.
+fn fuse_activations(mut program: Program) -> Program {
+    let uses = |p: &Program, name: &str| {
+        p.ops.iter().filter(|o| o.inputs.iter().any(|i| i == name)).count()
+            + p.outputs.iter().filter(|o| *o == name).count()
+    };
+    let mut i = 0;
+    while i < program.ops.len() {
+        let op = &program.ops[i];
+        let relu = match &op.kind {
+            OpKind::Host { op: HostOp::Relu, arith: HostArith::Integer { clamp: None } } => true,
+            OpKind::Host { op: HostOp::Relu, arith: HostArith::Requant { inputs, out } } => inputs.first() == Some(out),
+            _ => false,
+        };
+        let producer = program.ops.iter().position(|p| relu && p.output == op.inputs[0]);
+        let fusable = producer.filter(|&p| {
+            uses(&program, &program.ops[p].output) == 1
+                && matches!(program.ops[p].kind.layer().map(|l| &l.output), Some(LayerOutput::Requant { .. }))
+        });
+        let Some(p) = fusable else {
+            i += 1;
+            continue;
+        };
+        let (relu_out, relu_node) = (op.output.clone(), op.node.clone());
+        let producer = &mut program.ops[p];
+        if let OpKind::Gemm(layer) | OpKind::Conv { layer, .. } = &mut producer.kind {
+            if let LayerOutput::Requant { out, clamp, .. } = &mut layer.output {
+                clamp.0 = clamp.0.max(out.zero);
+            }
+        }
+        producer.output = relu_out;
+        producer.source = format!("{} + Relu ({relu_node})", producer.source);
+        program.ops.remove(i);
+    }
+    program
+}
+
+/// Whether `op` only reshapes its input: Reshape or Flatten on integers, or between
+/// a dequantization and a quantization with the same parameters (which give back
+/// every integer exactly: `rint((q - z) * s / s) = q - z` in float32).
+fn is_reshape(op: &Op) -> bool {
+    match &op.kind {
+        OpKind::Host { op: HostOp::Reshape { .. } | HostOp::Flatten { .. }, arith } => match arith {
+            HostArith::Integer { clamp: None } => true,
+            HostArith::Requant { inputs, out } => inputs.len() == 1 && inputs[0] == *out,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The layout of every value: channels-last for the 4-D values an NCHW
+/// convolution reads or writes and for the flattenings of those; plain otherwise.
+fn assign_layouts(program: &Program, shapes: &HashMap<String, Vec<usize>>) -> HashMap<String, Layout> {
+    let mut layouts: HashMap<String, Layout> = HashMap::new();
+    for op in &program.ops {
+        let OpKind::Conv { geometry, .. } = &op.kind else { continue };
+        if geometry.window.channels_last {
+            continue;
+        }
+        for name in [&op.inputs[0], &op.output] {
+            if let Some(&[_, c, h, w]) = shapes.get(name).map(Vec::as_slice) {
+                layouts.insert(name.clone(), Layout::ChannelsLast { c, h, w });
+            }
+        }
+    }
+    // A flattening of a channels-last value to [n, c * h * w] keeps its order.
+    for op in program.ops.iter().filter(|op| is_reshape(op)) {
+        let (Some(&l @ Layout::ChannelsLast { c, h, w }), Some(out)) =
+            (layouts.get(&op.inputs[0]), shapes.get(&op.output))
+        else {
+            continue;
+        };
+        if out.len() == 2 && out[1] == c * h * w {
+            layouts.insert(op.output.clone(), l);
+        }
+    }
+    layouts
+}
+
+fn layout_of(layouts: &HashMap<String, Layout>, name: &str) -> Layout {
+    layouts.get(name).copied().unwrap_or(Layout::Plain)
+}
+
+/// Where `op` runs.
+fn place_of(op: &Op, layouts: &HashMap<String, Layout>, shapes: &HashMap<String, Vec<usize>>) -> Place {
+    match &op.kind {
+        OpKind::Gemm(_) | OpKind::Conv { .. } => Place::Accel,
+        _ if is_reshape(op) => {
+            let (from, to) = (layout_of(layouts, &op.inputs[0]), layout_of(layouts, &op.output));
+            if from == to {
+                Place::Alias
+            } else {
+                Place::Host("reorders a channels-last value".into())
+            }
+        }
+        OpKind::Host { op: HostOp::AvgPool(w), arith: HostArith::Integer { .. } } => {
+            let global = shapes.get(&op.inputs[0]).and_then(|s| w.dims(s).ok()).is_some_and(|[_, _, h, wd]| {
+                w.kernel == [h, wd] && w.pads == [0; 4] && w.channels_last && w.dilations == [1, 1]
+            });
+            if global {
+                Place::Accel
+            } else {
+                Place::Host(
+                    "average pooling over windows smaller than the image has no accelerator lowering yet".into(),
+                )
+            }
+        }
+        OpKind::Host { op: HostOp::Add, .. } => Place::Host("element-wise ADD has no accelerator lowering yet".into()),
+        OpKind::Host { op: HostOp::MaxPool(_), .. } => {
+            Place::Host("max pooling has no accelerator lowering yet".into())
+        }
+        OpKind::Host { op: HostOp::Relu, .. } => {
+            Place::Host("ReLU of a value that is not only an accelerator layer's output".into())
+        }
+        OpKind::Host { .. } => Place::Host("reshape with requantization".into()),
+        OpKind::Depthwise(_) => Place::Host("depthwise convolution has no accelerator lowering yet (issue #19)".into()),
+        OpKind::Quantize(_) | OpKind::TfliteQuantize(_) => Place::Host("quantizes a float input".into()),
+        OpKind::Dequantize(_) | OpKind::TfliteDequantize(_) => Place::Host("dequantizes to a float output".into()),
+        OpKind::TfliteSoftmax { .. } => Place::Host("softmax (float exponentials)".into()),
+    }
+}
+
+/// The state of one compilation.
+struct Builder<'a> {
+    cfg: &'a AccelConfig,
+    program: &'a Program,
+    plans: &'a [OpPlan],
+    /// Every value's shape (patch matrices included).
+    shapes: HashMap<String, Vec<usize>>,
+    layouts: HashMap<String, Layout>,
+    steps: Vec<Step>,
+    /// Values that need a slot: extra bytes after them, and their lifetime (first
+    /// and last operation index; the graph inputs start at -1).
+    needs: BTreeMap<String, (u64, (i64, i64))>,
+    /// Alias outputs and the value whose slot they share.
+    alias_of: HashMap<String, String>,
+    slots: BTreeMap<String, Slot>,
+    arena: u64,
+    unshared: u64,
+    consts: ImageBuilder,
+    segments: Vec<Segment>,
+    /// The host im2col value of a convolution, by operation.
+    patches: HashMap<usize, String>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(
+        cfg: &'a AccelConfig,
+        program: &'a Program,
+        plans: &'a [OpPlan],
+        shapes: HashMap<String, Vec<usize>>,
+        layouts: HashMap<String, Layout>,
+    ) -> Self {
+        Builder {
+            cfg,
+            program,
+            plans,
+            shapes,
+            layouts,
+            steps: Vec::new(),
+            needs: BTreeMap::new(),
+            alias_of: HashMap::new(),
+            slots: BTreeMap::new(),
+            arena: 0,
+            unshared: 0,
+            consts: ImageBuilder::new(),
+            segments: Vec::new(),
+            patches: HashMap::new(),
+        }
+    }
+
+    /// The convolutions that need their patch matrix built on the host: those whose
+    /// image does not fit the input buffer for implicit im2col (or whose weight zero
+    /// points differ per column).
+    fn find_host_im2col(&mut self) {
+        for (i, op) in self.program.ops.iter().enumerate() {
+            if !matches!(op.kind, OpKind::Conv { .. }) {
+                continue;
+            }
+            if self.plans[i].layer.as_ref().is_some_and(|p| p.implicit) || self.implicit_fits(i) {
+                continue;
+            }
+            let patches = format!("{}/patches", op.output);
+            let [m, k, _] = self.plans[i].layer.as_ref().map_or([0; 3], |p| p.gemm);
+            self.shapes.insert(patches.clone(), vec![m, k]);
+            self.patches.insert(i, patches);
+        }
+    }
+
+    /// Whether convolution `op` can run as implicit im2col (its image fits).
+    fn implicit_fits(&self, op: usize) -> bool {
+        let OpKind::Conv { geometry, layer } = &self.program.ops[op].kind else { return false };
+        if layer.w_zero_columns.is_some() || layer.batches != 1 {
+            return false;
+        }
+        let Some(shape) = self.shapes.get(&self.program.ops[op].inputs[0]) else { return false };
+        let Some([n, _, h, w]) = geometry.dims(shape) else { return false };
+        let mut scratch = ImageBuilder::new();
+        layers::conv_implicit(self.cfg, &mut scratch, geometry, layer, 0, [n, h, w], [0, 0]).is_ok()
+    }
+
+    /// Whether accelerator op `i` needs a host correction of its outputs.
+    fn needs_zero_fix(&self, i: usize) -> bool {
+        self.program.ops[i].kind.layer().is_some_and(|l| l.w_zero_columns.is_some())
+    }
+
+    /// The value accelerator op `i` reads: its input, or its host-built patch matrix.
+    fn input_of(&self, i: usize) -> String {
+        self.patches.get(&i).cloned().unwrap_or_else(|| self.program.ops[i].inputs[0].clone())
+    }
+
+    /// Runs of operations that form one segment each: consecutive accelerator
+    /// operations and reshapes (a reshape between host steps runs on the host). A
+    /// convolution over a host-built patch matrix starts a run; a layer whose
+    /// outputs the host corrects ends one.
+    fn group_segments(&self, places: &[Place], options: CompileOptions) -> Vec<Vec<usize>> {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut open = false;
+        for (i, place) in places.iter().enumerate() {
+            match place {
+                Place::Accel => {
+                    if !open || options.segment_per_layer || self.patches.contains_key(&i) {
+                        groups.push(Vec::new());
+                    }
+                    groups.last_mut().expect("a group is open").push(i);
+                    open = !self.needs_zero_fix(i);
+                }
+                Place::Alias if open => groups.last_mut().expect("a group is open").push(i),
+                // A reshape that leads into accelerator operations opens their segment.
+                Place::Alias if places[i..].iter().find(|p| **p != Place::Alias) == Some(&Place::Accel) => {
+                    groups.push(vec![i]);
+                    open = true;
+                }
+                Place::Alias | Place::Host(_) => open = false,
+            }
+        }
+        groups
+    }
+
+    /// Records that op `at` needs value `name` in DDR (with `slack` bytes after it).
+    fn need(&mut self, name: &str, at: i64, slack: u64) {
+        let start = if self.program.inputs.iter().any(|i| i.name == name) { -1 } else { at };
+        let entry = self.needs.entry(name.to_string()).or_insert((0, (start, at)));
+        entry.0 = entry.0.max(slack);
+        entry.1 = (entry.1 .0.min(start), entry.1 .1.max(at));
+    }
+
+    /// The steps, and which values need DDR slots for how long.
+    fn plan_steps(&mut self, groups: &[Vec<usize>]) {
+        let group_of: HashMap<usize, usize> =
+            groups.iter().enumerate().flat_map(|(g, ops)| ops.iter().map(move |&o| (o, g))).collect();
+        for (i, op) in self.program.ops.iter().enumerate() {
+            let at = i as i64;
+            let Some(&g) = group_of.get(&i) else {
+                self.steps.push(Step::Host { op: i });
+                continue;
+            };
+            let first = groups[g][0];
+            if i == first {
+                if let Some(patches) = self.patches.get(&i) {
+                    self.steps.push(Step::Im2col { op: i, patches: patches.clone() });
+                }
+                self.steps.push(Step::Segment { index: g });
+            }
+            let input = self.input_of(i);
+            // A value the segment did not produce is written before it starts.
+            let produced_here = groups[g].iter().take_while(|&&o| o < i).any(|&o| self.program.ops[o].output == input);
+            if !produced_here {
+                self.need(&input, first as i64, 0);
+            }
+            let slack = self.input_slack(i);
+            self.need(&input, at, slack);
+            self.need(&op.output, at, 0);
+            if is_reshape(op) {
+                self.alias_of.insert(op.output.clone(), op.inputs[0].clone());
+            }
+            if self.needs_zero_fix(i) {
+                self.steps.push(Step::ZeroPoints { op: i, a: input });
+            }
+        }
+        // Values read later by host steps, or the graph outputs, keep their bytes.
+        let end = self.program.ops.len() as i64;
+        let reads =
+            self.program.ops.iter().enumerate().flat_map(|(i, op)| op.inputs.iter().map(move |n| (n, i as i64)));
+        let outputs = self.program.outputs.iter().map(|n| (n, end));
+        for (name, at) in reads.chain(outputs) {
+            if let Some(e) = self.needs.get_mut(name) {
+                e.1 .1 = e.1 .1.max(at);
+            }
+        }
+    }
+
+    /// Bytes the lowering of op `i` may read past its input.
+    fn input_slack(&self, i: usize) -> u64 {
+        let (Some(plan), Some(layer)) = (&self.plans[i].layer, self.program.ops[i].kind.layer()) else { return 0 };
+        let reads_rows = matches!(self.program.ops[i].kind, OpKind::Gemm(_)) || self.patches.contains_key(&i);
+        if reads_rows {
+            a_slack(self.cfg, plan.engine, layer.k) as u64
+        } else {
+            0
+        }
+    }
+
+    /// The value whose slot `name` uses (itself unless it is an alias).
+    fn root(&self, name: &str) -> String {
+        let mut name = name.to_string();
+        while let Some(next) = self.alias_of.get(&name) {
+            name = next.clone();
+        }
+        name
+    }
+
+    /// Assigns every value that lives in DDR its slot (aliases share their root's).
+    fn allocate(&mut self) -> Result<(), String> {
+        let names: Vec<String> = self.needs.keys().cloned().collect();
+        let mut roots: BTreeMap<String, (u64, (i64, i64))> = BTreeMap::new();
+        for name in &names {
+            let (slack, live) = self.needs[name];
+            let root = self.root(name);
+            let bytes = self.bytes_of(name)? + slack;
+            let e = roots.entry(root).or_insert((bytes, live));
+            e.0 = e.0.max(bytes);
+            e.1 = (e.1 .0.min(live.0), e.1 .1.max(live.1));
+        }
+        let requests: Vec<arena::Request> =
+            roots.values().map(|&(bytes, live)| arena::Request { bytes, live }).collect();
+        let (offsets, size) = arena::allocate(&requests);
+        self.arena = size;
+        self.unshared = requests.iter().map(|r| r.bytes.next_multiple_of(arena::ALIGN)).sum();
+        let placed: HashMap<&String, (u64, u64)> =
+            roots.iter().zip(&offsets).map(|((name, (bytes, _)), &o)| (name, (o, *bytes))).collect();
+        for name in &names {
+            let (offset, bytes) = placed[&self.root(name)];
+            let shape = self.shapes.get(name).cloned().ok_or_else(|| format!("value `{name}` has no shape"))?;
+            let slot =
+                Slot { offset, bytes, dtype: self.dtype_of(name)?, shape, layout: layout_of(&self.layouts, name) };
+            self.slots.insert(name.clone(), slot);
+        }
+        // Constants and instructions go above the arena.
+        self.consts = ImageBuilder::at(size.next_multiple_of(arena::ALIGN) as usize);
+        Ok(())
+    }
+
+    fn dtype_of(&self, name: &str) -> Result<ElemType, String> {
+        if let Some(op) = self.program.ops.iter().find(|o| o.output == name) {
+            return Ok(op.out_type);
+        }
+        if let Some(input) = self.program.inputs.iter().find(|i| i.name == name) {
+            return Ok(input.dtype);
+        }
+        if let Some((&op, _)) = self.patches.iter().find(|(_, p)| *p == name) {
+            return self.program.ops[op]
+                .kind
+                .layer()
+                .map(|l| l.a_type)
+                .ok_or("a patch matrix belongs to a layer".into());
+        }
+        Err(format!("value `{name}` has no type"))
+    }
+
+    fn bytes_of(&self, name: &str) -> Result<u64, String> {
+        let elements: usize =
+            self.shapes.get(name).ok_or_else(|| format!("value `{name}` has no shape"))?.iter().product();
+        match self.dtype_of(name)? {
+            ElemType::I8 | ElemType::U8 => Ok(elements as u64),
+            ElemType::I32 => Ok(4 * elements as u64),
+            other => Err(format!("value `{name}` is {other}; the accelerator reads and writes int8, uint8 and int32")),
+        }
+    }
+
+    fn slot(&self, name: &str) -> Result<Slot, String> {
+        self.slots.get(name).cloned().ok_or_else(|| format!("value `{name}` has no DDR slot"))
+    }
+
+    /// Lowers every segment and places its instruction stream.
+    fn lower(&mut self, groups: &[Vec<usize>]) -> Result<(), String> {
+        let model = CostModel::new(self.cfg);
+        let mut streams = Vec::with_capacity(groups.len());
+        for ops in groups {
+            let mut stream = stream::Stream::new();
+            let mut layers = Vec::new();
+            for &i in ops.iter().filter(|&&i| !is_reshape(&self.program.ops[i])) {
+                let op = &self.program.ops[i];
+                let context = |e: String| format!("node `{}` ({}): {e}", op.node, op.source);
+                let (code, info) = self.lower_op(i, &model).map_err(context)?;
+                for p in &code {
+                    stream.push_layer(p);
+                }
+                layers.push(info);
+            }
+            let program = stream.finish();
+            let predicted = model.predict(&program)?;
+            streams.push((program, layers, predicted));
+        }
+        for ((program, layers, predicted), ops) in streams.into_iter().zip(groups) {
+            let (reads, writes) = self.transfers(ops);
+            let program_offset = u64::from(self.consts.place(&program.encode()));
+            self.segments.push(Segment {
+                program_offset,
+                program_len: program.len() as u32,
+                ops: ops.clone(),
+                reads,
+                writes,
+                layers,
+                predicted: predicted.cycles,
+                busy: predicted.busy,
+            });
+        }
+        Ok(())
+    }
+
+    /// The values a segment running `ops` reads from earlier steps, and those it
+    /// writes that later steps (or the graph outputs) read.
+    fn transfers(&self, ops: &[usize]) -> (Vec<String>, Vec<String>) {
+        let last = *ops.last().expect("a segment has operations");
+        let produced = |name: &String| ops.iter().any(|&o| self.program.ops[o].output == *name);
+        let mut reads: Vec<String> = Vec::new();
+        let mut writes = Vec::new();
+        for &o in ops {
+            let input = self.input_of(o);
+            if !produced(&input) && !reads.contains(&input) {
+                reads.push(input);
+            }
+            let output = &self.program.ops[o].output;
+            let later = self.program.outputs.contains(output)
+                || self.program.ops[last + 1..].iter().any(|op| op.inputs.contains(output))
+                || self.needs_zero_fix(o);
+            if later {
+                writes.push(output.clone());
+            }
+        }
+        (reads, writes)
+    }
+
+    /// The instructions of accelerator operation `i` and what they are.
+    fn lower_op(&mut self, i: usize, model: &CostModel) -> Result<(Vec<tessera_isa::isa::Program>, LayerInfo), String> {
+        let op = &self.program.ops[i];
+        let plan = self.plans[i].layer.as_ref();
+        let out = self.slot(&op.output)?;
+        let x = self.slot(&self.input_of(i))?;
+        let at = [x.offset, out.offset];
+        let (programs, tiling, engine, lowering, gemm, gemms) = match (&op.kind, plan) {
+            (OpKind::Gemm(layer), Some(plan)) => {
+                let features = x.layout.feature_order(layer.k).ok_or_else(|| {
+                    format!("its input is stored channels-last in a shape it cannot multiply ({:?})", x.shape)
+                })?;
+                let rows = plan.gemm[0] * plan.gemms;
+                let (p, t) = layers::gemm(self.cfg, &mut self.consts, layer, plan.engine, rows, &features, at)?;
+                (p, t, plan.engine, String::new(), plan.gemm, plan.gemms)
+            }
+            (OpKind::Conv { geometry, layer }, Some(plan)) if self.patches.contains_key(&i) => {
+                let features: Vec<usize> = (0..layer.k).collect();
+                let tap_major = geometry.tap_major(layer);
+                let (p, t) =
+                    layers::gemm(self.cfg, &mut self.consts, &tap_major, plan.engine, plan.gemm[0], &features, at)?;
+                (p, t, plan.engine, "host im2col".to_string(), plan.gemm, 1)
+            }
+            (OpKind::Conv { geometry, layer }, Some(plan)) => {
+                let [n, _, h, w] = geometry.dims(&x.shape).ok_or_else(|| format!("input {:?} is not 4-D", x.shape))?;
+                let nm = if plan.implicit { plan.engine.nm() } else { 0 };
+                let (p, t) = layers::conv_implicit(self.cfg, &mut self.consts, geometry, layer, nm, [n, h, w], at)?;
+                (vec![p], t, Engine::from_nm(nm), "implicit im2col".to_string(), plan.gemm, 1)
+            }
+            (OpKind::Host { op: HostOp::AvgPool(w), arith: HostArith::Integer { clamp } }, _) => {
+                let [n, c, h, wd] = w.dims(&x.shape).map_err(|e| e.to_string())?;
+                let range = x.dtype.int_range().ok_or("the input is not integer")?;
+                let out_q = layers::PoolOutput { dtype: x.dtype, clamp: clamp.unwrap_or(range) };
+                let (p, t) = layers::global_average_pool(self.cfg, &mut self.consts, [n, h * wd, c], &out_q, at)?;
+                (p, t, Engine::Dense, "global average pool".to_string(), [1, h * wd, c], n)
+            }
+            _ => return Err("has no accelerator lowering".into()),
+        };
+        let predicted = programs.iter().map(|p| model.predict(p).map(|x| x.cycles)).sum::<Result<u64, String>>()?;
+        let info = LayerInfo {
+            op: i,
+            gemm,
+            gemms,
+            engine: engine.to_string(),
+            lowering,
+            tiling: [tiling.m_tile, tiling.n_blocks_per_step, tiling.k_blocks_per_step],
+            instructions: programs.iter().map(|p| p.len()).sum(),
+            predicted,
+            considered: plan.map_or_else(Vec::new, |p| p.considered.clone()),
+        };
+        Ok((programs, info))
+    }
+
+    fn finish(self, batch: usize, places: Vec<Place>) -> CompiledModel {
+        let image_offset = self.consts.base() as u64;
+        let end = self.consts.end() as u64;
+        let image = self.consts.into_bytes();
+        let instructions: u64 = self.segments.iter().map(|s| u64::from(s.program_len) * INSTR_BYTES as u64).sum();
+        let host = places
+            .into_iter()
+            .enumerate()
+            .filter_map(|(op, p)| match p {
+                Place::Host(reason) => Some(HostReason { op, reason }),
+                _ => None,
+            })
+            .collect();
+        CompiledModel {
+            config: self.cfg.clone(),
+            batch,
+            program: self.program.clone(),
+            image_offset,
+            dram_bytes: end.next_multiple_of(arena::ALIGN),
+            image,
+            slots: self.slots,
+            steps: self.steps,
+            segments: self.segments,
+            host,
+            footprint: Footprint {
+                constants: end - image_offset - instructions,
+                activations: self.arena,
+                instructions,
+                activations_unshared: self.unshared,
+            },
+            out_shapes: self.plans.iter().map(|p| p.out_shape.clone()).collect(),
+        }
+    }
+}
