@@ -66,7 +66,7 @@ pub struct GemmSpec {
 }
 
 /// The tile sizes the lowering chose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct GemmTiling {
     /// Rows of A (and C) per tile.
     pub m_tile: usize,
@@ -183,6 +183,8 @@ struct Blocks {
     nm: u8,
     /// The activations are images (implicit im2col), K blocks per kernel tap.
     image: Option<ImageGeometry>,
+    /// The weights stay in WBUF from this entry on (loaded by a preload program).
+    resident: Option<usize>,
 }
 
 impl Blocks {
@@ -222,7 +224,8 @@ fn choose_tiling(
             mem.ibuf_entries
         ));
     }
-    let w_tiles_per_half = half(mem.wbuf_entries) / b.tile;
+    // Resident weights take no room of the double-buffered halves.
+    let w_tiles_per_half = if b.resident.is_some() { b.k_blocks * b.n_blocks } else { half(mem.wbuf_entries) / b.tile };
     if w_tiles_per_half == 0 {
         return Err(format!("the weight buffer ({} entries) cannot hold two {}-entry tiles", mem.wbuf_entries, b.tile));
     }
@@ -342,7 +345,38 @@ pub fn lower_gemm_with(
     spec: &GemmSpec,
     layout: WeightLayout,
 ) -> Result<(Program, GemmTiling), LowerError> {
-    lower(cfg, spec, layout, None)
+    lower(cfg, spec, layout, None, None).map(|(p, t, _)| (p, t))
+}
+
+/// Lowers `spec` (a GEMM, or a convolution over `image`) with its weights resident
+/// in WBUF from entry `wbuf_base`: the program has no weight loads; the second
+/// program (without FINISH) loads them there once, before any run of the first.
+pub fn lower_resident(
+    cfg: &AccelConfig,
+    spec: &GemmSpec,
+    layout: WeightLayout,
+    image: Option<ImageGeometry>,
+    wbuf_base: usize,
+) -> Result<(Program, Program, GemmTiling), LowerError> {
+    lower(cfg, spec, layout, image, Some(wbuf_base)).map(|(p, t, pre)| (p, pre, t))
+}
+
+/// WBUF entries the weights of `spec` (a GEMM, or a convolution over `image`)
+/// occupy when resident.
+pub fn resident_entries(
+    cfg: &AccelConfig,
+    spec: &GemmSpec,
+    layout: WeightLayout,
+    image: Option<&ImageGeometry>,
+) -> usize {
+    let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
+    let nm = if let WeightLayout::Sparse(n) = layout { n } else { 0 };
+    let vector = tessera_isa::nm::ratio(nm) as usize;
+    let k_blocks = match image {
+        Some(g) => g.taps() * g.c.div_ceil(rows * vector),
+        None => spec.k.div_ceil(rows * vector),
+    };
+    k_blocks * spec.n.div_ceil(cols) * tessera_isa::nm::tile_entries(rows as u32, nm) as usize
 }
 
 /// Lowers a convolution as implicit im2col: `spec.a_addr` holds `spec.m / (oh * ow)`
@@ -355,7 +389,7 @@ pub fn lower_conv(
     image: &ImageGeometry,
     layout: WeightLayout,
 ) -> Result<(Program, GemmTiling), LowerError> {
-    lower(cfg, spec, layout, Some(*image))
+    lower(cfg, spec, layout, Some(*image), None).map(|(p, t, _)| (p, t))
 }
 
 fn lower(
@@ -363,7 +397,8 @@ fn lower(
     spec: &GemmSpec,
     layout: WeightLayout,
     image: Option<ImageGeometry>,
-) -> Result<(Program, GemmTiling), LowerError> {
+    resident: Option<usize>,
+) -> Result<(Program, GemmTiling, Program), LowerError> {
     let fail = |reason: String| LowerError::DoesNotFit { m: spec.m, k: spec.k, n: spec.n, reason };
     let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let bits = cfg.array.operand_bits as usize;
@@ -413,7 +448,7 @@ fn lower(
         None => spec.k.div_ceil(rows * vector),
     };
     let tile = tessera_isa::nm::tile_entries(rows as u32, nm) as usize;
-    let blocks = Blocks { rows, cols, k_blocks, n_blocks: spec.n.div_ceil(cols), tile, vector, nm, image };
+    let blocks = Blocks { rows, cols, k_blocks, n_blocks: spec.n.div_ceil(cols), tile, vector, nm, image, resident };
     // The buffers bound the tiles; among the tilings they allow (the largest column-
     // block groups and M tiles, then halves of each), the cost model picks: smaller
     // tiles let one tile's loads and STOREs overlap another's GEMMs. A candidate
@@ -442,9 +477,33 @@ fn lower(
         }
     }
     match best {
-        Some((_, program, t)) => Ok((program, t)),
+        Some((_, program, t)) => Ok((program, t, preload(cfg, spec, layout, blocks, t))),
         None => Err(fail(first_error.unwrap_or_else(|| "no tiling fits the buffers".into()))),
     }
+}
+
+/// The loads that put every weight tile where a resident layer's GEMMs read them
+/// (no FINISH); empty for streamed weights.
+fn preload(cfg: &AccelConfig, spec: &GemmSpec, layout: WeightLayout, blocks: Blocks, t: GemmTiling) -> Program {
+    if blocks.resident.is_none() {
+        return Program::default();
+    }
+    let bits = cfg.array.operand_bits as usize;
+    let out_bits = spec.output.out_type().bits() as usize;
+    let e = Emitter { cfg, spec, t, b: blocks, bits, out_bytes_per_elem_x2: out_bits / 4, layout };
+    let all = Step {
+        m0: 0,
+        m_rows: 0,
+        m_index: 0,
+        n_block0: 0,
+        n_blocks: blocks.n_blocks,
+        k_block0: 0,
+        k_blocks: blocks.k_blocks,
+        first_k: true,
+        last_k: true,
+        output: 0,
+    };
+    Program::new(e.weight_loads(&all, 0))
 }
 
 /// `top`, then its halves down to `bottom` (at most eight values).
@@ -715,8 +774,14 @@ impl Emitter<'_> {
             .collect()
     }
 
-    fn w_slot(&self, step: usize) -> usize {
-        (step % 2) * self.t.k_blocks_per_step * self.t.n_blocks_per_step * self.b.tile
+    /// Where step `s` (the program's step `index`) finds its weight tiles: one of
+    /// two alternating slots, or the layer's resident tiles (all K blocks of each
+    /// column block in turn).
+    fn w_slot(&self, s: &Step, index: usize) -> usize {
+        match self.b.resident {
+            Some(base) => base + s.n_block0 * self.b.k_blocks * self.b.tile,
+            None => (index % 2) * self.t.k_blocks_per_step * self.t.n_blocks_per_step * self.b.tile,
+        }
     }
 
     /// Output tiles alternate between the accumulator's two banks (the lower and
@@ -742,75 +807,86 @@ impl Emitter<'_> {
     }
 
     /// Load-queue work of step `index`: the A panel (first step of an M tile) and the
-    /// weights of the step. Pops the token of step `index - 2`'s GEMMs.
+    /// weights of the step (none when they are resident). Pops the token of step
+    /// `index - 2`'s GEMMs; an empty LOAD carries the tokens of a step with no loads.
     fn loads(&self, steps: &[Step], index: usize) -> Vec<Instr> {
-        let (s, spec, rows, cols) = (&steps[index], self.spec, self.b.rows, self.b.cols);
-        let mut group = Vec::new();
+        let s = &steps[index];
         let starts_m_tile = index == 0 || steps[index - 1].m_index != s.m_index;
+        let mut group = if starts_m_tile { self.a_loads(s) } else { Vec::new() };
+        if self.b.resident.is_none() {
+            group.extend(self.weight_loads(s, index));
+        }
+        if group.is_empty() {
+            group.push(Instr::Load(Load { mem: Mem::Ibuf, ..Load::default() }));
+        }
+        with_deps(group, |d| d.pop_next = index >= 2, |d| d.push_next = true)
+    }
+
+    /// The A panel of step `s`'s M tile.
+    fn a_loads(&self, s: &Step) -> Vec<Instr> {
         if let Some(g) = &self.b.image {
-            if starts_m_tile {
-                group.extend(self.image_loads(s, g));
+            return self.image_loads(s, g);
+        }
+        if self.b.nm != 0 {
+            return vec![self.sparse_a_load(s)];
+        }
+        let (spec, rows) = (self.spec, self.b.rows);
+        let (full, tail) = (spec.k / rows, spec.k % rows);
+        let base = Load {
+            mem: Mem::Ibuf,
+            dram_addr: u32_of(spec.a_addr as usize + self.op_bytes(s.m0 * spec.k)),
+            x_size: u16_of(s.m_rows),
+            x_stride: u32_of(self.op_bytes(spec.k)),
+            y_stride: u32_of(self.op_bytes(rows)),
+            pad_value: spec.a.pad_bits(self.cfg.array.operand_bits),
+            ..Default::default()
+        };
+        let mut group = Vec::new();
+        if full > 0 {
+            group.push(Instr::Load(Load {
+                sram_addr: u16_of(self.a_slot(s)),
+                y_size: u16_of(full),
+                lanes: rows as u8,
+                ..base
+            }));
+        }
+        if tail > 0 {
+            group.push(Instr::Load(Load {
+                sram_addr: u16_of(self.a_slot(s) + full * s.m_rows),
+                dram_addr: base.dram_addr + u32_of(self.op_bytes(full * rows)),
+                y_size: 1,
+                lanes: tail as u8,
+                ..base
+            }));
+        }
+        group
+    }
+
+    /// The weights of step `s` (step `index` of the program) into its WBUF slot.
+    fn weight_loads(&self, s: &Step, index: usize) -> Vec<Instr> {
+        let (spec, rows, cols) = (self.spec, self.b.rows, self.b.cols);
+        let mut group = Vec::new();
+        for j in 0..s.n_blocks {
+            let n0 = (s.n_block0 + j) * cols;
+            let sram = self.w_slot(s, index) + j * self.t.k_blocks_per_step * self.b.tile;
+            if self.b.nm != 0 {
+                group.push(self.sparse_weight_load(s, j, index));
+                continue;
             }
-            for j in 0..s.n_blocks {
-                if self.b.nm != 0 {
-                    group.push(self.sparse_weight_load(s, j, index));
-                    continue;
-                }
-                let n0 = (s.n_block0 + j) * cols;
-                let sram = self.w_slot(index) + j * self.t.k_blocks_per_step * rows;
+            if let Some(g) = &self.b.image {
                 if g.c.is_multiple_of(rows) {
                     // Whole channel blocks: the step's K blocks are consecutive rows of the
                     // column block, one LOAD.
                     group.push(self.image_weight_load(g, s.k_block0, s.k_blocks, n0, sram));
-                    continue;
+                } else {
+                    group.extend(
+                        (0..s.k_blocks).map(|kk| self.image_weight_load(g, s.k_block0 + kk, 1, n0, sram + kk * rows)),
+                    );
                 }
-                for kk in 0..s.k_blocks {
-                    group.push(self.image_weight_load(g, s.k_block0 + kk, 1, n0, sram + kk * rows));
-                }
+                continue;
             }
-            return with_deps(group, |d| d.pop_next = index >= 2, |d| d.push_next = true);
-        }
-        if self.b.nm != 0 {
-            if starts_m_tile {
-                group.push(self.sparse_a_load(s));
-            }
-            group.extend((0..s.n_blocks).map(|j| self.sparse_weight_load(s, j, index)));
-            return with_deps(group, |d| d.pop_next = index >= 2, |d| d.push_next = true);
-        }
-        if starts_m_tile {
-            let full = spec.k / rows;
-            let tail = spec.k % rows;
-            let base = Load {
-                mem: Mem::Ibuf,
-                dram_addr: u32_of(spec.a_addr as usize + self.op_bytes(s.m0 * spec.k)),
-                x_size: u16_of(s.m_rows),
-                x_stride: u32_of(self.op_bytes(spec.k)),
-                y_stride: u32_of(self.op_bytes(rows)),
-                pad_value: spec.a.pad_bits(self.cfg.array.operand_bits),
-                ..Default::default()
-            };
-            if full > 0 {
-                group.push(Instr::Load(Load {
-                    sram_addr: u16_of(self.a_slot(s)),
-                    y_size: u16_of(full),
-                    lanes: rows as u8,
-                    ..base
-                }));
-            }
-            if tail > 0 {
-                group.push(Instr::Load(Load {
-                    sram_addr: u16_of(self.a_slot(s) + full * s.m_rows),
-                    dram_addr: base.dram_addr + u32_of(self.op_bytes(full * rows)),
-                    y_size: 1,
-                    lanes: tail as u8,
-                    ..base
-                }));
-            }
-        }
-        let k0 = s.k_block0 * rows;
-        let k_rows = (spec.k - k0).min(s.k_blocks * rows);
-        for j in 0..s.n_blocks {
-            let n0 = (s.n_block0 + j) * cols;
+            let k0 = s.k_block0 * rows;
+            let k_rows = (spec.k - k0).min(s.k_blocks * rows);
             let width = (spec.n - n0).min(cols);
             // Byte offset of row k0 of this column block, and the distance between rows.
             let (offset, row_stride) = match self.layout {
@@ -821,7 +897,7 @@ impl Emitter<'_> {
             };
             group.push(Instr::Load(Load {
                 mem: Mem::Wbuf,
-                sram_addr: u16_of(self.w_slot(index) + j * self.t.k_blocks_per_step * rows),
+                sram_addr: u16_of(sram),
                 dram_addr: u32_of(spec.b_addr as usize + offset),
                 x_size: u16_of(k_rows),
                 x_stride: u32_of(row_stride),
@@ -832,7 +908,7 @@ impl Emitter<'_> {
                 ..Default::default()
             }));
         }
-        with_deps(group, |d| d.pop_next = index >= 2, |d| d.push_next = true)
+        group
     }
 
     /// The A panel of an M tile for N:4 tiles: row by row, each row `k_blocks * 4 / N`
@@ -858,7 +934,7 @@ impl Emitter<'_> {
         let first_tile = (s.n_block0 + j) * self.b.k_blocks + s.k_block0;
         Instr::Load(Load {
             mem: Mem::Wbuf,
-            sram_addr: u16_of(self.w_slot(index) + j * self.t.k_blocks_per_step * tile),
+            sram_addr: u16_of(self.w_slot(s, index) + j * self.t.k_blocks_per_step * tile),
             dram_addr: u32_of(self.spec.b_addr as usize + first_tile * tile * cols),
             x_size: u16_of(s.k_blocks * tile),
             x_stride: u32_of(cols),
@@ -891,7 +967,7 @@ impl Emitter<'_> {
         for j in 0..s.n_blocks {
             if let Some(g) = &self.b.image {
                 for kk in 0..s.k_blocks {
-                    let wbuf = self.w_slot(index) + (j * self.t.k_blocks_per_step + kk) * self.b.tile;
+                    let wbuf = self.w_slot(s, index) + (j * self.t.k_blocks_per_step + kk) * self.b.tile;
                     group.extend(self.image_gemms(s, g, j, kk, wbuf));
                 }
                 continue;
@@ -912,7 +988,7 @@ impl Emitter<'_> {
                     a_zero: spec.a.zero,
                     w_zero: spec.w.zero,
                     nm: self.b.nm,
-                    wbuf_addr: u16_of(self.w_slot(index) + (j * self.t.k_blocks_per_step + kb) * self.b.tile),
+                    wbuf_addr: u16_of(self.w_slot(s, index) + (j * self.t.k_blocks_per_step + kb) * self.b.tile),
                     ibuf_addr: u16_of(ibuf_addr),
                     acc_addr: u16_of(self.acc_slot(s) + j * s.m_rows),
                     loops: Loop2::flat(u16_of(s.m_rows)),

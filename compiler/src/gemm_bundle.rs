@@ -6,8 +6,8 @@
 use crate::engine::Engine;
 use crate::gemm::WeightLayout;
 use crate::gemm::{
-    blocked_order, lower_conv, lower_gemm_with, sparse_a_slack, GemmOutput, GemmSpec, GemmTiling, ImageGeometry,
-    LowerError, OperandQuant,
+    blocked_order, lower_conv, lower_gemm_with, lower_resident, sparse_a_slack, GemmOutput, GemmSpec, GemmTiling,
+    ImageGeometry, LowerError, OperandQuant,
 };
 use crate::image::ImageBuilder;
 use crate::program::{ConvGeometry, GemmLayer, LayerOutput};
@@ -74,8 +74,8 @@ pub fn gemm_bundle(
     let a_addr = image.tensor("a", Role::Input, a_dtype, &[m, k], ops.a);
     image.place(&vec![0; a_slack(cfg, ops.engine, k)]);
     let c_addr = image.output("c", output.dtype(), &[m, n]);
-    let (program, tiling) = gemm_at(cfg, ops, output, [a_addr, c_addr], &mut image)?;
-    Ok((image.finish(cfg, &program, description), tiling))
+    let code = gemm_at(cfg, ops, output, [a_addr, c_addr], &mut image, None)?;
+    Ok((image.finish(cfg, &code.program, description), code.tiling))
 }
 
 /// Bytes an engine's lowering may read past the end of A (which the weights there
@@ -89,16 +89,26 @@ pub fn a_slack(cfg: &AccelConfig, engine: Engine, k: usize) -> usize {
     }
 }
 
+/// A layer's program, the loads that make its weights resident (empty when they
+/// stream), and its tiling.
+pub struct LayerCode {
+    pub program: Program,
+    pub preload: Program,
+    pub tiling: GemmTiling,
+}
+
 /// Lowers the GEMM of `ops` (its `a` unused) whose A lives at DDR offset `a_addr`
 /// (with [`a_slack`] bytes after it) and whose C goes to `c_addr`; its weights and
-/// requantization parameters are placed in `consts`.
+/// requantization parameters are placed in `consts`. With `resident`, the weights
+/// stay in WBUF from that entry on (not for the sparse engine).
 pub fn gemm_at(
     cfg: &AccelConfig,
     ops: &GemmOperands,
     output: BundleOutput,
     [a_addr, c_addr]: [u32; 2],
     consts: &mut ImageBuilder,
-) -> Result<(Program, GemmTiling), LowerError> {
+    resident: Option<usize>,
+) -> Result<LayerCode, LowerError> {
     let (m, k, n) = (ops.m, ops.k, ops.n);
     if ops.engine == Engine::Sparse {
         let requant = matches!(output, BundleOutput::Requant { .. });
@@ -107,13 +117,30 @@ pub fn gemm_at(
         let output = place_output(cfg, consts, output);
         let spec = spmv::SpmvSpec { m, k, n, a_addr, w_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
         let program = spmv::lower_spmv(cfg, &spec, &weights);
-        return Ok((program, weights.tiling(m, cfg.array.rows as usize)));
+        let tiling = weights.tiling(m, cfg.array.rows as usize);
+        return Ok(LayerCode { program, preload: Program::default(), tiling });
     }
     let (weights, layout) = weight_layout(cfg, ops.w, [m, k, n], ops.w_quant.zero, ops.engine.nm())?;
     let b_addr = consts.place(&weights);
     let output = place_output(cfg, consts, output);
     let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
-    lower_gemm_with(cfg, &spec, layout)
+    lower_placed(cfg, &spec, layout, None, resident)
+}
+
+/// [`lower_gemm_with`] or [`lower_conv`], with resident weights or not.
+fn lower_placed(
+    cfg: &AccelConfig,
+    spec: &GemmSpec,
+    layout: WeightLayout,
+    image: Option<ImageGeometry>,
+    resident: Option<usize>,
+) -> Result<LayerCode, LowerError> {
+    let (program, preload, tiling) = match (resident, image) {
+        (Some(base), image) => lower_resident(cfg, spec, layout, image, base)?,
+        (None, Some(g)) => lower_conv(cfg, spec, &g, layout).map(|(p, t)| (p, Program::default(), t))?,
+        (None, None) => lower_gemm_with(cfg, spec, layout).map(|(p, t)| (p, Program::default(), t))?,
+    };
+    Ok(LayerCode { program, preload, tiling })
 }
 
 /// The `K x N` weights as the array loads them: column-blocked, or packed N:4 tiles.
@@ -228,20 +255,22 @@ pub fn conv_bundle(
     let a_dtype = if ops.a_quant.unsigned { DType::U8 } else { DType::I8 };
     let a_addr = image.tensor("a", Role::Input, a_dtype, &[ops.images, g.h, g.w, g.c], ops.x);
     let c_addr = image.output("c", output.dtype(), &[ops.images * oh * ow, ops.n]);
-    let (program, tiling) = conv_at(cfg, ops, output, [a_addr, c_addr], &mut image)?;
-    Ok((image.finish(cfg, &program, description), tiling))
+    let code = conv_at(cfg, ops, output, [a_addr, c_addr], &mut image, None)?;
+    Ok((image.finish(cfg, &code.program, description), code.tiling))
 }
 
 /// Lowers the convolution of `ops` (its `x` unused) whose NHWC images live at DDR
 /// offset `a_addr` and whose output rows (one per output pixel) go to `c_addr`; its
-/// weights and parameters are placed in `consts`.
+/// weights and parameters are placed in `consts`, and stay in WBUF from entry
+/// `resident` on if given.
 pub fn conv_at(
     cfg: &AccelConfig,
     ops: &ConvOperands,
     output: BundleOutput,
     [a_addr, c_addr]: [u32; 2],
     consts: &mut ImageBuilder,
-) -> Result<(Program, GemmTiling), LowerError> {
+    resident: Option<usize>,
+) -> Result<LayerCode, LowerError> {
     let g = &ops.geometry;
     let [oh, ow] = g.out().unwrap_or([0, 0]);
     let (m, k, n) = (ops.images * oh * ow, g.window.kernel[0] * g.window.kernel[1] * g.c, ops.n);
@@ -249,7 +278,7 @@ pub fn conv_at(
     let b_addr = consts.place(&weights);
     let output = place_output(cfg, consts, output);
     let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
-    lower_conv(cfg, &spec, g, layout)
+    lower_placed(cfg, &spec, layout, Some(*g), resident)
 }
 
 /// The implicit-im2col bundle of a lowered convolution layer over `images` inputs of

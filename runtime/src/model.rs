@@ -99,6 +99,10 @@ impl<'m, D: Device> ModelSession<'m, D> {
             );
         }
         session.write_dram(model.image_offset, &model.image)?;
+        // Resident weights go into WBUF once; every run after reads them there.
+        if let Some(p) = &model.preload {
+            session.run(p.program_offset, p.program_len, timeout)?;
+        }
         Ok(ModelSession { session, model, timeout })
     }
 

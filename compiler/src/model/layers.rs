@@ -10,7 +10,7 @@ use crate::image::ImageBuilder;
 use crate::program::{ConvGeometry, GemmLayer};
 use crate::tensor::ElemType;
 use tessera_isa::config::AccelConfig;
-use tessera_isa::isa::{encode_param_entries, OutType, Program, RequantMode};
+use tessera_isa::isa::{encode_param_entries, Instr, OutType, Program, RequantMode};
 use tessera_isa::quant::{multiply_by_quantized_multiplier, ParamLane, QuantizedMultiplier};
 
 /// A layer's weight matrix `index` (`K x N`) as bytes, its rows in the order of
@@ -26,9 +26,25 @@ fn u32_offset(v: u64) -> Result<u32, String> {
     u32::try_from(v).map_err(|_| format!("DDR offset {v:#x} does not fit the 32-bit dram_addr field"))
 }
 
+/// The code of one accelerator operation: its programs (one per weight matrix),
+/// the loads that make its weights resident (empty when they stream) and its tiling.
+pub struct Code {
+    pub programs: Vec<Program>,
+    pub preload: Vec<Instr>,
+    pub tiling: GemmTiling,
+}
+
+/// WBUF entries one weight matrix of `layer` takes when resident: `k_blocks` K
+/// blocks of `rows` (or an N:4 tile's entries) per column block.
+pub fn resident_entries(cfg: &AccelConfig, layer: &GemmLayer, engine: Engine, k_blocks: usize) -> usize {
+    let (rows, cols) = (cfg.array.rows, cfg.array.cols as usize);
+    k_blocks * layer.n.div_ceil(cols) * tessera_isa::nm::tile_entries(rows, engine.nm()) as usize
+}
+
 /// A GEMM layer over `rows` activation rows at `a_addr` (each `K` stored features,
 /// `features[i]` being the logical feature at position `i`), one program per weight
-/// matrix, writing `[rows, N]` at `c_addr`.
+/// matrix, writing `[rows, N]` at `c_addr`; with `resident`, the weight matrices
+/// stay in WBUF one after the other from that entry.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
     cfg: &AccelConfig,
@@ -38,23 +54,28 @@ pub fn gemm(
     rows: usize,
     features: &[usize],
     [a_addr, c_addr]: [u64; 2],
-) -> Result<(Vec<Program>, GemmTiling), String> {
+    resident: Option<usize>,
+) -> Result<Code, String> {
     let (k, n) = (layer.k, layer.n);
     let group = rows / layer.batches.max(1);
     let out_bytes = if layer.out_type() == ElemType::I32 { 4 } else { 1 };
     let (a_quant, w_quant) = layer_quant(layer);
-    let mut programs = Vec::with_capacity(layer.batches);
-    let mut tiling = None;
+    let k_blocks = k.div_ceil(cfg.array.rows as usize * tessera_isa::nm::ratio(engine.nm()) as usize);
+    let per_matrix = resident_entries(cfg, layer, engine, k_blocks);
+    let mut code =
+        Code { programs: Vec::with_capacity(layer.batches), preload: Vec::new(), tiling: GemmTiling::default() };
     for b in 0..layer.batches {
         let w = weight_bytes(layer, b, features);
         let ops = GemmOperands { m: group, k, n, a: &[], a_quant, w: &w, w_quant, engine };
         let a = u32_offset(a_addr + (b * group * k) as u64)?;
         let c = u32_offset(c_addr + (b * group * n * out_bytes) as u64)?;
-        let (program, t) = gemm_at(cfg, &ops, bundle_output(layer), [a, c], consts).map_err(|e| e.to_string())?;
-        programs.push(program);
-        tiling = Some(t);
+        let base = resident.map(|r| r + b * per_matrix);
+        let layer_code = gemm_at(cfg, &ops, bundle_output(layer), [a, c], consts, base).map_err(|e| e.to_string())?;
+        code.programs.push(layer_code.program);
+        code.preload.extend(layer_code.preload.instrs);
+        code.tiling = layer_code.tiling;
     }
-    Ok((programs, tiling.ok_or("the layer has no weight matrix")?))
+    Ok(code)
 }
 
 /// A convolution as implicit im2col over `n` NHWC images of `h x w` at `a_addr`,
@@ -68,15 +89,17 @@ pub fn conv_implicit(
     nm: u8,
     [n, h, w]: [usize; 3],
     [a_addr, c_addr]: [u64; 2],
-) -> Result<(Program, GemmTiling), String> {
+    resident: Option<usize>,
+) -> Result<Code, String> {
     let tap_major = geometry.tap_major(layer);
     let taps = geometry.window.kernel[0] * geometry.window.kernel[1];
     let weights: Vec<u8> = tap_major.weights[..taps * geometry.channels * layer.n].iter().map(|&v| v as u8).collect();
     let (a_quant, w_quant) = layer_quant(layer);
     let g = ImageGeometry { h, w, c: geometry.channels, window: geometry.window };
     let ops = ConvOperands { images: n, geometry: g, n: layer.n, x: &[], a_quant, w: &weights, w_quant, nm };
-    conv_at(cfg, &ops, bundle_output(layer), [u32_offset(a_addr)?, u32_offset(c_addr)?], consts)
-        .map_err(|e| e.to_string())
+    let code = conv_at(cfg, &ops, bundle_output(layer), [u32_offset(a_addr)?, u32_offset(c_addr)?], consts, resident)
+        .map_err(|e| e.to_string())?;
+    Ok(Code { programs: vec![code.program], preload: code.preload.instrs, tiling: code.tiling })
 }
 
 /// The fixed-point multiplier that divides by `count` exactly as TFLite's integer
@@ -116,7 +139,7 @@ pub fn global_average_pool(
     [n, pixels, c]: [usize; 3],
     out: &PoolOutput,
     [a_addr, c_addr]: [u64; 2],
-) -> Result<(Vec<Program>, GemmTiling), String> {
+) -> Result<Code, String> {
     let (lo, hi) = out.dtype.int_range().filter(|_| matches!(out.dtype, ElemType::I8 | ElemType::U8)).ok_or("8-bit")?;
     let count = pixels as i64;
     let divisor = average_divisor(count, (lo * count, hi * count))
@@ -146,7 +169,7 @@ pub fn global_average_pool(
         programs.push(program);
         tiling = Some(t);
     }
-    Ok((programs, tiling.ok_or("no images")?))
+    Ok(Code { programs, preload: Vec::new(), tiling: tiling.ok_or("no images")? })
 }
 
 #[cfg(test)]

@@ -29,13 +29,13 @@ use crate::cost::CostModel;
 use crate::engine::Engine;
 use crate::gemm_bundle::a_slack;
 use crate::image::ImageBuilder;
-use crate::plan::{plan, OpPlan};
+use crate::plan::{plan, LayerPlan, OpPlan};
 use crate::program::{HostArith, HostOp, LayerOutput, Op, OpKind, Program};
 use crate::tensor::ElemType;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use tessera_isa::config::AccelConfig;
-use tessera_isa::isa::INSTR_BYTES;
+use tessera_isa::isa::{Instr, Program as IsaProgram, INSTR_BYTES};
 
 /// A value's place in DDR.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +132,25 @@ pub struct Footprint {
     pub activations_unshared: u64,
 }
 
+/// Weights that stay in WBUF from one run to the next: the program that loads them
+/// (run once when a session opens) and the entries they take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preload {
+    pub program_offset: u64,
+    pub program_len: u32,
+    /// WBUF entries of resident weights.
+    pub entries: usize,
+}
+
+/// Where resident layers' weights sit in WBUF (by operation), and how many entries
+/// below them streamed weights double-buffer in.
+#[derive(Debug, Clone, Default)]
+struct Residency {
+    bases: HashMap<usize, usize>,
+    stream_entries: usize,
+    entries: usize,
+}
+
 /// Why an operation runs on the host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostReason {
@@ -166,6 +185,8 @@ pub struct CompiledModel {
     pub slots: BTreeMap<String, Slot>,
     pub steps: Vec<Step>,
     pub segments: Vec<Segment>,
+    /// The program that loads the resident weights, if any layer's stay.
+    pub preload: Option<Preload>,
     /// Operations that run on the host, and why.
     pub host: Vec<HostReason>,
     pub footprint: Footprint,
@@ -217,10 +238,17 @@ impl CompiledModel {
                 return Err(format!("value `{name}`: its slot overlaps the constants or is too small"));
             }
         }
+        let inside = |offset: u64, len: u32| {
+            let bytes = u64::from(len) * INSTR_BYTES as u64;
+            offset >= self.image_offset && offset.checked_add(bytes).is_some_and(|e| e <= image_end)
+        };
+        if let Some(p) = &self.preload {
+            if !inside(p.program_offset, p.program_len) || p.entries > self.config.memory.wbuf_entries as usize {
+                return Err("the preload program lies outside the image or its weights outside WBUF".into());
+            }
+        }
         for (i, seg) in self.segments.iter().enumerate() {
-            let bytes = u64::from(seg.program_len) * INSTR_BYTES as u64;
-            let inside = seg.program_offset >= self.image_offset
-                && seg.program_offset.checked_add(bytes).is_some_and(|e| e <= image_end);
+            let inside = inside(seg.program_offset, seg.program_len);
             let known = |names: &[String]| names.iter().all(|n| self.slots.contains_key(n));
             if !inside || seg.ops.iter().any(|&o| o >= ops) || !known(&seg.reads) || !known(&seg.writes) {
                 return Err(format!("segment {i} refers to instructions, operations or values that do not exist"));
@@ -411,6 +439,7 @@ struct Builder<'a> {
     unshared: u64,
     consts: ImageBuilder,
     segments: Vec<Segment>,
+    preload: Option<Preload>,
     /// The host im2col value of a convolution, by operation.
     patches: HashMap<usize, String>,
 }
@@ -437,6 +466,7 @@ impl<'a> Builder<'a> {
             unshared: 0,
             consts: ImageBuilder::new(),
             segments: Vec::new(),
+            preload: None,
             patches: HashMap::new(),
         }
     }
@@ -468,7 +498,7 @@ impl<'a> Builder<'a> {
         let Some(shape) = self.shapes.get(&self.program.ops[op].inputs[0]) else { return false };
         let Some([n, _, h, w]) = geometry.dims(shape) else { return false };
         let mut scratch = ImageBuilder::new();
-        layers::conv_implicit(self.cfg, &mut scratch, geometry, layer, 0, [n, h, w], [0, 0]).is_ok()
+        layers::conv_implicit(self.cfg, &mut scratch, geometry, layer, 0, [n, h, w], [0, 0], None).is_ok()
     }
 
     /// Whether accelerator op `i` needs a host correction of its outputs.
@@ -644,9 +674,12 @@ impl<'a> Builder<'a> {
         self.slots.get(name).cloned().ok_or_else(|| format!("value `{name}` has no DDR slot"))
     }
 
-    /// Lowers every segment and places its instruction stream.
+    /// Lowers every segment and places its instruction stream, after the program
+    /// that loads the resident weights.
     fn lower(&mut self, groups: &[Vec<usize>]) -> Result<(), String> {
         let model = CostModel::new(self.cfg);
+        let residency = self.plan_residency(groups, &model)?;
+        let mut preload = Vec::new();
         let mut streams = Vec::with_capacity(groups.len());
         for ops in groups {
             let mut stream = stream::Stream::new();
@@ -654,15 +687,28 @@ impl<'a> Builder<'a> {
             for &i in ops.iter().filter(|&&i| !is_reshape(&self.program.ops[i])) {
                 let op = &self.program.ops[i];
                 let context = |e: String| format!("node `{}` ({}): {e}", op.node, op.source);
-                let (code, info) = self.lower_op(i, &model).map_err(context)?;
-                for p in &code {
+                let mut consts = std::mem::take(&mut self.consts);
+                let lowered = self.lower_op(i, &mut consts, &residency, &model);
+                self.consts = consts;
+                let (code, info) = lowered.map_err(context)?;
+                for p in &code.programs {
                     stream.push_layer(p);
                 }
+                preload.extend(code.preload);
                 layers.push(info);
             }
             let program = stream.finish();
             let predicted = model.predict(&program)?;
             streams.push((program, layers, predicted));
+        }
+        if !preload.is_empty() {
+            preload.push(Instr::Finish);
+            let program = IsaProgram::new(preload);
+            self.preload = Some(Preload {
+                program_offset: u64::from(self.consts.place(&program.encode())),
+                program_len: program.len() as u32,
+                entries: residency.entries,
+            });
         }
         for ((program, layers, predicted), ops) in streams.into_iter().zip(groups) {
             let (reads, writes) = self.transfers(ops);
@@ -681,6 +727,80 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// WBUF entries the weights of accelerator op `i` take when resident (`None`
+    /// for operations whose weights cannot stay: the sparse engine, pooling).
+    fn resident_need(&self, i: usize) -> Option<usize> {
+        let op = &self.program.ops[i];
+        let plan = self.plans[i].layer.as_ref()?;
+        let layer = op.kind.layer()?;
+        let engine = self.engine_of(i, plan);
+        if engine == Engine::Sparse {
+            return None;
+        }
+        let span = self.cfg.array.rows as usize * tessera_isa::nm::ratio(engine.nm()) as usize;
+        let k_blocks = match &op.kind {
+            OpKind::Conv { geometry, .. } if !self.patches.contains_key(&i) => {
+                geometry.window.kernel[0] * geometry.window.kernel[1] * geometry.channels.div_ceil(span)
+            }
+            _ => layer.k.div_ceil(span),
+        };
+        Some(layers::resident_entries(self.cfg, layer, engine, k_blocks) * layer.batches)
+    }
+
+    /// The engine op `i` runs on (implicit convolutions take N:4 tiles only where the
+    /// plan chose implicit im2col).
+    fn engine_of(&self, i: usize, plan: &LayerPlan) -> Engine {
+        match &self.program.ops[i].kind {
+            OpKind::Conv { .. } if !self.patches.contains_key(&i) && !plan.implicit => Engine::Dense,
+            _ => plan.engine,
+        }
+    }
+
+    /// Which layers keep their weights in WBUF across runs, and where: small-M layers
+    /// (whose weights dominate their traffic) first. The rest stream through the
+    /// double-buffered part below; the split that leaves the fewest predicted cycles
+    /// wins (all resident when they fit).
+    fn plan_residency(&self, groups: &[Vec<usize>], model: &CostModel) -> Result<Residency, String> {
+        let wbuf = self.cfg.memory.wbuf_entries as usize;
+        let mut candidates: Vec<(usize, usize)> =
+            groups.iter().flatten().filter_map(|&i| self.resident_need(i).map(|need| (i, need))).collect();
+        candidates.sort_by_key(|&(i, need)| (self.plans[i].layer.as_ref().map_or(0, |p| p.gemm[0]), usize::MAX - need));
+        let total: usize = candidates.iter().map(|c| c.1).sum();
+        let tile = self.cfg.array.rows as usize;
+        // Operations that always stream through WBUF (pooling's activations, the
+        // sparse engine's tiles) need room below the resident weights.
+        let accelerated = groups.iter().flatten().filter(|&&i| !is_reshape(&self.program.ops[i])).count();
+        let always_streamed = accelerated > candidates.len();
+        let mut reserves: Vec<usize> =
+            [16, 8, 4, 2].iter().map(|d| (wbuf / d / (2 * tile)).max(1) * 2 * tile).collect();
+        if total + if always_streamed { 2 * tile } else { 0 } <= wbuf {
+            reserves.insert(0, if always_streamed { wbuf - total } else { 0 });
+        }
+        let mut best: Option<(u64, Residency)> = None;
+        for reserve in reserves {
+            let mut residency = Residency { stream_entries: reserve, ..Residency::default() };
+            let mut next = reserve;
+            for &(i, need) in &candidates {
+                if next + need <= wbuf {
+                    residency.bases.insert(i, next);
+                    next += need;
+                }
+            }
+            residency.entries = next - reserve;
+            let mut cycles = 0;
+            for &i in groups.iter().flatten().filter(|&&i| !is_reshape(&self.program.ops[i])) {
+                let mut scratch = ImageBuilder::at(self.consts.base());
+                cycles += self
+                    .lower_op(i, &mut scratch, &residency, model)
+                    .map(|(_, info)| info.predicted)
+                    .unwrap_or(u64::MAX / 4);
+            }
+            if best.as_ref().is_none_or(|(c, _)| cycles < *c) {
+                best = Some((cycles, residency));
+            }
+        }
+        Ok(best.map(|(_, r)| r).unwrap_or_default())
+    }
     /// The values a segment running `ops` reads from earlier steps, and those it
     /// writes that later steps (or the graph outputs) read.
     fn transfers(&self, ops: &[usize]) -> (Vec<String>, Vec<String>) {
@@ -704,57 +824,76 @@ impl<'a> Builder<'a> {
         (reads, writes)
     }
 
-    /// The instructions of accelerator operation `i` and what they are.
-    fn lower_op(&mut self, i: usize, model: &CostModel) -> Result<(Vec<tessera_isa::isa::Program>, LayerInfo), String> {
+    /// The instructions of accelerator operation `i` and what they are, its constants
+    /// placed in `consts`, its weights resident or streamed as `residency` says.
+    fn lower_op(
+        &self,
+        i: usize,
+        consts: &mut ImageBuilder,
+        residency: &Residency,
+        model: &CostModel,
+    ) -> Result<(layers::Code, LayerInfo), String> {
         let op = &self.program.ops[i];
         let plan = self.plans[i].layer.as_ref();
         let out = self.slot(&op.output)?;
         let x = self.slot(&self.input_of(i))?;
         let at = [x.offset, out.offset];
-        let (programs, tiling, engine, lowering, gemm, gemms) = match (&op.kind, plan) {
+        let resident = residency.bases.get(&i).copied();
+        // Streamed weights double-buffer in the part of WBUF below the resident ones.
+        let mut streaming = self.cfg.clone();
+        if residency.stream_entries > 0 || !residency.bases.is_empty() {
+            streaming.memory.wbuf_entries = residency.stream_entries.max(2 * self.cfg.array.rows as usize) as u32;
+        }
+        let cfg = if resident.is_some() { self.cfg } else { &streaming };
+        let (code, engine, lowering, gemm, gemms) = match (&op.kind, plan) {
             (OpKind::Gemm(layer), Some(plan)) => {
                 let features = x.layout.feature_order(layer.k).ok_or_else(|| {
                     format!("its input is stored channels-last in a shape it cannot multiply ({:?})", x.shape)
                 })?;
                 let rows = plan.gemm[0] * plan.gemms;
-                let (p, t) = layers::gemm(self.cfg, &mut self.consts, layer, plan.engine, rows, &features, at)?;
-                (p, t, plan.engine, String::new(), plan.gemm, plan.gemms)
+                let code = layers::gemm(cfg, consts, layer, plan.engine, rows, &features, at, resident)?;
+                (code, plan.engine, String::new(), plan.gemm, plan.gemms)
             }
             (OpKind::Conv { geometry, layer }, Some(plan)) if self.patches.contains_key(&i) => {
                 let features: Vec<usize> = (0..layer.k).collect();
                 let tap_major = geometry.tap_major(layer);
-                let (p, t) =
-                    layers::gemm(self.cfg, &mut self.consts, &tap_major, plan.engine, plan.gemm[0], &features, at)?;
-                (p, t, plan.engine, "host im2col".to_string(), plan.gemm, 1)
+                let code = layers::gemm(cfg, consts, &tap_major, plan.engine, plan.gemm[0], &features, at, resident)?;
+                (code, plan.engine, "host im2col".to_string(), plan.gemm, 1)
             }
             (OpKind::Conv { geometry, layer }, Some(plan)) => {
                 let [n, _, h, w] = geometry.dims(&x.shape).ok_or_else(|| format!("input {:?} is not 4-D", x.shape))?;
-                let nm = if plan.implicit { plan.engine.nm() } else { 0 };
-                let (p, t) = layers::conv_implicit(self.cfg, &mut self.consts, geometry, layer, nm, [n, h, w], at)?;
-                (vec![p], t, Engine::from_nm(nm), "implicit im2col".to_string(), plan.gemm, 1)
+                let engine = self.engine_of(i, plan);
+                let code = layers::conv_implicit(cfg, consts, geometry, layer, engine.nm(), [n, h, w], at, resident)?;
+                (code, engine, "implicit im2col".to_string(), plan.gemm, 1)
             }
             (OpKind::Host { op: HostOp::AvgPool(w), arith: HostArith::Integer { clamp } }, _) => {
                 let [n, c, h, wd] = w.dims(&x.shape).map_err(|e| e.to_string())?;
                 let range = x.dtype.int_range().ok_or("the input is not integer")?;
                 let out_q = layers::PoolOutput { dtype: x.dtype, clamp: clamp.unwrap_or(range) };
-                let (p, t) = layers::global_average_pool(self.cfg, &mut self.consts, [n, h * wd, c], &out_q, at)?;
-                (p, t, Engine::Dense, "global average pool".to_string(), [1, h * wd, c], n)
+                let code = layers::global_average_pool(cfg, consts, [n, h * wd, c], &out_q, at)?;
+                (code, Engine::Dense, "global average pool".to_string(), [1, h * wd, c], n)
             }
             _ => return Err("has no accelerator lowering".into()),
         };
-        let predicted = programs.iter().map(|p| model.predict(p).map(|x| x.cycles)).sum::<Result<u64, String>>()?;
+        let predicted =
+            code.programs.iter().map(|p| model.predict(p).map(|x| x.cycles)).sum::<Result<u64, String>>()?;
+        let tiling = code.tiling;
         let info = LayerInfo {
             op: i,
             gemm,
             gemms,
             engine: engine.to_string(),
-            lowering,
+            lowering: if resident.is_some() {
+                [lowering.as_str(), "resident weights"].join(", ").trim_start_matches(", ").to_string()
+            } else {
+                lowering
+            },
             tiling: [tiling.m_tile, tiling.n_blocks_per_step, tiling.k_blocks_per_step],
-            instructions: programs.iter().map(|p| p.len()).sum(),
+            instructions: code.programs.iter().map(|p| p.len()).sum(),
             predicted,
             considered: plan.map_or_else(Vec::new, |p| p.considered.clone()),
         };
-        Ok((programs, info))
+        Ok((code, info))
     }
 
     fn finish(self, batch: usize, places: Vec<Place>) -> CompiledModel {
@@ -780,6 +919,7 @@ impl<'a> Builder<'a> {
             slots: self.slots,
             steps: self.steps,
             segments: self.segments,
+            preload: self.preload,
             host,
             footprint: Footprint {
                 constants: end - image_offset - instructions,
