@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::tokens::{pops, pushes, queue_index};
-use tessera_isa::isa::{AccElem, Instr, Load, Mem, Program, Queue, RequantMode, Spmv, Store};
+use tessera_isa::isa::{Instr, Load, Mem, Program, Queue, RequantMode, Spmv, Store};
 use tessera_isa::nm;
 
 /// Fixed costs of the RTL's units, in cycles (calibrated).
@@ -106,11 +106,14 @@ impl CostModel {
         self.read_latency + stream.max(latency_bound)
     }
 
+    /// Accumulator loads convert, look up (lut8) and combine (add, max) an entry per
+    /// cycle, in the same time as an overwrite: the read of the entry they combine
+    /// with and the write a cycle later overlap the next entries.
     fn load(&self, l: &Load) -> f64 {
-        let elem_bytes = match (l.mem, l.acc_elem) {
-            (Mem::Acc, AccElem::I32) => 4.0,
-            (Mem::Pbuf, _) => f64::from(tessera_isa::isa::PARAM_LANE_BYTES),
-            _ => self.operand_bytes,
+        let elem_bytes = match l.mem {
+            Mem::Acc => f64::from(l.acc_elem.bytes()),
+            Mem::Pbuf => f64::from(tessera_isa::isa::PARAM_LANE_BYTES),
+            Mem::Ibuf | Mem::Wbuf => self.operand_bytes,
         };
         let entry_bytes = f64::from(l.lanes) * elem_bytes;
         let (x, y) = (f64::from(l.x_size), f64::from(l.y_size));
@@ -176,6 +179,11 @@ impl CostModel {
                 }
                 Instr::Alu(a) => a.loops.iterations() as f64 + o.gemm,
                 Instr::Spmv(x) => self.spmv(x),
+                // 1024 bytes in one request; the table takes a word per cycle.
+                Instr::Table(_) => {
+                    let bytes = f64::from(tessera_isa::isa::TABLE_BYTES);
+                    self.read(1.0, bytes, self.bus_bytes).max(self.read_latency + bytes / 4.0)
+                }
                 Instr::Fence | Instr::Finish => 0.0,
             }
     }
