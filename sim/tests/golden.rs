@@ -181,16 +181,7 @@ fn padded_conv1d_by_shifted_gemms() {
 }
 
 fn acc_load(sram_addr: u16, dram_addr: u32, acc_elem: AccElem) -> Instr {
-    Instr::Load(Load {
-        mem: Mem::Acc,
-        acc_elem,
-        sram_addr,
-        dram_addr,
-        x_size: 1,
-        y_size: 1,
-        lanes: 4,
-        ..Default::default()
-    })
+    Instr::Load(acc_load_at(sram_addr, dram_addr, acc_elem, Combine::Overwrite))
 }
 
 fn alu(op: AluOp, dst: u16, b: Result<i32, u16>, shift: i8) -> Instr {
