@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::tokens::{pops, pushes, queue_index};
-use tessera_isa::isa::{AccElem, Instr, Load, Mem, Program, Queue, RequantMode, Spmv, Store};
+use tessera_isa::isa::{Instr, Load, Mem, Program, Queue, RequantMode, Spmv, Store};
 use tessera_isa::nm;
 
 /// Fixed costs of the RTL's units, in cycles (calibrated).
@@ -113,11 +113,14 @@ impl CostModel {
         self.read_latency + stream.max(latency_bound)
     }
 
+    /// Accumulator loads convert, look up (lut8) and combine (add, max) an entry per
+    /// cycle, in the same time as an overwrite: the read of the entry they combine
+    /// with and the write a cycle later overlap the next entries.
     fn load(&self, l: &Load) -> f64 {
-        let elem_bytes = match (l.mem, l.acc_elem) {
-            (Mem::Acc, AccElem::I32) => 4.0,
-            (Mem::Pbuf, _) => f64::from(tessera_isa::isa::PARAM_LANE_BYTES),
-            _ => self.operand_bytes,
+        let elem_bytes = match l.mem {
+            Mem::Acc => f64::from(l.acc_elem.bytes()),
+            Mem::Pbuf => f64::from(tessera_isa::isa::PARAM_LANE_BYTES),
+            Mem::Ibuf | Mem::Wbuf => self.operand_bytes,
         };
         let entry_bytes = f64::from(l.lanes) * elem_bytes;
         let (x, y) = (f64::from(l.x_size), f64::from(l.y_size));
@@ -138,21 +141,39 @@ impl CostModel {
         self.overheads.load + read.max(padded)
     }
 
-    /// The store unit reads an accumulator entry (two cycles) and feeds its lanes to
-    /// the requantizer in groups (four lanes per cycle at most; the float lane, the
-    /// ONNX arithmetic, takes one per cycle); the next entry is read while this one's
-    /// lanes are in the pipeline and its beats go to the write client. So an entry
-    /// costs its read and feed (or its beats, if more), and the last one the
-    /// pipeline and its beats on top.
+    /// The store unit streams entries: it reads the next accumulator entry while this
+    /// one's lanes go to the requantizer in groups (four lanes per cycle at most; the
+    /// float lane, the ONNX arithmetic, takes one per cycle), so an entry costs its
+    /// feed. Its results land in one of a ring of result buffers, held from the read
+    /// until the emitter copies them (the feed plus `HELD` cycles), and leave as
+    /// beats. So an entry costs the longest of its feed, its beats and its buffer's
+    /// turn; the first and the last add the read and the pipeline.
     fn store(&self, s: &Store) -> f64 {
+        /// Read, latch, landing and copy around the requantization pipeline.
+        const HELD: f64 = REQUANT_PIPELINE + 3.0;
+        /// A write burst's cycles beyond the DDR's write latency: the register
+        /// slices and the response (calibrated).
+        const WRITE_ROUND_TRIP: f64 = 6.0;
+        const MAX_BUFFERS: f64 = 4.0;
         let entry_bytes = f64::from(s.lanes) * f64::from(s.out_type.bits()) / 8.0;
         let entries = f64::from(s.x_size) * f64::from(s.y_size);
-        let feed = if s.mode == RequantMode::Float { self.cols } else { self.cols / self.requant_lanes };
+        let groups = self.cols / self.requant_lanes;
+        let buffers = (1.0 + (HELD / groups).ceil()).clamp(2.0, MAX_BUFFERS);
+        let feed = if s.mode == RequantMode::Float { self.cols } else { groups };
         let beats = (entry_bytes / self.bus_bytes).ceil().max(1.0);
-        let per_entry = (STORE_ENTRY_CYCLES + feed).max(beats);
-        let last = REQUANT_PIPELINE + beats + 1.0;
+        let per_entry = feed.max(beats).max((feed + HELD) / buffers);
+        let first_and_last = 2.0 + REQUANT_PIPELINE + beats + 1.0;
         let bandwidth = entries * beats * self.bus_bytes / self.ddr_bytes_per_cycle;
-        self.write_latency + (entries * per_entry + last).max(bandwidth)
+        // Rows of whole beats go out as one request each, other entries one by one;
+        // a burst holds one of the outstanding writes for its round trip.
+        let whole_rows = f64::from(s.x_stride) == entry_bytes && entry_bytes % self.bus_bytes == 0.0;
+        let bursts = if whole_rows {
+            f64::from(s.y_size) * (f64::from(s.x_size) * entry_bytes / self.max_burst_bytes).ceil()
+        } else {
+            entries * (entry_bytes / self.max_burst_bytes).ceil()
+        };
+        let round_trips = bursts * (self.write_latency + WRITE_ROUND_TRIP) / self.outstanding;
+        self.write_latency + (entries * per_entry + first_and_last).max(bandwidth).max(round_trips)
     }
 
     /// The sparse engine (`hdl/src/sparse_engine.rs`): a preload of the counts and
@@ -190,6 +211,11 @@ impl CostModel {
                 // the ALU's two lanes, wait for the last result, write it back.
                 Instr::Alu(a) => a.loops.iterations() as f64 * (ALU_ENTRY_CYCLES + self.cols / ALU_LANES),
                 Instr::Spmv(x) => self.spmv(x),
+                // 1024 bytes in one request; the table takes a word per cycle.
+                Instr::Table(_) => {
+                    let bytes = f64::from(tessera_isa::isa::TABLE_BYTES);
+                    self.read(1.0, bytes, self.bus_bytes).max(self.read_latency + bytes / 4.0)
+                }
                 Instr::Fence | Instr::Finish => 0.0,
             }
     }
@@ -349,9 +375,6 @@ const ALU_ENTRY_CYCLES: f64 = 10.0;
 /// Lanes the ALU processes per cycle.
 const ALU_LANES: f64 = 2.0;
 
-/// Cycles of a store's entry outside feeding: read request and latch
-/// (`hdl/src/store_unit.rs` phases).
-const STORE_ENTRY_CYCLES: f64 = 2.0;
 /// The sparse engine's item pipeline and its hand-overs between phases.
 const SPMV_PIPELINE: f64 = 5.0;
 /// Stages of the requantization lanes (`REQUANT_LATENCY`, `FLOAT_LATENCY`).

@@ -9,6 +9,12 @@
 //! LOADs wait for the array to drain, so instructions complete (and give their
 //! tokens) in program order.
 //!
+//! LOADs into the accumulator convert each entry's lanes (int8, uint8, int32, or
+//! `lut8`: a lookup in `cols` copies of the 256-entry TABLE, one read port per lane)
+//! and write them one cycle later, combined with the entry read from ACC port A
+//! meanwhile (overwrite, add or max). A TABLE instruction fills the copies a word
+//! per cycle through the same load engine.
+//!
 //! N:4 sparse tiles (`docs/sparse.md`) are loaded in blocks of eight rows: a
 //! metadata entry, whose 2-bit lane indices are shifted out per pair as the block's
 //! value rows are written; streaming starts once the metadata entries are read.
@@ -24,7 +30,7 @@ use crate::delay::Delay;
 use crate::dff_en::DffEn;
 use crate::load_engine::LoadEngine;
 use crate::operand::OperandExt;
-use crate::ram::RamStyle;
+use crate::ram::{RamStyle, SyncRam};
 use crate::sparse_engine::SparseEngine;
 use crate::token_gate::TokenGate;
 use crate::vec_of;
@@ -32,7 +38,7 @@ use crate::vector_route::VectorRoute;
 use crate::widen::Widen;
 use rust_hdl::prelude::*;
 use tessera_isa::config::AccelConfig;
-use tessera_isa::isa::PARAM_LANE_BYTES;
+use tessera_isa::isa::{PARAM_LANE_BYTES, TABLE_ENTRIES};
 use tessera_isa::regs::ErrorCode;
 
 // Side-band bits travelling with each vector.
@@ -216,6 +222,18 @@ pub struct ComputeUnit {
     alu_src: Vec<DFF<Bits<32>>>,
     alu_res: Vec<DFF<Bits<32>>>,
     ld_active: DFF<Bit>,
+    /// The running LOAD's `combine`.
+    ld_combine: DffEn<Bits<2>>,
+    /// The lookup table, one copy per lane (each a read port), written together.
+    lut: Vec<SyncRam<Bits<32>>>,
+    /// TABLE: the next word of the offered entry, and the next table entry.
+    tbl_word: DFF<Bits<8>>,
+    tbl_addr: DFF<Bits<16>>,
+    /// An ACC entry converted last cycle, written this cycle (after the ACC read
+    /// and the table lookup): address and the lane values other than lut8.
+    p_valid: DFF<Bit>,
+    p_addr: DFF<Bits<16>>,
+    p_val: Vec<DFF<Bits<32>>>,
 
     // Combinational.
     instr: Signal<Local, Bits<256>>,
@@ -223,6 +241,7 @@ pub struct ComputeUnit {
     is_alu: Signal<Local, Bit>,
     is_load: Signal<Local, Bit>,
     is_spmv: Signal<Local, Bit>,
+    is_table: Signal<Local, Bit>,
     start_spmv: Signal<Local, Bit>,
     wbuf_entry: Signal<Local, Bits<16>>,
     drained: Signal<Local, Bit>,
@@ -260,6 +279,15 @@ pub struct ComputeUnit {
     sext_byte: Vec<Signal<Local, Bits<32>>>,
     lane_value: Vec<Signal<Local, Bits<32>>>,
     pad32: Signal<Local, Bits<32>>,
+    pad16: Signal<Local, Bits<16>>,
+    acc_load: Signal<Local, Bit>,
+    tbl_write: Signal<Local, Bit>,
+    tbl_last_word: Signal<Local, Bit>,
+    tbl_wdata: Signal<Local, Bits<32>>,
+    /// Stage 1 of an ACC load: the lane value (wrapped to acc_bits) and the result.
+    ld_value: Vec<Signal<Local, Bits<32>>>,
+    ld_wrapped: Vec<Signal<Local, Bits<32>>>,
+    ld_result: Vec<Signal<Local, Bits<32>>>,
     complete: Signal<Local, Bit>,
 
     ibuf_entries: Constant<Bits<32>>,
@@ -291,6 +319,9 @@ pub struct ComputeUnit {
     code_bad_field: Constant<Bits<8>>,
     code_weight_reuse: Constant<Bits<8>>,
     has_engine: Constant<Bit>,
+    sign32: Constant<Bits<32>>,
+    tbl_words_m1: Constant<Bits<8>>,
+    _tbl_words: usize,
     _rows: usize,
     _cols: usize,
     _al: usize,
@@ -324,6 +355,8 @@ impl ComputeUnit {
         let route = VectorRoute::new(rows, &n_of_4);
         let (banks, lanes) = (route.banks(), route.lane_count());
         let low_mask = if a.acc_bits == 32 { u64::from(u32::MAX) } else { (1u64 << a.acc_bits) - 1 };
+        // A TABLE entry is one beat, taken a word at a time from the engine's entry.
+        assert!(b <= entry_bytes, "a {b}-byte beat is wider than the {entry_bytes}-byte load entry");
         Self {
             clock: Default::default(),
             reset: Default::default(),
@@ -484,11 +517,19 @@ impl ComputeUnit {
             alu_src: vec_of(cols),
             alu_res: vec_of(cols),
             ld_active: Default::default(),
+            ld_combine: Default::default(),
+            lut: (0..cols).map(|_| SyncRam::block(TABLE_ENTRIES)).collect(),
+            tbl_word: Default::default(),
+            tbl_addr: Default::default(),
+            p_valid: Default::default(),
+            p_addr: Default::default(),
+            p_val: vec_of(cols),
             instr: Default::default(),
             is_gemm: Default::default(),
             is_alu: Default::default(),
             is_load: Default::default(),
             is_spmv: Default::default(),
+            is_table: Default::default(),
             start_spmv: Default::default(),
             wbuf_entry: Default::default(),
             drained: Default::default(),
@@ -526,6 +567,14 @@ impl ComputeUnit {
             sext_byte: vec_of(cols),
             lane_value: vec_of(cols),
             pad32: Default::default(),
+            pad16: Default::default(),
+            acc_load: Default::default(),
+            tbl_write: Default::default(),
+            tbl_last_word: Default::default(),
+            tbl_wdata: Default::default(),
+            ld_value: vec_of(cols),
+            ld_wrapped: vec_of(cols),
+            ld_result: vec_of(cols),
             complete: Default::default(),
             ibuf_entries: konst(u64::from(m.ibuf_entries)),
             acc_entries: konst(u64::from(m.acc_entries)),
@@ -553,6 +602,9 @@ impl ComputeUnit {
             code_bad_field: konst(ErrorCode::BadField as u64),
             has_engine: Constant::new(cfg.sparse.engine.is_some()),
             code_weight_reuse: konst(ErrorCode::WeightReuse as u64),
+            sign32: konst(0x8000_0000),
+            tbl_words_m1: konst((b / 4 - 1) as u64),
+            _tbl_words: b / 4,
             _rows: rows,
             _cols: cols,
             _al: al,
@@ -636,10 +688,17 @@ impl Logic for ComputeUnit {
             alu_s_row,
             alu_s_cur,
             alu_group,
-            ld_active
+            ld_active,
+            tbl_word,
+            tbl_addr,
+            p_valid,
+            p_addr
         );
+        clock!(self, clock, ld_combine);
         clock!(self, clock, gate, engine, spmv, array, acc, side, alu_group_delay);
         for c in 0..self._cols {
+            self.lut[c].clock.next = self.clock.val();
+            self.p_val[c].clock.next = self.clock.val();
             self.last_w_data[c].clock.next = self.clock.val();
             self.alu_dst[c].clock.next = self.clock.val();
             self.alu_src[c].clock.next = self.clock.val();
@@ -674,6 +733,7 @@ impl Logic for ComputeUnit {
         self.is_alu.next = self.hdr.opcode.val() == 4;
         self.is_load.next = self.hdr.opcode.val() == 1;
         self.is_spmv.next = (self.hdr.opcode.val() == 7) & self.has_engine.val();
+        self.is_table.next = self.hdr.opcode.val() == 8;
         self.drained.next =
             !self.g_active.q.val() & !self.w_loading.q.val() & !self.inflight.q.val().any() & !self.v_present.q.val();
         self.gemm_ready.next = !self.g_active.q.val()
@@ -708,7 +768,7 @@ impl Logic for ComputeUnit {
         self.blocked.next = self.gate.blocked.val();
         self.start_gemm.next = self.gate.start.val() & self.is_gemm.val();
         self.start_alu.next = self.gate.start.val() & self.is_alu.val();
-        self.start_load.next = self.gate.start.val() & self.is_load.val();
+        self.start_load.next = self.gate.start.val() & (self.is_load.val() | self.is_table.val());
         self.start_spmv.next = self.gate.start.val() & self.is_spmv.val();
         if self.gate.start.val() {
             self.pc.d.next = self.head.val().get_bits::<32>(256);
@@ -1159,8 +1219,11 @@ impl Logic for ComputeUnit {
             self.alu_phase.d.next = 6.into();
         }
 
-        // ---- LOAD into the accumulator or the parameter buffer.
+        // ---- LOAD into the accumulator or the parameter buffer; TABLE.
         self.engine.start.next = self.start_load.val();
+        self.engine.table_mode.next = self.is_table.val();
+        self.ld_combine.en.next = self.start_load.val();
+        self.ld_combine.d.next = self.ld.combine.val();
         self.engine.mem.next = self.ld.mem.val();
         self.engine.acc_elem.next = self.ld.acc_elem.val();
         self.engine.lanes.next = self.ld.lanes.val();
@@ -1177,6 +1240,34 @@ impl Logic for ComputeUnit {
         self.engine.y_stride.next = self.ld.y_stride.val();
         self.engine.dram_base.next = self.dram_base.val();
         self.engine.dram_size.next = self.dram_size.val();
+        // TABLE: the offered entry's words go into every copy, one per cycle; the
+        // engine moves on with the last.
+        self.tbl_write.next = self.engine.wr_offer.val() & self.engine.cur_table.val();
+        self.tbl_last_word.next = self.tbl_word.q.val() == self.tbl_words_m1.val();
+        self.engine.wr_ready.next = !self.engine.cur_table.val() | self.tbl_last_word.val();
+        if self.start_load.val() {
+            self.tbl_word.d.next = 0.into();
+            self.tbl_addr.d.next = 0.into();
+        }
+        if self.tbl_write.val() {
+            self.tbl_addr.d.next = self.tbl_addr.q.val() + 1;
+            self.tbl_word.d.next = self.tbl_word.q.val() + 1;
+            if self.tbl_last_word.val() {
+                self.tbl_word.d.next = 0.into();
+            }
+        }
+        self.tbl_wdata.next = self.ld_bytes[0].val()
+            | (self.ld_bytes[1].val() << 8)
+            | (self.ld_bytes[2].val() << 16)
+            | (self.ld_bytes[3].val() << 24);
+        for k in 0..self._tbl_words {
+            if self.tbl_word.q.val().index() == k {
+                self.tbl_wdata.next = self.ld_bytes[4 * k].val()
+                    | (self.ld_bytes[4 * k + 1].val() << 8)
+                    | (self.ld_bytes[4 * k + 2].val() << 16)
+                    | (self.ld_bytes[4 * k + 3].val() << 24);
+            }
+        }
         if self.start_load.val() {
             self.ld_active.d.next = true;
         }
@@ -1226,6 +1317,44 @@ impl Logic for ComputeUnit {
                 self.lane_value[c].next = self.pad32.val();
             }
         }
+        // Stage 0 of an ACC load: look the bytes (padding: `pad_value`) up in the
+        // table, read the entry for combining, keep the other element types' values.
+        self.acc_load.next =
+            self.engine.wr_valid.val() & (self.engine.cur_mem.val() == 2) & !self.engine.cur_table.val();
+        self.pad16.next = bit_cast::<16, 8>(self.engine.cur_pad_value.val());
+        self.p_valid.d.next = self.acc_load.val();
+        self.p_addr.d.next = self.engine.wr_addr.val();
+        for c in 0..self._cols {
+            self.p_val[c].d.next = self.lane_value[c].val();
+            self.lut[c].read_address.next = self.ld_bytes[c].val().get_bits::<16>(0);
+            if self.engine.wr_pad.val() | (self.engine.cur_lanes.val().index() <= c) {
+                self.lut[c].read_address.next = self.pad16.val();
+            }
+            self.lut[c].write_enable.next = self.tbl_write.val();
+            self.lut[c].write_address.next = self.tbl_addr.q.val();
+            self.lut[c].write_data.next = self.tbl_wdata.val();
+        }
+        // Stage 1: the value as an overwrite would write it (wrapped to acc_bits),
+        // combined with the entry read.
+        for c in 0..self._cols {
+            self.ld_value[c].next = self.p_val[c].q.val();
+            if self.engine.cur_acc_elem.val() == 3 {
+                self.ld_value[c].next = self.lut[c].read_data.val();
+            }
+            self.ld_wrapped[c].next = self.ld_value[c].val() & self.acc_low_mask.val();
+            if self.ld_value[c].val().get_bit(self.acc_sign_bit.val().index()) {
+                self.ld_wrapped[c].next = self.ld_value[c].val() | !self.acc_low_mask.val();
+            }
+            self.ld_result[c].next = self.ld_wrapped[c].val();
+            if self.ld_combine.q.val() == 1 {
+                self.ld_result[c].next = self.acc.ra_data[c].val() + self.ld_wrapped[c].val();
+            }
+            if (self.ld_combine.q.val() == 2)
+                & ((self.acc.ra_data[c].val() ^ self.sign32.val()) > (self.ld_wrapped[c].val() ^ self.sign32.val()))
+            {
+                self.ld_result[c].next = self.acc.ra_data[c].val();
+            }
+        }
         self.pbuf_we.next = self.engine.wr_valid.val() & (self.engine.cur_mem.val() == 3);
         self.pbuf_waddr.next = self.engine.wr_addr.val();
         for cc in self._cols..(self._cols + 1) {
@@ -1257,6 +1386,10 @@ impl Logic for ComputeUnit {
             self.acc.ra_en.next = true;
             self.acc.ra_addr.next = self.spmv.acc_raddr.val();
         }
+        if self.acc_load.val() & self.ld_combine.q.val().any() {
+            self.acc.ra_en.next = true;
+            self.acc.ra_addr.next = self.engine.wr_addr.val();
+        }
         self.acc_wr_en.next = false;
         self.acc_wr_addr.next = self.sb2.q.val().get_bits::<16>(self.sb_addr.val().index());
         for c in 0..self._cols {
@@ -1272,11 +1405,11 @@ impl Logic for ComputeUnit {
                 self.acc_wr[c].next = self.alu_res[c].q.val();
             }
         }
-        if self.engine.wr_valid.val() & (self.engine.cur_mem.val() == 2) {
+        if self.p_valid.q.val() {
             self.acc_wr_en.next = true;
-            self.acc_wr_addr.next = self.engine.wr_addr.val();
+            self.acc_wr_addr.next = self.p_addr.q.val();
             for c in 0..self._cols {
-                self.acc_wr[c].next = self.lane_value[c].val();
+                self.acc_wr[c].next = self.ld_result[c].val();
             }
         }
         if self.spmv.acc_we.val() {
@@ -1353,6 +1486,7 @@ impl Logic for ComputeUnit {
             self.alu_active.d.next = false;
             self.alu_phase.d.next = 0.into();
             self.ld_active.d.next = false;
+            self.p_valid.d.next = false;
         }
     }
 }

@@ -195,6 +195,8 @@ pub struct Controller {
     code_deadlock: Constant<Bits<8>>,
     code_no_finish: Constant<Bits<8>>,
     code_dma_read: Constant<Bits<8>>,
+    max_opcode: Constant<Bits<4>>,
+    _opcodes: usize,
     _b: usize,
     _slots: usize,
     _counters: usize,
@@ -208,11 +210,7 @@ impl Controller {
     pub fn new(cfg: &AccelConfig) -> Self {
         let b = cfg.axi_bytes_per_beat() as usize;
         let depth = cfg.control.queue_depth as usize;
-        let masks =
-            [Opcode::Load, Opcode::Store, Opcode::Gemm, Opcode::Alu, Opcode::Fence, Opcode::Finish, Opcode::Spmv]
-                .iter()
-                .map(|op| Constant::new(reserved_mask(*op)))
-                .collect();
+        let masks = Opcode::ALL.iter().map(|op| Constant::new(reserved_mask(*op))).collect();
         Self {
             clock: Default::default(),
             reset: Default::default(),
@@ -363,6 +361,8 @@ impl Controller {
             code_deadlock: konst(ErrorCode::Deadlock as u64),
             code_no_finish: konst(ErrorCode::NoFinish as u64),
             code_dma_read: konst(ErrorCode::DmaRead as u64),
+            max_opcode: konst(Opcode::ALL.len() as u64),
+            _opcodes: Opcode::ALL.len(),
             _b: b,
             _slots: INSTR_BYTES / b,
             _counters: Counter::ALL.len(),
@@ -543,13 +543,14 @@ impl Logic for Controller {
         self.opcode.next = self.hdr.opcode.val();
         // Unknown opcodes, set reserved bits, invalid enumerations: BadInstruction.
         self.reserved.next = 0.into();
-        for op in 1..8 {
+        for op in 1..(self._opcodes + 1) {
             if self.opcode.val().index() == op {
                 self.reserved.next = self.cur.q.val() & self.masks[op - 1].val();
             }
         }
-        self.bad_instr.next = (self.opcode.val() == 0) | (self.opcode.val() > 7) | self.reserved.val().any();
-        if (self.opcode.val() == 1) & (self.ld.acc_elem.val() == 3) {
+        self.bad_instr.next =
+            (self.opcode.val() == 0) | (self.opcode.val() > self.max_opcode.val()) | self.reserved.val().any();
+        if (self.opcode.val() == 1) & (self.ld.combine.val() == 3) {
             self.bad_instr.next = true;
         }
         if (self.opcode.val() == 2) & (self.st.out_type.val() > 4) {
@@ -581,7 +582,7 @@ impl Logic for Controller {
                 if !self.ld.lanes.val().any() | (self.ld.lanes.val() > self.lanes_max.val()) {
                     self.bad_field.next = true;
                 }
-                if (self.ld.mem.val() != 2) & self.ld.acc_elem.val().any() {
+                if (self.ld.mem.val() != 2) & (self.ld.acc_elem.val().any() | self.ld.combine.val().any()) {
                     self.bad_field.next = true;
                 }
                 if self.four_bit.val() & (self.ld.mem.val() < 2) {

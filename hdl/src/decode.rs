@@ -70,7 +70,7 @@ decoder!(HeaderFields, Opcode::Load, {
 });
 
 decoder!(LoadFields, Opcode::Load, {
-    mem: 2, acc_elem: 2, pad_value: 8, lanes: 8, pad_top: 8, pad_bottom: 8, pad_left: 8, pad_right: 8,
+    mem: 2, acc_elem: 2, pad_value: 8, lanes: 8, pad_top: 8, pad_bottom: 8, pad_left: 8, pad_right: 8, combine: 2,
     sram_addr: 16, x_size: 16, y_size: 16, dram_addr: 32, y_stride: 32, x_stride: 32,
 });
 
@@ -115,6 +115,7 @@ mod tests {
             y_stride: 0x1_0000,
             x_stride: 0x2_0000,
             deps: Deps { pop_prev: true, push_next: true, ..Deps::NONE },
+            combine: Combine::Max,
         };
         let bits = Bits::<256>::from(num_bigint::BigUint::from_bytes_le(&Instr::Load(load).encode()));
         let mut d = LoadFields::default();
@@ -123,6 +124,7 @@ mod tests {
         d.update();
         assert_eq!(d.mem.next.to_u32(), Mem::Acc as u32);
         assert_eq!(d.acc_elem.next.to_u32(), AccElem::I32 as u32);
+        assert_eq!(d.combine.next.to_u32(), Combine::Max as u32);
         assert_eq!(d.pad_value.next.to_u32(), 0xab);
         assert_eq!(d.pad_right.next.to_u32(), 4);
         assert_eq!(d.sram_addr.next.to_u32(), 0x1234);
@@ -134,8 +136,8 @@ mod tests {
         h.update();
         assert_eq!(h.opcode.next.to_u32(), 1);
         assert!(h.pop_prev.next.get_bit(0) && h.push_next.next.get_bit(0) && !h.pop_next.next.get_bit(0));
-        // Reserved bits of LOAD: 60..63, 112..127, 224..255.
+        // Reserved bits of LOAD: 62..63, 112..127, 224..255.
         let mask = reserved_mask(Opcode::Load);
-        assert!(mask.get_bit(60) && mask.get_bit(127) && mask.get_bit(255) && !mask.get_bit(59) && !mask.get_bit(0));
+        assert!(mask.get_bit(62) && mask.get_bit(127) && mask.get_bit(255) && !mask.get_bit(61) && !mask.get_bit(0));
     }
 }

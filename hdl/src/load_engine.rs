@@ -7,10 +7,16 @@
 //! one write per entry: a padding entry, or the next assembled entry. Turning entry
 //! bytes into lanes is left to the unit that owns the memories, so the engine is the
 //! same for the load queue (IBUF, WBUF) and the compute queue (ACC, PBUF).
+//!
+//! A `TABLE` runs on the same engine (`table_mode` at start): one row of
+//! `TABLE_BYTES / beat` entries of one beat each from `dram_addr`, the other
+//! fields ignored. Its owner takes each entry a word at a time and accepts it
+//! (`wr_ready`) with the last word.
 
 use crate::dff_en::DffEn;
 use crate::dma_read::ReadClient;
 use rust_hdl::prelude::*;
+use tessera_isa::isa::TABLE_BYTES;
 
 /// Why the engine stopped early.
 pub const ERR_NONE: u64 = 0;
@@ -39,13 +45,20 @@ pub struct LoadEngine {
     pub y_stride: Signal<In, Bits<32>>,
     pub dram_base: Signal<In, Bits<64>>,
     pub dram_size: Signal<In, Bits<32>>,
+    /// Start a TABLE instead of a LOAD: only `dram_addr` is used.
+    pub table_mode: Signal<In, Bit>,
+    /// The owner accepts the entry offered this cycle (`wr_offer`); without it the
+    /// writer holds the entry.
+    pub wr_ready: Signal<In, Bit>,
     pub busy: Signal<Out, Bit>,
     /// One cycle after the last entry was written.
     pub done: Signal<Out, Bit>,
     /// One cycle: the LOAD failed (code in `error_code`); the engine drains and idles.
     pub error: Signal<Out, Bit>,
     pub error_code: Signal<Out, Bits<8>>,
-    // Entry writes for the owning unit: one per cycle at most.
+    // Entry writes for the owning unit: one per cycle at most. An entry is offered
+    // (`wr_offer`) until the owner accepts it; `wr_valid`: it is accepted this cycle.
+    pub wr_offer: Signal<Out, Bit>,
     pub wr_valid: Signal<Out, Bit>,
     pub wr_addr: Signal<Out, Bits<16>>,
     pub wr_pad: Signal<Out, Bit>,
@@ -54,6 +67,7 @@ pub struct LoadEngine {
     pub cur_acc_elem: Signal<Out, Bits<2>>,
     pub cur_lanes: Signal<Out, Bits<8>>,
     pub cur_pad_value: Signal<Out, Bits<8>>,
+    pub cur_table: Signal<Out, Bit>,
     /// DDR bytes delivered with this cycle's write (0 for padding).
     pub read_bytes: Signal<Out, Bits<16>>,
     /// The engine waits for DDR data (for the stall counter).
@@ -76,6 +90,7 @@ pub struct LoadEngine {
     elem_q: DffEn<Bits<2>>,
     lanes_q: DffEn<Bits<8>>,
     pad_q: DffEn<Bits<8>>,
+    table_q: DffEn<Bit>,
     pt: DffEn<Bits<32>>,
     pl: DffEn<Bits<32>>,
     xs: DffEn<Bits<32>>,
@@ -112,6 +127,10 @@ pub struct LoadEngine {
 
     // Combinational.
     eb_in: Signal<Local, Bits<16>>,
+    /// The extents and entry stride at start (a TABLE's are fixed).
+    xs_in: Signal<Local, Bits<16>>,
+    ys_in: Signal<Local, Bits<16>>,
+    x_stride_in: Signal<Local, Bits<32>>,
     req_off: Signal<Local, Bits<64>>,
     req_len: Signal<Local, Bits<32>>,
     req_in_window: Signal<Local, Bit>,
@@ -130,6 +149,8 @@ pub struct LoadEngine {
     fail: Signal<Local, Bit>,
 
     depths: Vec<Constant<Bits<32>>>,
+    beat_bytes: Constant<Bits<16>>,
+    table_entries: Constant<Bits<16>>,
     beat_mask: Constant<Bits<16>>,
     beat_shift: Constant<Bits<16>>,
     four_bit: Constant<Bit>,
@@ -173,10 +194,13 @@ impl LoadEngine {
             y_stride: Default::default(),
             dram_base: Default::default(),
             dram_size: Default::default(),
+            table_mode: Default::default(),
+            wr_ready: Default::default(),
             busy: Default::default(),
             done: Default::default(),
             error: Default::default(),
             error_code: Default::default(),
+            wr_offer: Default::default(),
             wr_valid: Default::default(),
             wr_addr: Default::default(),
             wr_pad: Default::default(),
@@ -185,6 +209,7 @@ impl LoadEngine {
             cur_acc_elem: Default::default(),
             cur_lanes: Default::default(),
             cur_pad_value: Default::default(),
+            cur_table: Default::default(),
             read_bytes: Default::default(),
             waiting: Default::default(),
             ar_valid: Default::default(),
@@ -202,6 +227,7 @@ impl LoadEngine {
             elem_q: Default::default(),
             lanes_q: Default::default(),
             pad_q: Default::default(),
+            table_q: Default::default(),
             pt: Default::default(),
             pl: Default::default(),
             xs: Default::default(),
@@ -231,6 +257,9 @@ impl LoadEngine {
             err_pulse: Default::default(),
             err_code: Default::default(),
             eb_in: Default::default(),
+            xs_in: Default::default(),
+            ys_in: Default::default(),
+            x_stride_in: Default::default(),
             req_off: Default::default(),
             req_len: Default::default(),
             req_in_window: Default::default(),
@@ -247,6 +276,8 @@ impl LoadEngine {
             latch: Default::default(),
             fail: Default::default(),
             depths: depths.iter().map(|d| Constant::new(u64::from(*d).into())).collect(),
+            beat_bytes: Constant::new((beat_bytes as u64).into()),
+            table_entries: Constant::new((u64::from(TABLE_BYTES) / beat_bytes as u64).into()),
             beat_mask: Constant::new(((beat_bytes - 1) as u64).into()),
             beat_shift: Constant::new(u64::from(beat_bytes.trailing_zeros()).into()),
             four_bit: Constant::new(four_bit),
@@ -323,8 +354,17 @@ impl Logic for LoadEngine {
         if self.mem.val() == 3 {
             self.eb_in.next = (bit_cast::<16, 8>(self.lanes.val()) << 3) + bit_cast::<16, 8>(self.lanes.val());
         }
+        self.xs_in.next = self.x_size.val();
+        self.ys_in.next = self.y_size.val();
+        self.x_stride_in.next = self.x_stride.val();
+        if self.table_mode.val() {
+            self.eb_in.next = self.beat_bytes.val();
+            self.xs_in.next = self.table_entries.val();
+            self.ys_in.next = 1.into();
+            self.x_stride_in.next = bit_cast::<32, 16>(self.beat_bytes.val());
+        }
         // The instruction's fields, loaded at start (clock enables, see `DffEn`).
-        clock!(self, clock, mem_q, elem_q, lanes_q, pad_q, pt, pl, xs, ys, x_stride_q, y_stride_q);
+        clock!(self, clock, mem_q, elem_q, lanes_q, pad_q, table_q, pt, pl, xs, ys, x_stride_q, y_stride_q);
         clock!(self, clock, entry_bytes, slots, row_mode, row_bytes, rows_total, cols_total);
         self.latch.next = self.start.val() & !self.active.q.val();
         self.mem_q.en.next = self.latch.val();
@@ -335,16 +375,18 @@ impl Logic for LoadEngine {
         self.lanes_q.d.next = self.lanes.val();
         self.pad_q.en.next = self.latch.val();
         self.pad_q.d.next = self.pad_value.val();
+        self.table_q.en.next = self.latch.val();
+        self.table_q.d.next = self.table_mode.val();
         self.pt.en.next = self.latch.val();
         self.pt.d.next = bit_cast::<32, 8>(self.pad_top.val());
         self.pl.en.next = self.latch.val();
         self.pl.d.next = bit_cast::<32, 8>(self.pad_left.val());
         self.xs.en.next = self.latch.val();
-        self.xs.d.next = bit_cast::<32, 16>(self.x_size.val());
+        self.xs.d.next = bit_cast::<32, 16>(self.xs_in.val());
         self.ys.en.next = self.latch.val();
-        self.ys.d.next = bit_cast::<32, 16>(self.y_size.val());
+        self.ys.d.next = bit_cast::<32, 16>(self.ys_in.val());
         self.x_stride_q.en.next = self.latch.val();
-        self.x_stride_q.d.next = self.x_stride.val();
+        self.x_stride_q.d.next = self.x_stride_in.val();
         self.y_stride_q.en.next = self.latch.val();
         self.y_stride_q.d.next = self.y_stride.val();
         self.entry_bytes.en.next = self.latch.val();
@@ -352,22 +394,23 @@ impl Logic for LoadEngine {
         self.slots.en.next = self.latch.val();
         self.slots.d.next = (self.eb_in.val() + self.beat_mask.val()) >> self.beat_shift.val();
         self.row_mode.en.next = self.latch.val();
-        self.row_mode.d.next = (self.x_stride.val() == bit_cast::<32, 16>(self.eb_in.val()))
+        self.row_mode.d.next = (self.x_stride_in.val() == bit_cast::<32, 16>(self.eb_in.val()))
             & !(self.eb_in.val() & self.beat_mask.val()).any();
         self.row_bytes.en.next = self.latch.val();
-        self.row_bytes.d.next = self.x_size.val() * self.eb_in.val();
+        self.row_bytes.d.next = self.xs_in.val() * self.eb_in.val();
+        // (A TABLE's padding fields are reserved bits, zero.)
         self.rows_total.en.next = self.latch.val();
-        self.rows_total.d.next = bit_cast::<32, 16>(self.y_size.val())
+        self.rows_total.d.next = bit_cast::<32, 16>(self.ys_in.val())
             + bit_cast::<32, 8>(self.pad_top.val())
             + bit_cast::<32, 8>(self.pad_bottom.val());
         self.cols_total.en.next = self.latch.val();
-        self.cols_total.d.next = bit_cast::<32, 16>(self.x_size.val())
+        self.cols_total.d.next = bit_cast::<32, 16>(self.xs_in.val())
             + bit_cast::<32, 8>(self.pad_left.val())
             + bit_cast::<32, 8>(self.pad_right.val());
         if self.start.val() & !self.active.q.val() {
             self.active.d.next = true;
-            self.issuing.d.next = self.x_size.val().any() & self.y_size.val().any();
-            self.writing.d.next = self.x_size.val().any() & self.y_size.val().any();
+            self.issuing.d.next = self.xs_in.val().any() & self.ys_in.val().any();
+            self.writing.d.next = self.xs_in.val().any() & self.ys_in.val().any();
             self.iy.d.next = 0.into();
             self.ix.d.next = 0.into();
             self.row_off.d.next = bit_cast::<64, 32>(self.dram_addr.val());
@@ -418,10 +461,14 @@ impl Logic for LoadEngine {
                 self.depth_sel.next = self.depths[m].val();
             }
         }
+        if self.table_q.q.val() {
+            self.depth_sel.next = bit_cast::<32, 16>(self.table_entries.val());
+        }
         self.addr_ok.next = self.waddr.q.val() < self.depth_sel.val();
         self.can_write.next =
             self.writing.q.val() & !self.draining.q.val() & (!self.is_data.val() | self.entry_valid.q.val());
-        self.write_now.next = self.can_write.val() & self.addr_ok.val();
+        self.wr_offer.next = self.can_write.val() & self.addr_ok.val();
+        self.write_now.next = self.can_write.val() & self.addr_ok.val() & self.wr_ready.val();
         // ---- Assembler: beat k of an entry fills bytes [k*B, (k+1)*B); the beat that
         // completes an entry hands the whole entry to the writer.
         self.last_slot.next = (self.slot.q.val() + 1) == self.slots.q.val();
@@ -519,6 +566,7 @@ impl Logic for LoadEngine {
         self.cur_acc_elem.next = self.elem_q.q.val();
         self.cur_lanes.next = self.lanes_q.q.val();
         self.cur_pad_value.next = self.pad_q.q.val();
+        self.cur_table.next = self.table_q.q.val();
         self.waiting.next = self.writing.q.val() & self.is_data.val() & !self.entry_valid.q.val();
 
         if self.reset.val() {

@@ -164,6 +164,8 @@ impl Logic for LoadUnit {
         self.engine.y_stride.next = self.fields.y_stride.val();
         self.engine.dram_base.next = self.dram_base.val();
         self.engine.dram_size.next = self.dram_size.val();
+        self.engine.table_mode.next = false;
+        self.engine.wr_ready.next = true;
         if self.gate.start.val() {
             self.pc.d.next = self.head.val().get_bits::<32>(256);
             self.push_next_q.d.next = self.hdr.push_next.val().any();

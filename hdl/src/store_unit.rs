@@ -2,6 +2,12 @@
 //! groups, packs the outputs (int8/uint8, packed int4/uint4, or raw int32) and
 //! writes them to DDR with the 2-D stride of the STORE. A STORE completes, and
 //! gives its token, only once every write has been acknowledged.
+//!
+//! Entries stream: the next entry is read from the accumulator while the one before
+//! is fed to the requantization lanes, and latched as that one's last lane group
+//! goes in, so the lanes take a group every cycle. Results land in a ring of result
+//! buffers (enough to cover the pipeline at the fixed modes' rate, at most four),
+//! from which the emitter copies each entry whole and sends its beats.
 
 use crate::controller::QueueEntry;
 use crate::decode::{HeaderFields, StoreFields};
@@ -103,8 +109,8 @@ pub struct StoreUnit {
     phase: DFF<Phase>,
     acc_ptr: DFF<Bits<32>>,
     entries_left: DFF<Bits<32>>,
-    /// `pbuf_step`: the parameter entry of the entry in the pipeline, the row's first
-    /// one, and the entry's x.
+    /// `pbuf_step`: the parameter entry of the next entry read, the row's first
+    /// one, and that entry's x.
     step: DffEn<Bit>,
     pbuf_ptr: DFF<Bits<16>>,
     pbuf_base: DffEn<Bits<16>>,
@@ -116,31 +122,44 @@ pub struct StoreUnit {
     params_shift: Vec<DffEn<Bits<8>>>,
     /// Load the parameter registers from the PBUF read data (clock enable).
     params_load: Signal<Local, Bit>,
+    /// The entry being fed to the requantization lanes (`have`), and `lat`: the
+    /// entry read last cycle is on the accumulator's read data, to be latched now.
     vals: Vec<DFF<Bits<32>>>,
+    have: DFF<Bit>,
+    lat: DFF<Bit>,
+    /// Entries not yet read from the accumulator.
+    reads_left: DFF<Bits<32>>,
+    /// The ring of result buffers, `cols` lanes each (buffer `k`'s lane `c` at
+    /// `k * cols + c`): an entry's lanes land in one while the entries before
+    /// wait for `obuf`.
     res: Vec<DFF<Bits<32>>>,
-    /// The entry being emitted (copied from `res` once all its lanes landed), so that
-    /// the next entry's lanes can be fed while this one's beats go out.
+    /// The entry being emitted (copied from its result buffer once all its lanes
+    /// landed), so that the next entries' lanes can land while its beats go out.
     obuf: Vec<DFF<Bits<32>>>,
     emitting: DFF<Bit>,
-    /// Two result buffers (`res`, `res_b`), entries alternating between them, so
-    /// that an entry's lanes can land while the one before waits for `obuf`.
-    res_b: Vec<DFF<Bits<32>>>,
-    /// The buffer the entry being read and fed lands in, and the next to copy.
-    feed_slot: DFF<Bit>,
-    emit_slot: DFF<Bit>,
+    /// The buffer the next read entry lands in, the one of the entry read last
+    /// cycle, the one of the entry being fed, and the next to copy.
+    read_slot: DFF<Bits<2>>,
+    lat_slot: DFF<Bits<2>>,
+    feed_slot: DFF<Bits<2>>,
+    emit_slot: DFF<Bits<2>>,
     /// A buffer holds an entry from its read until its copy into `obuf`; `full`:
     /// all its lanes have landed.
-    busy0: DFF<Bit>,
-    busy1: DFF<Bit>,
-    full0: DFF<Bit>,
-    full1: DFF<Bit>,
-    slot_free: Signal<Local, Bit>,
+    busy: Vec<DFF<Bit>>,
+    full: Vec<DFF<Bit>>,
+    read_free: Signal<Local, Bit>,
+    busy_any: Signal<Local, Bit>,
+    /// `vals` can take an entry next cycle (it is empty or in its last group then).
+    vals_free_next: Signal<Local, Bit>,
+    granted: Signal<Local, Bit>,
     landed: Signal<Local, Bit>,
-    landed_slot: Signal<Local, Bit>,
-    fslot: Signal<Local, Bit>,
-    cslot: Signal<Local, Bit>,
+    landed_slot: Signal<Local, Bits<2>>,
+    fslot: Signal<Local, Bits<2>>,
+    cslot: Signal<Local, Bits<2>>,
     /// An entry's last lane group is fed this cycle.
     fed: Signal<Local, Bit>,
+    /// The entry in `obuf` sends its last beat this cycle.
+    emit_last: Signal<Local, Bit>,
     /// The next entry's parameter entry.
     pbuf_next: Signal<Local, Bits<16>>,
     copy: Signal<Local, Bit>,
@@ -173,9 +192,12 @@ pub struct StoreUnit {
     groups_m1: Constant<Bits<16>>,
     cols_m1: Constant<Bits<16>>,
     bit15: Constant<Bits<16>>,
-    /// A lane group in the delay lines: bit 15 valid, bit 14 the result buffer.
-    low14: Constant<Bits<16>>,
-    bit14: Constant<Bits<16>>,
+    /// A lane group in the delay lines: bit 15 valid, bits 12..13 the result
+    /// buffer, bits 0..11 the group.
+    low12: Constant<Bits<16>>,
+    slot_at: Constant<Bits<16>>,
+    slots_m1: Constant<Bits<2>>,
+    one_slot: Constant<Bits<2>>,
     int_min: Constant<Bits<32>>,
     int_max: Constant<Bits<32>>,
     nibble8: Constant<Bits<8>>,
@@ -183,6 +205,7 @@ pub struct StoreUnit {
     code_bad_field: Constant<Bits<8>>,
     code_dma_write: Constant<Bits<8>>,
     _cols: usize,
+    _slots: usize,
     _rq: usize,
     _groups: usize,
     _b: usize,
@@ -200,6 +223,7 @@ impl StoreUnit {
         let b = cfg.axi_bytes_per_beat() as usize;
         let rq = [4usize, 2, 1].into_iter().find(|d| cols.is_multiple_of(*d)).expect("1 divides everything");
         let obytes = (4 * cols).div_ceil(b) * b;
+        let slots = Self::result_buffers(cols / rq);
         Self {
             clock: Default::default(),
             reset: Default::default(),
@@ -288,17 +312,23 @@ impl StoreUnit {
             params_shift: vec_of(cols),
             params_load: Default::default(),
             vals: vec_of(cols),
-            res: vec_of(cols),
+            have: Default::default(),
+            lat: Default::default(),
+            reads_left: Default::default(),
+            res: vec_of(slots * cols),
             obuf: vec_of(cols),
             emitting: Default::default(),
-            res_b: vec_of(cols),
+            read_slot: Default::default(),
+            lat_slot: Default::default(),
             feed_slot: Default::default(),
             emit_slot: Default::default(),
-            busy0: Default::default(),
-            busy1: Default::default(),
-            full0: Default::default(),
-            full1: Default::default(),
-            slot_free: Default::default(),
+            busy: vec_of(slots),
+            full: vec_of(slots),
+            read_free: Default::default(),
+            busy_any: Default::default(),
+            vals_free_next: Default::default(),
+            granted: Default::default(),
+            emit_last: Default::default(),
             landed: Default::default(),
             landed_slot: Default::default(),
             fslot: Default::default(),
@@ -331,8 +361,10 @@ impl StoreUnit {
             groups_m1: konst((cols / rq - 1) as u64),
             cols_m1: konst(cols as u64 - 1),
             bit15: konst(0x8000),
-            low14: konst(0x3fff),
-            bit14: konst(0x4000),
+            low12: konst(0x0fff),
+            slot_at: konst(12),
+            slots_m1: konst(slots as u64 - 1),
+            one_slot: konst(1),
             int_min: konst(0x8000_0000),
             int_max: konst(0x7fff_ffff),
             nibble8: konst(0xf),
@@ -340,6 +372,7 @@ impl StoreUnit {
             code_bad_field: konst(ErrorCode::BadField as u64),
             code_dma_write: konst(ErrorCode::DmaWrite as u64),
             _cols: cols,
+            _slots: slots,
             _rq: rq,
             _groups: cols / rq,
             _b: b,
@@ -349,18 +382,27 @@ impl StoreUnit {
     }
 }
 
-/// Phases of the entry pipeline.
+impl StoreUnit {
+    /// Result buffers for `groups` fixed-point lane groups per entry: a buffer is
+    /// taken from an entry's read to its copy into `obuf`, `groups` plus
+    /// [`RESULT_SPAN`] cycles, while entries come every `groups` cycles. At most four.
+    pub fn result_buffers(groups: usize) -> usize {
+        (1 + RESULT_SPAN.div_ceil(groups)).clamp(2, 4)
+    }
+}
+
+/// Cycles a result buffer is held beyond an entry's feed: the read, the latch, the
+/// requantization pipeline, its landing and the copy.
+const RESULT_SPAN: usize = REQUANT_LATENCY + 3;
+
+/// Phases of the store.
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
 enum Phase {
     Idle,
     /// The parameter entry arrives from the PBUF.
     Params,
-    /// Ask for the accumulator entry until the read is granted.
-    Read,
-    /// The entry arrives.
-    Latch,
-    /// One lane group per cycle into the requant lanes.
-    Feed,
+    /// Entries are read, latched and fed (one lane group per cycle).
+    Run,
     /// Every write acknowledged: complete.
     Drain,
 }
@@ -383,15 +425,16 @@ impl Logic for StoreUnit {
             pbuf_ptr,
             ex,
             entries_left,
+            reads_left,
             group,
             beat,
+            have,
+            lat,
             emitting,
+            read_slot,
+            lat_slot,
             feed_slot,
             emit_slot,
-            busy0,
-            busy1,
-            full0,
-            full1,
             err_pulse,
             err_code,
             done_pulse
@@ -409,11 +452,18 @@ impl Logic for StoreUnit {
             self.params_mult[c].d.next = self.pbuf_mult[c].val();
             self.params_shift[c].d.next = self.pbuf_shift[c].val();
             self.vals[c].d.next = self.vals[c].q.val();
-            self.res[c].d.next = self.res[c].q.val();
             self.obuf[c].clock.next = self.clock.val();
-            self.res_b[c].clock.next = self.clock.val();
-            self.res_b[c].d.next = self.res_b[c].q.val();
             self.obuf[c].d.next = self.obuf[c].q.val();
+        }
+        for k in 0..(self._slots * self._cols) {
+            self.res[k].clock.next = self.clock.val();
+            self.res[k].d.next = self.res[k].q.val();
+        }
+        for k in 0..self._slots {
+            self.busy[k].clock.next = self.clock.val();
+            self.busy[k].d.next = self.busy[k].q.val();
+            self.full[k].clock.next = self.clock.val();
+            self.full[k].d.next = self.full[k].q.val();
         }
         for l in 0..self._rq {
             self.lanes_rq[l].clock.next = self.clock.val();
@@ -518,6 +568,7 @@ impl Logic for StoreUnit {
             self.pbuf_ptr.d.next = self.fields.pbuf_addr.val();
             self.ex.d.next = 0.into();
             self.entries_left.d.next = self.fields.x_size.val() * self.fields.y_size.val();
+            self.reads_left.d.next = self.fields.x_size.val() * self.fields.y_size.val();
             self.phase.d.next = Phase::Params;
         }
 
@@ -561,11 +612,6 @@ impl Logic for StoreUnit {
         if self.float_mode.val() {
             self.last_group.next = self.cols_m1.val();
         }
-        self.fed.next = false;
-        self.slot_free.next = !self.busy0.q.val();
-        if self.feed_slot.q.val() {
-            self.slot_free.next = !self.busy1.q.val();
-        }
         self.pbuf_next.next = self.pbuf_ptr.q.val();
         if self.step.q.val() {
             self.pbuf_next.next = self.pbuf_ptr.q.val() + 1;
@@ -579,73 +625,96 @@ impl Logic for StoreUnit {
         self.fail.next = false;
         self.fail_code.next = self.code_bad_field.val();
         self.params_load.next = false;
+        self.granted.next = false;
+        self.read_free.next = false;
+        self.busy_any.next = false;
+        for k in 0..self._slots {
+            if self.read_slot.q.val().index() == k {
+                self.read_free.next = !self.busy[k].q.val();
+            }
+            if self.busy[k].q.val() {
+                self.busy_any.next = true;
+            }
+        }
+        // The entry read now is latched next cycle: `vals` must be empty then, or
+        // feeding its last group.
+        self.fed.next = self.have.q.val() & (self.group.q.val() == self.last_group.val());
+        self.vals_free_next.next =
+            !self.have.q.val() | self.fed.val() | ((self.group.q.val() + 1) == self.last_group.val());
+        if self.lat.q.val() {
+            self.vals_free_next.next = !self.last_group.val().any();
+        }
         match self.phase.q.val() {
             Phase::Params => {
                 // The PBUF read was issued with the instruction at the head; data is here now.
                 self.params_load.next = true;
-                self.phase.d.next = Phase::Read;
+                self.phase.d.next = Phase::Run;
                 if !self.entries_left.q.val().any() {
                     self.phase.d.next = Phase::Drain;
                 }
             }
-            // Read the next entry once its result buffer has been copied out.
-            Phase::Read => {
-                if self.slot_free.val() {
+            Phase::Run => {
+                // Read the next entry into a free result buffer.
+                if self.reads_left.q.val().any() & self.read_free.val() & self.vals_free_next.val() {
                     self.acc_ren.next = !self.halt.val();
                     if self.acc_ptr.q.val() >= self.acc_entries.val() {
                         self.acc_ren.next = false;
                         self.fail.next = true;
-                    } else if self.acc_grant.val() {
-                        self.phase.d.next = Phase::Latch;
+                    } else {
+                        self.granted.next = self.acc_grant.val();
                     }
                 }
-            }
-            Phase::Latch => {
-                if self.feed_slot.q.val() {
-                    self.busy1.d.next = true;
-                } else {
-                    self.busy0.d.next = true;
-                }
-                for c in 0..self._cols {
-                    self.vals[c].d.next = self.acc_rdata[c].val();
-                }
-                // A stepping store's next parameter entry, read since Read.
-                self.params_load.next = self.step.q.val();
-                self.group.d.next = 0.into();
-                self.phase.d.next = Phase::Feed;
-            }
-            Phase::Feed => {
-                self.group.d.next = self.group.q.val() + 1;
-                if self.group.q.val() == self.last_group.val() {
-                    // The entry is fed: its lanes land while the next one is read.
-                    self.fed.next = true;
-                    self.feed_slot.d.next = !self.feed_slot.q.val();
-                    self.acc_ptr.d.next = self.acc_ptr.q.val() + 1;
-                    self.entries_left.d.next = self.entries_left.q.val() - 1;
-                    self.ex.d.next = self.ex.q.val() + 1;
-                    if (self.ex.q.val() + 1) == self.xs.q.val() {
-                        self.ex.d.next = 0.into();
-                    }
-                    self.pbuf_ptr.d.next = self.pbuf_next.val();
-                    self.phase.d.next = Phase::Read;
-                    if self.entries_left.q.val() == 1 {
-                        self.phase.d.next = Phase::Drain;
-                    }
+                if self.fed.val() & (self.entries_left.q.val() == 1) {
+                    self.phase.d.next = Phase::Drain;
                 }
             }
             Phase::Drain => {
-                if !self.issuing.q.val()
-                    & self.client.idle.val()
-                    & !self.busy0.q.val()
-                    & !self.busy1.q.val()
-                    & !self.emitting.q.val()
-                {
+                if !self.issuing.q.val() & self.client.idle.val() & !self.emitting.q.val() & !self.busy_any.val() {
                     self.phase.d.next = Phase::Idle;
                     self.active.d.next = false;
                     self.done_pulse.d.next = true;
                 }
             }
             _ => {}
+        }
+        self.lat.d.next = self.granted.val();
+        if self.granted.val() {
+            for k in 0..self._slots {
+                if self.read_slot.q.val().index() == k {
+                    self.busy[k].d.next = true;
+                }
+            }
+            self.lat_slot.d.next = self.read_slot.q.val();
+            self.read_slot.d.next = self.read_slot.q.val() + self.one_slot.val();
+            if self.read_slot.q.val() == self.slots_m1.val() {
+                self.read_slot.d.next = 0.into();
+            }
+            self.acc_ptr.d.next = self.acc_ptr.q.val() + 1;
+            self.reads_left.d.next = self.reads_left.q.val() - 1;
+            self.ex.d.next = self.ex.q.val() + 1;
+            if (self.ex.q.val() + 1) == self.xs.q.val() {
+                self.ex.d.next = 0.into();
+            }
+            self.pbuf_ptr.d.next = self.pbuf_next.val();
+        }
+        // Feed one lane group per cycle; the last group of an entry frees `vals`.
+        if self.have.q.val() {
+            self.group.d.next = self.group.q.val() + 1;
+            if self.fed.val() {
+                self.have.d.next = false;
+                self.entries_left.d.next = self.entries_left.q.val() - 1;
+            }
+        }
+        // Latch the entry read last cycle (and a stepping store's parameters, read
+        // since then).
+        if self.lat.q.val() {
+            for c in 0..self._cols {
+                self.vals[c].d.next = self.acc_rdata[c].val();
+            }
+            self.params_load.next = self.step.q.val();
+            self.group.d.next = 0.into();
+            self.have.d.next = true;
+            self.feed_slot.d.next = self.lat_slot.q.val();
         }
         for c in 0..self._cols {
             self.params_bias[c].en.next = self.params_load.val();
@@ -683,26 +752,26 @@ impl Logic for StoreUnit {
                 self.float_lane.scale.next = self.params_mult[c].q.val();
             }
         }
-        self.float_lane.valid_in.next = (self.phase.q.val() == Phase::Feed) & self.float_mode.val();
+        self.float_lane.valid_in.next = self.have.q.val() & self.float_mode.val();
         self.float_lane.zero_point.next = self.zp.q.val();
         self.float_lane.clamp_lo.next = self.lo.q.val();
         self.float_lane.clamp_hi.next = self.hi.q.val();
         self.float_delay.data_in.next = 0.into();
-        if (self.phase.q.val() == Phase::Feed) & self.float_mode.val() {
-            self.float_delay.data_in.next = self.group.q.val() | self.bit15.val();
-            if self.feed_slot.q.val() {
-                self.float_delay.data_in.next = self.group.q.val() | self.bit15.val() | self.bit14.val();
-            }
+        if self.have.q.val() & self.float_mode.val() {
+            self.float_delay.data_in.next = self.group.q.val()
+                | self.bit15.val()
+                | (bit_cast::<16, 2>(self.feed_slot.q.val()) << self.slot_at.val());
         }
-        self.fcollect.next = self.float_delay.data_out.val() & self.low14.val();
+        self.fcollect.next = self.float_delay.data_out.val() & self.low12.val();
         self.fcollect_valid.next = self.float_delay.data_out.val().get_bit(15);
-        self.fslot.next = self.float_delay.data_out.val().get_bit(14);
-        for c in 0..self._cols {
-            if self.fcollect_valid.val() & (self.fcollect.val().index() == c) {
-                if self.fslot.val() {
-                    self.res_b[c].d.next = self.float_lane.value.val();
-                } else {
-                    self.res[c].d.next = self.float_lane.value.val();
+        self.fslot.next = self.float_delay.data_out.val().get_bits::<2>(self.slot_at.val().index());
+        for cc in self._cols..(self._cols + 1) {
+            for k in 0..self._slots {
+                for c in 0..self._cols {
+                    if self.fcollect_valid.val() & (self.fcollect.val().index() == c) & (self.fslot.val().index() == k)
+                    {
+                        self.res[k * cc + c].d.next = self.float_lane.value.val();
+                    }
                 }
             }
         }
@@ -710,30 +779,32 @@ impl Logic for StoreUnit {
         self.landed_slot.next = self.fslot.val();
         for l in 0..self._rq {
             self.lanes_rq[l].advance.next = true;
-            self.lanes_rq[l].valid_in.next = (self.phase.q.val() == Phase::Feed) & !self.float_mode.val();
+            self.lanes_rq[l].valid_in.next = self.have.q.val() & !self.float_mode.val();
             self.lanes_rq[l].mode.next = self.mode.q.val();
             self.lanes_rq[l].zero_point.next = self.zp.q.val();
             self.lanes_rq[l].clamp_lo.next = self.lo.q.val();
             self.lanes_rq[l].clamp_hi.next = self.hi.q.val();
         }
         self.group_delay.data_in.next = 0.into();
-        if (self.phase.q.val() == Phase::Feed) & !self.float_mode.val() {
-            self.group_delay.data_in.next = self.group.q.val() | self.bit15.val();
-            if self.feed_slot.q.val() {
-                self.group_delay.data_in.next = self.group.q.val() | self.bit15.val() | self.bit14.val();
-            }
+        if self.have.q.val() & !self.float_mode.val() {
+            self.group_delay.data_in.next = self.group.q.val()
+                | self.bit15.val()
+                | (bit_cast::<16, 2>(self.feed_slot.q.val()) << self.slot_at.val());
         }
-        self.collect.next = self.group_delay.data_out.val() & self.low14.val();
+        self.collect.next = self.group_delay.data_out.val() & self.low12.val();
         self.collect_valid.next = self.group_delay.data_out.val().get_bit(15);
-        self.cslot.next = self.group_delay.data_out.val().get_bit(14);
-        for rq in self._rq..(self._rq + 1) {
-            for g in 0..self._groups {
-                if self.collect_valid.val() & (self.collect.val().index() == g) {
-                    for l in 0..self._rq {
-                        if self.cslot.val() {
-                            self.res_b[g * rq + l].d.next = self.lanes_rq[l].value.val();
-                        } else {
-                            self.res[g * rq + l].d.next = self.lanes_rq[l].value.val();
+        self.cslot.next = self.group_delay.data_out.val().get_bits::<2>(self.slot_at.val().index());
+        for cc in self._cols..(self._cols + 1) {
+            for rq in self._rq..(self._rq + 1) {
+                for k in 0..self._slots {
+                    for g in 0..self._groups {
+                        if self.collect_valid.val()
+                            & (self.collect.val().index() == g)
+                            & (self.cslot.val().index() == k)
+                        {
+                            for l in 0..self._rq {
+                                self.res[k * cc + g * rq + l].d.next = self.lanes_rq[l].value.val();
+                            }
                         }
                     }
                 }
@@ -743,37 +814,6 @@ impl Logic for StoreUnit {
             self.landed.next = true;
             self.landed_slot.next = self.cslot.val();
         }
-        // ---- Hand landed entries to the emitter in order, when it is free.
-        if self.landed.val() {
-            if self.landed_slot.val() {
-                self.full1.d.next = true;
-            } else {
-                self.full0.d.next = true;
-            }
-        }
-        self.copy.next = !self.emitting.q.val() & self.full0.q.val() & !self.emit_slot.q.val();
-        if self.emit_slot.q.val() {
-            self.copy.next = !self.emitting.q.val() & self.full1.q.val();
-        }
-        if self.copy.val() {
-            for c in 0..self._cols {
-                self.obuf[c].d.next = self.res[c].q.val();
-                if self.emit_slot.q.val() {
-                    self.obuf[c].d.next = self.res_b[c].q.val();
-                }
-            }
-            if self.emit_slot.q.val() {
-                self.full1.d.next = false;
-                self.busy1.d.next = false;
-            } else {
-                self.full0.d.next = false;
-                self.busy0.d.next = false;
-            }
-            self.emit_slot.d.next = !self.emit_slot.q.val();
-            self.emitting.d.next = true;
-            self.beat.d.next = 0.into();
-        }
-
         // ---- Pack the outputs into bytes and emit the entry's beats.
         for i in 0..self._obytes {
             self.obytes[i].next = 0.into();
@@ -813,15 +853,51 @@ impl Logic for StoreUnit {
             self.write_bytes.next = self.entry_bytes.q.val();
         }
         // ---- Emit: the entry in `obuf`, beat by beat.
+        self.emit_last.next = self.emitting.q.val()
+            & self.client.data_ready.val()
+            & ((self.beat.q.val() + 1) == self.beats_per_entry.q.val());
         if self.emitting.q.val() {
             self.client.data_valid.next = true;
             if self.client.data_ready.val() {
                 self.beat.d.next = self.beat.q.val() + 1;
-                if (self.beat.q.val() + 1) == self.beats_per_entry.q.val() {
+                if self.emit_last.val() {
                     self.beat.d.next = 0.into();
                     self.emitting.d.next = false;
                 }
             }
+        }
+        // ---- Hand landed entries to the emitter in order, as its last beat goes out.
+        if self.landed.val() {
+            for k in 0..self._slots {
+                if self.landed_slot.val().index() == k {
+                    self.full[k].d.next = true;
+                }
+            }
+        }
+        self.copy.next = false;
+        for k in 0..self._slots {
+            if self.emit_slot.q.val().index() == k {
+                self.copy.next = (!self.emitting.q.val() | self.emit_last.val()) & self.full[k].q.val();
+            }
+        }
+        if self.copy.val() {
+            for cc in self._cols..(self._cols + 1) {
+                for k in 0..self._slots {
+                    if self.emit_slot.q.val().index() == k {
+                        self.full[k].d.next = false;
+                        self.busy[k].d.next = false;
+                        for c in 0..self._cols {
+                            self.obuf[c].d.next = self.res[k * cc + c].q.val();
+                        }
+                    }
+                }
+            }
+            self.emit_slot.d.next = self.emit_slot.q.val() + self.one_slot.val();
+            if self.emit_slot.q.val() == self.slots_m1.val() {
+                self.emit_slot.d.next = 0.into();
+            }
+            self.emitting.d.next = true;
+            self.beat.d.next = 0.into();
         }
 
         // ---- AXI write channel.
@@ -863,12 +939,15 @@ impl Logic for StoreUnit {
         // An aborted (or reset) store emits nothing more.
         if self.fail.val() | (self.halt.val() & self.active.q.val()) | self.reset.val() {
             self.emitting.d.next = false;
-            self.busy0.d.next = false;
-            self.busy1.d.next = false;
-            self.full0.d.next = false;
-            self.full1.d.next = false;
-            self.feed_slot.d.next = false;
-            self.emit_slot.d.next = false;
+            self.have.d.next = false;
+            self.lat.d.next = false;
+            for k in 0..self._slots {
+                self.busy[k].d.next = false;
+                self.full[k].d.next = false;
+            }
+            self.read_slot.d.next = 0.into();
+            self.feed_slot.d.next = 0.into();
+            self.emit_slot.d.next = 0.into();
         }
         self.gate.complete.next = self.done_pulse.q.val();
         self.gate.complete_push_prev.next = self.push_prev_q.q.val();

@@ -83,6 +83,7 @@ fn load_engine_writes_what_the_isa_prescribes() {
         x.reset.next = false;
         x.dram_base.next = BASE.into();
         x.dram_size.next = 0x10000u64.into();
+        x.wr_ready.next = true;
         let mut cycle = 0;
         for op in &ops {
             x.start.next = true;

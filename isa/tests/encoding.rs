@@ -20,31 +20,42 @@ fn loops() -> impl Strategy<Value = (Loop2, Stride2, Stride2)> {
 }
 
 fn load() -> impl Strategy<Value = Instr> {
-    (deps(), pick(Mem::ALL), pick(AccElem::ALL), any::<[u16; 3]>(), any::<[u32; 3]>(), any::<[u8; 6]>()).prop_map(
-        |(
-            deps,
-            mem,
-            acc_elem,
-            [sram_addr, x_size, y_size],
-            [dram_addr, x_stride, y_stride],
-            [lanes, t, b, l, r, pad_value],
-        )| {
-            Instr::Load(Load {
-                deps,
-                mem,
-                acc_elem,
-                sram_addr,
-                dram_addr,
-                x_size,
-                y_size,
-                x_stride,
-                y_stride,
-                lanes,
-                pad: Pad { top: t, bottom: b, left: l, right: r },
-                pad_value,
-            })
-        },
+    (
+        deps(),
+        (pick(Mem::ALL), pick(AccElem::ALL), pick(Combine::ALL)),
+        any::<[u16; 3]>(),
+        any::<[u32; 3]>(),
+        any::<[u8; 6]>(),
     )
+        .prop_map(
+            |(
+                deps,
+                (mem, acc_elem, combine),
+                [sram_addr, x_size, y_size],
+                [dram_addr, x_stride, y_stride],
+                [lanes, t, b, l, r, pad_value],
+            )| {
+                Instr::Load(Load {
+                    deps,
+                    mem,
+                    acc_elem,
+                    sram_addr,
+                    dram_addr,
+                    x_size,
+                    y_size,
+                    x_stride,
+                    y_stride,
+                    lanes,
+                    pad: Pad { top: t, bottom: b, left: l, right: r },
+                    pad_value,
+                    combine,
+                })
+            },
+        )
+}
+
+fn table() -> impl Strategy<Value = Instr> {
+    (deps(), any::<u32>()).prop_map(|(deps, dram_addr)| Instr::Table(Table { deps, dram_addr }))
 }
 
 fn store() -> impl Strategy<Value = Instr> {
@@ -153,7 +164,7 @@ fn spmv() -> impl Strategy<Value = Instr> {
 }
 
 fn instr() -> impl Strategy<Value = Instr> {
-    prop_oneof![load(), store(), gemm(), alu(), spmv(), Just(Instr::Fence), Just(Instr::Finish)]
+    prop_oneof![load(), store(), gemm(), alu(), spmv(), table(), Just(Instr::Fence), Just(Instr::Finish)]
 }
 
 proptest! {
@@ -223,6 +234,34 @@ fn invalid_enum_values_name_the_field() {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// ISA 1.1: LOAD's `combine` is bits 60..61 (3 is invalid), `acc_elem` 3 is lut8,
+/// and TABLE is opcode 8 with `dram_addr` in bits 128..159.
+#[test]
+fn isa_1_1_encodings() {
+    let load = Load { mem: Mem::Acc, acc_elem: AccElem::Lut8, combine: Combine::Max, ..Default::default() };
+    let bytes = Instr::Load(load).encode();
+    // Byte 1: mem 2 in bits 8..9, acc_elem 3 in bits 10..11; byte 7 bits 4..5 (bits 60..61): 2.
+    assert_eq!((bytes[0], bytes[1], bytes[7]), (1, 0x0e, 0x20));
+    let mut bad = bytes;
+    bad[7] = 0x30;
+    match Instr::decode(&bad) {
+        Err(DecodeError::BadValue { format, field, value }) => {
+            assert_eq!((format, field, value), ("LOAD", "combine", 3))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // LOAD bits 62..63 stay reserved.
+    bad[7] = 0x40;
+    assert!(matches!(Instr::decode(&bad), Err(DecodeError::ReservedBits { format: "LOAD", .. })));
+    let table = Instr::Table(Table { deps: Deps { pop_prev: true, ..Deps::NONE }, dram_addr: 0x1234_5678 });
+    let mut expected = [0u8; 32];
+    expected[0] = 8 | 0x10;
+    expected[16..20].copy_from_slice(&0x1234_5678u32.to_le_bytes());
+    assert_eq!(table.encode(), expected);
+    assert_eq!(Instr::decode(&expected), Ok(table));
+    assert_eq!(table.to_string(), "table     dram=0x12345678 [pop_prev]");
 }
 
 #[test]

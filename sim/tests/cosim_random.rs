@@ -26,7 +26,7 @@ use std::time::Instant;
 use tessera_compiler::gemm::{lower_gemm, GemmOutput, GemmSpec, OperandQuant};
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{
-    encode_param_entries, operand_range, AccElem, AluOp, Instr, Mem, OutType, Pad, Program, Queue, RequantMode,
+    encode_param_entries, operand_range, AccElem, AluOp, Combine, Instr, Mem, OutType, Pad, Program, Queue, RequantMode,
 };
 use tessera_isa::quant::requantize;
 use tessera_sim::golden::Golden;
@@ -636,6 +636,10 @@ fn generator_programs_are_valid_race_free_and_cover_the_isa() {
                         }
                         if l.mem == Mem::Acc {
                             seen.insert(format!("acc_elem {:?}", l.acc_elem));
+                            seen.insert(format!("acc_elem {:?} combine {:?}", l.acc_elem, l.combine));
+                            if l.pad != Pad::default() || usize::from(l.lanes) < cfg.array.cols as usize {
+                                seen.insert(format!("load.acc padded combine {:?}", l.combine));
+                            }
                         }
                         if l.x_stride == 0 && l.x_size > 1 {
                             seen.insert("load x_stride 0".into());
@@ -687,7 +691,7 @@ fn generator_programs_are_valid_race_free_and_cover_the_isa() {
                 Instr::Spmv(x) => {
                     seen.insert(format!("spmv accumulate={}", x.accumulate));
                 }
-                Instr::Fence | Instr::Finish => {}
+                Instr::Table(_) | Instr::Fence | Instr::Finish => {}
             }
         }
         // Weight reuse after the tile's WBUF entries were reloaded, or after a GEMM
@@ -775,14 +779,19 @@ fn generator_programs_are_valid_race_free_and_cover_the_isa() {
         "gemm 1:4 reuse_weights",
         "gemm 2:4 reuse_weights",
         "store pbuf_step",
+        "table",
     ]
     .map(String::from)
     .to_vec();
     for f in 0..4 {
         want.push(format!("fifo {f} full"));
     }
-    for e in [AccElem::I8, AccElem::U8, AccElem::I32] {
+    for &e in AccElem::ALL {
         want.push(format!("acc_elem {e:?}"));
+        for &c in Combine::ALL {
+            want.push(format!("acc_elem {e:?} combine {c:?}"));
+            want.push(format!("load.acc padded combine {c:?}"));
+        }
     }
     for t in [OutType::I8, OutType::U8, OutType::I4, OutType::U4] {
         for m in [RequantMode::None, RequantMode::Fixed, RequantMode::FixedSingle, RequantMode::Float] {

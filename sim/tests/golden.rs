@@ -181,16 +181,7 @@ fn padded_conv1d_by_shifted_gemms() {
 }
 
 fn acc_load(sram_addr: u16, dram_addr: u32, acc_elem: AccElem) -> Instr {
-    Instr::Load(Load {
-        mem: Mem::Acc,
-        acc_elem,
-        sram_addr,
-        dram_addr,
-        x_size: 1,
-        y_size: 1,
-        lanes: 4,
-        ..Default::default()
-    })
+    Instr::Load(acc_load_at(sram_addr, dram_addr, acc_elem, Combine::Overwrite))
 }
 
 fn alu(op: AluOp, dst: u16, b: Result<i32, u16>, shift: i8) -> Instr {
@@ -542,5 +533,164 @@ fn strided_gemm_loops() {
     let got: ArrayView2<i32> = ArrayView2::from_shape((10, 4), &got).unwrap();
     for (row, acc) in [(0, 0), (2, 3), (4, 6), (6, 9)] {
         assert_eq!(got.row(acc), full.row(row), "activation row {row} -> accumulator {acc}");
+    }
+}
+
+/// A TABLE image: entry `i` (for raw byte `i`) is `f(i)`.
+fn table_bytes(f: impl Fn(i32) -> i32) -> Vec<u8> {
+    (0..256).flat_map(|i| f(i).to_le_bytes()).collect()
+}
+
+fn acc_load_at(sram_addr: u16, dram_addr: u32, acc_elem: AccElem, combine: Combine) -> Load {
+    Load {
+        mem: Mem::Acc,
+        acc_elem,
+        combine,
+        sram_addr,
+        dram_addr,
+        x_size: 1,
+        y_size: 1,
+        lanes: 4,
+        ..Default::default()
+    }
+}
+
+/// ISA 1.1: LOAD `lut8` looks each byte up in the TABLE (padding looks up
+/// `pad_value`), and `combine` adds or takes the maximum instead of overwriting,
+/// padding included: a TFLite-style ADD (two lookups, the second added), a 1-D max
+/// pool (kernel 3, padding 1) and a wrapping uint8 add, derived by hand.
+#[test]
+fn lut8_loads_and_combining_loads_hand_derived() {
+    let mut ddr = vec![0u8; 0x800];
+    // TABLE[i] = 1000 * i - 5 for i < 128, and -7 * i for i >= 128.
+    let t = |i: i32| if i < 128 { 1000 * i - 5 } else { -7 * i };
+    ddr[0x400..0x800].copy_from_slice(&table_bytes(t));
+    ddr[0..4].copy_from_slice(&[0, 1, 200, 127]); // x1 (lane 3 is not loaded)
+    ddr[4..8].copy_from_slice(&[3, 255, 2, 9]); // x2
+                                                // Pool input: three positions of four channels.
+    ddr[8..20].copy_from_slice(&as_bytes(&[-5, 7, -128, 100, 6, -3, 0, 100, 1, 2, 3, 4]));
+    ddr[20..22].copy_from_slice(&[5, 6]);
+    for (i, v) in [10, -20, 30, i32::MAX].iter().enumerate() {
+        ddr[24 + 4 * i..28 + 4 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    let row = |sram, dram, x_size, pad, combine| {
+        Instr::Load(Load { x_size, x_stride: 4, pad, pad_value: 0x80, ..acc_load_at(sram, dram, AccElem::I8, combine) })
+    };
+    let left = Pad { left: 1, ..Pad::default() };
+    let right = Pad { right: 1, ..Pad::default() };
+    let program = fence_stores(Program::new(vec![
+        Instr::Table(Table { dram_addr: 0x400, ..Default::default() }),
+        // ADD: ACC[0] = T[x1] + T[x2]; lane 3 of the first load is padding (lanes 3).
+        Instr::Load(Load { lanes: 3, pad_value: 128, ..acc_load_at(0, 0, AccElem::Lut8, Combine::Overwrite) }),
+        Instr::Load(acc_load_at(0, 4, AccElem::Lut8, Combine::Add)),
+        // Max pool into ACC[1..4): out[p] = max(in[p - 1], in[p], in[p + 1]), padding -128.
+        row(1, 8, 2, left, Combine::Overwrite),
+        row(1, 8, 3, Pad::default(), Combine::Max),
+        row(1, 12, 2, right, Combine::Max),
+        // ACC[4] = int32 [10, -20, 30, MAX] + uint8 [5, 6, pad 250, pad 250], wrapping.
+        Instr::Load(Load { x_size: 1, ..acc_load_at(4, 24, AccElem::I32, Combine::Overwrite) }),
+        Instr::Load(Load { lanes: 2, pad_value: 250, ..acc_load_at(4, 20, AccElem::U8, Combine::Add) }),
+        // ACC[5] = max(T[x2], T[x1 with lane 3 = 127]).
+        Instr::Load(acc_load_at(5, 4, AccElem::Lut8, Combine::Overwrite)),
+        Instr::Load(acc_load_at(5, 0, AccElem::Lut8, Combine::Max)),
+        // An empty combining load writes nothing.
+        Instr::Load(Load { x_size: 0, ..acc_load_at(1, 0, AccElem::Lut8, Combine::Add) }),
+        Instr::Store(Store {
+            out_type: OutType::I32,
+            dram_addr: 0x100,
+            x_size: 6,
+            x_stride: 16,
+            y_size: 1,
+            lanes: 4,
+            ..Default::default()
+        }),
+        Instr::Finish,
+    ]));
+    let stats = run(&tiny(), &program, &mut ddr);
+    let got = read_i32(&ddr, 0x100, 24);
+    // T[x1] = [T 0, T 1, T 200, T 128 (pad)] = [-5, 995, -1400, -896];
+    // T[x2] = [T 3, T 255, T 2, T 9] = [2995, -1785, 1995, 8995].
+    assert_eq!(got[0..4], [2990, -790, 595, 8099]);
+    // in = [-5, 7, -128, 100], [6, -3, 0, 100], [1, 2, 3, 4].
+    assert_eq!(got[4..8], [6, 7, 0, 100]);
+    assert_eq!(got[8..12], [6, 7, 3, 100]);
+    assert_eq!(got[12..16], [6, 2, 3, 100]);
+    assert_eq!(got[16..20], [15, -14, 280, i32::MIN + 249]);
+    // max([2995, -1785, 1995, 8995], [T 0, T 1, T 200, T 127 = 126995]).
+    assert_eq!(got[20..24], [2995, 995, 1995, 126_995]);
+    assert_eq!(stats.dma_read_bytes, 1024 + 3 + 4 + 8 + 12 + 8 + 16 + 2 + 4 + 4);
+    assert_eq!(stats.tables, 1);
+}
+
+/// Combining loads wrap at `acc_bits` (golden model; the RTL is compared on the
+/// 20-bit `tiny-edge` config by the random sweep): on 20-bit accumulators
+/// 2^19 - 1 + 1 wraps to -2^19, and max compares the wrapped values.
+#[test]
+fn combining_loads_wrap_at_acc_bits() {
+    let mut cfg = tiny();
+    cfg.array.acc_bits = 20;
+    let mut ddr = vec![0u8; 0x100];
+    for (i, v) in [(1i32 << 19) - 1, 5, -3, 1 << 20].iter().enumerate() {
+        ddr[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    ddr[16..20].copy_from_slice(&[1, 1, 1, 1]);
+    for (i, v) in [7i32, 4, -2, (1 << 20) - 1].iter().enumerate() {
+        ddr[0x20 + 4 * i..0x24 + 4 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    let mut golden = Golden::new(&cfg);
+    let prog = Program::new(vec![
+        Instr::Load(acc_load_at(0, 0, AccElem::I32, Combine::Overwrite)),
+        Instr::Load(acc_load_at(0, 16, AccElem::I8, Combine::Add)),
+        Instr::Load(acc_load_at(1, 0, AccElem::I32, Combine::Overwrite)),
+        Instr::Load(acc_load_at(1, 0x20, AccElem::I32, Combine::Max)),
+        Instr::Finish,
+    ]);
+    golden.run(&prog, &mut ddr).unwrap();
+    let acc = &golden.memories().acc;
+    // [2^19 - 1, 5, -3, 2^20 -> 0] + 1 = [-2^19, 6, -2, 1].
+    assert_eq!(acc[0..4], [-(1 << 19), 6, -2, 1]);
+    // max([2^19 - 1, 5, -3, 0], [7, 4, -2, 2^20 - 1 -> -1]) = [2^19 - 1, 5, -2, 0]
+    // (compared unwrapped, the last lane would be 2^20 - 1, written as -1).
+    assert_eq!(acc[4..8], [(1 << 19) - 1, 5, -2, 0]);
+}
+
+/// ISA 1.1 errors, on both devices: `combine` 3 is an invalid enumeration
+/// (BadInstruction at decode), `combine` on a non-ACC load and a TABLE past the DDR
+/// window are BadField, each at the instruction's index.
+#[test]
+fn isa_1_1_errors() {
+    let good = Instr::Load(acc_load_at(0, 0, AccElem::Lut8, Combine::Add));
+    let mut ddr = vec![0u8; 0x100];
+    let program = Program::new(vec![Instr::Fence, good, Instr::Finish]).encode();
+    ddr[..program.len()].copy_from_slice(&program);
+    ddr[32 + 7] |= 0x30; // instruction 1: combine (bits 60..61) = 3
+    let err = Golden::new(&tiny()).run_from_ddr(&mut ddr.clone(), 0, 3).unwrap_err();
+    assert_eq!((err.code(), err.pc()), (ErrorCode::BadInstruction, 1));
+    assert!(err.to_string().contains("field `combine` has invalid value 3"), "{err}");
+    let both = run_both_bytes(&tiny(), ddr, 0, 3, 100_000).unwrap();
+    assert_eq!(both.outcome.error, Some((ErrorCode::BadInstruction, 1)));
+
+    let ibuf = Load { mem: Mem::Ibuf, x_size: 1, y_size: 1, lanes: 4, ..Default::default() };
+    let cases: Vec<(Instr, &str, &str)> = vec![
+        (Instr::Load(Load { combine: Combine::Max, ..ibuf }), "combine", "must be 0 unless mem is ACC"),
+        (Instr::Load(Load { mem: Mem::Pbuf, combine: Combine::Add, ..ibuf }), "combine", "must be 0 unless mem is ACC"),
+        (Instr::Load(Load { acc_elem: AccElem::Lut8, ..ibuf }), "acc_elem", "must be 0 unless mem is ACC"),
+        // The DDR window is the 0x4000-byte image and the four instructions after it.
+        (Instr::Table(Table { dram_addr: 0x4080 - 1023, ..Default::default() }), "dram_addr", "run past the end"),
+    ];
+    for (instr, field, reason) in cases {
+        let table = Instr::Table(Table::default());
+        let err = run_err(
+            vec![table, Instr::Load(acc_load_at(0, 0, AccElem::Lut8, Combine::Add)), instr, Instr::Finish],
+            0x4000,
+        );
+        match &err {
+            ExecError::Invalid { index: 2, problem, .. } => {
+                assert_eq!(problem.field, field, "{err}");
+                assert!(problem.reason.contains(reason), "{err}");
+            }
+            other => panic!("{instr}: expected a field error, got {other}"),
+        }
+        assert_eq!(err.code(), ErrorCode::BadField);
     }
 }

@@ -42,6 +42,9 @@ impl fmt::Display for Instr {
                 if l.mem == Mem::Acc {
                     write!(f, " elem={}", lower(l.acc_elem))?;
                 }
+                if l.combine != Combine::Overwrite {
+                    write!(f, " combine={}", lower(l.combine))?;
+                }
                 if l.pad != Pad::default() {
                     let p = l.pad;
                     write!(f, " pad=t{},b{},l{},r{}", p.top, p.bottom, p.left, p.right)?;
@@ -136,6 +139,7 @@ impl fmt::Display for Instr {
                 }
                 write!(f, "{}", x.deps)
             }
+            Instr::Table(t) => write!(f, "{:<9} dram={:#x}{}", "table", t.dram_addr, t.deps),
             Instr::Fence => write!(f, "fence"),
             Instr::Finish => write!(f, "finish"),
         }

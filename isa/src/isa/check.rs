@@ -44,6 +44,7 @@ pub fn check_instr(instr: &Instr, cfg: &AccelConfig, dram_len: Option<u64>) -> R
         Instr::Gemm(g) => check_gemm(g, cfg),
         Instr::Alu(a) => check_alu(a, cfg),
         Instr::Spmv(x) => check_spmv(x, cfg),
+        Instr::Table(t) => check_dram(dram_span(t.dram_addr, 1, 1, 0, 0, TABLE_BYTES.into()), dram_len),
         Instr::Fence | Instr::Finish => Ok(()),
     }
 }
@@ -87,10 +88,7 @@ pub fn load_entry_bytes(cfg: &AccelConfig, l: &Load) -> u64 {
     let lanes = u64::from(l.lanes);
     match l.mem {
         Mem::Ibuf | Mem::Wbuf => u64::from(cfg.operand_bytes(l.lanes.into())),
-        Mem::Acc => match l.acc_elem {
-            AccElem::I8 | AccElem::U8 => lanes,
-            AccElem::I32 => 4 * lanes,
-        },
+        Mem::Acc => u64::from(l.acc_elem.bytes()) * lanes,
         Mem::Pbuf => u64::from(PARAM_LANE_BYTES) * lanes,
     }
 }
@@ -144,6 +142,9 @@ fn check_load(l: &Load, cfg: &AccelConfig, dram_len: Option<u64>) -> Result<(), 
     })?;
     ensure(l.mem == Mem::Acc || l.acc_elem == AccElem::I8, "acc_elem", || {
         format!("must be 0 unless mem is ACC, got {:?}", l.acc_elem)
+    })?;
+    ensure(l.mem == Mem::Acc || l.combine == Combine::Overwrite, "combine", || {
+        format!("must be 0 unless mem is ACC, got {:?}", l.combine)
     })?;
     if matches!(l.mem, Mem::Ibuf | Mem::Wbuf) && cfg.array.operand_bits == 4 {
         ensure(l.lanes.is_multiple_of(2), "lanes", || format!("must be even with 4-bit operands, got {}", l.lanes))?;

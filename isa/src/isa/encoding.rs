@@ -41,7 +41,7 @@ impl Format {
 }
 
 const OPCODE: Field =
-    u("opcode", 0, 4, "1 LOAD, 2 STORE, 3 GEMM, 4 ALU, 5 FENCE, 6 FINISH, 7 SPMV; 0 and 8-15 are invalid");
+    u("opcode", 0, 4, "1 LOAD, 2 STORE, 3 GEMM, 4 ALU, 5 FENCE, 6 FINISH, 7 SPMV, 8 TABLE; 0 and 9-15 are invalid");
 const POP_PREV: Field = u("pop_prev", 4, 1, "wait for and consume a token from the previous queue before running");
 const POP_NEXT: Field = u("pop_next", 5, 1, "wait for and consume a token from the next queue before running");
 const PUSH_PREV: Field = u("push_prev", 6, 1, "give a token to the previous queue after completing");
@@ -50,14 +50,20 @@ const PUSH_NEXT: Field = u("push_next", 7, 1, "give a token to the next queue af
 mod load {
     use super::*;
     pub const MEM: Field = u("mem", 8, 2, "destination: 0 IBUF, 1 WBUF (load queue); 2 ACC, 3 PBUF (compute queue)");
-    pub const ACC_ELEM: Field =
-        u("acc_elem", 10, 2, "DDR element type for ACC: 0 int8, 1 uint8, 2 int32 (must be 0 otherwise)");
+    pub const ACC_ELEM: Field = u(
+        "acc_elem",
+        10,
+        2,
+        "DDR element type for ACC: 0 int8, 1 uint8, 2 int32, 3 lut8 (TABLE[byte]) (must be 0 otherwise)",
+    );
     pub const PAD_VALUE: Field = u("pad_value", 12, 8, "raw element written into padding entries and unused lanes");
     pub const LANES: Field = u("lanes", 20, 8, "elements fetched per entry (1..=lanes of the memory)");
     pub const PAD_TOP: Field = u("pad_top", 28, 8, "padding rows before the block");
     pub const PAD_BOTTOM: Field = u("pad_bottom", 36, 8, "padding rows after the block");
     pub const PAD_LEFT: Field = u("pad_left", 44, 8, "padding entries before each row");
     pub const PAD_RIGHT: Field = u("pad_right", 52, 8, "padding entries after each row");
+    pub const COMBINE: Field =
+        u("combine", 60, 2, "ACC lanes become: 0 the value, 1 lane + value, 2 max(lane, value) (must be 0 otherwise)");
     pub const SRAM_ADDR: Field = u("sram_addr", 64, 16, "first destination entry");
     pub const X_SIZE: Field = u("x_size", 80, 16, "entries per row fetched from DDR");
     pub const Y_SIZE: Field = u("y_size", 96, 16, "rows fetched from DDR");
@@ -65,9 +71,16 @@ mod load {
     pub const Y_STRIDE: Field = u("y_stride", 160, 32, "bytes between rows in DDR");
     pub const X_STRIDE: Field = u("x_stride", 192, 32, "bytes between entries of a row in DDR");
     pub const FIELDS: &[Field] = &[
-        MEM, ACC_ELEM, PAD_VALUE, LANES, PAD_TOP, PAD_BOTTOM, PAD_LEFT, PAD_RIGHT, SRAM_ADDR, X_SIZE, Y_SIZE,
+        MEM, ACC_ELEM, PAD_VALUE, LANES, PAD_TOP, PAD_BOTTOM, PAD_LEFT, PAD_RIGHT, COMBINE, SRAM_ADDR, X_SIZE, Y_SIZE,
         DRAM_ADDR, Y_STRIDE, X_STRIDE,
     ];
+}
+
+mod table {
+    use super::*;
+    pub const DRAM_ADDR: Field =
+        u("dram_addr", 128, 32, "byte offset of the 256 little-endian int32 entries (1024 bytes) from DRAM_BASE");
+    pub const FIELDS: &[Field] = &[DRAM_ADDR];
 }
 
 mod store {
@@ -198,7 +211,7 @@ const QUEUED: &[Field] = &[OPCODE, POP_PREV, POP_NEXT, PUSH_PREV, PUSH_NEXT];
 const BARE: &[Field] = &[OPCODE];
 
 /// Every instruction format, in opcode order.
-pub static FORMATS: [Format; 7] = [
+pub static FORMATS: [Format; 8] = [
     Format { name: "LOAD", opcode: Opcode::Load, header: QUEUED, fields: load::FIELDS },
     Format { name: "STORE", opcode: Opcode::Store, header: QUEUED, fields: store::FIELDS },
     Format { name: "GEMM", opcode: Opcode::Gemm, header: QUEUED, fields: gemm::FIELDS },
@@ -206,6 +219,7 @@ pub static FORMATS: [Format; 7] = [
     Format { name: "FENCE", opcode: Opcode::Fence, header: BARE, fields: &[] },
     Format { name: "FINISH", opcode: Opcode::Finish, header: BARE, fields: &[] },
     Format { name: "SPMV", opcode: Opcode::Spmv, header: QUEUED, fields: spmv::FIELDS },
+    Format { name: "TABLE", opcode: Opcode::Table, header: QUEUED, fields: table::FIELDS },
 ];
 
 pub fn format_of(opcode: Opcode) -> &'static Format {
@@ -234,9 +248,10 @@ macro_rules! bits_enum {
     };
 }
 
-bits_enum!(Opcode: Load, Store, Gemm, Alu, Fence, Finish, Spmv);
+bits_enum!(Opcode: Load, Store, Gemm, Alu, Fence, Finish, Spmv, Table);
 bits_enum!(Mem: Ibuf, Wbuf, Acc, Pbuf);
-bits_enum!(AccElem: I8, U8, I32);
+bits_enum!(AccElem: I8, U8, I32, Lut8);
+bits_enum!(Combine: Overwrite, Add, Max);
 bits_enum!(OutType: I8, U8, I4, U4, I32);
 bits_enum!(RequantMode: None, Fixed, FixedSingle, Float);
 bits_enum!(AluOp: Mov, Add, Sub, Mul, Max, Min, Shl, SraRound, Mbqm);
@@ -328,6 +343,7 @@ pub(super) fn encode(instr: &Instr) -> [u8; INSTR_BYTES] {
             w.put(PAD_BOTTOM, l.pad.bottom.into());
             w.put(PAD_LEFT, l.pad.left.into());
             w.put(PAD_RIGHT, l.pad.right.into());
+            w.put(COMBINE, l.combine as u64);
             w.put(SRAM_ADDR, l.sram_addr.into());
             w.put(X_SIZE, l.x_size.into());
             w.put(Y_SIZE, l.y_size.into());
@@ -400,6 +416,7 @@ pub(super) fn encode(instr: &Instr) -> [u8; INSTR_BYTES] {
             w.put(OUT_ENTRIES, x.out_entries.into());
             w.put(ITEM_ENTRIES, x.item_entries.into());
         }
+        Instr::Table(t) => w.put(table::DRAM_ADDR, t.dram_addr.into()),
         Instr::Fence | Instr::Finish => {}
     }
     w.to_bytes()
@@ -428,6 +445,7 @@ pub(super) fn decode(bytes: &[u8; INSTR_BYTES]) -> Result<Instr, DecodeError> {
                     left: w.get(PAD_LEFT) as u8,
                     right: w.get(PAD_RIGHT) as u8,
                 },
+                combine: w.get_enum(name, COMBINE, Combine::from_bits)?,
                 sram_addr: w.get(SRAM_ADDR) as u16,
                 x_size: w.get(X_SIZE) as u16,
                 y_size: w.get(Y_SIZE) as u16,
@@ -507,6 +525,7 @@ pub(super) fn decode(bytes: &[u8; INSTR_BYTES]) -> Result<Instr, DecodeError> {
                 item_entries: w.get(ITEM_ENTRIES) as u16,
             })
         }
+        Opcode::Table => Instr::Table(Table { deps, dram_addr: w.get(table::DRAM_ADDR) as u32 }),
         Opcode::Fence => Instr::Fence,
         Opcode::Finish => Instr::Finish,
     })

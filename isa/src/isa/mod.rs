@@ -14,8 +14,15 @@ pub use encoding::{format_of, layout_markdown, DecodeError, Field, Format, FORMA
 
 /// ISA version, exposed in the `VERSION` register and part of the config fingerprint.
 pub const ISA_MAJOR: u32 = 1;
-pub const ISA_MINOR: u32 = 0;
-pub const ISA_VERSION: &str = "1.0";
+pub const ISA_MINOR: u32 = 1;
+pub const ISA_VERSION: &str = "1.1";
+
+/// Entries of the lookup table `TABLE` loads and `LOAD` with `AccElem::Lut8` reads:
+/// one per value of a raw byte.
+pub const TABLE_ENTRIES: usize = 256;
+
+/// Bytes `TABLE` reads from DDR: 256 little-endian int32 entries.
+pub const TABLE_BYTES: u32 = 4 * TABLE_ENTRIES as u32;
 
 /// Bytes per encoded instruction.
 pub const INSTR_BYTES: usize = 32;
@@ -91,6 +98,7 @@ pub enum Opcode {
     Fence = 5,
     Finish = 6,
     Spmv = 7,
+    Table = 8,
 }
 
 /// On-chip memories addressable by `LOAD`.
@@ -116,6 +124,33 @@ pub enum AccElem {
     I8 = 0,
     U8 = 1,
     I32 = 2,
+    /// One byte per lane, looked up in the table `TABLE` loaded: the lane gets
+    /// `TABLE[byte]` (a signed 32-bit entry). Padding looks up `pad_value`.
+    Lut8 = 3,
+}
+
+impl AccElem {
+    /// DDR bytes of one element.
+    pub fn bytes(self) -> u32 {
+        match self {
+            AccElem::I8 | AccElem::U8 | AccElem::Lut8 => 1,
+            AccElem::I32 => 4,
+        }
+    }
+}
+
+/// How a `LOAD` into the accumulator combines each converted lane value `v` with the
+/// lane it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
+pub enum Combine {
+    /// `ACC = v`
+    #[default]
+    Overwrite = 0,
+    /// `ACC = ACC + v` (wrapping at `acc_bits`)
+    Add = 1,
+    /// `ACC = max(ACC, v)` (signed)
+    Max = 2,
 }
 
 /// Element type in DDR written by `STORE`.
@@ -272,6 +307,18 @@ pub struct Load {
     pub pad: Pad,
     /// Raw element value (operand bits, or sign-extended per `acc_elem` into the accumulator).
     pub pad_value: u8,
+    /// How ACC lanes take the loaded values (`Overwrite` for the other memories).
+    pub combine: Combine,
+}
+
+/// `TABLE`: loads the 256-entry lookup table that `LOAD` with `AccElem::Lut8`
+/// reads, from [`TABLE_BYTES`] bytes at `dram_addr` (entry `i` is the little-endian
+/// int32 at `dram_addr + 4 * i`). Runs on the compute queue, in order with the
+/// accumulator loads that use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Table {
+    pub deps: Deps,
+    pub dram_addr: u32,
 }
 
 /// `STORE`: reads accumulator entries, requantizes them and writes them to DDR with a
@@ -386,6 +433,7 @@ pub enum Instr {
     Gemm(Gemm),
     Alu(Alu),
     Spmv(Spmv),
+    Table(Table),
     /// Waits until every queue is empty and every unit idle.
     Fence,
     /// Waits like `FENCE`, then raises DONE (and the interrupt, if enabled).
@@ -400,6 +448,7 @@ impl Instr {
             Instr::Gemm(_) => Opcode::Gemm,
             Instr::Alu(_) => Opcode::Alu,
             Instr::Spmv(_) => Opcode::Spmv,
+            Instr::Table(_) => Opcode::Table,
             Instr::Fence => Opcode::Fence,
             Instr::Finish => Opcode::Finish,
         }
@@ -415,7 +464,7 @@ impl Instr {
                 Mem::Acc | Mem::Pbuf => Queue::Compute,
             }),
             Instr::Store(_) => Some(Queue::Store),
-            Instr::Gemm(_) | Instr::Alu(_) | Instr::Spmv(_) => Some(Queue::Compute),
+            Instr::Gemm(_) | Instr::Alu(_) | Instr::Spmv(_) | Instr::Table(_) => Some(Queue::Compute),
             Instr::Fence | Instr::Finish => None,
         }
     }
@@ -427,6 +476,7 @@ impl Instr {
             Instr::Gemm(x) => x.deps,
             Instr::Alu(x) => x.deps,
             Instr::Spmv(x) => x.deps,
+            Instr::Table(x) => x.deps,
             Instr::Fence | Instr::Finish => Deps::NONE,
         }
     }
@@ -438,6 +488,7 @@ impl Instr {
             Instr::Gemm(x) => Some(&mut x.deps),
             Instr::Alu(x) => Some(&mut x.deps),
             Instr::Spmv(x) => Some(&mut x.deps),
+            Instr::Table(x) => Some(&mut x.deps),
             Instr::Fence | Instr::Finish => None,
         }
     }
@@ -455,6 +506,7 @@ impl Instr {
             Instr::Gemm(_) => "gemm",
             Instr::Alu(_) => "alu",
             Instr::Spmv(_) => "spmv",
+            Instr::Table(_) => "table",
             Instr::Fence => "fence",
             Instr::Finish => "finish",
         }

@@ -5,7 +5,8 @@
 use super::RunStats;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{
-    mem_shape, AccElem, Alu, AluOp, Gemm, Load, Mem, OutType, RequantMode, Spmv, Store, PARAM_LANE_BYTES,
+    mem_shape, AccElem, Alu, AluOp, Combine, Gemm, Load, Mem, OutType, RequantMode, Spmv, Store, Table,
+    PARAM_LANE_BYTES, TABLE_BYTES, TABLE_ENTRIES,
 };
 use tessera_isa::quant::{self, ParamLane};
 use tessera_isa::{nm, spmv};
@@ -35,6 +36,8 @@ pub struct Memories {
     pub acc: Vec<i32>,
     /// Requantization parameters, `cols` lanes per entry.
     pub pbuf: Vec<ParamLane>,
+    /// The lookup table of `LOAD` with `AccElem::Lut8`, indexed by the raw byte.
+    pub table: Vec<i32>,
     array: Option<ArrayTile>,
 }
 
@@ -68,6 +71,7 @@ impl Memories {
             wbuf: vec![0; m.wbuf_entries as usize * cols],
             acc: vec![0; m.acc_entries as usize * cols],
             pbuf: vec![ParamLane::default(); m.pbuf_entries as usize * cols],
+            table: vec![0; TABLE_ENTRIES],
             array: None,
         }
     }
@@ -138,9 +142,11 @@ impl Memories {
                 }
             }
             Mem::Acc => {
+                // Padding is an element whose raw byte is `pad_value`, converted like data.
                 let pad = match l.acc_elem {
                     AccElem::U8 => i32::from(l.pad_value),
                     AccElem::I8 | AccElem::I32 => i32::from(l.pad_value as i8),
+                    AccElem::Lut8 => self.table[usize::from(l.pad_value)],
                 };
                 for lane in 0..lanes_total {
                     let v = match src {
@@ -150,10 +156,18 @@ impl Memories {
                             AccElem::I32 => {
                                 i32::from_le_bytes(bytes[4 * lane..4 * lane + 4].try_into().expect("4 bytes"))
                             }
+                            AccElem::Lut8 => self.table[usize::from(bytes[lane])],
                         },
                         _ => pad,
                     };
-                    self.acc[base + lane] = self.wrap(v);
+                    // The value an overwrite would write, then combined with the lane.
+                    let v = self.wrap(v);
+                    let old = self.acc[base + lane];
+                    self.acc[base + lane] = match l.combine {
+                        Combine::Overwrite => v,
+                        Combine::Add => self.wrap(old.wrapping_add(v)),
+                        Combine::Max => old.max(v),
+                    };
                 }
             }
             Mem::Pbuf => {
@@ -175,6 +189,16 @@ impl Memories {
                 }
             }
         }
+    }
+
+    /// `TABLE`: the 256 little-endian int32 entries at `dram_addr`.
+    pub fn table(&mut self, t: &Table, ddr: &[u8], stats: &mut RunStats) {
+        let at = t.dram_addr as usize;
+        let bytes = &ddr[at..at + TABLE_BYTES as usize];
+        for (entry, word) in self.table.iter_mut().zip(bytes.chunks_exact(4)) {
+            *entry = i32::from_le_bytes(word.try_into().expect("4 bytes"));
+        }
+        stats.dma_read_bytes += u64::from(TABLE_BYTES);
     }
 
     pub fn store(&self, s: &Store, ddr: &mut [u8], stats: &mut RunStats) {

@@ -30,6 +30,7 @@ pub struct RunStats {
     pub gemms: u64,
     pub alus: u64,
     pub spmvs: u64,
+    pub tables: u64,
     /// Activation vectors streamed through the array.
     pub gemm_vectors: u64,
     /// Multiply-accumulates issued: vectors x rows x cols on the array, one per
@@ -253,6 +254,10 @@ impl Golden {
             Instr::Spmv(x) => {
                 stats.spmvs += 1;
                 self.mem.spmv(x, stats).map_err(|fault| ExecError::SparseItem { index, fault })?;
+            }
+            Instr::Table(t) => {
+                stats.tables += 1;
+                self.mem.table(t, ddr, stats);
             }
             Instr::Fence | Instr::Finish => unreachable!("barriers are handled by the dispatcher"),
         }

@@ -26,8 +26,8 @@ use rand::Rng;
 use std::collections::VecDeque;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{
-    load_entry_bytes, store_entry_bytes, AccElem, Alu, AluOp, Deps, Instr, Load, Loop2, Mem, OutType, RequantMode,
-    Store, Stride2,
+    load_entry_bytes, store_entry_bytes, AccElem, Alu, AluOp, Combine, Deps, Instr, Load, Loop2, Mem, OutType,
+    RequantMode, Store, Stride2, TABLE_BYTES,
 };
 use tessera_isa::nm;
 
@@ -438,7 +438,8 @@ impl<'c> Builder<'c> {
                     l.y_stride = rng.random();
                     l.lanes = rng.random();
                     l.pad_value = rng.random();
-                    l.acc_elem = [AccElem::I8, AccElem::U8, AccElem::I32][rng.random_range(0..3)];
+                    l.acc_elem = AccElem::ALL[rng.random_range(0..AccElem::ALL.len())];
+                    l.combine = Combine::ALL[rng.random_range(0..Combine::ALL.len())];
                 }
                 Instr::Load(l)
             }
@@ -501,8 +502,15 @@ pub fn access_of(cfg: &AccelConfig, instr: &Instr) -> Access {
                     a.read(Res::Ddr, l.dram_addr as usize + yy * l.y_stride as usize + xx * l.x_stride as usize, eb);
                 }
             }
+            // A combining load reads the entries it writes.
+            if l.combine != Combine::Overwrite {
+                a.read(Res::of(l.mem), usize::from(l.sram_addr), rows * cols);
+            }
             a.write(Res::of(l.mem), usize::from(l.sram_addr), rows * cols);
         }
+        // The table itself is only touched by the compute queue (TABLE and its LOADs),
+        // which runs in order: only its DDR bytes can race.
+        Instr::Table(t) => a.read(Res::Ddr, t.dram_addr as usize, TABLE_BYTES as usize),
         Instr::Store(s) => {
             let (x, y) = (usize::from(s.x_size), usize::from(s.y_size));
             if s.mode != RequantMode::None && x * y > 0 {

@@ -6,7 +6,7 @@ use super::random::{random_program, ProgramOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tessera_isa::config::AccelConfig;
-use tessera_isa::isa::{format_of, Instr, Mem, OutType, Program, INSTR_BYTES};
+use tessera_isa::isa::{format_of, Instr, Mem, OutType, Program, INSTR_BYTES, TABLE_BYTES};
 
 /// A faulty program: the image, the program, an optional corrupt encoding of one
 /// instruction, and what was done.
@@ -36,7 +36,10 @@ pub fn random_fault(cfg: &AccelConfig, seed: u64) -> FaultCase {
     for attempt in 0..100 {
         let kind = if attempt == 0 { (seed % 8) as usize } else { rng.random_range(0..8) };
         let target = match kind {
-            0 | 6 => pick(&mut rng, &program.instrs, &|i| matches!(i, Instr::Load(l) if l.x_size > 0 && l.y_size > 0)),
+            0 => pick(&mut rng, &program.instrs, &|i| matches!(i, Instr::Load(l) if l.x_size > 0 && l.y_size > 0)),
+            6 => pick(&mut rng, &program.instrs, &|i| {
+                matches!(i, Instr::Load(l) if l.x_size > 0 && l.y_size > 0) || matches!(i, Instr::Table(_))
+            }),
             1 => pick(&mut rng, &program.instrs, &|i| matches!(i, Instr::Store(s) if s.out_type != OutType::I32)),
             2..=4 => pick(&mut rng, &program.instrs, &|i| matches!(i, Instr::Gemm(_))),
             5 => pick(&mut rng, &program.instrs, &|_| true),
@@ -124,6 +127,11 @@ pub fn random_fault(cfg: &AccelConfig, seed: u64) -> FaultCase {
                 // Just past the end, or so far that DRAM_BASE + dram_addr wraps 32 bits.
                 l.dram_addr = if rng.random_bool(0.7) { ddr_len } else { 0xffff_ff00 };
                 format!("LOAD at {:#x}, past the {ddr_len:#x}-byte DDR window (BadField)", l.dram_addr)
+            }
+            (6, Instr::Table(t)) => {
+                // Its last byte one past the end, or wrapping 32 bits.
+                t.dram_addr = if rng.random_bool(0.7) { ddr_len - TABLE_BYTES + 1 } else { 0xffff_ff00 };
+                format!("TABLE at {:#x}, past the {ddr_len:#x}-byte DDR window (BadField)", t.dram_addr)
             }
             (7, _) => {
                 if rng.random_bool(0.5) {

@@ -14,8 +14,8 @@ use rand::{Rng, SeedableRng};
 use std::ops::Range;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{
-    encode_param_entries, mem_shape, operand_range, AccElem, Alu, AluOp, Gemm, Instr, Load, Loop2, Mem, OutType, Pad,
-    Program, RequantMode, Store, Stride2, INSTR_BYTES, PARAM_LANE_BYTES,
+    encode_param_entries, mem_shape, operand_range, AccElem, Alu, AluOp, Combine, Gemm, Instr, Load, Loop2, Mem,
+    OutType, Pad, Program, RequantMode, Store, Stride2, Table, INSTR_BYTES, PARAM_LANE_BYTES, TABLE_BYTES,
 };
 use tessera_isa::nm;
 use tessera_isa::quant::{quantize_multiplier, ParamLane};
@@ -234,8 +234,10 @@ impl Gen<'_> {
         }
     }
 
-    /// Loads every window of every memory, so no instruction reads undefined SRAM.
+    /// Loads the lookup table and every window of every memory, so no instruction
+    /// reads undefined SRAM.
     fn prologue(&mut self) {
+        self.table();
         let mut loads = Vec::new();
         for mem in [Mem::Ibuf, Mem::Wbuf, Mem::Acc, Mem::Pbuf] {
             for w in self.windows(mem).0.clone() {
@@ -266,12 +268,8 @@ impl Gen<'_> {
             let eb = match mem {
                 Mem::Ibuf | Mem::Wbuf => self.b.cfg.operand_bytes(width as u32) as usize,
                 Mem::Acc => {
-                    l.acc_elem = [AccElem::I8, AccElem::U8, AccElem::I32][self.rng().random_range(0..3)];
-                    if l.acc_elem == AccElem::I32 {
-                        4 * width
-                    } else {
-                        width
-                    }
+                    l.acc_elem = AccElem::ALL[self.rng().random_range(0..AccElem::ALL.len())];
+                    l.acc_elem.bytes() as usize * width
                 }
                 Mem::Pbuf => PARAM_LANE_BYTES as usize * width,
             };
@@ -331,7 +329,8 @@ impl Gen<'_> {
             0..=13 => self.load_operands(Mem::Ibuf),
             14..=23 => self.load_operands(Mem::Wbuf),
             24..=29 => self.load_acc(),
-            30..=33 => self.load_pbuf(),
+            30..=32 => self.load_pbuf(),
+            33 => self.table(),
             34..=58 => self.gemm(),
             59..=74 => self.alu(),
             75..=94 => self.store(),
@@ -465,17 +464,30 @@ impl Gen<'_> {
         self.emit_load(l);
     }
 
+    /// `TABLE` from random data (or bytes a STORE wrote), mostly, or anywhere in the image.
+    fn table(&mut self) {
+        let region = if self.rng().random_bool(0.8) { self.layout.data.clone() } else { 0..self.layout.len };
+        let at = self.rng().random_range(region.start..=region.end - TABLE_BYTES as usize);
+        self.b.emit(Instr::Table(Table { dram_addr: at as u32, ..Default::default() }));
+    }
+
     fn load_acc(&mut self) {
         let cols = self.b.cfg.array.cols as usize;
         let lanes = pick_lanes(self.rng(), cols, false);
-        let acc_elem = [AccElem::I8, AccElem::U8, AccElem::I32][self.rng().random_range(0..3)];
-        let eb = if acc_elem == AccElem::I32 { 4 * lanes } else { lanes };
+        let acc_elem = AccElem::ALL[self.rng().random_range(0..AccElem::ALL.len())];
+        let combine = if self.rng().random_bool(0.5) {
+            Combine::Overwrite
+        } else {
+            [Combine::Add, Combine::Max][self.rng().random_range(0..2)]
+        };
+        let eb = acc_elem.bytes() as usize * lanes;
         let (x, y, pad) = self.shape(self.acc.largest().min(96), true);
         let total = padded_entries(x, y, pad);
         let sram = self.acc.place(&mut self.b.rng, total);
         let (src, xs, ys) = self.place_ddr(x, y, eb, self.layout.data.clone());
         let l = Load {
             acc_elem,
+            combine,
             pad_value: self.rng().random(),
             ..block_load(Mem::Acc, sram, (src, xs, ys), (x, y, pad), lanes)
         };

@@ -142,6 +142,7 @@ pub fn run_random_schedule(
             Instr::Gemm(g) => mem.gemm(g, &mut stats).map_err(|e| format!("#{index}: weight reuse {e:?}"))?,
             Instr::Alu(a) => mem.alu(a),
             Instr::Spmv(x) => mem.spmv(x, &mut stats).map_err(|e| format!("#{index}: {e}"))?,
+            Instr::Table(t) => mem.table(t, ddr, &mut stats),
             Instr::Fence | Instr::Finish => unreachable!("barriers are not queued"),
         }
         for f in pops {
