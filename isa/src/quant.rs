@@ -296,3 +296,46 @@ mod tests {
         // 2.5 -> 2
     }
 }
+
+/// TFLite's int8/uint8 `ADD` arithmetic (`tensorflow/lite/kernels/add.cc` prepares it,
+/// `reference_integer_ops::Add` computes it): each input, offset by its zero point
+/// and shifted up by [`AddRescale::LEFT_SHIFT`] bits of headroom, is rescaled to twice
+/// the larger input scale with `MultiplyByQuantizedMultiplierSmallerThanOneExp`
+/// (double rounding); the sum is rescaled to the output scale the same way, then
+/// offset by the output's zero point (and clamped by the caller).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AddRescale {
+    /// Per input: its zero point and multiplier.
+    pub inputs: [(i64, QuantizedMultiplier); 2],
+    pub output: QuantizedMultiplier,
+    pub output_zero: i64,
+}
+
+impl AddRescale {
+    /// Bits of headroom the inputs are shifted up by (int8 and uint8).
+    pub const LEFT_SHIFT: i32 = 20;
+
+    /// The parameters of inputs `(scale, zero)` `a` and `b` and output `out`; `None`
+    /// when a multiplier is not representable.
+    pub fn new(a: (f32, i64), b: (f32, i64), out: (f32, i64)) -> Option<AddRescale> {
+        let twice_max = f64::from(2.0 * a.0.max(b.0));
+        let multiplier = |real: f64| quantize_multiplier(real).filter(|m| m.shift <= 0);
+        Some(AddRescale {
+            inputs: [(a.1, multiplier(f64::from(a.0) / twice_max)?), (b.1, multiplier(f64::from(b.0) / twice_max)?)],
+            output: multiplier(twice_max / f64::from((1 << Self::LEFT_SHIFT) as f32 * out.0))?,
+            output_zero: out.1,
+        })
+    }
+
+    /// Input `i`'s value `v` on the common fixed-point scale.
+    pub fn input(&self, i: usize, v: i64) -> i32 {
+        let (zero, m) = self.inputs[i];
+        let shifted = ((v - zero) as i32).wrapping_mul(1 << Self::LEFT_SHIFT);
+        multiply_by_quantized_multiplier(shifted, m.multiplier, m.shift)
+    }
+
+    /// The output of a sum of rescaled inputs, before clamping.
+    pub fn output(&self, sum: i32) -> i64 {
+        i64::from(multiply_by_quantized_multiplier(sum, self.output.multiplier, self.output.shift)) + self.output_zero
+    }
+}

@@ -18,6 +18,7 @@
 //!   per session; an inference writes only the inputs and reads only the outputs.
 
 pub mod arena;
+mod elementwise;
 mod layers;
 pub mod layout;
 pub mod stream;
@@ -285,8 +286,13 @@ pub fn compile(
     for (op, p) in program.ops.iter().zip(&plans) {
         shapes.insert(op.output.clone(), p.out_shape.clone());
     }
-    let layouts = assign_layouts(&program, &shapes);
-    let places: Vec<Place> = program.ops.iter().map(|op| place_of(op, &layouts, &shapes)).collect();
+    // Where operations run decides the layouts (channels-last for what the
+    // accelerator touches in an NCHW model), which decide whether reshapes are free.
+    let none = HashMap::new();
+    let first: Vec<Place> = program.ops.iter().map(|op| place_of(op, &none, &shapes, &program.constants)).collect();
+    let accelerated: Vec<bool> = first.iter().map(|p| *p == Place::Accel).collect();
+    let layouts = assign_layouts(&program, &shapes, &accelerated);
+    let places: Vec<Place> = program.ops.iter().map(|op| place_of(op, &layouts, &shapes, &program.constants)).collect();
     let mut builder = Builder::new(cfg, &program, &plans, shapes, layouts);
     builder.find_host_im2col();
     let groups = builder.group_segments(&places, options);
@@ -348,16 +354,27 @@ fn is_reshape(op: &Op) -> bool {
     }
 }
 
-/// The layout of every value: channels-last for the 4-D values an NCHW
-/// convolution reads or writes and for the flattenings of those; plain otherwise.
-fn assign_layouts(program: &Program, shapes: &HashMap<String, Vec<usize>>) -> HashMap<String, Layout> {
+/// The 2-D window of a convolution or pooling operation.
+fn window_of(op: &Op) -> Option<&crate::shape::Window> {
+    match &op.kind {
+        OpKind::Conv { geometry, .. } => Some(&geometry.window),
+        OpKind::Host { op: HostOp::MaxPool(w) | HostOp::AvgPool(w), .. } => Some(w),
+        _ => None,
+    }
+}
+
+/// The layout of every value: in a model whose windows are NCHW (ONNX), channels-
+/// last for the 4-D values the accelerator reads or writes and for the flattenings
+/// of those; plain otherwise (TFLite's NHWC is the accelerator's order already).
+fn assign_layouts(
+    program: &Program,
+    shapes: &HashMap<String, Vec<usize>>,
+    accelerated: &[bool],
+) -> HashMap<String, Layout> {
     let mut layouts: HashMap<String, Layout> = HashMap::new();
-    for op in &program.ops {
-        let OpKind::Conv { geometry, .. } = &op.kind else { continue };
-        if geometry.window.channels_last {
-            continue;
-        }
-        for name in [&op.inputs[0], &op.output] {
+    let nchw = program.ops.iter().filter_map(window_of).any(|w| !w.channels_last);
+    for (op, _) in program.ops.iter().zip(accelerated).filter(|(_, &a)| nchw && a) {
+        for name in op.inputs.iter().chain([&op.output]) {
             if let Some(&[_, c, h, w]) = shapes.get(name).map(Vec::as_slice) {
                 layouts.insert(name.clone(), Layout::ChannelsLast { c, h, w });
             }
@@ -381,8 +398,28 @@ fn layout_of(layouts: &HashMap<String, Layout>, name: &str) -> Layout {
     layouts.get(name).copied().unwrap_or(Layout::Plain)
 }
 
+/// Whether pooling window `w` covers all of an input of `shape` (global pooling).
+fn is_global(w: &crate::shape::Window, shape: &[usize]) -> bool {
+    w.dims(shape).is_ok_and(|[_, _, h, wd]| w.kernel == [h, wd] && w.pads == [0; 4] && w.dilations == [1, 1])
+}
+
+/// Whether a host operation's arithmetic is the identity on the integers' order: on
+/// integers, or requantizing to the same parameters (max pooling commutes with it).
+fn integer_order_kept(arith: &HostArith) -> bool {
+    match arith {
+        HostArith::Integer { .. } => true,
+        HostArith::Requant { inputs, out } => inputs.len() == 1 && inputs[0] == *out,
+        HostArith::TfliteAdd { .. } => false,
+    }
+}
+
 /// Where `op` runs.
-fn place_of(op: &Op, layouts: &HashMap<String, Layout>, shapes: &HashMap<String, Vec<usize>>) -> Place {
+fn place_of(
+    op: &Op,
+    layouts: &HashMap<String, Layout>,
+    shapes: &HashMap<String, Vec<usize>>,
+    constants: &BTreeMap<String, crate::program::ConstValue>,
+) -> Place {
     match &op.kind {
         OpKind::Gemm(_) | OpKind::Conv { .. } => Place::Accel,
         _ if is_reshape(op) => {
@@ -393,21 +430,21 @@ fn place_of(op: &Op, layouts: &HashMap<String, Layout>, shapes: &HashMap<String,
                 Place::Host("reorders a channels-last value".into())
             }
         }
-        OpKind::Host { op: HostOp::AvgPool(w), arith: HostArith::Integer { .. } } => {
-            let global = shapes.get(&op.inputs[0]).and_then(|s| w.dims(s).ok()).is_some_and(|[_, _, h, wd]| {
-                w.kernel == [h, wd] && w.pads == [0; 4] && w.channels_last && w.dilations == [1, 1]
-            });
-            if global {
+        OpKind::Host { op: HostOp::AvgPool(_), arith: HostArith::Integer { .. } } => Place::Accel,
+        OpKind::Host { op: HostOp::MaxPool(_), arith } if integer_order_kept(arith) => Place::Accel,
+        OpKind::Host { op: HostOp::MaxPool(_), .. } => {
+            Place::Host("max pooling that requantizes (different input and output parameters)".into())
+        }
+        OpKind::Host { op: HostOp::Add, arith: HostArith::TfliteAdd { .. } } => {
+            let same = shapes.get(&op.inputs[0]).is_some_and(|a| shapes.get(&op.inputs[1]) == Some(a));
+            if same && !op.inputs.iter().any(|i| constants.contains_key(i)) {
                 Place::Accel
             } else {
-                Place::Host(
-                    "average pooling over windows smaller than the image has no accelerator lowering yet".into(),
-                )
+                Place::Host("ADD with a broadcast or constant operand".into())
             }
         }
-        OpKind::Host { op: HostOp::Add, .. } => Place::Host("element-wise ADD has no accelerator lowering yet".into()),
-        OpKind::Host { op: HostOp::MaxPool(_), .. } => {
-            Place::Host("max pooling has no accelerator lowering yet".into())
+        OpKind::Host { op: HostOp::Add, .. } => {
+            Place::Host("ONNX's float32 ADD arithmetic has no exact accelerator lowering yet".into())
         }
         OpKind::Host { op: HostOp::Relu, .. } => {
             Place::Host("ReLU of a value that is not only an accelerator layer's output".into())
@@ -506,9 +543,18 @@ impl<'a> Builder<'a> {
         self.program.ops[i].kind.layer().is_some_and(|l| l.w_zero_columns.is_some())
     }
 
-    /// The value accelerator op `i` reads: its input, or its host-built patch matrix.
+    /// The value accelerator op `i` reads first: its input, or its host-built patch matrix.
     fn input_of(&self, i: usize) -> String {
-        self.patches.get(&i).cloned().unwrap_or_else(|| self.program.ops[i].inputs[0].clone())
+        self.inputs_of(i).swap_remove(0)
+    }
+
+    /// Every value accelerator op `i` reads (its host-built patch matrix instead of a
+    /// convolution's input).
+    fn inputs_of(&self, i: usize) -> Vec<String> {
+        match self.patches.get(&i) {
+            Some(p) => vec![p.clone()],
+            None => self.program.ops[i].inputs.clone(),
+        }
     }
 
     /// Runs of operations that form one segment each: consecutive accelerator
@@ -565,13 +611,16 @@ impl<'a> Builder<'a> {
                 self.steps.push(Step::Segment { index: g });
             }
             let input = self.input_of(i);
-            // A value the segment did not produce is written before it starts.
-            let produced_here = groups[g].iter().take_while(|&&o| o < i).any(|&o| self.program.ops[o].output == input);
-            if !produced_here {
-                self.need(&input, first as i64, 0);
+            for value in self.inputs_of(i) {
+                // A value the segment did not produce is written before it starts.
+                let produced_here =
+                    groups[g].iter().take_while(|&&o| o < i).any(|&o| self.program.ops[o].output == value);
+                if !produced_here {
+                    self.need(&value, first as i64, 0);
+                }
+                let slack = if value == input { self.input_slack(i) } else { 0 };
+                self.need(&value, at, slack);
             }
-            let slack = self.input_slack(i);
-            self.need(&input, at, slack);
             self.need(&op.output, at, 0);
             if is_reshape(op) {
                 self.alias_of.insert(op.output.clone(), op.inputs[0].clone());
@@ -809,9 +858,10 @@ impl<'a> Builder<'a> {
         let mut reads: Vec<String> = Vec::new();
         let mut writes = Vec::new();
         for &o in ops {
-            let input = self.input_of(o);
-            if !produced(&input) && !reads.contains(&input) {
-                reads.push(input);
+            for input in self.inputs_of(o) {
+                if !produced(&input) && !reads.contains(&input) {
+                    reads.push(input);
+                }
             }
             let output = &self.program.ops[o].output;
             let later = self.program.outputs.contains(output)
@@ -866,12 +916,51 @@ impl<'a> Builder<'a> {
                 let code = layers::conv_implicit(cfg, consts, geometry, layer, engine.nm(), [n, h, w], at, resident)?;
                 (code, engine, "implicit im2col".to_string(), plan.gemm, 1)
             }
-            (OpKind::Host { op: HostOp::AvgPool(w), arith: HostArith::Integer { clamp } }, _) => {
+            (OpKind::Host { op: HostOp::AvgPool(w), arith: HostArith::Integer { clamp } }, _)
+                if is_global(w, &x.shape) =>
+            {
                 let [n, c, h, wd] = w.dims(&x.shape).map_err(|e| e.to_string())?;
                 let range = x.dtype.int_range().ok_or("the input is not integer")?;
                 let out_q = layers::PoolOutput { dtype: x.dtype, clamp: clamp.unwrap_or(range) };
                 let code = layers::global_average_pool(cfg, consts, [n, h * wd, c], &out_q, at)?;
                 (code, Engine::Dense, "global average pool".to_string(), [1, h * wd, c], n)
+            }
+            (OpKind::Host { op: pool @ (HostOp::AvgPool(w) | HostOp::MaxPool(w)), arith }, _) => {
+                let [n, c, h, wd] = w.dims(&x.shape).map_err(|e| e.to_string())?;
+                let range = x.dtype.int_range().ok_or("the input is not integer")?;
+                let clamp = match arith {
+                    HostArith::Integer { clamp } => clamp.unwrap_or(range),
+                    _ => range,
+                };
+                let kind = if matches!(pool, HostOp::MaxPool(_)) {
+                    elementwise::Pool::Max
+                } else {
+                    elementwise::Pool::Average
+                };
+                let code = elementwise::pool(cfg, consts, kind, w, [n, h, wd, c], x.dtype, clamp, at)?;
+                let name = if kind == elementwise::Pool::Max { "max pool" } else { "average pool" };
+                (code, Engine::Dense, name.to_string(), [0, 0, 0], 0)
+            }
+            (OpKind::Host { op: HostOp::Add, arith: HostArith::TfliteAdd { inputs, out, clamp } }, _) => {
+                let b = self.slot(&op.inputs[1])?;
+                let rescale = tessera_isa::quant::AddRescale::new(
+                    (inputs[0].scale, inputs[0].zero),
+                    (inputs[1].scale, inputs[1].zero),
+                    (out.scale, out.zero),
+                )
+                .ok_or("the scales give no fixed-point multipliers")?;
+                let elements = x.shape.iter().product();
+                let dtypes = [x.dtype, b.dtype, out.dtype];
+                let code = elementwise::tflite_add(
+                    cfg,
+                    consts,
+                    elements,
+                    dtypes,
+                    &rescale,
+                    *clamp,
+                    [x.offset, b.offset, at[1]],
+                )?;
+                (code, Engine::Dense, "element-wise (TABLE)".to_string(), [0, 0, 0], 0)
             }
             _ => return Err("has no accelerator lowering".into()),
         };

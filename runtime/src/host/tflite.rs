@@ -7,7 +7,7 @@
 use super::ops::broadcast_binary;
 use tessera_compiler::shape::{depthwise_output_shape, ShapeError, Window};
 use tessera_isa::isa::RequantMode;
-use tessera_isa::quant::{multiply_by_quantized_multiplier, quantize_multiplier, QuantizedMultiplier};
+use tessera_isa::quant::AddRescale;
 use tessera_isa::quant::{requantize, ParamLane};
 
 /// Scale and zero point of one int8 tensor.
@@ -17,42 +17,23 @@ pub struct Quant {
     pub zero: i64,
 }
 
-/// The fixed-point parameters `ADD` derives from its tensors' quantization.
+/// TFLite's `ADD` with a clamp (the fused activation's range).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AddParams {
-    inputs: [(i64, QuantizedMultiplier); 2],
-    output: QuantizedMultiplier,
-    output_zero: i64,
+    rescale: AddRescale,
     clamp: (i64, i64),
 }
-
-/// Bits of headroom the inputs are shifted up by before rescaling (int8 and uint8).
-const LEFT_SHIFT: i32 = 20;
 
 impl AddParams {
     /// `clamp`: the output range after the fused activation.
     pub fn new(a: Quant, b: Quant, out: Quant, clamp: (i64, i64)) -> Option<AddParams> {
-        let twice_max = f64::from(2.0 * a.scale.max(b.scale));
-        let multiplier = |real: f64| quantize_multiplier(real).filter(|m| m.shift <= 0);
-        Some(AddParams {
-            inputs: [
-                (a.zero, multiplier(f64::from(a.scale) / twice_max)?),
-                (b.zero, multiplier(f64::from(b.scale) / twice_max)?),
-            ],
-            output: multiplier(twice_max / f64::from((1 << LEFT_SHIFT) as f32 * out.scale))?,
-            output_zero: out.zero,
-            clamp,
-        })
+        let rescale = AddRescale::new((a.scale, a.zero), (b.scale, b.zero), (out.scale, out.zero))?;
+        Some(AddParams { rescale, clamp })
     }
 
     fn apply(&self, x: i64, y: i64) -> i64 {
-        let scaled = |v: i64, (zero, m): (i64, QuantizedMultiplier)| {
-            let shifted = ((v - zero) as i32).wrapping_mul(1 << LEFT_SHIFT);
-            multiply_by_quantized_multiplier(shifted, m.multiplier, m.shift)
-        };
-        let sum = scaled(x, self.inputs[0]).wrapping_add(scaled(y, self.inputs[1]));
-        let out = i64::from(multiply_by_quantized_multiplier(sum, self.output.multiplier, self.output.shift));
-        (out + self.output_zero).clamp(self.clamp.0, self.clamp.1)
+        let sum = self.rescale.input(0, x).wrapping_add(self.rescale.input(1, y));
+        self.rescale.output(sum).clamp(self.clamp.0, self.clamp.1)
     }
 }
 

@@ -1,0 +1,418 @@
+//! Element-wise operations and pooling on the accumulator: no GEMMs, only the
+//! compute queue's accumulator LOADs (ISA 1.1: bytes looked up in the 256-entry
+//! TABLE, combined by add or max) and the store unit's requantization.
+//!
+//! - TFLite `ADD`: each input's rescaling to the common fixed-point scale is a
+//!   function of one byte, so it is a table the compiler computes with TFLite's own
+//!   arithmetic ([`AddRescale::input`]); the accumulator gets `T1[x1] + T2[x2]` from
+//!   two LOADs (the second combining by add), and the STORE's fixed-point mode does
+//!   the output rescaling. Exact by construction.
+//! - Max pooling: one LOAD per kernel tap over the output positions, combining by
+//!   max; positions whose tap falls outside the image load the type's minimum (the
+//!   LOAD's padding), which never wins. Average pooling: the same with add and a
+//!   STORE that divides by the count of in-bounds taps ([`average_divisor`]), one
+//!   STORE per region of equal count.
+//!
+//! Work is split into tiles of accumulator entries alternating between the two
+//! banks, so the STOREs of one tile overlap the LOADs of the next.
+
+use super::layers::{average_divisor, Code};
+use crate::gemm::{acc_bank_size, GemmTiling};
+use crate::image::ImageBuilder;
+use crate::shape::Window;
+use crate::tensor::ElemType;
+use tessera_isa::config::AccelConfig;
+use tessera_isa::isa::{
+    encode_param_entries, AccElem, Combine, Deps, Instr, Load, Mem, OutType, Pad, Program, RequantMode, Store, Table,
+};
+use tessera_isa::quant::{AddRescale, ParamLane, QuantizedMultiplier};
+
+fn u16_of(v: usize) -> Result<u16, String> {
+    u16::try_from(v).map_err(|_| format!("{v} does not fit a 16-bit field"))
+}
+
+fn u32_of(v: usize) -> Result<u32, String> {
+    u32::try_from(v).map_err(|_| format!("DDR offset {v:#x} does not fit the 32-bit dram_addr field"))
+}
+
+fn u8_of(v: usize) -> Result<u8, String> {
+    u8::try_from(v).map_err(|_| format!("{v} entries of padding do not fit the 8-bit pad fields"))
+}
+
+/// The raw byte of a value of `dtype` and the value of a raw byte.
+fn value_of(dtype: ElemType, byte: u8) -> i64 {
+    if dtype == ElemType::U8 {
+        i64::from(byte)
+    } else {
+        i64::from(byte as i8)
+    }
+}
+
+fn out_type(dtype: ElemType) -> OutType {
+    if dtype == ElemType::U8 {
+        OutType::U8
+    } else {
+        OutType::I8
+    }
+}
+
+/// The four-byte little-endian table of `f` over the 256 raw bytes.
+fn table(f: impl Fn(u8) -> i32) -> Vec<u8> {
+    (0..=255u8).flat_map(|b| f(b).to_le_bytes()).collect()
+}
+
+/// An instruction stream of the compute and store queues, double-buffered over the
+/// accumulator's banks: tile `t`'s compute work fills bank `t % 2` and gives the
+/// store queue a token; its STOREs give one back, which tile `t + 2` waits for.
+struct Tiles {
+    instrs: Vec<Instr>,
+    tiles: usize,
+}
+
+impl Tiles {
+    fn new() -> Self {
+        Tiles { instrs: Vec::new(), tiles: 0 }
+    }
+
+    /// Appends tile work: the compute queue's instructions, then the STOREs.
+    fn push(&mut self, mut compute: Vec<Instr>, mut stores: Vec<Instr>) {
+        if let Some(d) = compute.first_mut().and_then(Instr::deps_mut) {
+            d.pop_next = self.tiles >= 2;
+        }
+        if let Some(d) = compute.last_mut().and_then(Instr::deps_mut) {
+            d.push_next = true;
+        }
+        if let Some(d) = stores.first_mut().and_then(Instr::deps_mut) {
+            d.pop_prev = true;
+        }
+        if let Some(d) = stores.last_mut().and_then(Instr::deps_mut) {
+            d.push_prev = true;
+        }
+        self.instrs.extend(compute);
+        self.instrs.extend(stores);
+        self.tiles += 1;
+    }
+
+    fn finish(mut self) -> Program {
+        self.instrs.push(Instr::Finish);
+        Program::new(self.instrs)
+    }
+}
+
+/// The accumulator bank of tile `t`.
+fn bank(cfg: &AccelConfig, t: usize) -> usize {
+    (t % 2) * acc_bank_size(cfg)
+}
+
+/// A parameter entry of `cols` equal lanes, placed in `consts`, and the LOAD that
+/// puts it at PBUF entry `at`.
+fn param_load(cfg: &AccelConfig, consts: &mut ImageBuilder, lanes: &[ParamLane], at: usize) -> Result<Instr, String> {
+    let cols = cfg.array.cols as usize;
+    let bytes = encode_param_entries(cols, lanes);
+    let entries = lanes.len().div_ceil(cols);
+    Ok(Instr::Load(Load {
+        mem: Mem::Pbuf,
+        sram_addr: u16_of(at)?,
+        dram_addr: consts.place(&bytes),
+        x_size: u16_of(entries)?,
+        x_stride: u32_of(bytes.len() / entries)?,
+        y_size: 1,
+        lanes: cols as u8,
+        ..Load::default()
+    }))
+}
+
+/// TFLite's `ADD` of two tensors of `elements` values of `dtype` at `a` and `b` into
+/// `c` (the same layout for all three), `clamp` being the output range.
+pub fn tflite_add(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    elements: usize,
+    dtypes: [ElemType; 3],
+    rescale: &AddRescale,
+    clamp: (i64, i64),
+    [a, b, c]: [u64; 3],
+) -> Result<Code, String> {
+    let cols = cfg.array.cols as usize;
+    let tables = [0, 1].map(|i| consts.place(&table(|byte| rescale.input(i, value_of(dtypes[i], byte)))));
+    let m = QuantizedMultiplier { multiplier: rescale.output.multiplier, shift: rescale.output.shift };
+    let params = vec![ParamLane::fixed(0, m); cols];
+    let entries = elements.div_ceil(cols);
+    let per_tile = entries.min(acc_bank_size(cfg)).min(usize::from(u16::MAX)).max(1);
+    let mut tiles = Tiles::new();
+    let mut loaded: Option<usize> = None;
+    let first = param_load(cfg, consts, &params, 0)?;
+    for (t, e0) in (0..entries).step_by(per_tile).enumerate() {
+        let count = per_tile.min(entries - e0);
+        let acc = bank(cfg, t);
+        let mut compute = if t == 0 { vec![first] } else { Vec::new() };
+        // The input whose table is loaded goes first (it overwrites), the other adds.
+        let order = if loaded == Some(1) { [1, 0] } else { [0, 1] };
+        for (k, &input) in order.iter().enumerate() {
+            if loaded != Some(input) {
+                compute.push(Instr::Table(Table { deps: Deps::NONE, dram_addr: tables[input] }));
+                loaded = Some(input);
+            }
+            let from = if input == 0 { a } else { b };
+            let combine = if k == 0 { Combine::Overwrite } else { Combine::Add };
+            compute.extend(rows(e0, count, elements, cols, |first, n, lanes| {
+                Ok(Instr::Load(Load {
+                    mem: Mem::Acc,
+                    acc_elem: AccElem::Lut8,
+                    combine,
+                    sram_addr: u16_of(acc + first - e0)?,
+                    dram_addr: u32_of(from as usize + first * cols)?,
+                    x_size: u16_of(n)?,
+                    x_stride: u32_of(lanes)?,
+                    y_size: 1,
+                    lanes: lanes as u8,
+                    ..Load::default()
+                }))
+            })?);
+        }
+        let stores = rows(e0, count, elements, cols, |first, n, lanes| {
+            Ok(Instr::Store(Store {
+                out_type: out_type(dtypes[2]),
+                mode: RequantMode::Fixed,
+                lanes: lanes as u8,
+                zero_point: rescale.output_zero as i16,
+                clamp_lo: clamp.0 as i16,
+                clamp_hi: clamp.1 as i16,
+                acc_addr: u16_of(acc + first - e0)?,
+                dram_addr: u32_of(c as usize + first * cols)?,
+                x_size: u16_of(n)?,
+                x_stride: u32_of(lanes)?,
+                y_size: 1,
+                ..Store::default()
+            }))
+        })?;
+        tiles.push(compute, stores);
+    }
+    let tiling = GemmTiling { m_tile: per_tile, n_blocks_per_step: 1, k_blocks_per_step: 0 };
+    Ok(Code { programs: vec![tiles.finish()], preload: Vec::new(), tiling })
+}
+
+/// The instructions for entries `e0 .. e0 + count` of a flat tensor of `elements`
+/// values in entries of `cols` lanes: one for the whole entries, one for a last,
+/// partial entry. `make(first entry, entries, lanes)`.
+fn rows(
+    e0: usize,
+    count: usize,
+    elements: usize,
+    cols: usize,
+    make: impl Fn(usize, usize, usize) -> Result<Instr, String>,
+) -> Result<Vec<Instr>, String> {
+    let whole = (elements / cols).saturating_sub(e0).min(count);
+    let mut out = Vec::new();
+    if whole > 0 {
+        out.push(make(e0, whole, cols)?);
+    }
+    if whole < count {
+        out.push(make(e0 + whole, 1, elements % cols)?);
+    }
+    Ok(out)
+}
+
+/// Which pooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    Max,
+    /// TFLite's integer average over the in-bounds taps.
+    Average,
+}
+
+/// Output positions `lo..hi` along one axis whose tap at offset `tap * dilation`
+/// lands inside an input of `size`, and for each output position, how many of the
+/// `kernel` taps do.
+fn axis(size: usize, out: usize, kernel: usize, stride: usize, dilation: usize, pad: usize) -> AxisTaps {
+    let inside = |o: usize, k: usize| (o * stride + k * dilation).checked_sub(pad).is_some_and(|i| i < size);
+    let ranges = (0..kernel)
+        .map(|k| {
+            let lo = (0..out).find(|&o| inside(o, k)).unwrap_or(out);
+            let hi = (0..out).rev().find(|&o| inside(o, k)).map_or(lo, |o| o + 1);
+            (lo, hi)
+        })
+        .collect();
+    let counts = (0..out).map(|o| (0..kernel).filter(|&k| inside(o, k)).count()).collect();
+    AxisTaps { ranges, counts }
+}
+
+struct AxisTaps {
+    /// Per tap: the output positions it reads inside the input.
+    ranges: Vec<(usize, usize)>,
+    /// Per output position: its in-bounds taps.
+    counts: Vec<usize>,
+}
+
+/// Runs of equal values: (start, length, value).
+fn runs(values: &[usize]) -> Vec<(usize, usize, usize)> {
+    let mut out: Vec<(usize, usize, usize)> = Vec::new();
+    for (i, &v) in values.iter().enumerate() {
+        match out.last_mut() {
+            Some(last) if last.2 == v => last.1 += 1,
+            _ => out.push((i, 1, v)),
+        }
+    }
+    out
+}
+
+/// 2-D pooling over `n` NHWC images of `h x w x c` values of `dtype` at `x` into the
+/// pooled NHWC images at `y`, `clamp` being the output range.
+#[allow(clippy::too_many_arguments)]
+pub fn pool(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    kind: Pool,
+    window: &Window,
+    [n, h, w, c]: [usize; 4],
+    dtype: ElemType,
+    clamp: (i64, i64),
+    [x, y]: [u64; 2],
+) -> Result<Code, String> {
+    let cols = cfg.array.cols as usize;
+    let [oh, ow] = window.output_size(h, w).ok_or("the window is larger than the padded input")?;
+    let rows_axis = axis(h, oh, window.kernel[0], window.strides[0], window.dilations[0], window.pads[0]);
+    let cols_axis = axis(w, ow, window.kernel[1], window.strides[1], window.dilations[1], window.pads[1]);
+    if rows_axis.counts.contains(&0) || cols_axis.counts.contains(&0) {
+        return Err("an output position has no tap inside the input".into());
+    }
+    // Average: one parameter entry per distinct tap count (of in-bounds taps).
+    let (lo, hi) = dtype.int_range().ok_or("8-bit values")?;
+    let mut counts: Vec<usize> = Vec::new();
+    for &rc in &rows_axis.counts {
+        for &cc in &cols_axis.counts {
+            if !counts.contains(&(rc * cc)) {
+                counts.push(rc * cc);
+            }
+        }
+    }
+    let mut compute_first = Vec::new();
+    if kind == Pool::Average {
+        let params = counts
+            .iter()
+            .map(|&k| {
+                let m = average_divisor(k as i64, (lo * k as i64, hi * k as i64))
+                    .ok_or_else(|| format!("no fixed-point multiplier divides by {k} exactly"))?;
+                Ok(vec![ParamLane::fixed(0, m); cols])
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        if counts.len() > cfg.memory.pbuf_entries as usize {
+            return Err(format!("{} different tap counts, more than the parameter buffer's entries", counts.len()));
+        }
+        compute_first.push(param_load(cfg, consts, &params.concat(), 0)?);
+    }
+    // Tiles: bands of output rows of one image, one channel block at a time.
+    let blocks = c.div_ceil(cols);
+    let band = (acc_bank_size(cfg) / ow).clamp(1, oh);
+    let pad_value = match (kind, dtype) {
+        (Pool::Max, ElemType::U8) | (Pool::Average, _) => 0u8,
+        (Pool::Max, _) => 0x80,
+    };
+    let elem = if dtype == ElemType::U8 { AccElem::U8 } else { AccElem::I8 };
+    let mut tiles = Tiles::new();
+    for image in 0..n {
+        for r0 in (0..oh).step_by(band) {
+            let rows_here = band.min(oh - r0);
+            for blk in 0..blocks {
+                let lanes = cols.min(c - blk * cols);
+                let acc = bank(cfg, tiles.tiles);
+                let mut compute = std::mem::take(&mut compute_first);
+                let mut first_tap = true;
+                for (ki, &(rlo, rhi)) in rows_axis.ranges.iter().enumerate() {
+                    // The tap's rows inside this band.
+                    let (rlo, rhi) = (rlo.max(r0), rhi.min(r0 + rows_here));
+                    for (kj, &(clo, chi)) in cols_axis.ranges.iter().enumerate() {
+                        // A tap no position of the band reads inside the image adds
+                        // nothing. The first tap that does overwrites every entry (its
+                        // LOAD pads the rest of the band).
+                        if rlo >= rhi || clo >= chi {
+                            continue;
+                        }
+                        let combine = match (first_tap, kind) {
+                            (true, _) => Combine::Overwrite,
+                            (false, Pool::Max) => Combine::Max,
+                            (false, Pool::Average) => Combine::Add,
+                        };
+                        first_tap = false;
+                        let iy = rlo * window.strides[0] + ki * window.dilations[0] - window.pads[0];
+                        let ix = clo * window.strides[1] + kj * window.dilations[1] - window.pads[1];
+                        let pixel = (image * h + iy) * w + ix;
+                        compute.push(Instr::Load(Load {
+                            mem: Mem::Acc,
+                            acc_elem: elem,
+                            combine,
+                            sram_addr: u16_of(acc)?,
+                            dram_addr: u32_of(x as usize + pixel * c + blk * cols)?,
+                            x_size: u16_of(chi - clo)?,
+                            x_stride: u32_of(window.strides[1] * c)?,
+                            y_size: u16_of(rhi - rlo)?,
+                            y_stride: u32_of(window.strides[0] * w * c)?,
+                            lanes: lanes as u8,
+                            pad: Pad {
+                                top: u8_of(rlo - r0)?,
+                                bottom: u8_of(r0 + rows_here - rhi)?,
+                                left: u8_of(clo)?,
+                                right: u8_of(ow - chi)?,
+                            },
+                            pad_value,
+                            ..Load::default()
+                        }));
+                    }
+                }
+                let mut stores = Vec::new();
+                let store = |acc_addr: usize, dram: usize, x_size: usize, y_size: usize, mode, pbuf: usize| {
+                    Ok::<Instr, String>(Instr::Store(Store {
+                        out_type: out_type(dtype),
+                        mode,
+                        lanes: lanes as u8,
+                        clamp_lo: clamp.0 as i16,
+                        clamp_hi: clamp.1 as i16,
+                        acc_addr: u16_of(acc_addr)?,
+                        pbuf_addr: u16_of(pbuf)?,
+                        dram_addr: u32_of(dram)?,
+                        x_size: u16_of(x_size)?,
+                        x_stride: u32_of(c)?,
+                        y_size: u16_of(y_size)?,
+                        y_stride: u32_of(ow * c)?,
+                        ..Store::default()
+                    }))
+                };
+                let out_pixel = |r: usize, q: usize| y as usize + (((image * oh + r) * ow + q) * c + blk * cols);
+                match kind {
+                    Pool::Max => stores.push(store(acc, out_pixel(r0, 0), ow, rows_here, RequantMode::None, 0)?),
+                    Pool::Average => {
+                        // One STORE per region of equal tap count: runs of whole rows
+                        // when every column has the same count, else row by row (a
+                        // STORE reads consecutive accumulator entries).
+                        let entry = |k: usize| counts.iter().position(|&v| v == k).expect("every count has an entry");
+                        let col_runs = runs(&cols_axis.counts);
+                        for (rs, rl, rc) in runs(&rows_axis.counts[r0..r0 + rows_here]) {
+                            if let [(_, _, cc)] = col_runs[..] {
+                                let at = acc + rs * ow;
+                                stores.push(store(
+                                    at,
+                                    out_pixel(r0 + rs, 0),
+                                    ow,
+                                    rl,
+                                    RequantMode::Fixed,
+                                    entry(rc * cc),
+                                )?);
+                                continue;
+                            }
+                            for r in rs..rs + rl {
+                                for &(cs, cl, cc) in &col_runs {
+                                    let at = acc + r * ow + cs;
+                                    let (dram, mode) = (out_pixel(r0 + r, cs), RequantMode::Fixed);
+                                    stores.push(store(at, dram, cl, 1, mode, entry(rc * cc))?);
+                                }
+                            }
+                        }
+                    }
+                }
+                tiles.push(compute, stores);
+            }
+        }
+    }
+    let tiling = GemmTiling { m_tile: band * ow, n_blocks_per_step: 1, k_blocks_per_step: 0 };
+    Ok(Code { programs: vec![tiles.finish()], preload: Vec::new(), tiling })
+}
