@@ -227,6 +227,30 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
         runs: u32,
     },
+    /// Whole models (default: the six MLPerf Tiny models and the examples) on a config
+    /// and backend: cycles per inference, host steps, PE utilization, latency, DDR
+    /// traffic and bit-exactness against the reference outputs, one row per model.
+    Models {
+        #[arg(long, short = 'c', default_value = "pynq-z2")]
+        config: String,
+        #[arg(long, value_enum, default_value_t = Backend::Verilator)]
+        backend: Backend,
+        /// A directory of <case>/model.{tflite,onnx} with x.npy and ref.npy beside it
+        /// (make_golden.py's layout) instead of the default set.
+        #[arg(long)]
+        models: Option<PathBuf>,
+        /// Samples per run of a model.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Samples per model (at most its inputs').
+        #[arg(long, default_value_t = 8)]
+        samples: usize,
+        #[arg(long, value_enum, default_value = "md")]
+        format: commands::bench_models::Format,
+        /// Also write the table (models.md or models.json) and a plot (models.svg) here.
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+    },
     /// Cycles against weight sparsity (dense, 2:4, 1:4, unstructured 50-95%) for a
     /// 1024x1024 FC layer at batch 1 and a 3x3 conv layer, on the cycle-accurate RTL;
     /// writes a Markdown table and an SVG plot.
@@ -333,6 +357,17 @@ fn main() -> ExitCode {
                     cycles,
                     traced: !no_trace,
                     runs,
+                })
+            }
+            BenchCommand::Models { config, backend, models, batch, samples, format, out } => {
+                commands::bench_models::run(&commands::bench_models::ModelsArgs {
+                    config: &config,
+                    backend,
+                    models: models.as_deref(),
+                    batch,
+                    samples,
+                    format,
+                    out: out.as_deref(),
                 })
             }
             BenchCommand::Sparse { config, backend, out, shrink } => {

@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod bench_models;
 pub mod bench_sparse;
 pub mod compile;
 pub mod conv_job;

@@ -17,6 +17,7 @@
 //! banks, so the STOREs of one tile overlap the LOADs of the next.
 
 use super::layers::{average_divisor, Code};
+use crate::cost::CostModel;
 use crate::gemm::{acc_bank_size, GemmTiling};
 use crate::image::ImageBuilder;
 use crate::shape::Window;
@@ -138,10 +139,42 @@ pub fn tflite_add(
     let m = QuantizedMultiplier { multiplier: rescale.output.multiplier, shift: rescale.output.shift };
     let params = vec![ParamLane::fixed(0, m); cols];
     let entries = elements.div_ceil(cols);
-    let per_tile = entries.min(acc_bank_size(cfg)).min(usize::from(u16::MAX)).max(1);
+    let first = param_load(cfg, consts, &params, 0)?;
+    // Smaller tiles overlap one tile's STOREs with the next one's loads but reload
+    // a table each: the cost model picks.
+    let model = CostModel::new(cfg);
+    let largest = entries.min(acc_bank_size(cfg)).min(usize::from(u16::MAX)).max(1);
+    let mut best: Option<(u64, Program, usize)> = None;
+    for per_tile in std::iter::successors(Some(largest), |&t| (t / 2 >= 16).then_some(t / 2)).take(8) {
+        let program =
+            add_tiles(cfg, per_tile, entries, elements, &tables, first, rescale, dtypes[2], clamp, [a, b, c])?;
+        let cycles = model.predict(&program)?.cycles;
+        if best.as_ref().is_none_or(|(best, ..)| cycles < *best) {
+            best = Some((cycles, program, per_tile));
+        }
+    }
+    let (_, program, per_tile) = best.ok_or("no tiling")?;
+    let tiling = GemmTiling { m_tile: per_tile, n_blocks_per_step: 1, k_blocks_per_step: 0 };
+    Ok(Code { programs: vec![program], preload: Vec::new(), tiling })
+}
+
+/// The program of [`tflite_add`] with tiles of `per_tile` entries.
+#[allow(clippy::too_many_arguments)]
+fn add_tiles(
+    cfg: &AccelConfig,
+    per_tile: usize,
+    entries: usize,
+    elements: usize,
+    tables: &[u32; 2],
+    first: Instr,
+    rescale: &AddRescale,
+    out_dtype: ElemType,
+    clamp: (i64, i64),
+    [a, b, c]: [u64; 3],
+) -> Result<Program, String> {
+    let cols = cfg.array.cols as usize;
     let mut tiles = Tiles::new();
     let mut loaded: Option<usize> = None;
-    let first = param_load(cfg, consts, &params, 0)?;
     for (t, e0) in (0..entries).step_by(per_tile).enumerate() {
         let count = per_tile.min(entries - e0);
         let acc = bank(cfg, t);
@@ -172,7 +205,7 @@ pub fn tflite_add(
         }
         let stores = rows(e0, count, elements, cols, |first, n, lanes| {
             Ok(Instr::Store(Store {
-                out_type: out_type(dtypes[2]),
+                out_type: out_type(out_dtype),
                 mode: RequantMode::Fixed,
                 lanes: lanes as u8,
                 zero_point: rescale.output_zero as i16,
@@ -188,8 +221,7 @@ pub fn tflite_add(
         })?;
         tiles.push(compute, stores);
     }
-    let tiling = GemmTiling { m_tile: per_tile, n_blocks_per_step: 1, k_blocks_per_step: 0 };
-    Ok(Code { programs: vec![tiles.finish()], preload: Vec::new(), tiling })
+    Ok(tiles.finish())
 }
 
 /// The instructions for entries `e0 .. e0 + count` of a flat tensor of `elements`
