@@ -31,7 +31,8 @@ fn run_cycles(text: &str) -> Vec<(String, u64)> {
 #[test]
 fn predicted_cycles_are_within_15_percent_of_the_rtl_per_layer() {
     for config in ["tiny", "pynq-z2"] {
-        check_config(config, &example("resnet_qop.onnx"), &example("data/x_test.npy"), 6);
+        // Five convolutions, two max pools and the dense layer.
+        check_config(config, &example("resnet_qop.onnx"), &example("data/x_test.npy"), 8);
     }
 }
 

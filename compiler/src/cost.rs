@@ -35,7 +35,7 @@ pub struct Overheads {
 }
 
 impl Overheads {
-    pub const RTL: Overheads = Overheads { program: 30.0, instr: 1.0, gemm: 2.0, request: 1.0, load: 12.0 };
+    pub const RTL: Overheads = Overheads { program: 30.0, instr: 1.0, gemm: 2.0, request: 0.6, load: 16.0 };
 }
 
 /// The model for one config.
@@ -116,6 +116,16 @@ impl CostModel {
     /// Accumulator loads convert, look up (lut8) and combine (add, max) an entry per
     /// cycle, in the same time as an overwrite: the read of the entry they combine
     /// with and the write a cycle later overlap the next entries.
+    /// Bytes a LOAD reads from DDR.
+    fn load_bytes(&self, l: &Load) -> f64 {
+        let elem_bytes = match l.mem {
+            Mem::Acc => f64::from(l.acc_elem.bytes()),
+            Mem::Pbuf => f64::from(tessera_isa::isa::PARAM_LANE_BYTES),
+            Mem::Ibuf | Mem::Wbuf => self.operand_bytes,
+        };
+        f64::from(l.lanes) * elem_bytes * f64::from(l.x_size) * f64::from(l.y_size)
+    }
+
     fn load(&self, l: &Load) -> f64 {
         let elem_bytes = match l.mem {
             Mem::Acc => f64::from(l.acc_elem.bytes()),
@@ -138,7 +148,10 @@ impl CostModel {
         } else {
             self.read(x * y, entry_bytes, f64::from(l.x_stride))
         };
-        self.overheads.load + read.max(padded)
+        // Loads into the accumulator and PBUF start from the compute unit's own engine,
+        // next to the queue that issues them.
+        let overhead = if matches!(l.mem, Mem::Ibuf | Mem::Wbuf) { self.overheads.load } else { 0.0 };
+        overhead + read.max(padded)
     }
 
     /// The store unit streams entries: it reads the next accumulator entry while this
@@ -298,7 +311,20 @@ impl CostModel {
             let unit = Queue::ALL[u].name();
             return Err(format!("the program deadlocks: the {unit} unit waits for a token that never comes"));
         }
-        let end = free.iter().copied().fold(drained, f64::max);
+        // Instruction fetch shares the read channel with the load unit's LOADs: it
+        // lengthens them as much as they keep the channel busy (long bursts leave it
+        // no gaps, latency-bound small loads leave many).
+        let fetch = program.instrs.len() as f64 * tessera_isa::isa::INSTR_BYTES as f64 / self.bus_bytes;
+        let streaming: f64 = program
+            .instrs
+            .iter()
+            .filter_map(|i| match i {
+                Instr::Load(l) if matches!(l.mem, Mem::Ibuf | Mem::Wbuf) => Some(self.load_bytes(l) / self.bus_bytes),
+                _ => None,
+            })
+            .sum();
+        let share = if busy[0] > 0.0 { (streaming / busy[0]).min(1.0) } else { 0.0 };
+        let end = free.iter().copied().fold(drained, f64::max).max(busy[0] + fetch * share);
         let cycles = (end + self.overheads.program).round() as u64;
         Ok(Prediction { cycles, busy: busy.map(|b| b.round() as u64) })
     }

@@ -67,7 +67,9 @@ pub struct DdrTiming {
     pub read_latency: u32,
     /// Cycles from a write burst's last beat to its response.
     pub write_latency: u32,
-    /// Sustained bytes per accelerator cycle, reads and writes together.
+    /// Sustained bytes per accelerator cycle, reads and writes together (each
+    /// direction also moves at most one beat per cycle: the AXI port's read and
+    /// write channels are independent).
     pub bytes_per_cycle: f64,
     /// Read bursts the memory accepts before it stops taking addresses.
     pub max_reads: u32,
@@ -79,7 +81,9 @@ impl DdrTiming {
         DdrTiming {
             read_latency: cfg.ddr_read_latency_cycles(),
             write_latency: cfg.ddr_write_latency_cycles(),
-            bytes_per_cycle: cfg.ddr_bytes_per_cycle(),
+            // The DDR's bandwidth is shared by reads and writes; the port width
+            // bounds each direction (one beat per cycle on its channel).
+            bytes_per_cycle: cfg.ddr.bandwidth_mb_s / cfg.clock_mhz,
             max_reads: cfg.axi.max_outstanding * 4,
         }
     }
