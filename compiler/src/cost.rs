@@ -440,7 +440,7 @@ mod tests {
             Program::new(vec![weight_load(push), weight_load(push), gemm(2000, pop), gemm(2000, pop), Instr::Finish]);
         let overlapped = model.predict(&two).unwrap();
         assert_eq!(overlapped.cycles, (load + fill + 2.0 * compute + drain + Overheads::RTL.program).round() as u64);
-        assert_eq!(overlapped.busy, [(2.0 * load) as u64, (2.0 * compute) as u64, 0]);
+        assert_eq!(overlapped.busy, [(2.0 * load).round() as u64, (2.0 * compute).round() as u64, 0]);
     }
 
     #[test]
