@@ -288,6 +288,10 @@ pub struct ComputeUnit {
     ld_value: Vec<Signal<Local, Bits<32>>>,
     ld_wrapped: Vec<Signal<Local, Bits<32>>>,
     ld_result: Vec<Signal<Local, Bits<32>>>,
+    /// An adding load's cycle; the GEMM adder's operands.
+    ld_add: Signal<Local, Bit>,
+    addend: Vec<Signal<Local, Bits<32>>>,
+    other: Vec<Signal<Local, Bits<32>>>,
     complete: Signal<Local, Bit>,
 
     ibuf_entries: Constant<Bits<32>>,
@@ -575,6 +579,9 @@ impl ComputeUnit {
             ld_value: vec_of(cols),
             ld_wrapped: vec_of(cols),
             ld_result: vec_of(cols),
+            ld_add: Default::default(),
+            addend: vec_of(cols),
+            other: vec_of(cols),
             complete: Default::default(),
             ibuf_entries: konst(u64::from(m.ibuf_entries)),
             acc_entries: konst(u64::from(m.acc_entries)),
@@ -1064,13 +1071,38 @@ impl Logic for ComputeUnit {
         self.rmw_done.next = self.sb2.q.val().get_bit(self.sb_last.val().index());
         self.rmw_fwd.next = self.last_w_valid.q.val()
             & (self.last_w_addr.q.val() == self.sb2.q.val().get_bits::<16>(self.sb_addr.val().index()));
+        // Stage 1 of an ACC load (stage 0 is with the LOAD below): the value as an
+        // overwrite would write it (wrapped to acc_bits), or its maximum with the
+        // entry read; an adding load uses the GEMM's adder (the array is idle).
+        self.ld_add.next = self.p_valid.q.val() & (self.ld_combine.q.val() == 1);
         for c in 0..self._cols {
-            self.sum[c].next = unsigned_cast::<32>(self.array.psum_out[c].val());
-            if self.sb2.q.val().get_bit(self.sb_accumulate.val().index()) {
-                self.sum[c].next = unsigned_cast::<32>(self.array.psum_out[c].val()) + self.acc.ra_data[c].val();
-                if self.rmw_fwd.val() {
-                    self.sum[c].next = unsigned_cast::<32>(self.array.psum_out[c].val()) + self.last_w_data[c].q.val();
-                }
+            self.ld_value[c].next = self.p_val[c].q.val();
+            if self.engine.cur_acc_elem.val() == 3 {
+                self.ld_value[c].next = self.lut[c].read_data.val();
+            }
+            self.ld_wrapped[c].next = self.ld_value[c].val() & self.acc_low_mask.val();
+            if self.ld_value[c].val().get_bit(self.acc_sign_bit.val().index()) {
+                self.ld_wrapped[c].next = self.ld_value[c].val() | !self.acc_low_mask.val();
+            }
+            self.ld_result[c].next = self.ld_wrapped[c].val();
+            if (self.ld_combine.q.val() == 2)
+                & ((self.acc.ra_data[c].val() ^ self.sign32.val()) > (self.ld_wrapped[c].val() ^ self.sign32.val()))
+            {
+                self.ld_result[c].next = self.acc.ra_data[c].val();
+            }
+        }
+        for c in 0..self._cols {
+            self.addend[c].next = unsigned_cast::<32>(self.array.psum_out[c].val());
+            if self.p_valid.q.val() {
+                self.addend[c].next = self.ld_wrapped[c].val();
+            }
+            self.other[c].next = self.acc.ra_data[c].val();
+            if self.rmw_fwd.val() {
+                self.other[c].next = self.last_w_data[c].q.val();
+            }
+            self.sum[c].next = self.addend[c].val();
+            if self.sb2.q.val().get_bit(self.sb_accumulate.val().index()) | self.ld_add.val() {
+                self.sum[c].next = self.addend[c].val() + self.other[c].val();
             }
         }
         self.entry_in.next = self.v_present.q.val();
@@ -1334,27 +1366,6 @@ impl Logic for ComputeUnit {
             self.lut[c].write_address.next = self.tbl_addr.q.val();
             self.lut[c].write_data.next = self.tbl_wdata.val();
         }
-        // Stage 1: the value as an overwrite would write it (wrapped to acc_bits),
-        // combined with the entry read.
-        for c in 0..self._cols {
-            self.ld_value[c].next = self.p_val[c].q.val();
-            if self.engine.cur_acc_elem.val() == 3 {
-                self.ld_value[c].next = self.lut[c].read_data.val();
-            }
-            self.ld_wrapped[c].next = self.ld_value[c].val() & self.acc_low_mask.val();
-            if self.ld_value[c].val().get_bit(self.acc_sign_bit.val().index()) {
-                self.ld_wrapped[c].next = self.ld_value[c].val() | !self.acc_low_mask.val();
-            }
-            self.ld_result[c].next = self.ld_wrapped[c].val();
-            if self.ld_combine.q.val() == 1 {
-                self.ld_result[c].next = self.acc.ra_data[c].val() + self.ld_wrapped[c].val();
-            }
-            if (self.ld_combine.q.val() == 2)
-                & ((self.acc.ra_data[c].val() ^ self.sign32.val()) > (self.ld_wrapped[c].val() ^ self.sign32.val()))
-            {
-                self.ld_result[c].next = self.acc.ra_data[c].val();
-            }
-        }
         self.pbuf_we.next = self.engine.wr_valid.val() & (self.engine.cur_mem.val() == 3);
         self.pbuf_waddr.next = self.engine.wr_addr.val();
         for cc in self._cols..(self._cols + 1) {
@@ -1410,6 +1421,9 @@ impl Logic for ComputeUnit {
             self.acc_wr_addr.next = self.p_addr.q.val();
             for c in 0..self._cols {
                 self.acc_wr[c].next = self.ld_result[c].val();
+                if self.ld_add.val() {
+                    self.acc_wr[c].next = self.sum[c].val();
+                }
             }
         }
         if self.spmv.acc_we.val() {

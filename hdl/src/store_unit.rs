@@ -132,7 +132,13 @@ pub struct StoreUnit {
     /// The ring of result buffers, `cols` lanes each (buffer `k`'s lane `c` at
     /// `k * cols + c`): an entry's lanes land in one while the entries before
     /// wait for `obuf`.
-    res: Vec<DFF<Bits<32>>>,
+    res: Vec<DffEn<Bits<32>>>,
+    /// What lands this cycle: per lane position, the value (a fixed-point lane's, or
+    /// the float lane's) and whether it lands, and the buffer it lands in. One value
+    /// per position for all buffers, which only enable their registers.
+    land: Vec<Signal<Local, Bits<32>>>,
+    land_hit: Vec<Signal<Local, Bit>>,
+    land_slot: Signal<Local, Bits<2>>,
     /// The entry being emitted (copied from its result buffer once all its lanes
     /// landed), so that the next entries' lanes can land while its beats go out.
     obuf: Vec<DFF<Bits<32>>>,
@@ -316,6 +322,9 @@ impl StoreUnit {
             lat: Default::default(),
             reads_left: Default::default(),
             res: vec_of(slots * cols),
+            land: vec_of(cols),
+            land_hit: vec_of(cols),
+            land_slot: Default::default(),
             obuf: vec_of(cols),
             emitting: Default::default(),
             read_slot: Default::default(),
@@ -447,7 +456,6 @@ impl Logic for StoreUnit {
             self.params_mult[c].clock.next = self.clock.val();
             self.params_shift[c].clock.next = self.clock.val();
             self.vals[c].clock.next = self.clock.val();
-            self.res[c].clock.next = self.clock.val();
             self.params_bias[c].d.next = self.pbuf_bias[c].val();
             self.params_mult[c].d.next = self.pbuf_mult[c].val();
             self.params_shift[c].d.next = self.pbuf_shift[c].val();
@@ -457,7 +465,6 @@ impl Logic for StoreUnit {
         }
         for k in 0..(self._slots * self._cols) {
             self.res[k].clock.next = self.clock.val();
-            self.res[k].d.next = self.res[k].q.val();
         }
         for k in 0..self._slots {
             self.busy[k].clock.next = self.clock.val();
@@ -765,16 +772,6 @@ impl Logic for StoreUnit {
         self.fcollect.next = self.float_delay.data_out.val() & self.low12.val();
         self.fcollect_valid.next = self.float_delay.data_out.val().get_bit(15);
         self.fslot.next = self.float_delay.data_out.val().get_bits::<2>(self.slot_at.val().index());
-        for cc in self._cols..(self._cols + 1) {
-            for k in 0..self._slots {
-                for c in 0..self._cols {
-                    if self.fcollect_valid.val() & (self.fcollect.val().index() == c) & (self.fslot.val().index() == k)
-                    {
-                        self.res[k * cc + c].d.next = self.float_lane.value.val();
-                    }
-                }
-            }
-        }
         self.landed.next = self.fcollect_valid.val() & (self.fcollect.val() == self.cols_m1.val());
         self.landed_slot.next = self.fslot.val();
         for l in 0..self._rq {
@@ -794,19 +791,28 @@ impl Logic for StoreUnit {
         self.collect.next = self.group_delay.data_out.val() & self.low12.val();
         self.collect_valid.next = self.group_delay.data_out.val().get_bit(15);
         self.cslot.next = self.group_delay.data_out.val().get_bits::<2>(self.slot_at.val().index());
+        // Land the results: a fixed-point lane group, or the float lane's one lane.
+        for rq in self._rq..(self._rq + 1) {
+            for g in 0..self._groups {
+                for l in 0..self._rq {
+                    self.land[g * rq + l].next = self.lanes_rq[l].value.val();
+                    self.land_hit[g * rq + l].next = self.collect_valid.val() & (self.collect.val().index() == g);
+                }
+            }
+        }
+        self.land_slot.next = self.cslot.val();
+        if self.float_mode.val() {
+            self.land_slot.next = self.fslot.val();
+            for c in 0..self._cols {
+                self.land[c].next = self.float_lane.value.val();
+                self.land_hit[c].next = self.fcollect_valid.val() & (self.fcollect.val().index() == c);
+            }
+        }
         for cc in self._cols..(self._cols + 1) {
-            for rq in self._rq..(self._rq + 1) {
-                for k in 0..self._slots {
-                    for g in 0..self._groups {
-                        if self.collect_valid.val()
-                            & (self.collect.val().index() == g)
-                            & (self.cslot.val().index() == k)
-                        {
-                            for l in 0..self._rq {
-                                self.res[k * cc + g * rq + l].d.next = self.lanes_rq[l].value.val();
-                            }
-                        }
-                    }
+            for k in 0..self._slots {
+                for c in 0..self._cols {
+                    self.res[k * cc + c].d.next = self.land[c].val();
+                    self.res[k * cc + c].en.next = self.land_hit[c].val() & (self.land_slot.val().index() == k);
                 }
             }
         }
