@@ -19,10 +19,10 @@ struct Cli {
     command: Command,
 }
 
-/// A config file path, or the name of a built-in config (tiny, tiny-sparse, pynq-z2, pynq-z2-sparse, zcu104).
+/// A config file path, or the name of a built-in config (tiny, tiny-sparse, pynq-z2, pynq-z2-sparse, pynq-z2-resident, zcu104).
 #[derive(clap::Args)]
 struct ConfigArg {
-    /// Accelerator config: a TOML file or a built-in name (tiny, tiny-sparse, pynq-z2, pynq-z2-sparse, zcu104).
+    /// Accelerator config: a TOML file or a built-in name (tiny, tiny-sparse, pynq-z2, pynq-z2-sparse, pynq-z2-resident, zcu104).
     #[arg(long, short = 'c', default_value = "pynq-z2")]
     config: String,
 }

@@ -130,6 +130,20 @@ impl ImageGeometry {
         (first, top, present)
     }
 
+    /// Whether in every band of `out_rows` output rows, each kernel row reads the
+    /// image for at least one of them (gathered rows: a LOAD per kernel row).
+    fn kernel_rows_read_the_image(&self, out_rows: usize) -> bool {
+        let Some([oh, _]) = self.out() else { return false };
+        let w = &self.window;
+        (0..oh).step_by(out_rows).all(|r0| {
+            (0..w.kernel[0]).all(|i| {
+                (r0..(r0 + out_rows).min(oh)).any(|oy| {
+                    (oy * w.strides[0] + i * w.dilations[0]).checked_sub(w.pads[0]).is_some_and(|iy| iy < self.h)
+                })
+            })
+        })
+    }
+
     /// Whether every band of `out_rows` output rows reads at least one image row.
     fn bands_read_the_image(&self, out_rows: usize) -> bool {
         let oh = self.out().map_or(0, |[oh, _]| oh);
@@ -162,6 +176,12 @@ struct Piece {
     rows: usize,
 }
 
+/// K of a convolution whose kernel rows are gathered: per kernel row, its
+/// `kw * c` contiguous operands in blocks of `rows` (the last block padded).
+pub fn gather_k(g: &ImageGeometry, rows: usize) -> usize {
+    g.window.kernel[0] * (g.window.kernel[1] * g.c).div_ceil(rows) * rows
+}
+
 /// Entries in the accumulator's lower bank: the upper bank starts here.
 pub fn acc_bank_size(cfg: &AccelConfig) -> usize {
     (cfg.memory.acc_entries as usize).div_ceil(2)
@@ -183,11 +203,19 @@ struct Blocks {
     nm: u8,
     /// The activations are images (implicit im2col), K blocks per kernel tap.
     image: Option<ImageGeometry>,
+    /// The activations are images whose kernel rows the LOADs gather into A's rows
+    /// ([`lower_gather`]); A is otherwise a plain panel.
+    gather: Option<ImageGeometry>,
     /// The weights stay in WBUF from this entry on (loaded by a preload program).
     resident: Option<usize>,
 }
 
 impl Blocks {
+    /// The images of a convolution, implicit or gathered: M tiles are bands of them.
+    fn images(&self) -> Option<ImageGeometry> {
+        self.image.or(self.gather)
+    }
+
     /// K tiles per kernel tap (implicit im2col): channel blocks, or `4 / N` of them
     /// per N:4 tile.
     fn k_blocks_per_tap(&self) -> usize {
@@ -259,12 +287,25 @@ fn choose_tiling(
                 bh.ok_or("no band of output rows both fits the input buffer and reads the image")? * ow
             }
         }
-        None => spec
-            .m
-            .min(acc_rows)
-            .min(half(mem.ibuf_entries) / (b.k_blocks * b.vector))
-            .min(m_cap)
-            .min(usize::from(u16::MAX)),
+        None => {
+            let rows = spec
+                .m
+                .min(acc_rows)
+                .min(half(mem.ibuf_entries) / (b.k_blocks * b.vector))
+                .min(m_cap)
+                .min(usize::from(u16::MAX));
+            match b.gather.and_then(|g| g.out().map(|o| (g, o))) {
+                // Gathered rows: whole images, or bands of output rows in which every
+                // kernel row reads the image.
+                Some((_, [oh, ow])) if rows >= oh * ow => rows / (oh * ow) * oh * ow,
+                Some((g, [oh, ow])) => {
+                    let most = (rows / ow).min(oh - 1);
+                    let bh = (1..=most).rev().find(|&r| g.kernel_rows_read_the_image(r));
+                    bh.ok_or("no band of output rows fits the input buffer with every kernel row in the image")? * ow
+                }
+                None => rows,
+            }
+        }
     };
     if m_tile == 0 {
         return Err(format!("the accumulator ({} entries) cannot hold two output tiles", mem.acc_entries));
@@ -348,6 +389,35 @@ pub fn lower_gemm_with(
     lower(cfg, spec, layout, None, None).map(|(p, t, _)| (p, t))
 }
 
+/// Lowers a convolution over NHWC images as a GEMM whose A rows the LOADs gather:
+/// row `(image, oy, ox)` holds, per kernel row `i`, the `kw * c` operands the kernel
+/// row covers (contiguous in DDR), in blocks of the array's rows, so a stem with few
+/// channels fills the array's rows instead of using `c` of them per tap. Needs no
+/// horizontal padding and no horizontal dilation (a kernel row is one run of bytes);
+/// vertical padding is the LOADs' pad rows. `spec.k` is [`gather_k`], the weights'
+/// rows in that order; `resident` as for [`lower_resident`].
+pub fn lower_gather(
+    cfg: &AccelConfig,
+    spec: &GemmSpec,
+    image: &ImageGeometry,
+    layout: WeightLayout,
+    resident: Option<usize>,
+) -> Result<(Program, Program, GemmTiling), LowerError> {
+    let fail = |reason: &str| LowerError::DoesNotFit { m: spec.m, k: spec.k, n: spec.n, reason: reason.into() };
+    let w = &image.window;
+    if w.pads[1] != 0 || w.pads[3] != 0 || (w.kernel[1] > 1 && w.dilations[1] != 1) {
+        return Err(fail("gathered kernel rows need no horizontal padding and no horizontal dilation"));
+    }
+    if spec.k != gather_k(image, cfg.array.rows as usize) || layout != WeightLayout::Blocked {
+        return Err(fail("gathered kernel rows need K = kh x padded kernel-row blocks and dense blocked weights"));
+    }
+    let [oh, ow] = image.out().ok_or_else(|| fail("the kernel is larger than the padded image"))?;
+    if !spec.m.is_multiple_of(oh * ow) || cfg.array.operand_bits != 8 {
+        return Err(fail("gathered kernel rows need whole images and 8-bit operands"));
+    }
+    lower_with(cfg, spec, layout, None, Some(*image), resident)
+}
+
 /// Lowers `spec` (a GEMM, or a convolution over `image`) with its weights resident
 /// in WBUF from entry `wbuf_base`: the program has no weight loads; the second
 /// program (without FINISH) loads them there once, before any run of the first.
@@ -358,7 +428,7 @@ pub fn lower_resident(
     image: Option<ImageGeometry>,
     wbuf_base: usize,
 ) -> Result<(Program, Program, GemmTiling), LowerError> {
-    lower(cfg, spec, layout, image, Some(wbuf_base)).map(|(p, t, pre)| (p, pre, t))
+    lower_with(cfg, spec, layout, image, None, Some(wbuf_base))
 }
 
 /// WBUF entries the weights of `spec` (a GEMM, or a convolution over `image`)
@@ -399,6 +469,17 @@ fn lower(
     image: Option<ImageGeometry>,
     resident: Option<usize>,
 ) -> Result<(Program, GemmTiling, Program), LowerError> {
+    lower_with(cfg, spec, layout, image, None, resident).map(|(p, pre, t)| (p, t, pre))
+}
+
+fn lower_with(
+    cfg: &AccelConfig,
+    spec: &GemmSpec,
+    layout: WeightLayout,
+    image: Option<ImageGeometry>,
+    gather: Option<ImageGeometry>,
+    resident: Option<usize>,
+) -> Result<(Program, Program, GemmTiling), LowerError> {
     let fail = |reason: String| LowerError::DoesNotFit { m: spec.m, k: spec.k, n: spec.n, reason };
     let (rows, cols) = (cfg.array.rows as usize, cfg.array.cols as usize);
     let bits = cfg.array.operand_bits as usize;
@@ -448,7 +529,8 @@ fn lower(
         None => spec.k.div_ceil(rows * vector),
     };
     let tile = tessera_isa::nm::tile_entries(rows as u32, nm) as usize;
-    let blocks = Blocks { rows, cols, k_blocks, n_blocks: spec.n.div_ceil(cols), tile, vector, nm, image, resident };
+    let blocks =
+        Blocks { rows, cols, k_blocks, n_blocks: spec.n.div_ceil(cols), tile, vector, nm, image, gather, resident };
     // The buffers bound the tiles; among the tilings they allow (the largest column-
     // block groups and M tiles, then halves of each), the cost model picks: smaller
     // tiles let one tile's loads and STOREs overlap another's GEMMs. A candidate
@@ -477,7 +559,7 @@ fn lower(
         }
     }
     match best {
-        Some((_, program, t)) => Ok((program, t, preload(cfg, spec, layout, blocks, t))),
+        Some((_, program, t)) => Ok((program, preload(cfg, spec, layout, blocks, t), t)),
         None => Err(fail(first_error.unwrap_or_else(|| "no tiling fits the buffers".into()))),
     }
 }
@@ -513,7 +595,7 @@ fn halvings(top: usize, bottom: usize) -> impl Iterator<Item = usize> {
 
 /// The smallest M tile worth trying: one output row of an image, or 16 rows of A.
 fn min_m_tile(b: &Blocks) -> usize {
-    b.image.and_then(|g| g.out()).map_or(16, |[_, ow]| ow)
+    b.images().and_then(|g| g.out()).map_or(16, |[_, ow]| ow)
 }
 
 /// The M tiles (first row of A, rows) of a tiling: runs of `m_tile` rows, or for
@@ -536,7 +618,7 @@ fn emit(cfg: &AccelConfig, spec: &GemmSpec, layout: WeightLayout, blocks: Blocks
     let out_bits = spec.output.out_type().bits() as usize;
     let mut steps = Vec::new();
     let mut output = 0;
-    for (m_index, (m0, m_rows)) in m_tiles(spec.m, t.m_tile, blocks.image).into_iter().enumerate() {
+    for (m_index, (m0, m_rows)) in m_tiles(spec.m, t.m_tile, blocks.images()).into_iter().enumerate() {
         for n_block0 in (0..blocks.n_blocks).step_by(t.n_blocks_per_step) {
             for k_block0 in (0..blocks.k_blocks).step_by(t.k_blocks_per_step) {
                 let k_blocks = t.k_blocks_per_step.min(blocks.k_blocks - k_block0);
@@ -610,7 +692,7 @@ impl Emitter<'_> {
 
     /// Output rows of a tile's pieces: whole images, or the band height.
     fn piece_out_rows(&self) -> usize {
-        let [oh, ow] = self.b.image.and_then(|g| g.out()).unwrap_or([1, 1]);
+        let [oh, ow] = self.b.images().and_then(|g| g.out()).unwrap_or([1, 1]);
         if self.t.m_tile >= oh * ow {
             oh
         } else {
@@ -620,7 +702,7 @@ impl Emitter<'_> {
 
     /// The pieces of step `s`'s A panel, in IBUF order.
     fn pieces(&self, s: &Step) -> Vec<Piece> {
-        let [oh, ow] = self.b.image.and_then(|g| g.out()).unwrap_or([1, 1]);
+        let [oh, ow] = self.b.images().and_then(|g| g.out()).unwrap_or([1, 1]);
         let pixels = oh * ow;
         if s.m_rows >= pixels {
             (0..s.m_rows / pixels).map(|t| Piece { image: s.m0 / pixels + t, first_row: 0, rows: oh }).collect()
@@ -636,7 +718,7 @@ impl Emitter<'_> {
 
     /// Output pixels of one image (implicit im2col).
     fn pixels(&self) -> usize {
-        self.b.image.and_then(|g| g.out()).map_or(1, |[oh, ow]| oh * ow)
+        self.b.images().and_then(|g| g.out()).map_or(1, |[oh, ow]| oh * ow)
     }
 
     /// The A panel of an M tile of images (or of a band of one): each piece's input
@@ -827,6 +909,9 @@ impl Emitter<'_> {
         if let Some(g) = &self.b.image {
             return self.image_loads(s, g);
         }
+        if let Some(g) = &self.b.gather {
+            return self.gather_loads(s, g);
+        }
         if self.b.nm != 0 {
             return vec![self.sparse_a_load(s)];
         }
@@ -858,6 +943,51 @@ impl Emitter<'_> {
                 lanes: tail as u8,
                 ..base
             }));
+        }
+        group
+    }
+
+    /// The A panel of step `s` gathered from its pieces' images: per kernel row and
+    /// block of it, one LOAD of an entry per output pixel (the kernel row's operands
+    /// at that pixel), rows of the kernel outside the image loading pad rows.
+    fn gather_loads(&self, s: &Step, g: &ImageGeometry) -> Vec<Instr> {
+        let (rows, w) = (self.b.rows, &g.window);
+        let [_, ow] = g.out().expect("checked by the lowering");
+        let run = w.kernel[1] * g.c;
+        let chunks = run.div_ceil(rows);
+        let mut group = Vec::new();
+        let mut m_off = 0;
+        for piece in self.pieces(s) {
+            for i in 0..w.kernel[0] {
+                let iy =
+                    |oy: usize| (oy * w.strides[0] + i * w.dilations[0]).checked_sub(w.pads[0]).filter(|&r| r < g.h);
+                let out_rows = piece.first_row..piece.first_row + piece.rows;
+                let lo = out_rows.clone().find(|&oy| iy(oy).is_some()).expect("checked by the tiling");
+                let hi = out_rows.clone().rev().find(|&oy| iy(oy).is_some()).expect("checked by the tiling") + 1;
+                let first = iy(lo).expect("inside");
+                for q in 0..chunks {
+                    let kb = i * chunks + q;
+                    let pixel = (piece.image * g.h + first) * g.w;
+                    group.push(Instr::Load(Load {
+                        mem: Mem::Ibuf,
+                        sram_addr: u16_of(self.a_slot(s) + kb * s.m_rows + m_off),
+                        dram_addr: u32_of(self.spec.a_addr as usize + pixel * g.c + q * rows),
+                        x_size: u16_of(ow),
+                        x_stride: u32_of(w.strides[1] * g.c),
+                        y_size: u16_of(hi - lo),
+                        y_stride: u32_of(w.strides[0] * g.w * g.c),
+                        lanes: rows.min(run - q * rows) as u8,
+                        pad: Pad {
+                            top: (lo - piece.first_row) as u8,
+                            bottom: (piece.first_row + piece.rows - hi) as u8,
+                            ..Pad::default()
+                        },
+                        pad_value: self.spec.a.pad_bits(self.cfg.array.operand_bits),
+                        ..Default::default()
+                    }));
+                }
+            }
+            m_off += piece.rows * ow;
         }
         group
     }

@@ -144,7 +144,7 @@ fn lower_placed(
 }
 
 /// The `K x N` weights as the array loads them: column-blocked, or packed N:4 tiles.
-fn weight_layout(
+pub(crate) fn weight_layout(
     cfg: &AccelConfig,
     w: &[u8],
     [m, k, n]: [usize; 3],
@@ -167,7 +167,7 @@ fn weight_layout(
 }
 
 /// Places the requantization parameters (if any) and returns the store path's settings.
-fn place_output(cfg: &AccelConfig, consts: &mut ImageBuilder, output: BundleOutput) -> GemmOutput {
+pub(crate) fn place_output(cfg: &AccelConfig, consts: &mut ImageBuilder, output: BundleOutput) -> GemmOutput {
     match output {
         BundleOutput::Raw32 => GemmOutput::Raw32,
         BundleOutput::Requant { params, mode, out_type, zero_point, clamp } => {

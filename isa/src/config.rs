@@ -10,11 +10,12 @@ use std::fmt;
 use std::path::Path;
 
 /// Built-in configs, embedded so the CLI works without a checkout of `configs/`.
-pub const BUILTIN_CONFIGS: [(&str, &str); 5] = [
+pub const BUILTIN_CONFIGS: [(&str, &str); 6] = [
     ("tiny", include_str!("../../configs/tiny.toml")),
     ("tiny-sparse", include_str!("../../configs/tiny-sparse.toml")),
     ("pynq-z2", include_str!("../../configs/pynq-z2.toml")),
     ("pynq-z2-sparse", include_str!("../../configs/pynq-z2-sparse.toml")),
+    ("pynq-z2-resident", include_str!("../../configs/pynq-z2-resident.toml")),
     ("zcu104", include_str!("../../configs/zcu104.toml")),
 ];
 
@@ -213,8 +214,12 @@ pub enum ConfigError {
     Parse { origin: String, message: String },
     #[error("{origin}: invalid config:\n{}", list_problems(.problems))]
     Invalid { origin: String, problems: Vec<FieldProblem> },
-    #[error("unknown built-in config `{0}` (built-ins: tiny, pynq-z2, zcu104)")]
+    #[error("unknown built-in config `{0}` (built-ins: {names})", names = builtin_names())]
     UnknownBuiltin(String),
+}
+
+fn builtin_names() -> String {
+    BUILTIN_CONFIGS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
 }
 
 fn list_problems(problems: &[FieldProblem]) -> String {

@@ -4,8 +4,13 @@
 //! into the model's constant image.
 
 use crate::engine::Engine;
-use crate::gemm::{lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, ImageGeometry, OperandQuant, WeightLayout};
-use crate::gemm_bundle::{bundle_output, conv_at, gemm_at, layer_quant, ConvOperands, GemmOperands};
+use crate::gemm::{
+    gather_k, lower_gather, lower_gemm_with, GemmOutput, GemmSpec, GemmTiling, ImageGeometry, OperandQuant,
+    WeightLayout,
+};
+use crate::gemm_bundle::{
+    bundle_output, conv_at, gemm_at, layer_quant, place_output, weight_layout, ConvOperands, GemmOperands,
+};
 use crate::image::ImageBuilder;
 use crate::program::{ConvGeometry, GemmLayer};
 use crate::tensor::ElemType;
@@ -100,6 +105,61 @@ pub fn conv_implicit(
     let code = conv_at(cfg, &ops, bundle_output(layer), [u32_offset(a_addr)?, u32_offset(c_addr)?], consts, resident)
         .map_err(|e| e.to_string())?;
     Ok(Code { programs: vec![code.program], preload: code.preload.instrs, tiling: code.tiling })
+}
+
+/// A convolution over `n` NHWC images of `h x w` at `a_addr` as a GEMM whose rows the
+/// LOADs gather, kernel row by kernel row ([`lower_gather`]): the weights' rows are
+/// rearranged to (kernel row, run of `kw * c` operands padded to whole blocks).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_gather(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    geometry: &ConvGeometry,
+    layer: &GemmLayer,
+    [n, h, w]: [usize; 3],
+    [a_addr, c_addr]: [u64; 2],
+    resident: Option<usize>,
+) -> Result<Code, String> {
+    let rows = cfg.array.rows as usize;
+    let g = ImageGeometry { h, w, c: geometry.channels, window: geometry.window };
+    let [kh, kw] = geometry.window.kernel;
+    let [oh, ow] = g.out().ok_or("the kernel is larger than the padded input")?;
+    let (c, cols_out) = (geometry.channels, layer.n);
+    let run = kw * c;
+    let chunks = run.div_ceil(rows);
+    let tap_major = geometry.tap_major(layer);
+    // Row (i, e) of the gathered K: kernel row i, operand e of its run (tap j = e / c,
+    // channel e % c); rows past the run multiply padding (the activations' zero point).
+    let k = gather_k(&g, rows);
+    let mut weights = vec![layer.w_zero as u8; k * cols_out];
+    for i in 0..kh {
+        for e in 0..run {
+            let from = (i * kw + e / c) * c + e % c;
+            let to = i * chunks * rows + e;
+            for col in 0..cols_out {
+                weights[to * cols_out + col] = tap_major.weights[from * cols_out + col] as u8;
+            }
+        }
+    }
+    let (a_quant, w_quant) = layer_quant(layer);
+    let m = n * oh * ow;
+    let (blocked, layout) =
+        weight_layout(cfg, &weights, [m, k, cols_out], w_quant.zero, 0).map_err(|e| e.to_string())?;
+    let b_addr = consts.place(&blocked);
+    let output = place_output(cfg, consts, bundle_output(layer));
+    let spec = GemmSpec {
+        m,
+        k,
+        n: cols_out,
+        a_addr: u32_offset(a_addr)?,
+        b_addr,
+        c_addr: u32_offset(c_addr)?,
+        a: a_quant,
+        w: w_quant,
+        output,
+    };
+    let (program, preload, tiling) = lower_gather(cfg, &spec, &g, layout, resident).map_err(|e| e.to_string())?;
+    Ok(Code { programs: vec![program], preload: preload.instrs, tiling })
 }
 
 /// The fixed-point multiplier that divides by `count` exactly as TFLite's integer

@@ -296,6 +296,7 @@ pub fn compile(
     let mut builder = Builder::new(cfg, &program, &plans, shapes, layouts);
     builder.find_host_im2col();
     let groups = builder.group_segments(&places, options);
+    builder.choose_gathers(&groups);
     builder.plan_steps(&groups);
     builder.allocate()?;
     builder.lower(&groups)?;
@@ -479,6 +480,8 @@ struct Builder<'a> {
     preload: Option<Preload>,
     /// The host im2col value of a convolution, by operation.
     patches: HashMap<usize, String>,
+    /// Convolutions whose kernel rows the LOADs gather.
+    gathered: std::collections::HashSet<usize>,
 }
 
 impl<'a> Builder<'a> {
@@ -505,6 +508,7 @@ impl<'a> Builder<'a> {
             segments: Vec::new(),
             preload: None,
             patches: HashMap::new(),
+            gathered: std::collections::HashSet::new(),
         }
     }
 
@@ -788,12 +792,51 @@ impl<'a> Builder<'a> {
         }
         let span = self.cfg.array.rows as usize * tessera_isa::nm::ratio(engine.nm()) as usize;
         let k_blocks = match &op.kind {
+            OpKind::Conv { geometry, .. } if self.gathered.contains(&i) => {
+                let g = self.image_geometry(i, geometry)?;
+                crate::gemm::gather_k(&g, self.cfg.array.rows as usize).div_ceil(span)
+            }
             OpKind::Conv { geometry, .. } if !self.patches.contains_key(&i) => {
                 geometry.window.kernel[0] * geometry.window.kernel[1] * geometry.channels.div_ceil(span)
             }
             _ => layer.k.div_ceil(span),
         };
         Some(layers::resident_entries(self.cfg, layer, engine, k_blocks) * layer.batches)
+    }
+
+    /// The image geometry of convolution `i`'s input.
+    fn image_geometry(&self, i: usize, geometry: &crate::program::ConvGeometry) -> Option<crate::gemm::ImageGeometry> {
+        let shape = self.shapes.get(&self.program.ops[i].inputs[0])?;
+        let [_, _, h, w] = geometry.dims(shape)?;
+        Some(crate::gemm::ImageGeometry { h, w, c: geometry.channels, window: geometry.window })
+    }
+
+    /// The convolutions whose kernel rows are gathered into A's rows instead of
+    /// implicit im2col: where the gather applies (no horizontal padding, dense
+    /// weights) and the cost model predicts it faster (few channels per tap, 1x1
+    /// kernels with a stride).
+    fn choose_gathers(&mut self, groups: &[Vec<usize>]) {
+        let model = CostModel::new(self.cfg);
+        for &i in groups.iter().flatten() {
+            let OpKind::Conv { geometry, layer } = &self.program.ops[i].kind else { continue };
+            let dense = self.plans[i].layer.as_ref().is_some_and(|p| self.engine_of(i, p) == Engine::Dense);
+            if self.patches.contains_key(&i) || !dense || layer.batches != 1 || layer.w_zero_columns.is_some() {
+                continue;
+            }
+            let Some(shape) = self.shapes.get(&self.program.ops[i].inputs[0]) else { continue };
+            let Some([n, _, h, w]) = geometry.dims(shape) else { continue };
+            let predict = |code: Result<layers::Code, String>| {
+                code.ok().and_then(|c| model.predict(&c.programs[0]).ok()).map(|p| p.cycles)
+            };
+            let mut scratch = ImageBuilder::at(0);
+            let implicit =
+                predict(layers::conv_implicit(self.cfg, &mut scratch, geometry, layer, 0, [n, h, w], [0, 0], None));
+            let gathered =
+                predict(layers::conv_gather(self.cfg, &mut scratch, geometry, layer, [n, h, w], [0, 0], None));
+            if gathered.is_some_and(|g| implicit.is_none_or(|i| g < i)) {
+                self.gathered.insert(i);
+            }
+        }
     }
 
     /// The engine op `i` runs on (implicit convolutions take N:4 tiles only where the
@@ -909,6 +952,11 @@ impl<'a> Builder<'a> {
                 let tap_major = geometry.tap_major(layer);
                 let code = layers::gemm(cfg, consts, &tap_major, plan.engine, plan.gemm[0], &features, at, resident)?;
                 (code, plan.engine, "host im2col".to_string(), plan.gemm, 1)
+            }
+            (OpKind::Conv { geometry, layer }, Some(plan)) if self.gathered.contains(&i) => {
+                let [n, _, h, w] = geometry.dims(&x.shape).ok_or_else(|| format!("input {:?} is not 4-D", x.shape))?;
+                let code = layers::conv_gather(cfg, consts, geometry, layer, [n, h, w], at, resident)?;
+                (code, Engine::Dense, "gathered kernel rows".to_string(), plan.gemm, 1)
             }
             (OpKind::Conv { geometry, layer }, Some(plan)) => {
                 let [n, _, h, w] = geometry.dims(&x.shape).ok_or_else(|| format!("input {:?} is not 4-D", x.shape))?;
