@@ -31,8 +31,8 @@ fn the_report_names_every_operation_where_it_runs_and_why() {
     assert_eq!(rows.len(), 13, "{text}");
     // The `where` column follows the 3-, 26- and 22-character index, node and op columns.
     let on = |what: &str| rows.iter().filter(|l| l.get(54..).is_some_and(|w| w.starts_with(what))).count();
-    assert_eq!(on("seg"), 7, "the convolutions, the flatten and the dense layer: {text}");
-    assert_eq!(on("host"), 6, "{text}");
+    assert_eq!(on("seg"), 9, "the convolutions, the max pools, the flatten and the dense layer: {text}");
+    assert_eq!(on("host"), 4, "the (de)quantization and the float32 adds: {text}");
     assert_eq!(rows.iter().filter(|l| l.get(61..).is_some_and(|e| e.starts_with("dense"))).count(), 6, "{text}");
     assert!(text.contains("block0_add_Add") && text.contains("Add (QDQ)"), "{text}");
     assert!(text.contains("host: element-wise ADD"), "the host names why: {text}");

@@ -76,16 +76,15 @@ fn check_config(config: &str, model: &Path, x: &Path, layers: usize) -> String {
         "--report".as_ref(),
     ]);
     assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
-    // Report rows read "... <M>x<K>x<N> <MACs> <pred cycles> <util>% <weights> ...".
-    let is_gemm = |f: &str| f.split('x').count() >= 3 && f.split('x').all(|d| d.parse::<usize>().is_ok());
+    // Accelerator rows read "<#> <node> ... <GEMM or -> <MACs> <pred cycles> <util>% ...".
     let report = String::from_utf8_lossy(&compiled.stdout).into_owned();
     let predicted: Vec<(String, u64)> = report
         .lines()
-        .filter(|l| l.split_whitespace().any(is_gemm))
-        .map(|l| {
+        .filter(|l| l.split_whitespace().next().is_some_and(|f| f.parse::<usize>().is_ok()))
+        .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            let at = f.iter().position(|field| is_gemm(field)).expect("the GEMM shape field");
-            (f[1].to_string(), f[at + 2].parse().expect("a cycle count"))
+            let util = f.iter().position(|field| field.ends_with('%'))?;
+            Some((f[1].to_string(), f[util - 1].parse().expect("a cycle count")))
         })
         .collect();
     let run = tessera([

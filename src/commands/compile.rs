@@ -85,7 +85,11 @@ fn print_report(model: &CompiledModel) {
         match (model.segment_of(i), layer) {
             (Some(s), Some(l)) => {
                 let [m, k, n] = l.gemm;
-                let gemm = if l.gemms > 1 { format!("{}x{m}x{k}x{n}", l.gemms) } else { format!("{m}x{k}x{n}") };
+                let gemm = match l.gemms {
+                    0 => "-".to_string(),
+                    1 => format!("{m}x{k}x{n}"),
+                    g => format!("{g}x{m}x{k}x{n}"),
+                };
                 let util = 100.0 * l.macs() as f64 / (l.predicted.max(1) as f64 * peak);
                 let weights = weights(op).map_or_else(String::new, |w| w.to_string());
                 println!(

@@ -125,14 +125,7 @@ fn print_segments(model: &CompiledModel, run: &ModelRun) {
         if let [layer] = segment.layers.as_slice() {
             // One layer: its own line, with the cycles it took.
             let op = &model.program.ops[layer.op];
-            let [m, k, n] = layer.gemm;
-            println!(
-                "  {:<24} {:<22} accelerator {}x{k}x{n} ({}), {cycles} cycles",
-                op.node,
-                op.source,
-                m * layer.gemms,
-                layer.engine
-            );
+            println!("  {:<24} {:<22} accelerator {} ({}), {cycles} cycles", op.node, op.source, shape(layer), layer.engine);
             continue;
         }
         println!(
@@ -143,12 +136,11 @@ fn print_segments(model: &CompiledModel, run: &ModelRun) {
         );
         for layer in &segment.layers {
             let op = &model.program.ops[layer.op];
-            let [m, k, n] = layer.gemm;
             println!(
-                "    {:<22} {:<22} {}x{k}x{n} ({}{}), predicted {} cycles alone",
+                "    {:<22} {:<22} {} ({}{}), predicted {} cycles alone",
                 op.node,
                 op.source,
-                m * layer.gemms,
+                shape(layer),
                 layer.engine,
                 if layer.lowering.is_empty() { String::new() } else { format!(", {}", layer.lowering) },
                 layer.predicted
@@ -174,6 +166,16 @@ fn print_segments(model: &CompiledModel, run: &ModelRun) {
             per_run(run.total(Counter::DmaReadBytes)),
             per_run(run.total(Counter::DmaWriteBytes))
         );
+    }
+}
+
+/// A layer's GEMM shape (all its GEMMs' rows together), or its lowering if it has none.
+fn shape(layer: &tessera_compiler::model::LayerInfo) -> String {
+    let [m, k, n] = layer.gemm;
+    if layer.gemms == 0 {
+        layer.lowering.clone()
+    } else {
+        format!("{}x{k}x{n}", m * layer.gemms)
     }
 }
 

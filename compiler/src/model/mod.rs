@@ -1019,7 +1019,8 @@ impl<'a> Builder<'a> {
             op: i,
             gemm,
             gemms,
-            engine: engine.to_string(),
+            // Pooling and element-wise operations use no weights.
+            engine: if gemms == 0 { "-".to_string() } else { engine.to_string() },
             lowering: if resident.is_some() {
                 [lowering.as_str(), "resident weights"].join(", ").trim_start_matches(", ").to_string()
             } else {
