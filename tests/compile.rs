@@ -35,7 +35,7 @@ fn the_report_names_every_operation_where_it_runs_and_why() {
     assert_eq!(on("host"), 4, "the (de)quantization and the float32 adds: {text}");
     assert_eq!(rows.iter().filter(|l| l.get(61..).is_some_and(|e| e.starts_with("dense"))).count(), 6, "{text}");
     assert!(text.contains("block0_add_Add") && text.contains("Add (QDQ)"), "{text}");
-    assert!(text.contains("host: element-wise ADD"), "the host names why: {text}");
+    assert!(text.contains("host: ONNX's float32 ADD"), "the host names why: {text}");
     assert!(text.contains("Conv (QDQ)"), "{text}");
     assert!(text.lines().any(|l| l.starts_with("DDR: ")), "{text}");
     assert!(text.lines().any(|l| l.starts_with("predicted: ")), "{text}");
