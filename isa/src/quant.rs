@@ -297,6 +297,20 @@ mod tests {
     }
 }
 
+/// ONNX `DequantizeLinear` of one value: `(q - zero) * scale` in float32.
+pub fn onnx_dequantize(q: i64, zero: i64, scale: f32) -> f32 {
+    (q as f32 - zero as f32) * scale
+}
+
+/// ONNX `QuantizeLinear` of one value: `saturate(rint(x / scale) + zero)`, the
+/// division in float32 and the rounding half to even, onto `[lo, hi]`.
+pub fn onnx_quantize(x: f32, scale: f32, zero: i64, (lo, hi): (i64, i64)) -> i64 {
+    let q = (x / scale).round_ties_even();
+    // Saturate in floating point first: the quotient may exceed every integer type.
+    let q = q.clamp((lo - zero) as f32, (hi - zero) as f32);
+    (q as i64 + zero).clamp(lo, hi)
+}
+
 /// TFLite's int8/uint8 `ADD` arithmetic (`tensorflow/lite/kernels/add.cc` prepares it,
 /// `reference_integer_ops::Add` computes it): each input, offset by its zero point
 /// and shifted up by [`AddRescale::LEFT_SHIFT`] bits of headroom, is rescaled to twice

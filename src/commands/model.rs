@@ -125,7 +125,13 @@ fn print_segments(model: &CompiledModel, run: &ModelRun) {
         if let [layer] = segment.layers.as_slice() {
             // One layer: its own line, with the cycles it took.
             let op = &model.program.ops[layer.op];
-            println!("  {:<24} {:<22} accelerator {} ({}), {cycles} cycles", op.node, op.source, shape(layer), layer.engine);
+            println!(
+                "  {:<24} {:<22} accelerator {} ({}), {cycles} cycles",
+                op.node,
+                op.source,
+                shape(layer),
+                layer.engine
+            );
             continue;
         }
         println!(

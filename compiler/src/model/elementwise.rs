@@ -20,13 +20,14 @@ use super::layers::{average_divisor, Code};
 use crate::cost::CostModel;
 use crate::gemm::{acc_bank_size, GemmTiling};
 use crate::image::ImageBuilder;
+use crate::program::Affine;
 use crate::shape::Window;
 use crate::tensor::ElemType;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{
     encode_param_entries, AccElem, Combine, Deps, Instr, Load, Mem, OutType, Pad, Program, RequantMode, Store, Table,
 };
-use tessera_isa::quant::{AddRescale, ParamLane, QuantizedMultiplier};
+use tessera_isa::quant::{onnx_dequantize, onnx_quantize, requantize, AddRescale, ParamLane, QuantizedMultiplier};
 
 fn u16_of(v: usize) -> Result<u16, String> {
     u16::try_from(v).map_err(|_| format!("{v} does not fit a 16-bit field"))
@@ -123,8 +124,21 @@ fn param_load(cfg: &AccelConfig, consts: &mut ImageBuilder, lanes: &[ParamLane],
     }))
 }
 
-/// TFLite's `ADD` of two tensors of `elements` values of `dtype` at `a` and `b` into
-/// `c` (the same layout for all three), `clamp` being the output range.
+/// How an element-wise sum leaves the accumulator: the STORE's mode, its parameter
+/// lane (the same for every lane), zero point, output type and clamp.
+#[derive(Debug, Clone, Copy)]
+pub struct SumOutput {
+    pub mode: RequantMode,
+    pub lane: ParamLane,
+    pub zero: i64,
+    pub dtype: ElemType,
+    pub clamp: (i64, i64),
+}
+
+/// TFLite's `ADD` of two tensors of `elements` values of `dtypes[0..2]` at `a` and `b`
+/// into `c` (the same layout for all three), `clamp` being the output range: each
+/// input through its table of [`AddRescale::input`], the sum through the STORE's
+/// fixed-point mode ([`AddRescale::output`]).
 pub fn tflite_add(
     cfg: &AccelConfig,
     consts: &mut ImageBuilder,
@@ -132,12 +146,70 @@ pub fn tflite_add(
     dtypes: [ElemType; 3],
     rescale: &AddRescale,
     clamp: (i64, i64),
+    addrs: [u64; 3],
+) -> Result<Code, String> {
+    let tables = [0, 1].map(|i| (0..=255u8).map(|b| rescale.input(i, value_of(dtypes[i], b))).collect::<Vec<_>>());
+    let m = QuantizedMultiplier { multiplier: rescale.output.multiplier, shift: rescale.output.shift };
+    let output = SumOutput {
+        mode: RequantMode::Fixed,
+        lane: ParamLane::fixed(0, m),
+        zero: rescale.output_zero,
+        dtype: dtypes[2],
+        clamp,
+    };
+    table_add(cfg, consts, elements, &tables, &output, addrs)
+}
+
+/// ONNX's float32 `Add` between dequantizations and a quantization (`QLinearAdd`,
+/// QDQ `Add`) as two tables and the STORE's float mode, when that reproduces the
+/// reference arithmetic on every pair of input values (checked here, all 65,536
+/// of them): each table holds its input's dequantized value times `2^e`, rounded;
+/// the STORE multiplies the sum by `f32(2^-e / s_out)`. `None` when no exponent
+/// reproduces every output (float32's roundings of the sum and the quotient can
+/// disagree with any fixed-point rendering near ties).
+pub fn onnx_add_tables(inputs: [&Affine; 2], out: &Affine) -> Option<([Vec<i32>; 2], f32)> {
+    if inputs.iter().any(|a| a.half_scale) || out.half_scale {
+        return None;
+    }
+    let range = out.dtype.int_range()?;
+    let values = |a: &Affine| -> Vec<i64> { (0..=255u8).map(|b| value_of(a.dtype, b)).collect() };
+    let deq = |a: &Affine, v: i64| onnx_dequantize(v, a.zero, a.scale);
+    let reference: Vec<i64> = values(inputs[0])
+        .iter()
+        .flat_map(|&x| values(inputs[1]).into_iter().map(move |y| (x, y)))
+        .map(|(x, y)| onnx_quantize(deq(inputs[0], x) + deq(inputs[1], y), out.scale, out.zero, range))
+        .collect();
+    let largest: f64 = inputs.iter().map(|a| 256.0 * f64::from(a.scale.abs())).sum();
+    // The largest exponent that keeps every sum well inside int32, then smaller ones.
+    let top = (f64::from(1u32 << 29) / largest).log2().floor() as i32;
+    (top - 8..=top).rev().find_map(|e| {
+        let tables = inputs.map(|a| {
+            values(a).iter().map(|&v| (f64::from(deq(a, v)) * 2f64.powi(e)).round() as i32).collect::<Vec<_>>()
+        });
+        let scale = (2f64.powi(-e) / f64::from(out.scale)) as f32;
+        let lane = ParamLane::float(0, scale);
+        let (lo, hi) = (range.0 as i32, range.1 as i32);
+        let exact =
+            tables[0].iter().flat_map(|&x| tables[1].iter().map(move |&y| x.wrapping_add(y))).zip(&reference).all(
+                |(acc, &want)| i64::from(requantize(RequantMode::Float, acc, lane, out.zero as i32, lo, hi)) == want,
+            );
+        exact.then_some((tables, scale))
+    })
+}
+
+/// The element-wise sum of two tensors of `elements` byte values at `a` and `b`,
+/// each looked up in its table, written through `output` to `c`.
+pub fn table_add(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    elements: usize,
+    tables: &[Vec<i32>; 2],
+    output: &SumOutput,
     [a, b, c]: [u64; 3],
 ) -> Result<Code, String> {
     let cols = cfg.array.cols as usize;
-    let tables = [0, 1].map(|i| consts.place(&table(|byte| rescale.input(i, value_of(dtypes[i], byte)))));
-    let m = QuantizedMultiplier { multiplier: rescale.output.multiplier, shift: rescale.output.shift };
-    let params = vec![ParamLane::fixed(0, m); cols];
+    let tables = [0, 1].map(|i| consts.place(&table(|byte| tables[i][usize::from(byte)])));
+    let params = vec![output.lane; cols];
     let entries = elements.div_ceil(cols);
     let first = param_load(cfg, consts, &params, 0)?;
     // Smaller tiles overlap one tile's STOREs with the next one's loads but reload
@@ -146,8 +218,7 @@ pub fn tflite_add(
     let largest = entries.min(acc_bank_size(cfg)).min(usize::from(u16::MAX)).max(1);
     let mut best: Option<(u64, Program, usize)> = None;
     for per_tile in std::iter::successors(Some(largest), |&t| (t / 2 >= 16).then_some(t / 2)).take(8) {
-        let program =
-            add_tiles(cfg, per_tile, entries, elements, &tables, first, rescale, dtypes[2], clamp, [a, b, c])?;
+        let program = add_tiles(cfg, per_tile, entries, elements, &tables, first, output, [a, b, c])?;
         let cycles = model.predict(&program)?.cycles;
         if best.as_ref().is_none_or(|(best, ..)| cycles < *best) {
             best = Some((cycles, program, per_tile));
@@ -158,7 +229,7 @@ pub fn tflite_add(
     Ok(Code { programs: vec![program], preload: Vec::new(), tiling })
 }
 
-/// The program of [`tflite_add`] with tiles of `per_tile` entries.
+/// The program of [`table_add`] with tiles of `per_tile` entries.
 #[allow(clippy::too_many_arguments)]
 fn add_tiles(
     cfg: &AccelConfig,
@@ -167,9 +238,7 @@ fn add_tiles(
     elements: usize,
     tables: &[u32; 2],
     first: Instr,
-    rescale: &AddRescale,
-    out_dtype: ElemType,
-    clamp: (i64, i64),
+    output: &SumOutput,
     [a, b, c]: [u64; 3],
 ) -> Result<Program, String> {
     let cols = cfg.array.cols as usize;
@@ -205,12 +274,12 @@ fn add_tiles(
         }
         let stores = rows(e0, count, elements, cols, |first, n, lanes| {
             Ok(Instr::Store(Store {
-                out_type: out_type(out_dtype),
-                mode: RequantMode::Fixed,
+                out_type: out_type(output.dtype),
+                mode: output.mode,
                 lanes: lanes as u8,
-                zero_point: rescale.output_zero as i16,
-                clamp_lo: clamp.0 as i16,
-                clamp_hi: clamp.1 as i16,
+                zero_point: output.zero as i16,
+                clamp_lo: output.clamp.0 as i16,
+                clamp_hi: output.clamp.1 as i16,
                 acc_addr: u16_of(acc + first - e0)?,
                 dram_addr: u32_of(c as usize + first * cols)?,
                 x_size: u16_of(n)?,
@@ -447,4 +516,26 @@ pub fn pool(
     }
     let tiling = GemmTiling { m_tile: band * ow, n_blocks_per_step: 1, k_blocks_per_step: 0 };
     Ok(Code { programs: vec![tiles.finish()], preload: Vec::new(), tiling })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn affine(scale: f32, zero: i64) -> Affine {
+        Affine { scale, zero, dtype: ElemType::I8, half_scale: false }
+    }
+
+    #[test]
+    fn equal_scales_add_exactly_through_the_tables() {
+        // Inputs and output at scale 0.5: the real sum is exact, the output is
+        // (x - 3) + (y + 5) - 1 saturated, e.g. 10 and 20 give 31.
+        let (a, b, out) = (affine(0.5, 3), affine(0.5, -5), affine(0.5, -1));
+        let (tables, scale) = onnx_add_tables([&a, &b], &out).expect("an exact rendering");
+        let (lane, byte) = (ParamLane::float(0, scale), |v: i8| usize::from(v as u8));
+        let sum = tables[0][byte(10)] + tables[1][byte(20)];
+        assert_eq!(requantize(RequantMode::Float, sum, lane, -1, -128, 127), 31);
+        let sum = tables[0][byte(127)] + tables[1][byte(127)];
+        assert_eq!(requantize(RequantMode::Float, sum, lane, -1, -128, 127), 127, "saturates");
+    }
 }

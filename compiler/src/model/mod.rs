@@ -444,9 +444,19 @@ fn place_of(
                 Place::Host("ADD with a broadcast or constant operand".into())
             }
         }
-        OpKind::Host { op: HostOp::Add, .. } => {
-            Place::Host("ONNX's float32 ADD arithmetic has no exact accelerator lowering yet".into())
+        OpKind::Host { op: HostOp::Add, arith: HostArith::Requant { inputs, out } } => {
+            let same = shapes.get(&op.inputs[0]).is_some_and(|a| shapes.get(&op.inputs[1]) == Some(a));
+            let tables =
+                (inputs.len() == 2).then(|| elementwise::onnx_add_tables([&inputs[0], &inputs[1]], out)).flatten();
+            match (same && !op.inputs.iter().any(|i| constants.contains_key(i)), tables) {
+                (true, Some(_)) => Place::Accel,
+                (false, _) => Place::Host("ADD with a broadcast or constant operand".into()),
+                (true, None) => Place::Host(
+                    "ONNX's float32 ADD: no fixed-point table rendering reproduces every output of these scales".into(),
+                ),
+            }
         }
+        OpKind::Host { op: HostOp::Add, .. } => Place::Host("ADD on unquantized integers".into()),
         OpKind::Host { op: HostOp::Relu, .. } => {
             Place::Host("ReLU of a value that is not only an accelerator layer's output".into())
         }
@@ -988,6 +998,22 @@ impl<'a> Builder<'a> {
                 let code = elementwise::pool(cfg, consts, kind, w, [n, h, wd, c], x.dtype, clamp, at)?;
                 let name = if kind == elementwise::Pool::Max { "max pool" } else { "average pool" };
                 (code, Engine::Dense, name.to_string(), [0, 0, 0], 0)
+            }
+            (OpKind::Host { op: HostOp::Add, arith: HostArith::Requant { inputs, out } }, _) => {
+                let b = self.slot(&op.inputs[1])?;
+                let (tables, scale) = elementwise::onnx_add_tables([&inputs[0], &inputs[1]], out)
+                    .ok_or("no table rendering reproduces the float arithmetic")?;
+                let output = elementwise::SumOutput {
+                    mode: tessera_isa::isa::RequantMode::Float,
+                    lane: tessera_isa::quant::ParamLane::float(0, scale),
+                    zero: out.zero,
+                    dtype: out.dtype,
+                    clamp: out.dtype.int_range().ok_or("an integer output")?,
+                };
+                let elements = x.shape.iter().product();
+                let code =
+                    elementwise::table_add(cfg, consts, elements, &tables, &output, [x.offset, b.offset, at[1]])?;
+                (code, Engine::Dense, "element-wise (TABLE, float)".to_string(), [0, 0, 0], 0)
             }
             (OpKind::Host { op: HostOp::Add, arith: HostArith::TfliteAdd { inputs, out, clamp } }, _) => {
                 let b = self.slot(&op.inputs[1])?;

@@ -5,6 +5,8 @@
 //! or per block of `block_size` elements along `axis` (then `scale` has the tensor's
 //! rank with that dimension divided into blocks).
 
+use tessera_isa::quant::{onnx_dequantize, onnx_quantize};
+
 /// The integer range quantized values saturate to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuantRange {
@@ -85,10 +87,7 @@ pub fn quantize(x: &[f32], shape: &[usize], params: &QuantParams, range: QuantRa
         .enumerate()
         .map(|(i, &v)| {
             let c = channel(i);
-            let q = (v / params.scale[c]).round_ties_even();
-            // Saturate in floating point first: the quotient may exceed every integer type.
-            let q = q.clamp((range.lo - params.zero_point[c]) as f32, (range.hi - params.zero_point[c]) as f32);
-            (q as i64 + params.zero_point[c]).clamp(range.lo, range.hi)
+            onnx_quantize(v, params.scale[c], params.zero_point[c], (range.lo, range.hi))
         })
         .collect())
 }
@@ -100,7 +99,7 @@ pub fn dequantize(q: &[i64], shape: &[usize], params: &QuantParams) -> Result<Ve
         .enumerate()
         .map(|(i, &v)| {
             let c = channel(i);
-            (v as f32 - params.zero_point[c] as f32) * params.scale[c]
+            onnx_dequantize(v, params.zero_point[c], params.scale[c])
         })
         .collect())
 }
