@@ -277,8 +277,8 @@ pub fn compile(
     batch: usize,
     options: CompileOptions,
 ) -> Result<CompiledModel, String> {
-    let program = fuse_activations(program);
-    let plans = plan(cfg, &program, batch)?;
+    let mut program = fuse_activations(program);
+    let mut plans = plan(cfg, &program, batch)?;
     let mut shapes: HashMap<String, Vec<usize>> = HashMap::new();
     for input in &program.inputs {
         shapes.insert(input.name.clone(), input.with_batch(batch)?);
@@ -292,6 +292,7 @@ pub fn compile(
     let first: Vec<Place> = program.ops.iter().map(|op| place_of(op, &none, &shapes, &program.constants)).collect();
     let accelerated: Vec<bool> = first.iter().map(|p| *p == Place::Accel).collect();
     let layouts = assign_layouts(&program, &shapes, &accelerated);
+    weights_in_storage_order(cfg, &mut program, &mut plans, &shapes, &layouts)?;
     let places: Vec<Place> = program.ops.iter().map(|op| place_of(op, &layouts, &shapes, &program.constants)).collect();
     let mut builder = Builder::new(cfg, &program, &plans, shapes, layouts);
     builder.find_host_im2col();
@@ -301,6 +302,38 @@ pub fn compile(
     builder.allocate()?;
     builder.lower(&groups)?;
     Ok(builder.finish(batch, places))
+}
+
+/// A dense layer reading a channels-last value multiplies its features in storage
+/// order: its weight rows are permuted once, here, and its engines chosen again (an
+/// N:4 pattern of the model's row order need not hold in the storage order).
+fn weights_in_storage_order(
+    cfg: &AccelConfig,
+    program: &mut Program,
+    plans: &mut [OpPlan],
+    shapes: &HashMap<String, Vec<usize>>,
+    layouts: &HashMap<String, Layout>,
+) -> Result<(), String> {
+    let model = CostModel::new(cfg);
+    for (op, op_plan) in program.ops.iter_mut().zip(plans.iter_mut()) {
+        let OpKind::Gemm(layer) = &mut op.kind else { continue };
+        let Some(order) = layouts.get(&op.inputs[0]).and_then(|l| l.feature_order(layer.k)) else { continue };
+        if order.iter().enumerate().all(|(row, &feature)| row == feature) {
+            continue;
+        }
+        let n = layer.n;
+        layer.weights = layer
+            .weights
+            .chunks(layer.k * n)
+            .flat_map(|w| order.iter().flat_map(move |&feature| w[feature * n..(feature + 1) * n].iter().copied()))
+            .collect();
+        let input = shapes.get(&op.inputs[0]).ok_or_else(|| format!("value `{}` has no shape", op.inputs[0]))?;
+        let rows = input.iter().product::<usize>() / layer.k / layer.batches.max(1);
+        let replanned = crate::plan::gemm_plan(cfg, &model, layer, rows)
+            .map_err(|e| format!("node `{}` ({}): {e}", op.node, op.source))?;
+        op_plan.layer = Some(replanned);
+    }
+    Ok(())
 }
 
 /// Folds a ReLU on integers into the accelerator layer whose output it reads (and
@@ -878,6 +911,8 @@ impl<'a> Builder<'a> {
         if total + if always_streamed { 2 * tile } else { 0 } <= wbuf {
             reserves.insert(0, if always_streamed { wbuf - total } else { 0 });
         }
+        // Nothing resident: the whole buffer streams, as the layers were planned.
+        reserves.push(wbuf);
         let mut best: Option<(u64, Residency)> = None;
         for reserve in reserves {
             let mut residency = Residency { stream_entries: reserve, ..Residency::default() };
@@ -889,13 +924,13 @@ impl<'a> Builder<'a> {
                 }
             }
             residency.entries = next - reserve;
-            let mut cycles = 0;
+            // A split that some layer cannot be lowered with is never chosen.
+            let mut cycles = 0u64;
             for &i in groups.iter().flatten().filter(|&&i| !is_reshape(&self.program.ops[i])) {
                 let mut scratch = ImageBuilder::at(self.consts.base());
-                cycles += self
-                    .lower_op(i, &mut scratch, &residency, model)
-                    .map(|(_, info)| info.predicted)
-                    .unwrap_or(u64::MAX / 4);
+                let predicted =
+                    self.lower_op(i, &mut scratch, &residency, model).map_or(u64::MAX, |(_, info)| info.predicted);
+                cycles = cycles.saturating_add(predicted);
             }
             if best.as_ref().is_none_or(|(c, _)| cycles < *c) {
                 best = Some((cycles, residency));
@@ -950,9 +985,12 @@ impl<'a> Builder<'a> {
         let cfg = if resident.is_some() { self.cfg } else { &streaming };
         let (code, engine, lowering, gemm, gemms) = match (&op.kind, plan) {
             (OpKind::Gemm(layer), Some(plan)) => {
-                let features = x.layout.feature_order(layer.k).ok_or_else(|| {
+                // The weight rows are in the input's storage order already
+                // (`weights_in_storage_order`).
+                x.layout.feature_order(layer.k).ok_or_else(|| {
                     format!("its input is stored channels-last in a shape it cannot multiply ({:?})", x.shape)
                 })?;
+                let features: Vec<usize> = (0..layer.k).collect();
                 let rows = plan.gemm[0] * plan.gemms;
                 let code = layers::gemm(cfg, consts, layer, plan.engine, rows, &features, at, resident)?;
                 (code, plan.engine, String::new(), plan.gemm, plan.gemms)
