@@ -295,7 +295,7 @@ pub fn compile(
     weights_in_storage_order(cfg, &mut program, &mut plans, &shapes, &layouts)?;
     let places: Vec<Place> = program.ops.iter().map(|op| place_of(op, &layouts, &shapes, &program.constants)).collect();
     let mut builder = Builder::new(cfg, &program, &plans, shapes, layouts);
-    builder.find_host_im2col();
+    builder.find_host_im2col(&places);
     let groups = builder.group_segments(&places, options);
     builder.choose_gathers(&groups);
     builder.plan_steps(&groups);
@@ -303,6 +303,11 @@ pub fn compile(
     builder.lower(&groups)?;
     Ok(builder.finish(batch, places))
 }
+
+/// How fast a board's host gathers im2col patches, MB/s: a Cortex-A9 copies a few
+/// hundred MB/s at best, byte gathers run slower. Used only to decide whether host
+/// im2col at a model's input pays for itself.
+const HOST_GATHER_MB_S: f64 = 200.0;
 
 /// A dense layer reading a channels-last value multiplies its features in storage
 /// order: its weight rows are permuted once, here, and its engines chosen again (an
@@ -558,12 +563,13 @@ impl<'a> Builder<'a> {
     /// The convolutions that need their patch matrix built on the host: those whose
     /// image does not fit the input buffer for implicit im2col (or whose weight zero
     /// points differ per column).
-    fn find_host_im2col(&mut self) {
+    fn find_host_im2col(&mut self, places: &[Place]) {
         for (i, op) in self.program.ops.iter().enumerate() {
             if !matches!(op.kind, OpKind::Conv { .. }) {
                 continue;
             }
-            if self.plans[i].layer.as_ref().is_some_and(|p| p.implicit) || self.implicit_fits(i) {
+            let Some(plan) = self.plans[i].layer.as_ref() else { continue };
+            if plan.implicit || (self.implicit_fits(i) && !self.host_im2col_pays(i, plan, places)) {
                 continue;
             }
             let patches = format!("{}/patches", op.output);
@@ -571,6 +577,20 @@ impl<'a> Builder<'a> {
             self.shapes.insert(patches.clone(), vec![m, k]);
             self.patches.insert(i, patches);
         }
+    }
+
+    /// Whether convolution `i`, which the plan runs faster on an explicit patch
+    /// matrix, should get it from the host: only where its input comes from the
+    /// host anyway (a graph input, a host step's output), and only when the cycles
+    /// saved exceed the host's time to gather the patches ([`HOST_GATHER_MB_S`]).
+    fn host_im2col_pays(&self, i: usize, plan: &LayerPlan, places: &[Place]) -> bool {
+        let input = &self.program.ops[i].inputs[0];
+        let from_host = self.program.inputs.iter().any(|x| &x.name == input)
+            || self.program.ops[..i].iter().zip(places).any(|(o, p)| &o.output == input && matches!(p, Place::Host(_)));
+        let implicit = plan.considered.iter().filter(|(how, _)| how.ends_with("implicit im2col")).map(|c| c.1).min();
+        let [m, k, _] = plan.gemm;
+        let gather_cycles = (m * k) as f64 * self.cfg.clock_mhz / HOST_GATHER_MB_S;
+        from_host && implicit.is_some_and(|c| plan.predicted.cycles as f64 + gather_cycles < c as f64)
     }
 
     /// Whether convolution `op` can run as implicit im2col (its image fits).
