@@ -1,6 +1,6 @@
 //! The operators of a TFLite subgraph, in order, as program operations.
 
-use super::schema_generated::tflite;
+use super::schema_generated::tflite::{self, BuiltinOperator as Builtin};
 use crate::program::{
     Affine, ConstValue, ConvGeometry, DepthwiseLayer, GemmLayer, HostArith, HostOp, LayerOutput, Op, OpKind, Program,
     ProgramInput, Window,
@@ -11,40 +11,13 @@ use tessera_isa::quant::{
     activation_range, quantize_multiplier, tflite_per_channel_scale, tflite_per_tensor_scale, Activation, ParamLane,
 };
 
-// Builtin operator codes (`BuiltinOperator` in the TFLite schema).
-const ADD: i32 = 0;
-const AVERAGE_POOL_2D: i32 = 1;
-const CONV_2D: i32 = 3;
-const DEPTHWISE_CONV_2D: i32 = 4;
-const DEQUANTIZE: i32 = 6;
-const FULLY_CONNECTED: i32 = 9;
-const MAX_POOL_2D: i32 = 17;
-const RESHAPE: i32 = 22;
-const SOFTMAX: i32 = 25;
-const QUANTIZE: i32 = 114;
-
-/// Names of the builtin operators the importer mentions in errors (others by code).
-fn op_name(code: i32) -> String {
-    let known = [
-        (0, "ADD"),
-        (1, "AVERAGE_POOL_2D"),
-        (2, "CONCATENATION"),
-        (3, "CONV_2D"),
-        (4, "DEPTHWISE_CONV_2D"),
-        (6, "DEQUANTIZE"),
-        (9, "FULLY_CONNECTED"),
-        (14, "LOGISTIC"),
-        (17, "MAX_POOL_2D"),
-        (18, "MUL"),
-        (19, "RELU"),
-        (21, "RELU6"),
-        (22, "RESHAPE"),
-        (25, "SOFTMAX"),
-        (34, "PAD"),
-        (40, "MEAN"),
-        (114, "QUANTIZE"),
-    ];
-    known.iter().find(|(c, _)| *c == code).map_or_else(|| format!("builtin operator {code}"), |(_, n)| n.to_string())
+/// An operator's name as the schema spells it (every builtin operator; a custom one
+/// with its custom code).
+fn op_name(code: Builtin, custom: Option<&str>) -> String {
+    match (code, custom) {
+        (Builtin::CUSTOM, Some(custom)) => format!("CUSTOM({custom})"),
+        _ => code.variant_name().map_or_else(|| format!("builtin operator {}", code.0), str::to_string),
+    }
 }
 
 /// One tensor of the subgraph, decoded.
@@ -156,15 +129,20 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             shape: t.shape.iter().map(|&d| Some(d)).collect(),
         });
     }
-    let codes: Vec<i32> = model
+    let codes: Vec<(Builtin, Option<String>)> = model
         .operator_codes()
         .ok_or("the model has no operator codes")?
         .iter()
-        .map(|c| c.builtin_code().max(i32::from(c.deprecated_builtin_code())))
+        .map(|c| {
+            let code = Builtin(c.builtin_code().0.max(i32::from(c.deprecated_builtin_code())));
+            (code, c.custom_code().map(str::to_string))
+        })
         .collect();
     for (index, op) in subgraph.operators().ok_or("the subgraph has no operators")?.iter().enumerate() {
-        let code = *codes.get(op.opcode_index() as usize).ok_or(format!("operator {index}: bad opcode index"))?;
-        let name = format!("{}#{index}", op_name(code));
+        let (code, custom) =
+            codes.get(op.opcode_index() as usize).ok_or(format!("operator {index}: bad opcode index"))?;
+        let code = *code;
+        let name = format!("{}#{index}", op_name(code, custom.as_deref()));
         let context = |e: String| format!("operator `{name}`: {e}");
         let inputs: Vec<i32> = op.inputs().map_or_else(Vec::new, |v| v.iter().collect());
         let outputs: Vec<i32> = op.outputs().map_or_else(Vec::new, |v| v.iter().collect());
@@ -173,24 +151,24 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
         let ins: Vec<&TensorInfo> =
             inputs.iter().filter(|&&i| i >= 0).map(|&i| tensor(i)).collect::<Result<_, _>>().map_err(context)?;
         let lowered = match code {
-            CONV_2D => conv(&op, &ins, out),
-            DEPTHWISE_CONV_2D => depthwise(&op, &ins, out),
-            SOFTMAX if ins.len() == 1 && out.dtype == Some(ElemType::I8) => {
+            Builtin::CONV_2D => conv(&op, &ins, out),
+            Builtin::DEPTHWISE_CONV_2D => depthwise(&op, &ins, out),
+            Builtin::SOFTMAX if ins.len() == 1 && out.dtype == Some(ElemType::I8) => {
                 let beta = op.builtin_options_as_softmax_options().map_or(1.0, |o| o.beta());
                 let (input, y) = (ins[0].affine()?, out.affine()?);
                 Ok((vec![ins[0].name.clone()], OpKind::TfliteSoftmax { beta, input, out: y }))
             }
-            QUANTIZE if ins.first().is_some_and(|t| t.dtype == Some(ElemType::F32)) => {
+            Builtin::QUANTIZE if ins.first().is_some_and(|t| t.dtype == Some(ElemType::F32)) => {
                 Ok((vec![ins[0].name.clone()], OpKind::TfliteQuantize(out.affine()?)))
             }
-            DEQUANTIZE if out.dtype == Some(ElemType::F32) => {
+            Builtin::DEQUANTIZE if out.dtype == Some(ElemType::F32) => {
                 let [x] = ins.as_slice() else { return Err(context("DEQUANTIZE takes one input".into())) };
                 Ok((vec![x.name.clone()], OpKind::TfliteDequantize(x.affine()?)))
             }
-            FULLY_CONNECTED => fully_connected(&op, &ins, out),
-            ADD => add(&op, &ins, out),
-            MAX_POOL_2D | AVERAGE_POOL_2D => pool(&op, code == MAX_POOL_2D, &ins, out),
-            RESHAPE if !ins.is_empty() => Ok((
+            Builtin::FULLY_CONNECTED => fully_connected(&op, &ins, out),
+            Builtin::ADD => add(&op, &ins, out),
+            Builtin::MAX_POOL_2D | Builtin::AVERAGE_POOL_2D => pool(&op, code == Builtin::MAX_POOL_2D, &ins, out),
+            Builtin::RESHAPE if !ins.is_empty() => Ok((
                 vec![ins[0].name.clone()],
                 OpKind::Host {
                     op: HostOp::Reshape { shape: out.shape.iter().map(|&d| d as i64).collect() },
@@ -209,7 +187,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
         let out_type = out.dtype.ok_or_else(|| context("the output has an unsupported type".into()))?;
         program.ops.push(Op {
             node: name,
-            source: op_name(code),
+            source: op_name(code, custom.as_deref()),
             inputs: op_inputs,
             output: out.name.clone(),
             out_type,
@@ -461,4 +439,22 @@ fn pool(op: &tflite::Operator, max: bool, ins: &[&TensorInfo], out: &TensorInfo)
     let host = if max { HostOp::MaxPool(g.window) } else { HostOp::AvgPool(g.window) };
     let arith = HostArith::Integer { clamp: Some(clamp(activation(o.fused_activation_function())?, &y)) };
     Ok((vec![x.name.clone()], OpKind::Host { op: host, arith }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_operator_has_its_name() {
+        assert_eq!(op_name(Builtin::HARD_SWISH, None), "HARD_SWISH");
+        assert_eq!(op_name(Builtin::RESIZE_NEAREST_NEIGHBOR, None), "RESIZE_NEAREST_NEIGHBOR");
+        assert_eq!(op_name(Builtin(39), None), "TRANSPOSE");
+        assert_eq!(
+            op_name(Builtin::CUSTOM, Some("TFLite_Detection_PostProcess")),
+            "CUSTOM(TFLite_Detection_PostProcess)"
+        );
+        assert_eq!(op_name(Builtin(100_000), None), "builtin operator 100000");
+        assert!((Builtin::ENUM_MIN..=Builtin::ENUM_MAX).all(|c| Builtin(c).variant_name().is_some()));
+    }
 }
