@@ -199,7 +199,7 @@ pub enum OpKind {
         input: Affine,
         out: Affine,
     },
-    /// TFLite's per-channel int8 depthwise convolution, on the host.
+    /// TFLite's depthwise convolution (per-channel int8, or per-tensor uint8), on the host.
     Depthwise(DepthwiseLayer),
     /// TFLite's int8 `SOFTMAX` over the last dimension, on the host.
     TfliteSoftmax {
@@ -210,14 +210,17 @@ pub enum OpKind {
 }
 
 /// A depthwise convolution over NHWC: output channel `c` filters input channel
-/// `c / multiplier` with its own `kh x kw` kernel, adds its bias and requantizes with
-/// TFLite's double-rounding fixed-point multiplier.
+/// `c / multiplier` with its own `kh x kw` kernel (minus the weight zero point), adds
+/// its bias and requantizes with TFLite's double-rounding fixed-point multiplier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DepthwiseLayer {
     pub window: Window,
     pub multiplier: usize,
-    /// `[kh, kw, C * multiplier]` int8 values.
+    /// `[kh, kw, C * multiplier]` int8 or uint8 values.
     pub weights: Vec<i64>,
+    /// The weights' zero point (uint8 weights; 0 for int8).
+    #[serde(default)]
+    pub w_zero: i64,
     pub a_zero: i64,
     /// Per output channel: bias and fixed-point multiplier (`RequantMode::Fixed`).
     pub params: Vec<ParamLane>,

@@ -121,7 +121,8 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
         }
         OpKind::TfliteSoftmax { beta, input, out } => {
             let q = |p: &Affine| tflite::Quant { scale: p.scale, zero: p.zero };
-            let values = tflite::softmax(args[0].as_ints()?, args[0].width_last(), *beta, q(input), q(out));
+            let unsigned = out.dtype == ElemType::U8;
+            let values = tflite::softmax(args[0].as_ints()?, args[0].width_last(), *beta, q(input), q(out), unsigned);
             Ok(Value::ints(values, args[0].shape.clone()))
         }
         OpKind::Depthwise(d) => {
@@ -129,6 +130,7 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
                 window: &d.window,
                 multiplier: d.multiplier,
                 weights: &d.weights,
+                w_zero: d.w_zero,
                 x_zero: d.a_zero,
                 params: &d.params,
                 out_zero: d.out.zero,
