@@ -90,7 +90,7 @@ enum Command {
         /// operations without an accelerator form on the host.
         program: PathBuf,
         /// Model input, once per graph input in graph order: a .npy (float32, int8,
-        /// uint8, int64; the first dimension is the batch) or a TensorProto .pb (.onnx only).
+        /// uint8, int16, int64; the first dimension is the batch) or a TensorProto .pb (.onnx only).
         #[arg(long)]
         input: Vec<PathBuf>,
         /// Write the model's output here as .npy (models only).

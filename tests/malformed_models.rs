@@ -39,6 +39,9 @@ fn corrupt_and_compile(model: &str, seeds: u64) {
 #[test]
 fn damaged_tflite_models_are_refused_not_panicked_on() {
     corrupt_and_compile("examples/digits_resnet/resnet_int8.tflite", 60);
+    // uint8 weights and activations, PAD, PADV2, requantization.
+    corrupt_and_compile("tests/fixtures/tflite/uint8_qat.tflite", 60);
+    corrupt_and_compile("tests/fixtures/tflite/uint8_io.tflite", 40);
 }
 
 #[test]

@@ -8,7 +8,9 @@ pub use crate::engine::Engine;
 use crate::gemm::GemmTiling;
 use crate::gemm_bundle::{layer_bundle, tap_major_conv_bundle};
 use crate::program::{ConvGeometry, GemmLayer, HostOp, OpKind, Program};
-use crate::shape::{broadcast_shape, depthwise_output_shape, flatten_shape, pool_output_shape, reshape_batched};
+use crate::shape::{
+    broadcast_shape, depthwise_output_shape, flatten_shape, pad_shape, pool_output_shape, reshape_batched,
+};
 use std::collections::HashMap;
 use tessera_isa::config::AccelConfig;
 
@@ -72,6 +74,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
             | OpKind::Dequantize(_)
             | OpKind::TfliteQuantize(_)
             | OpKind::TfliteDequantize(_)
+            | OpKind::TfliteRequantize { .. }
             | OpKind::TfliteSoftmax { .. } => (ins[0].to_vec(), None),
             OpKind::Depthwise(d) => {
                 (depthwise_output_shape(ins[0], &d.window, d.multiplier).map_err(|e| context(e.to_string()))?, None)
@@ -101,6 +104,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                     HostOp::MaxPool(w) | HostOp::AvgPool(w) => pool_output_shape(ins[0], w),
                     HostOp::Flatten { axis } => flatten_shape(ins[0], *axis),
                     HostOp::Reshape { shape } => reshape_batched(ins[0], shape),
+                    HostOp::Pad { pads, .. } => pad_shape(ins[0], pads),
                 };
                 (shape.map_err(|e| context(e.to_string()))?, None)
             }

@@ -15,7 +15,7 @@ use tessera_isa::quant::ParamLane;
 pub struct Affine {
     pub scale: f32,
     pub zero: i64,
-    /// `I8` or `U8`.
+    /// `I8` or `U8` (`I16` only as the input of [`OpKind::TfliteRequantize`]).
     pub dtype: ElemType,
     /// The scale is a float16 (its value is exact in `scale`): arithmetic on it is
     /// float16, as the reference computes it.
@@ -147,6 +147,12 @@ pub enum HostOp {
     Reshape {
         shape: Vec<i64>,
     },
+    /// TFLite `PAD` / `PADV2`: (before, after) per dimension (the batch's must be 0),
+    /// filled with `value` (on integers: the zero point or PADV2's constant).
+    Pad {
+        pads: Vec<[usize; 2]>,
+        value: i64,
+    },
 }
 
 /// How a host operation treats quantized values.
@@ -186,7 +192,14 @@ pub enum OpKind {
     TfliteQuantize(Affine),
     /// TFLite `DEQUANTIZE` to float: `f32(f64(scale) * (q - zero))`.
     TfliteDequantize(Affine),
-    /// TFLite's per-channel int8 depthwise convolution, on the host.
+    /// TFLite `QUANTIZE` of an integer value ([`tessera_isa::quant::Requantize`]):
+    /// int8 <-> uint8 (a function of one byte: a TABLE on the accelerator), or int16 ->
+    /// int8 (on the host).
+    TfliteRequantize {
+        input: Affine,
+        out: Affine,
+    },
+    /// TFLite's depthwise convolution (per-channel int8, or per-tensor uint8), on the host.
     Depthwise(DepthwiseLayer),
     /// TFLite's int8 `SOFTMAX` over the last dimension, on the host.
     TfliteSoftmax {
@@ -197,14 +210,17 @@ pub enum OpKind {
 }
 
 /// A depthwise convolution over NHWC: output channel `c` filters input channel
-/// `c / multiplier` with its own `kh x kw` kernel, adds its bias and requantizes with
-/// TFLite's double-rounding fixed-point multiplier.
+/// `c / multiplier` with its own `kh x kw` kernel (minus the weight zero point), adds
+/// its bias and requantizes with TFLite's double-rounding fixed-point multiplier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DepthwiseLayer {
     pub window: Window,
     pub multiplier: usize,
-    /// `[kh, kw, C * multiplier]` int8 values.
+    /// `[kh, kw, C * multiplier]` int8 or uint8 values.
     pub weights: Vec<i64>,
+    /// The weights' zero point (uint8 weights; 0 for int8).
+    #[serde(default)]
+    pub w_zero: i64,
     pub a_zero: i64,
     /// Per output channel: bias and fixed-point multiplier (`RequantMode::Fixed`).
     pub params: Vec<ParamLane>,

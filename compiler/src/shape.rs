@@ -16,6 +16,8 @@ pub enum ShapeError {
     Axis { axis: i64, rank: usize },
     #[error("cannot reshape {from:?} to {to:?}")]
     Reshape { from: Vec<usize>, to: Vec<i64> },
+    #[error("{pads} (before, after) paddings for a rank-{rank} tensor")]
+    Pads { pads: usize, rank: usize },
 }
 
 /// The numpy broadcast of two shapes.
@@ -94,6 +96,14 @@ pub fn depthwise_output_shape(shape: &[usize], w: &Window, multiplier: usize) ->
     let [n, c, h, wd] = w.dims(shape)?;
     let [oh, ow] = w.output_size(h, wd).ok_or_else(|| ShapeError::Window { shape: shape.to_vec() })?;
     Ok(w.shape([n, c * multiplier, oh, ow]))
+}
+
+/// The shape of `shape` padded by (before, after) `pads` per dimension.
+pub fn pad_shape(shape: &[usize], pads: &[[usize; 2]]) -> Result<Vec<usize>, ShapeError> {
+    if pads.len() != shape.len() {
+        return Err(ShapeError::Pads { pads: pads.len(), rank: shape.len() });
+    }
+    Ok(shape.iter().zip(pads).map(|(d, [lo, hi])| d + lo + hi).collect())
 }
 
 /// The shape `Flatten(axis)` gives `shape`.

@@ -295,6 +295,20 @@ mod tests {
         assert_eq!(requantize(RequantMode::Float, 3, ParamLane::float(2, 0.5), 0, 0, 255), 2);
         // 2.5 -> 2
     }
+
+    #[test]
+    fn requantize_shifts_zero_points_and_rescales() {
+        // uint8 -> int8 at the same scale: the zero point moves by 128, exactly.
+        let r = Requantize::new((0.5, 128), (0.5, 0), (-128, 127)).unwrap();
+        assert_eq!([0, 127, 128, 255].map(|q| r.apply(q)), [-128, -1, 0, 127]);
+        // Twice the output scale: (q - 3) / 2 rounded by SRDHM, ties towards +infinity
+        // (0.5 -> 1, -0.5 -> 0, 2.5 -> 3), saturated to uint8.
+        let r = Requantize::new((0.25, 3), (0.5, 10), (0, 255)).unwrap();
+        assert_eq!([3, 4, 2, 8, -100].map(|q| r.apply(q)), [10, 11, 10, 13, 0]);
+        // int16 -> int8: a large range squeezed, saturating.
+        let r = Requantize::new((0.001, 0), (0.1, -5), (-128, 127)).unwrap();
+        assert_eq!([1000, -1000, 30000, -30000, 149, 150].map(|q| r.apply(q)), [5, -15, 127, -128, -4, -3]);
+    }
 }
 
 /// ONNX `DequantizeLinear` of one value: `(q - zero) * scale` in float32.
@@ -351,5 +365,36 @@ impl AddRescale {
     /// The output of a sum of rescaled inputs, before clamping.
     pub fn output(&self, sum: i32) -> i64 {
         i64::from(multiply_by_quantized_multiplier(sum, self.output.multiplier, self.output.shift)) + self.output_zero
+    }
+}
+
+/// TFLite's `QUANTIZE` between integer types (`kernels/quantize.cc` prepares it,
+/// `reference_ops::Requantize` computes it): `MultiplyByQuantizedMultiplier(q -
+/// input_zero)` with `QuantizeMultiplier(f64(s_in) / f64(s_out))` (double rounding),
+/// plus the output zero point, saturated to the output type. int8 <-> uint8 (the
+/// kernel's shift-by-128 fast path is the same arithmetic) and int16 -> int8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requantize {
+    pub input_zero: i64,
+    pub multiplier: QuantizedMultiplier,
+    pub output_zero: i64,
+    /// The output type's range.
+    pub range: (i64, i64),
+}
+
+impl Requantize {
+    /// From the input's and output's `(scale, zero point)`; `None` when the scale ratio
+    /// is not finite.
+    pub fn new(input: (f32, i64), output: (f32, i64), range: (i64, i64)) -> Option<Requantize> {
+        let multiplier = quantize_multiplier(f64::from(input.0) / f64::from(output.0))?;
+        Some(Requantize { input_zero: input.1, multiplier, output_zero: output.1, range })
+    }
+
+    /// The output value of input value `q`.
+    pub fn apply(&self, q: i64) -> i64 {
+        // int32 arithmetic, as the kernel's (zero points of valid models fit).
+        let x = (q as i32).wrapping_sub(self.input_zero as i32);
+        let y = multiply_by_quantized_multiplier(x, self.multiplier.multiplier, self.multiplier.shift);
+        i64::from(y).saturating_add(self.output_zero).clamp(self.range.0, self.range.1)
     }
 }

@@ -217,14 +217,14 @@ fn argmax<T: PartialOrd>(row: &[T]) -> usize {
     (0..row.len()).fold(0, |best, i| if row[i] > row[best] { i } else { best })
 }
 
-/// An input file: a `TensorProto` `.pb`, or a `.npy` of float32, int8, uint8 or int64
-/// values of any shape.
+/// An input file: a `TensorProto` `.pb`, or a `.npy` of float32, int8, uint8, int16 or
+/// int64 values of any shape.
 pub fn read_input(path: &Path) -> anyhow::Result<Tensor> {
     if path.extension().is_some_and(|e| e == "pb") {
         return Ok(read_tensor_file(path)?);
     }
     let context =
-        |e: ReadNpyError| anyhow::anyhow!("{}: not a float32, int8, uint8 or int64 .npy: {e}", path.display());
+        |e: ReadNpyError| anyhow::anyhow!("{}: not a float32, int8, uint8, int16 or int64 .npy: {e}", path.display());
     let tensor = |dtype, shape: &[usize], data| Tensor { dtype, shape: shape.to_vec(), data };
     if let Ok(x) = read_npy::<_, ArrayD<f32>>(path) {
         return Ok(tensor(ElemType::F32, x.shape(), TensorData::Float(x.iter().copied().collect())));
@@ -234,6 +234,9 @@ pub fn read_input(path: &Path) -> anyhow::Result<Tensor> {
     }
     if let Ok(x) = read_npy::<_, ArrayD<u8>>(path) {
         return Ok(tensor(ElemType::U8, x.shape(), TensorData::Int(x.iter().map(|&v| v.into()).collect())));
+    }
+    if let Ok(x) = read_npy::<_, ArrayD<i16>>(path) {
+        return Ok(tensor(ElemType::I16, x.shape(), TensorData::Int(x.iter().map(|&v| v.into()).collect())));
     }
     let x: ArrayD<i64> = read_npy(path).map_err(context)?;
     Ok(tensor(ElemType::I64, x.shape(), TensorData::Int(x.iter().copied().collect())))

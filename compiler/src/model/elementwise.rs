@@ -7,6 +7,9 @@
 //!   arithmetic ([`AddRescale::input`]); the accumulator gets `T1[x1] + T2[x2]` from
 //!   two LOADs (the second combining by add), and the STORE's fixed-point mode does
 //!   the output rescaling. Exact by construction.
+//! - TFLite `QUANTIZE` between int8 and uint8: the whole requantization is a function
+//!   of one byte ([`Requantize::apply`]), one table whose entries are the outputs; a
+//!   LOAD through it and a STORE that only narrows.
 //! - Max pooling: one LOAD per kernel tap over the output positions, combining by
 //!   max; positions whose tap falls outside the image load the type's minimum (the
 //!   LOAD's padding), which never wins. Average pooling: the same with add and a
@@ -27,7 +30,9 @@ use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{
     encode_param_entries, AccElem, Combine, Deps, Instr, Load, Mem, OutType, Pad, Program, RequantMode, Store, Table,
 };
-use tessera_isa::quant::{onnx_dequantize, onnx_quantize, requantize, AddRescale, ParamLane, QuantizedMultiplier};
+use tessera_isa::quant::{
+    onnx_dequantize, onnx_quantize, requantize, AddRescale, ParamLane, QuantizedMultiplier, Requantize,
+};
 
 fn u16_of(v: usize) -> Result<u16, String> {
     u16::try_from(v).map_err(|_| format!("{v} does not fit a 16-bit field"))
@@ -157,7 +162,25 @@ pub fn tflite_add(
         dtype: dtypes[2],
         clamp,
     };
-    table_add(cfg, consts, elements, &tables, &output, addrs)
+    let [a, b, c] = addrs;
+    table_sum(cfg, consts, elements, &tables, &output, &[a, b], c)
+}
+
+/// TFLite's `QUANTIZE` from int8 or uint8 (`dtypes[0]`) to int8 or uint8 (`dtypes[1]`)
+/// of `elements` values at `x` into `y`: one table of the outputs ([`Requantize`]),
+/// stored as they are.
+pub fn tflite_requantize(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    elements: usize,
+    dtypes: [ElemType; 2],
+    r: &Requantize,
+    [x, y]: [u64; 2],
+) -> Result<Code, String> {
+    let table: Vec<i32> = (0..=255u8).map(|b| r.apply(value_of(dtypes[0], b)) as i32).collect();
+    let output =
+        SumOutput { mode: RequantMode::None, lane: ParamLane::default(), zero: 0, dtype: dtypes[1], clamp: r.range };
+    table_sum(cfg, consts, elements, &[table], &output, &[x], y)
 }
 
 /// ONNX's float32 `Add` between dequantizations and a quantization (`QLinearAdd`,
@@ -197,28 +220,36 @@ pub fn onnx_add_tables(inputs: [&Affine; 2], out: &Affine) -> Option<([Vec<i32>;
     })
 }
 
-/// The element-wise sum of two tensors of `elements` byte values at `a` and `b`,
-/// each looked up in its table, written through `output` to `c`.
-pub fn table_add(
+/// The element-wise sum of tensors of `elements` byte values at `inputs`, each looked
+/// up in its table of `tables`, written through `output` to `c` (one input: a unary
+/// function of a byte).
+pub fn table_sum(
     cfg: &AccelConfig,
     consts: &mut ImageBuilder,
     elements: usize,
-    tables: &[Vec<i32>; 2],
+    tables: &[Vec<i32>],
     output: &SumOutput,
-    [a, b, c]: [u64; 3],
+    inputs: &[u64],
+    c: u64,
 ) -> Result<Code, String> {
     let cols = cfg.array.cols as usize;
-    let tables = [0, 1].map(|i| consts.place(&table(|byte| tables[i][usize::from(byte)])));
-    let params = vec![output.lane; cols];
+    if tables.len() != inputs.len() || inputs.is_empty() {
+        return Err(format!("{} tables for {} inputs", tables.len(), inputs.len()));
+    }
+    let tables: Vec<u32> = tables.iter().map(|t| consts.place(&table(|byte| t[usize::from(byte)]))).collect();
     let entries = elements.div_ceil(cols);
-    let first = param_load(cfg, consts, &params, 0)?;
+    // The store's parameters (none for a STORE that only narrows).
+    let first = match output.mode {
+        RequantMode::None => None,
+        _ => Some(param_load(cfg, consts, &vec![output.lane; cols], 0)?),
+    };
     // Smaller tiles overlap one tile's STOREs with the next one's loads but reload
     // a table each: the cost model picks.
     let model = CostModel::new(cfg);
     let largest = entries.min(acc_bank_size(cfg)).min(usize::from(u16::MAX)).max(1);
     let mut best: Option<(u64, Program, usize)> = None;
     for per_tile in std::iter::successors(Some(largest), |&t| (t / 2 >= 16).then_some(t / 2)).take(8) {
-        let program = add_tiles(cfg, per_tile, entries, elements, &tables, first, output, [a, b, c])?;
+        let program = sum_tiles(cfg, per_tile, entries, elements, &tables, first, output, inputs, c)?;
         let cycles = model.predict(&program)?.cycles;
         if best.as_ref().is_none_or(|(best, ..)| cycles < *best) {
             best = Some((cycles, program, per_tile));
@@ -229,17 +260,18 @@ pub fn table_add(
     Ok(Code { programs: vec![program], preload: Vec::new(), tiling })
 }
 
-/// The program of [`table_add`] with tiles of `per_tile` entries.
+/// The program of [`table_sum`] with tiles of `per_tile` entries.
 #[allow(clippy::too_many_arguments)]
-fn add_tiles(
+fn sum_tiles(
     cfg: &AccelConfig,
     per_tile: usize,
     entries: usize,
     elements: usize,
-    tables: &[u32; 2],
-    first: Instr,
+    tables: &[u32],
+    first: Option<Instr>,
     output: &SumOutput,
-    [a, b, c]: [u64; 3],
+    inputs: &[u64],
+    c: u64,
 ) -> Result<Program, String> {
     let cols = cfg.array.cols as usize;
     let mut tiles = Tiles::new();
@@ -247,15 +279,19 @@ fn add_tiles(
     for (t, e0) in (0..entries).step_by(per_tile).enumerate() {
         let count = per_tile.min(entries - e0);
         let acc = bank(cfg, t);
-        let mut compute = if t == 0 { vec![first] } else { Vec::new() };
-        // The input whose table is loaded goes first (it overwrites), the other adds.
-        let order = if loaded == Some(1) { [1, 0] } else { [0, 1] };
+        let mut compute: Vec<Instr> = if t == 0 { first.into_iter().collect() } else { Vec::new() };
+        // The input whose table is loaded goes first (it overwrites), the others add.
+        let mut order: Vec<usize> = (0..inputs.len()).collect();
+        if let Some(l) = loaded {
+            order.retain(|&i| i != l);
+            order.insert(0, l);
+        }
         for (k, &input) in order.iter().enumerate() {
             if loaded != Some(input) {
                 compute.push(Instr::Table(Table { deps: Deps::NONE, dram_addr: tables[input] }));
                 loaded = Some(input);
             }
-            let from = if input == 0 { a } else { b };
+            let from = inputs[input];
             let combine = if k == 0 { Combine::Overwrite } else { Combine::Add };
             compute.extend(rows(e0, count, elements, cols, |first, n, lanes| {
                 Ok(Instr::Load(Load {

@@ -498,9 +498,20 @@ fn place_of(
         OpKind::Host { op: HostOp::Relu, .. } => {
             Place::Host("ReLU of a value that is not only an accelerator layer's output".into())
         }
+        OpKind::Host { op: HostOp::Pad { .. }, .. } => {
+            Place::Host("PAD that no convolution's padding absorbs (explicit padding)".into())
+        }
         OpKind::Host { .. } => Place::Host("reshape with requantization".into()),
         OpKind::Depthwise(_) => Place::Host("depthwise convolution has no accelerator lowering yet (issue #19)".into()),
         OpKind::Quantize(_) | OpKind::TfliteQuantize(_) => Place::Host("quantizes a float input".into()),
+        OpKind::TfliteRequantize { input, out } => {
+            let bytes = |t: ElemType| matches!(t, ElemType::I8 | ElemType::U8);
+            if bytes(input.dtype) && bytes(out.dtype) {
+                Place::Accel
+            } else {
+                Place::Host(format!("requantizes {} to {} (not a function of one byte)", input.dtype, out.dtype))
+            }
+        }
         OpKind::Dequantize(_) | OpKind::TfliteDequantize(_) => Place::Host("dequantizes to a float output".into()),
         OpKind::TfliteSoftmax { .. } => Place::Host("softmax (float exponentials)".into()),
     }
@@ -1070,7 +1081,7 @@ impl<'a> Builder<'a> {
                 };
                 let elements = x.shape.iter().product();
                 let code =
-                    elementwise::table_add(cfg, consts, elements, &tables, &output, [x.offset, b.offset, at[1]])?;
+                    elementwise::table_sum(cfg, consts, elements, &tables, &output, &[x.offset, b.offset], at[1])?;
                 (code, Engine::Dense, "element-wise (TABLE, float)".to_string(), [0, 0, 0], 0)
             }
             (OpKind::Host { op: HostOp::Add, arith: HostArith::TfliteAdd { inputs, out, clamp } }, _) => {
@@ -1093,6 +1104,14 @@ impl<'a> Builder<'a> {
                     [x.offset, b.offset, at[1]],
                 )?;
                 (code, Engine::Dense, "element-wise (TABLE)".to_string(), [0, 0, 0], 0)
+            }
+            (OpKind::TfliteRequantize { input, out }, _) => {
+                let range = out.dtype.int_range().ok_or("an integer output")?;
+                let r = tessera_isa::quant::Requantize::new((input.scale, input.zero), (out.scale, out.zero), range)
+                    .ok_or("the scales give no fixed-point multiplier")?;
+                let elements = x.shape.iter().product();
+                let code = elementwise::tflite_requantize(cfg, consts, elements, [x.dtype, out.dtype], &r, at)?;
+                (code, Engine::Dense, "requantize (TABLE)".to_string(), [0, 0, 0], 0)
             }
             _ => return Err("has no accelerator lowering".into()),
         };

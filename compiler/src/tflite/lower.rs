@@ -1,50 +1,24 @@
 //! The operators of a TFLite subgraph, in order, as program operations.
 
-use super::schema_generated::tflite;
+use super::schema_generated::tflite::{self, BuiltinOperator as Builtin};
 use crate::program::{
     Affine, ConstValue, ConvGeometry, DepthwiseLayer, GemmLayer, HostArith, HostOp, LayerOutput, Op, OpKind, Program,
     ProgramInput, Window,
 };
 use crate::tensor::ElemType;
+use std::collections::{HashMap, HashSet};
 use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::{
     activation_range, quantize_multiplier, tflite_per_channel_scale, tflite_per_tensor_scale, Activation, ParamLane,
 };
 
-// Builtin operator codes (`BuiltinOperator` in the TFLite schema).
-const ADD: i32 = 0;
-const AVERAGE_POOL_2D: i32 = 1;
-const CONV_2D: i32 = 3;
-const DEPTHWISE_CONV_2D: i32 = 4;
-const DEQUANTIZE: i32 = 6;
-const FULLY_CONNECTED: i32 = 9;
-const MAX_POOL_2D: i32 = 17;
-const RESHAPE: i32 = 22;
-const SOFTMAX: i32 = 25;
-const QUANTIZE: i32 = 114;
-
-/// Names of the builtin operators the importer mentions in errors (others by code).
-fn op_name(code: i32) -> String {
-    let known = [
-        (0, "ADD"),
-        (1, "AVERAGE_POOL_2D"),
-        (2, "CONCATENATION"),
-        (3, "CONV_2D"),
-        (4, "DEPTHWISE_CONV_2D"),
-        (6, "DEQUANTIZE"),
-        (9, "FULLY_CONNECTED"),
-        (14, "LOGISTIC"),
-        (17, "MAX_POOL_2D"),
-        (18, "MUL"),
-        (19, "RELU"),
-        (21, "RELU6"),
-        (22, "RESHAPE"),
-        (25, "SOFTMAX"),
-        (34, "PAD"),
-        (40, "MEAN"),
-        (114, "QUANTIZE"),
-    ];
-    known.iter().find(|(c, _)| *c == code).map_or_else(|| format!("builtin operator {code}"), |(_, n)| n.to_string())
+/// An operator's name as the schema spells it (every builtin operator; a custom one
+/// with its custom code).
+fn op_name(code: Builtin, custom: Option<&str>) -> String {
+    match (code, custom) {
+        (Builtin::CUSTOM, Some(custom)) => format!("CUSTOM({custom})"),
+        _ => code.variant_name().map_or_else(|| format!("builtin operator {}", code.0), str::to_string),
+    }
 }
 
 /// One tensor of the subgraph, decoded.
@@ -59,19 +33,25 @@ struct TensorInfo {
 }
 
 impl TensorInfo {
-    /// Per-tensor quantization.
+    /// Per-tensor quantization of an int8 or uint8 activation.
     fn affine(&self) -> Result<Affine, String> {
+        self.affine_of(&[ElemType::I8, ElemType::U8])
+    }
+
+    /// Per-tensor quantization onto one of `types`.
+    fn affine_of(&self, types: &[ElemType]) -> Result<Affine, String> {
         match (self.scales.as_slice(), self.zeros.as_slice(), self.dtype) {
-            ([scale], [zero], Some(dtype @ (ElemType::I8 | ElemType::U8))) => {
+            ([scale], [zero], Some(dtype)) if types.contains(&dtype) => {
                 Ok(Affine { scale: *scale, zero: *zero, dtype, half_scale: false })
             }
-            (_, _, Some(ElemType::I8 | ElemType::U8)) => {
+            (_, _, Some(dtype)) if types.contains(&dtype) => {
                 Err(format!("tensor `{}` needs one scale and zero point", self.name))
             }
             _ => Err(format!(
-                "tensor `{}` is {}; int8 and uint8 activations are supported",
+                "tensor `{}` is {}; {} activations are supported",
                 self.name,
-                self.dtype.map_or("an unknown type".into(), |t| t.to_string())
+                self.dtype.map_or("an unknown type".into(), |t| t.to_string()),
+                types.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ")
             )),
         }
     }
@@ -156,15 +136,26 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             shape: t.shape.iter().map(|&d| Some(d)).collect(),
         });
     }
-    let codes: Vec<i32> = model
+    let codes: Vec<(Builtin, Option<String>)> = model
         .operator_codes()
         .ok_or("the model has no operator codes")?
         .iter()
-        .map(|c| c.builtin_code().max(i32::from(c.deprecated_builtin_code())))
+        .map(|c| {
+            let code = Builtin(c.builtin_code().0.max(i32::from(c.deprecated_builtin_code())));
+            (code, c.custom_code().map(str::to_string))
+        })
         .collect();
-    for (index, op) in subgraph.operators().ok_or("the subgraph has no operators")?.iter().enumerate() {
-        let code = *codes.get(op.opcode_index() as usize).ok_or(format!("operator {index}: bad opcode index"))?;
-        let name = format!("{}#{index}", op_name(code));
+    let operators: Vec<tflite::Operator> =
+        subgraph.operators().ok_or("the subgraph has no operators")?.iter().collect();
+    let graph_outputs: Vec<i32> = subgraph.outputs().ok_or("the subgraph has no outputs")?.iter().collect();
+    let conv_only = sole_convolution_inputs(&operators, &codes, &graph_outputs);
+    // PADs that the convolution reading them absorbs, by output tensor.
+    let mut folds: HashMap<i32, Fold> = HashMap::new();
+    for (index, op) in operators.iter().enumerate() {
+        let (code, custom) =
+            codes.get(op.opcode_index() as usize).ok_or(format!("operator {index}: bad opcode index"))?;
+        let code = *code;
+        let name = format!("{}#{index}", op_name(code, custom.as_deref()));
         let context = |e: String| format!("operator `{name}`: {e}");
         let inputs: Vec<i32> = op.inputs().map_or_else(Vec::new, |v| v.iter().collect());
         let outputs: Vec<i32> = op.outputs().map_or_else(Vec::new, |v| v.iter().collect());
@@ -172,57 +163,128 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
         let out = tensor(out_index).map_err(context)?;
         let ins: Vec<&TensorInfo> =
             inputs.iter().filter(|&&i| i >= 0).map(|&i| tensor(i)).collect::<Result<_, _>>().map_err(context)?;
-        let lowered = match code {
-            CONV_2D => conv(&op, &ins, out),
-            DEPTHWISE_CONV_2D => depthwise(&op, &ins, out),
-            SOFTMAX if ins.len() == 1 && out.dtype == Some(ElemType::I8) => {
-                let beta = op.builtin_options_as_softmax_options().map_or(1.0, |o| o.beta());
-                let (input, y) = (ins[0].affine()?, out.affine()?);
-                Ok((vec![ins[0].name.clone()], OpKind::TfliteSoftmax { beta, input, out: y }))
-            }
-            QUANTIZE if ins.first().is_some_and(|t| t.dtype == Some(ElemType::F32)) => {
-                Ok((vec![ins[0].name.clone()], OpKind::TfliteQuantize(out.affine()?)))
-            }
-            DEQUANTIZE if out.dtype == Some(ElemType::F32) => {
+        let fold = inputs
+            .first()
+            .and_then(|i| folds.get(i))
+            .filter(|_| matches!(code, Builtin::CONV_2D | Builtin::DEPTHWISE_CONV_2D))
+            .cloned();
+        let one = |lowered: Result<Part, String>| lowered.map(|p| vec![p]);
+        let parts = match code {
+            Builtin::CONV_2D => one(conv(op, &ins, out, fold.as_ref())),
+            Builtin::DEPTHWISE_CONV_2D => one(depthwise(op, &ins, out, fold.as_ref())),
+            Builtin::SOFTMAX => one(softmax(op, &ins, out)),
+            Builtin::QUANTIZE => one(quantize(&ins, out)),
+            Builtin::DEQUANTIZE if out.dtype == Some(ElemType::F32) => {
                 let [x] = ins.as_slice() else { return Err(context("DEQUANTIZE takes one input".into())) };
-                Ok((vec![x.name.clone()], OpKind::TfliteDequantize(x.affine()?)))
+                Ok(vec![Part::new(vec![x.name.clone()], OpKind::TfliteDequantize(x.affine().map_err(context)?))])
             }
-            FULLY_CONNECTED => fully_connected(&op, &ins, out),
-            ADD => add(&op, &ins, out),
-            MAX_POOL_2D | AVERAGE_POOL_2D => pool(&op, code == MAX_POOL_2D, &ins, out),
-            RESHAPE if !ins.is_empty() => Ok((
+            Builtin::FULLY_CONNECTED => fully_connected(op, &ins, out),
+            Builtin::ADD => one(add(op, &ins, out)),
+            Builtin::MAX_POOL_2D | Builtin::AVERAGE_POOL_2D => one(pool(op, code == Builtin::MAX_POOL_2D, &ins, out)),
+            Builtin::RESHAPE if !ins.is_empty() => Ok(vec![Part::new(
                 vec![ins[0].name.clone()],
                 OpKind::Host {
                     op: HostOp::Reshape { shape: out.shape.iter().map(|&d| d as i64).collect() },
                     arith: HostArith::Integer { clamp: None },
                 },
-            )),
+            )]),
+            Builtin::PAD | Builtin::PADV2 => pad(&ins, out).map(|(pads, value)| {
+                // Absorbed by the convolution that alone reads it, when it pads only the
+                // image with the zero point (what the convolution's own padding does).
+                let spatial = pads.len() == 4 && pads[0] == [0, 0] && pads[3] == [0, 0];
+                if conv_only.contains(&out_index) && spatial && Some(value) == ins[0].zeros.first().copied() {
+                    let pads = [pads[1][0], pads[2][0], pads[1][1], pads[2][1]];
+                    folds.insert(out_index, Fold { input: ins[0].name.clone(), pads, node: name.clone() });
+                    return Vec::new();
+                }
+                let kind = OpKind::Host { op: HostOp::Pad { pads, value }, arith: HostArith::Integer { clamp: None } };
+                vec![Part::new(vec![ins[0].name.clone()], kind)]
+            }),
             _ => Err("not supported (no accelerator or host lowering for this TFLite operator)".into()),
         }
         .map_err(context)?;
-        let (op_inputs, kind) = lowered;
-        for t in &ins {
-            if let (Some(values), true) = (&t.data, op_inputs.contains(&t.name)) {
-                program.constants.insert(t.name.clone(), ConstValue { shape: t.shape.clone(), values: values.clone() });
+        let source = match &fold {
+            Some(f) => format!("{} + PAD ({})", op_name(code, None), f.node),
+            None => op_name(code, custom.as_deref()),
+        };
+        for part in parts {
+            for t in &ins {
+                if let (Some(values), true) = (&t.data, part.inputs.contains(&t.name)) {
+                    program
+                        .constants
+                        .insert(t.name.clone(), ConstValue { shape: t.shape.clone(), values: values.clone() });
+                }
             }
+            let (output, out_type) = match part.output {
+                Some(o) => o,
+                None => {
+                    (out.name.clone(), out.dtype.ok_or_else(|| context("the output has an unsupported type".into()))?)
+                }
+            };
+            program.ops.push(Op {
+                node: name.clone(),
+                source: source.clone(),
+                inputs: part.inputs,
+                output,
+                out_type,
+                kind: part.kind,
+            });
         }
-        let out_type = out.dtype.ok_or_else(|| context("the output has an unsupported type".into()))?;
-        program.ops.push(Op {
-            node: name,
-            source: op_name(code),
-            inputs: op_inputs,
-            output: out.name.clone(),
-            out_type,
-            kind,
-        });
     }
-    for &i in subgraph.outputs().ok_or("the subgraph has no outputs")?.iter().collect::<Vec<_>>().iter() {
+    for &i in &graph_outputs {
         program.outputs.push(tensor(i)?.name.clone());
     }
     Ok(program)
 }
 
-type Lowered = (Vec<String>, OpKind);
+/// The tensors that one operator alone reads, a convolution or depthwise convolution
+/// as its input, and that are not graph outputs: where a PAD can become padding.
+fn sole_convolution_inputs(
+    operators: &[tflite::Operator],
+    codes: &[(Builtin, Option<String>)],
+    graph_outputs: &[i32],
+) -> HashSet<i32> {
+    let mut readers: HashMap<i32, usize> = HashMap::new();
+    for op in operators {
+        for i in op.inputs().iter().flat_map(|v| v.iter()) {
+            *readers.entry(i).or_default() += 1;
+        }
+    }
+    operators
+        .iter()
+        .filter(|op| {
+            let code = codes.get(op.opcode_index() as usize).map(|c| c.0);
+            matches!(code, Some(Builtin::CONV_2D | Builtin::DEPTHWISE_CONV_2D))
+        })
+        .filter_map(|op| op.inputs().and_then(|v| v.iter().next()))
+        .filter(|t| readers.get(t) == Some(&1) && !graph_outputs.contains(t))
+        .collect()
+}
+
+/// One program operation of a TFLite operator.
+struct Part {
+    inputs: Vec<String>,
+    kind: OpKind,
+    /// The value it writes and its type; `None`: the operator's output.
+    output: Option<(String, ElemType)>,
+}
+
+impl Part {
+    fn new(inputs: Vec<String>, kind: OpKind) -> Part {
+        Part { inputs, kind, output: None }
+    }
+}
+
+/// A `PAD` the convolution reading its output absorbs into its own padding.
+#[derive(Clone)]
+struct Fold {
+    /// The padded value.
+    input: String,
+    /// Top, left, bottom, right.
+    pads: [usize; 4],
+    /// The PAD operator, for reports.
+    node: String,
+}
 
 fn activation(code: tflite::ActivationFunctionType) -> Result<Activation, String> {
     match code {
@@ -272,19 +334,39 @@ fn geometry(
     Ok(ConvGeometry { channels: c, window })
 }
 
-/// A layer's constant int8 weights (symmetric, one scale or one per output channel)
-/// and, per output channel `c` of `n`, its bias and the fixed-point multiplier of
-/// `scale_of(weight scale of c)`.
+/// A layer's constant weights and, per output channel `c` of `n`, its bias and the
+/// fixed-point multiplier of `scale_of(weight scale of c)`. int8 weights are symmetric
+/// (zero point 0) with one scale or one per output channel; uint8 weights (TF1
+/// quantization-aware training, the Coral models) have one scale and one zero point,
+/// which the array subtracts.
+struct Weights {
+    values: Vec<i64>,
+    dtype: ElemType,
+    zero: i64,
+    params: Vec<ParamLane>,
+}
+
 fn fixed_point_channels(
     weight: &TensorInfo,
     bias: Option<&TensorInfo>,
     n: usize,
     scale_of: impl Fn(f32) -> f64,
-) -> Result<(Vec<i64>, Vec<ParamLane>), String> {
-    let w = weight.data.clone().ok_or(format!("the weights `{}` must be constant", weight.name))?;
-    if weight.dtype != Some(ElemType::I8) || weight.zeros.iter().any(|&z| z != 0) {
-        return Err(format!("the weights `{}` must be symmetric int8 (zero point 0)", weight.name));
-    }
+) -> Result<Weights, String> {
+    let values = weight.data.clone().ok_or(format!("the weights `{}` must be constant", weight.name))?;
+    let zero = match (weight.dtype, weight.zeros.as_slice(), weight.scales.len()) {
+        (Some(ElemType::I8), zeros, _) if zeros.iter().all(|&z| z == 0) => 0,
+        (Some(ElemType::I8), ..) => {
+            return Err(format!("the int8 weights `{}` must be symmetric (zero point 0)", weight.name))
+        }
+        (Some(ElemType::U8), &[zero], 1) if (0..=255).contains(&zero) => zero,
+        (Some(ElemType::U8), ..) => {
+            return Err(format!("the uint8 weights `{}` need one scale and one zero point", weight.name))
+        }
+        (other, ..) => {
+            let t = other.map_or("an unknown type".into(), |t| t.to_string());
+            return Err(format!("the weights `{}` are {t}; int8 and uint8 weights are supported", weight.name));
+        }
+    };
     if weight.scales.len() != 1 && weight.scales.len() != n {
         return Err(format!("the weights `{}` need one scale or one per output channel", weight.name));
     }
@@ -303,7 +385,19 @@ fn fixed_point_channels(
             Ok(ParamLane::fixed(biases[c] as i32, m))
         })
         .collect::<Result<_, String>>()?;
-    Ok((w, params))
+    Ok(Weights { values, dtype: weight.dtype.expect("checked above"), zero, params })
+}
+
+/// The real multiplier of a convolution's channel with weight scale `w`: uint8 layers
+/// take the legacy per-tensor multiplier (`GetQuantizedConvolutionMultipler`, the
+/// input and weight scales multiplied in float32), int8 ones the per-channel one
+/// (`PopulateConvolutionQuantizationParams`, in double).
+fn conv_scale(a: &Affine, y: &Affine, w: f32) -> f64 {
+    if a.dtype == ElemType::U8 {
+        tflite_per_tensor_scale(a.scale, w, y.scale)
+    } else {
+        tflite_per_channel_scale(a.scale, w, y.scale)
+    }
 }
 
 /// How a layer's accumulators become its outputs.
@@ -313,8 +407,8 @@ struct Rescale {
     mode: RequantMode,
 }
 
-/// An int8 GEMM layer with TFLite's fixed-point requantization: `weight` is `[N, K]`
-/// (output channels first); `scale_of` maps a weight scale to the effective scale.
+/// A GEMM layer with TFLite's fixed-point requantization: `weight` is `[N, K]` (output
+/// channels first); `scale_of` maps a weight scale to the effective scale.
 fn tflite_layer(
     node: &str,
     x: &TensorInfo,
@@ -326,32 +420,51 @@ fn tflite_layer(
     let Rescale { out, act, mode } = rescale;
     let a = x.affine()?;
     let &[n, ..] = weight.shape.as_slice() else { return Err(format!("the weights `{}` have no shape", weight.name)) };
-    let (w, params) = fixed_point_channels(weight, bias, n, scale_of)?;
-    let k = w.len() / n.max(1);
+    let w = fixed_point_channels(weight, bias, n, scale_of)?;
+    let k = w.values.len() / n.max(1);
     Ok(GemmLayer {
         node: node.to_string(),
         batches: 1,
         k,
         n,
         // [N, K] -> [K, N]
-        weights: (0..k * n).map(|i| w[(i % n) * k + i / n]).collect(),
-        w_type: ElemType::I8,
-        w_zero: 0,
+        weights: (0..k * n).map(|i| w.values[(i % n) * k + i / n]).collect(),
+        w_type: w.dtype,
+        w_zero: w.zero,
         w_zero_columns: None,
         a_type: a.dtype,
         a_zero: a.zero,
-        output: LayerOutput::Requant { params, out, mode, clamp: clamp(act, &out) },
+        output: LayerOutput::Requant { params: w.params, out, mode, clamp: clamp(act, &out) },
     })
 }
 
-fn conv(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Lowered, String> {
+/// The window of a convolution over `x` (the padded tensor when a PAD is folded into
+/// it), with the folded PAD's padding added; and the value the convolution reads.
+fn conv_window(
+    x: &TensorInfo,
+    fold: Option<&Fold>,
+    kernel: [usize; 2],
+    strides: [i32; 2],
+    dilations: [i32; 2],
+    same: bool,
+) -> Result<(ConvGeometry, String), String> {
+    let mut g = geometry(&x.shape, kernel, strides, dilations, same)?;
+    let Some(fold) = fold else { return Ok((g, x.name.clone())) };
+    for (pad, extra) in g.window.pads.iter_mut().zip(fold.pads) {
+        *pad += extra;
+    }
+    Ok((g, fold.input.clone()))
+}
+
+fn conv(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo, fold: Option<&Fold>) -> Result<Part, String> {
     let o = op.builtin_options_as_conv_2_doptions().ok_or("CONV_2D without Conv2DOptions")?;
     let [x, w, rest @ ..] = ins else { return Err("CONV_2D takes an input and a filter".into()) };
     let &[_, kh, kw, c] = w.shape.as_slice() else {
         return Err(format!("the filter {:?} is not [O, kh, kw, I]", w.shape));
     };
-    let g = geometry(
-        &x.shape,
+    let (g, input) = conv_window(
+        x,
+        fold,
         [kh, kw],
         [o.stride_h(), o.stride_w()],
         [o.dilation_h_factor(), o.dilation_w_factor()],
@@ -368,19 +481,25 @@ fn conv(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<
     let act = activation(o.fused_activation_function())?;
     let layer =
         tflite_layer(&out.name, x, w, rest.first().copied(), Rescale { out: y, act, mode: RequantMode::Fixed }, |s| {
-            tflite_per_channel_scale(a.scale, s, y.scale)
+            conv_scale(&a, &y, s)
         })?;
-    Ok((vec![x.name.clone()], OpKind::Conv { geometry: g, layer }))
+    Ok(Part::new(vec![input], OpKind::Conv { geometry: g, layer }))
 }
 
-fn depthwise(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Lowered, String> {
+fn depthwise(
+    op: &tflite::Operator,
+    ins: &[&TensorInfo],
+    out: &TensorInfo,
+    fold: Option<&Fold>,
+) -> Result<Part, String> {
     let o = op.builtin_options_as_depthwise_conv_2_doptions().ok_or("DEPTHWISE_CONV_2D without its options")?;
     let [x, w, rest @ ..] = ins else { return Err("DEPTHWISE_CONV_2D takes an input and a filter".into()) };
     let &[1, kh, kw, channels] = w.shape.as_slice() else {
         return Err(format!("the filter {:?} is not [1, kh, kw, C * multiplier]", w.shape));
     };
-    let g = geometry(
-        &x.shape,
+    let (g, input) = conv_window(
+        x,
+        fold,
         [kh, kw],
         [o.stride_h(), o.stride_w()],
         [o.dilation_h_factor(), o.dilation_w_factor()],
@@ -390,25 +509,44 @@ fn depthwise(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Re
         return Err(format!("{channels} filter channels for {} input channels", g.channels));
     }
     let (a, y) = (x.affine()?, out.affine()?);
-    let (weights, params) =
-        fixed_point_channels(w, rest.first().copied(), channels, |s| tflite_per_channel_scale(a.scale, s, y.scale))?;
+    let weights = fixed_point_channels(w, rest.first().copied(), channels, |s| conv_scale(&a, &y, s))?;
     let layer = DepthwiseLayer {
         window: g.window,
         multiplier: channels / g.channels,
-        weights,
+        weights: weights.values,
+        w_zero: weights.zero,
         a_zero: a.zero,
-        params,
+        params: weights.params,
         out: y,
         clamp: clamp(activation(o.fused_activation_function())?, &y),
     };
-    Ok((vec![x.name.clone()], OpKind::Depthwise(layer)))
+    Ok(Part::new(vec![input], OpKind::Depthwise(layer)))
 }
 
-fn fully_connected(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Lowered, String> {
+/// `FULLY_CONNECTED`: TFLite multiplies `[numel / K, K]` rows of any input. The rows
+/// stay under the input's leading (batch) dimension: an input whose last dimension is
+/// not `K` (or that flattens to one row per sample) is first reshaped (free) to
+/// `[batch, K]` or `[batch, rows per sample, K]`; an `[1, r, K]` input's `[r, N]`
+/// output (`keep_num_dims` false) is kept as `[1, r, N]`, the same values in the same
+/// order.
+fn fully_connected(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Vec<Part>, String> {
     let o = op.builtin_options_as_fully_connected_options().ok_or("FULLY_CONNECTED without its options")?;
     let [x, w, rest @ ..] = ins else { return Err("FULLY_CONNECTED takes an input and weights".into()) };
-    if x.shape.last() != w.shape.get(1) || o.keep_num_dims() {
-        return Err(format!("input {:?} and weights {:?}: a [batch, K] input is supported", x.shape, w.shape));
+    let &[n, k] = w.shape.as_slice() else { return Err(format!("the weights {:?} are not [N, K]", w.shape)) };
+    let numel: usize = x.shape.iter().product();
+    if k == 0 || !numel.is_multiple_of(k) {
+        return Err(format!("an input of {:?} does not divide into rows of the weights' {k} features", x.shape));
+    }
+    let rows = numel / k;
+    // The leading dimension is the batch when the rows divide among it (an input that
+    // is itself a flattened row count, e.g. another FULLY_CONNECTED's [r, N], is one
+    // sample).
+    let batch = x.shape.first().copied().filter(|&b| b > 0 && rows.is_multiple_of(b)).unwrap_or(1);
+    if o.keep_num_dims() && x.shape.last() != Some(&k) {
+        return Err(format!("keep_num_dims with an input {:?} whose last dimension is not {k}", x.shape));
+    }
+    if out.shape.iter().product::<usize>() != rows * n {
+        return Err(format!("the output {:?} does not hold {rows} rows of {n}", out.shape));
     }
     let (a, y) = (x.affine()?, out.affine()?);
     // The reference fully-connected kernel rescales through the int64 overload of
@@ -428,10 +566,25 @@ fn fully_connected(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo)
             }
         },
     )?;
-    Ok((vec![x.name.clone()], OpKind::Gemm(layer)))
+    let per_sample = rows / batch;
+    let flat = !o.keep_num_dims() && per_sample == 1 && x.shape.len() > 2;
+    if x.shape.last() == Some(&k) && !flat {
+        return Ok(vec![Part::new(vec![x.name.clone()], OpKind::Gemm(layer))]);
+    }
+    let shape = if per_sample == 1 { vec![batch, k] } else { vec![batch, per_sample, k] };
+    let rows_name = format!("{}/rows", x.name);
+    let reshape = Part {
+        inputs: vec![x.name.clone()],
+        kind: OpKind::Host {
+            op: HostOp::Reshape { shape: shape.iter().map(|&d| d as i64).collect() },
+            arith: HostArith::Integer { clamp: None },
+        },
+        output: Some((rows_name.clone(), a.dtype)),
+    };
+    Ok(vec![reshape, Part::new(vec![rows_name], OpKind::Gemm(layer))])
 }
 
-fn add(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Lowered, String> {
+fn add(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Part, String> {
     let o = op.builtin_options_as_add_options().ok_or("ADD without AddOptions")?;
     let [a, b] = ins else { return Err("ADD takes two inputs".into()) };
     let y = out.affine()?;
@@ -440,10 +593,10 @@ fn add(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<L
         out: y,
         clamp: clamp(activation(o.fused_activation_function())?, &y),
     };
-    Ok((vec![a.name.clone(), b.name.clone()], OpKind::Host { op: HostOp::Add, arith }))
+    Ok(Part::new(vec![a.name.clone(), b.name.clone()], OpKind::Host { op: HostOp::Add, arith }))
 }
 
-fn pool(op: &tflite::Operator, max: bool, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Lowered, String> {
+fn pool(op: &tflite::Operator, max: bool, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Part, String> {
     let o = op.builtin_options_as_pool_2_doptions().ok_or("pooling without Pool2DOptions")?;
     let [x] = ins else { return Err("pooling takes one input".into()) };
     let (a, y) = (x.affine()?, out.affine()?);
@@ -460,5 +613,150 @@ fn pool(op: &tflite::Operator, max: bool, ins: &[&TensorInfo], out: &TensorInfo)
     )?;
     let host = if max { HostOp::MaxPool(g.window) } else { HostOp::AvgPool(g.window) };
     let arith = HostArith::Integer { clamp: Some(clamp(activation(o.fused_activation_function())?, &y)) };
-    Ok((vec![x.name.clone()], OpKind::Host { op: host, arith }))
+    Ok(Part::new(vec![x.name.clone()], OpKind::Host { op: host, arith }))
+}
+
+/// int8 or uint8 `SOFTMAX` over the last dimension.
+fn softmax(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Part, String> {
+    let [x] = ins else { return Err("SOFTMAX takes one input".into()) };
+    let beta = op.builtin_options_as_softmax_options().map_or(1.0, |o| o.beta());
+    let (input, y) = (x.affine()?, out.affine()?);
+    if input.dtype != y.dtype {
+        return Err(format!("a {} input with a {} output is not supported", input.dtype, y.dtype));
+    }
+    if y.dtype == ElemType::U8 && y.zero != 0 {
+        return Err(format!("the uint8 output `{}` must have zero point 0", out.name));
+    }
+    Ok(Part::new(vec![x.name.clone()], OpKind::TfliteSoftmax { beta, input, out: y }))
+}
+
+/// `QUANTIZE` of a float value, or requantization of an int8, uint8 or int16 one to
+/// int8 or uint8.
+fn quantize(ins: &[&TensorInfo], out: &TensorInfo) -> Result<Part, String> {
+    let [x] = ins else { return Err("QUANTIZE takes one input".into()) };
+    let y = out.affine()?;
+    let kind = if x.dtype == Some(ElemType::F32) {
+        OpKind::TfliteQuantize(y)
+    } else {
+        let input = x.affine_of(&[ElemType::I8, ElemType::U8, ElemType::I16])?;
+        if input.dtype == ElemType::I16 && y.dtype != ElemType::I8 {
+            return Err("int16 requantizes to int8 only".into());
+        }
+        if quantize_multiplier(f64::from(input.scale) / f64::from(y.scale)).is_none() {
+            return Err(format!("the scales of `{}` and `{}` give no fixed-point multiplier", x.name, out.name));
+        }
+        OpKind::TfliteRequantize { input, out: y }
+    };
+    Ok(Part::new(vec![x.name.clone()], kind))
+}
+
+/// The (before, after) padding per dimension of `PAD` / `PADV2` and the value it pads
+/// with: the output's zero point, or PADV2's constant.
+fn pad(ins: &[&TensorInfo], out: &TensorInfo) -> Result<(Vec<[usize; 2]>, i64), String> {
+    let (x, paddings, constant) = match ins {
+        [x, p] => (x, p, None),
+        [x, p, c] => (x, p, Some(c)),
+        _ => return Err("PAD takes an input and paddings (and PADV2 a constant)".into()),
+    };
+    let (a, y) = (x.affine()?, out.affine()?);
+    if (a.scale, a.zero) != (y.scale, y.zero) {
+        return Err("the input and output quantization must be equal".into());
+    }
+    let values = paddings.data.as_ref().ok_or(format!("the paddings `{}` must be constant", paddings.name))?;
+    if paddings.shape != [x.shape.len(), 2] || values.iter().any(|&v| v < 0) {
+        return Err(format!("the paddings `{}` must be [{}, 2] non-negative values", paddings.name, x.shape.len()));
+    }
+    let pads: Vec<[usize; 2]> = values.chunks(2).map(|p| [p[0] as usize, p[1] as usize]).collect();
+    if pads.first().is_some_and(|p| *p != [0, 0]) {
+        return Err("padding the batch dimension is not supported".into());
+    }
+    let value = match constant {
+        None => y.zero,
+        Some(c) => match (c.data.as_deref(), c.affine()) {
+            (Some(&[v]), Ok(q)) if (q.scale, q.zero) == (y.scale, y.zero) => v,
+            _ => return Err(format!("the constant `{}` must be one value quantized as the output", c.name)),
+        },
+    };
+    Ok((pads, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor(name: &str, dtype: ElemType, shape: &[usize], data: Option<Vec<i64>>, q: (&[f32], &[i64])) -> TensorInfo {
+        TensorInfo {
+            name: name.into(),
+            dtype: Some(dtype),
+            shape: shape.to_vec(),
+            data,
+            scales: q.0.to_vec(),
+            zeros: q.1.to_vec(),
+        }
+    }
+
+    #[test]
+    fn every_builtin_operator_has_its_name() {
+        assert_eq!(op_name(Builtin::HARD_SWISH, None), "HARD_SWISH");
+        assert_eq!(op_name(Builtin::RESIZE_NEAREST_NEIGHBOR, None), "RESIZE_NEAREST_NEIGHBOR");
+        assert_eq!(op_name(Builtin(39), None), "TRANSPOSE");
+        assert_eq!(
+            op_name(Builtin::CUSTOM, Some("TFLite_Detection_PostProcess")),
+            "CUSTOM(TFLite_Detection_PostProcess)"
+        );
+        assert_eq!(op_name(Builtin(100_000), None), "builtin operator 100000");
+        assert!((Builtin::ENUM_MIN..=Builtin::ENUM_MAX).all(|c| Builtin(c).variant_name().is_some()));
+    }
+
+    #[test]
+    fn uint8_weights_keep_their_zero_point_and_bad_weights_are_named() {
+        let w = tensor("w", ElemType::U8, &[2, 3], Some(vec![0, 1, 2, 250, 251, 252]), (&[0.01], &[121]));
+        let got = fixed_point_channels(&w, None, 2, f64::from).unwrap();
+        assert_eq!((got.dtype, got.zero, got.params.len()), (ElemType::U8, 121, 2));
+        // uint8 weights have one zero point; int8 ones are symmetric.
+        let per_channel = TensorInfo { zeros: vec![121, 122], scales: vec![0.01, 0.02], ..w };
+        let err = fixed_point_channels(&per_channel, None, 2, f64::from).err().unwrap();
+        assert!(err.contains("uint8 weights `w` need one scale and one zero point"), "{err}");
+        let asymmetric = tensor("w8", ElemType::I8, &[2, 3], Some(vec![0; 6]), (&[0.01], &[3]));
+        let err = fixed_point_channels(&asymmetric, None, 2, f64::from).err().unwrap();
+        assert!(err.contains("int8 weights `w8` must be symmetric"), "{err}");
+        let int16 = tensor("w16", ElemType::I16, &[2, 3], Some(vec![0; 6]), (&[0.01], &[0]));
+        let err = fixed_point_channels(&int16, None, 2, f64::from).err().unwrap();
+        assert!(err.contains("weights `w16` are int16"), "{err}");
+    }
+
+    #[test]
+    fn quantize_requantizes_bytes_and_int16_and_refuses_the_rest() {
+        let q = |dtype, zero| tensor("t", dtype, &[1, 4], None, (&[0.5], &[zero]));
+        let out = tensor("y", ElemType::I8, &[1, 4], None, (&[0.25], &[-3]));
+        for (dtype, zero) in [(ElemType::U8, 128), (ElemType::I8, 0), (ElemType::I16, 0)] {
+            let part = quantize(&[&q(dtype, zero)], &out).unwrap();
+            assert!(
+                matches!(part.kind, OpKind::TfliteRequantize { input, .. } if input.dtype == dtype && input.zero == zero)
+            );
+        }
+        let to_u8 = tensor("y8", ElemType::U8, &[1, 4], None, (&[0.25], &[3]));
+        assert_eq!(quantize(&[&q(ElemType::I16, 0)], &to_u8).err().unwrap(), "int16 requantizes to int8 only");
+        let err = quantize(&[&q(ElemType::I32, 0)], &out).err().unwrap();
+        assert!(err.contains("tensor `t` is int32"), "{err}");
+    }
+
+    #[test]
+    fn pad_reads_constant_paddings_and_refuses_the_batch() {
+        let x = tensor("x", ElemType::U8, &[1, 4, 4, 2], None, (&[0.1], &[7]));
+        let y = tensor("y", ElemType::U8, &[1, 5, 6, 2], None, (&[0.1], &[7]));
+        let p = |values: Vec<i64>| tensor("p", ElemType::I32, &[4, 2], Some(values), (&[], &[]));
+        let (pads, value) = pad(&[&x, &p(vec![0, 0, 1, 0, 1, 1, 0, 0])], &y).unwrap();
+        assert_eq!((pads, value), (vec![[0, 0], [1, 0], [1, 1], [0, 0]], 7));
+        let c = tensor("c", ElemType::U8, &[], Some(vec![9]), (&[0.1], &[7]));
+        assert_eq!(pad(&[&x, &p(vec![0; 8]), &c], &y).unwrap().1, 9);
+        assert_eq!(
+            pad(&[&x, &p(vec![1, 0, 0, 0, 0, 0, 0, 0])], &y).err().unwrap(),
+            "padding the batch dimension is not supported"
+        );
+        let err = pad(&[&x, &p(vec![0, 0, -1, 0, 0, 0, 0, 0])], &y).err().unwrap();
+        assert!(err.contains("paddings `p` must be [4, 2] non-negative values"), "{err}");
+        let moved = tensor("y", ElemType::U8, &[1, 5, 6, 2], None, (&[0.2], &[7]));
+        assert!(pad(&[&x, &p(vec![0; 8])], &moved).is_err());
+    }
 }

@@ -1,8 +1,9 @@
-//! TFLite flatbuffers (`.tflite`, full-int8 models from the TensorFlow Lite converter)
-//! to a [`Program`], with TFLite's integer arithmetic: per-channel fixed-point
-//! requantization on the accelerator (double rounding for `CONV_2D`, single rounding
-//! for `FULLY_CONNECTED`, as the reference kernels round), fused activations as
-//! output clamps, NHWC activations, and the host's TFLite `ADD` and pooling.
+//! TFLite flatbuffers (`.tflite`: full-int8 models from the TensorFlow Lite converter,
+//! uint8 ones from TF1 quantization-aware training) to a [`Program`], with TFLite's
+//! integer arithmetic: fixed-point requantization on the accelerator (double rounding
+//! for `CONV_2D`, single rounding for `FULLY_CONNECTED`, as the reference kernels
+//! round), fused activations as output clamps, NHWC activations, explicit `PAD`s
+//! folded into convolutions' padding, and TFLite's `ADD`, pooling and `QUANTIZE`.
 //!
 //! TFLite graphs go straight to the program rather than through the ONNX-shaped
 //! [`crate::graph`]: their operators carry fixed-point semantics the ONNX ops do not

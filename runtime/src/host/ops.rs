@@ -105,6 +105,29 @@ pub fn average_pool_int(x: &[i64], shape: &[usize], w: &Window) -> Result<(Vec<i
     })
 }
 
+/// `x` (row-major, `shape`) padded by (before, after) `pads` per dimension with `value`.
+pub fn pad<T: Copy>(
+    x: &[T],
+    shape: &[usize],
+    pads: &[[usize; 2]],
+    value: T,
+) -> Result<(Vec<T>, Vec<usize>), ShapeError> {
+    check_len(x.len(), shape)?;
+    let out_shape = tessera_compiler::shape::pad_shape(shape, pads)?;
+    let mut out = vec![value; out_shape.iter().product()];
+    for (i, &v) in x.iter().enumerate() {
+        // The output index of input element i: each coordinate shifted by its pad.
+        let (mut rest, mut at, mut stride) = (i, 0, 1);
+        for d in (0..shape.len()).rev() {
+            at += (rest % shape[d] + pads[d][0]) * stride;
+            rest /= shape[d];
+            stride *= out_shape[d];
+        }
+        out[at] = v;
+    }
+    Ok((out, out_shape))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +170,15 @@ mod tests {
         let b_as_nchw: Vec<i64> = (0..2).flat_map(|c| (0..4).map(move |i| (i, c))).map(|(i, c)| b[i * 2 + c]).collect();
         assert_eq!(a, b_as_nchw);
         assert_eq!(a, vec![5, 7, 13, 15, 0, -2, -8, -10]);
+    }
+
+    #[test]
+    fn pad_surrounds_the_values() {
+        // [1, 2, 2, 1] padded by one row on top and one column on the right, with 9.
+        let (y, shape) = pad(&[1, 2, 3, 4], &[1, 2, 2, 1], &[[0, 0], [1, 0], [0, 1], [0, 0]], 9).unwrap();
+        assert_eq!(shape, vec![1, 3, 3, 1]);
+        assert_eq!(y, vec![9, 9, 9, 1, 2, 9, 3, 4, 9]);
+        assert!(pad(&[1, 2], &[2], &[[0, 0], [1, 1]], 0).is_err());
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! host operations, the patch matrix of a convolution whose image does not fit the
 //! accelerator, and the per-column weight zero-point correction of raw outputs.
 
-use super::ops::{average_pool_int, broadcast_binary, max_pool};
+use super::ops::{average_pool_int, broadcast_binary, max_pool, pad};
 use super::quant::{dequantize, quantize, QuantParams, QuantRange};
 use super::tflite;
 use tessera_compiler::program::{Affine, BoundaryQuant, ConvGeometry, GemmLayer, HostArith, HostOp, OpKind};
 use tessera_compiler::shape::{flatten_shape, reshape_batched};
 use tessera_compiler::tensor::{ElemType, TensorData};
+use tessera_isa::quant::Requantize;
 
 /// A value in host memory, in its logical layout.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +68,7 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
             let shapes: Vec<&[usize]> = args.iter().map(|a| a.shape.as_slice()).collect();
             let (mut values, shape) = match op {
                 HostOp::AvgPool(w) => average_pool_int(x[0], shapes[0], w).map_err(|e| s(&e))?,
+                HostOp::Pad { pads, value } => pad(x[0], shapes[0], pads, *value).map_err(|e| s(&e))?,
                 _ => host_op(op, &x, &shapes, 0)?,
             };
             if let Some((lo, hi)) = clamp {
@@ -110,9 +112,17 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
             let values = tflite::dequantize(args[0].as_ints()?, tflite::Quant { scale: q.scale, zero: q.zero });
             Ok(Value { values: TensorData::Float(values), shape: args[0].shape.clone() })
         }
+        OpKind::TfliteRequantize { input, out } => {
+            let range = out.dtype.int_range().ok_or("requantizes to an integer type")?;
+            let r = Requantize::new((input.scale, input.zero), (out.scale, out.zero), range)
+                .ok_or("the scales give no fixed-point multiplier")?;
+            let values = args[0].as_ints()?.iter().map(|&q| r.apply(q)).collect();
+            Ok(Value::ints(values, args[0].shape.clone()))
+        }
         OpKind::TfliteSoftmax { beta, input, out } => {
             let q = |p: &Affine| tflite::Quant { scale: p.scale, zero: p.zero };
-            let values = tflite::softmax(args[0].as_ints()?, args[0].width_last(), *beta, q(input), q(out));
+            let unsigned = out.dtype == ElemType::U8;
+            let values = tflite::softmax(args[0].as_ints()?, args[0].width_last(), *beta, q(input), q(out), unsigned);
             Ok(Value::ints(values, args[0].shape.clone()))
         }
         OpKind::Depthwise(d) => {
@@ -120,6 +130,7 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
                 window: &d.window,
                 multiplier: d.multiplier,
                 weights: &d.weights,
+                w_zero: d.w_zero,
                 x_zero: d.a_zero,
                 params: &d.params,
                 out_zero: d.out.zero,
@@ -148,6 +159,7 @@ fn host_op<T: Copy + PartialOrd + std::ops::Add<Output = T>>(
         HostOp::Flatten { axis } => (x[0].to_vec(), flatten_shape(shapes[0], *axis).map_err(s)?),
         // A batch-1 target shape applies per sample when a batch runs.
         HostOp::Reshape { shape } => (x[0].to_vec(), reshape_batched(shapes[0], shape).map_err(s)?),
+        HostOp::Pad { .. } => return Err("padding runs on integers only".into()),
     })
 }
 

@@ -49,14 +49,16 @@ pub fn dequantize(q: &[i64], p: Quant) -> Vec<f32> {
     q.iter().map(|&v| (f64::from(p.scale) * (v - p.zero) as f64) as f32).collect()
 }
 
-/// TFLite's per-channel int8 `DEPTHWISE_CONV_2D` over NHWC (reference
-/// `DepthwiseConvPerChannel`): output channel `c` filters input channel `c / multiplier`
-/// with `weights[.., .., c]` (`[kh, kw, C * multiplier]`), over the in-bounds taps,
-/// with `(x - x_zero)`; then `requantize(Fixed, acc, params[c], out_zero, clamp)`.
+/// TFLite's `DEPTHWISE_CONV_2D` over NHWC (reference `DepthwiseConvPerChannel` for
+/// int8, `DepthwiseConv` for uint8): output channel `c` filters input channel
+/// `c / multiplier` with `weights[.., .., c] - w_zero` (`[kh, kw, C * multiplier]`),
+/// over the in-bounds taps, with `(x - x_zero)`; then `requantize(Fixed, acc,
+/// params[c], out_zero, clamp)` (double rounding in both kernels).
 pub struct Depthwise<'a> {
     pub window: &'a Window,
     pub multiplier: usize,
     pub weights: &'a [i64],
+    pub w_zero: i64,
     pub x_zero: i64,
     pub params: &'a [ParamLane],
     pub out_zero: i64,
@@ -80,7 +82,7 @@ impl Depthwise<'_> {
                     let q = (xo * w.strides[1] + j * w.dilations[1]).checked_sub(w.pads[1]).filter(|&q| q < wd);
                     if let (Some(r), Some(q)) = (r, q) {
                         let v = x[((b * h + r) * wd + q) * c + ic] - self.x_zero;
-                        acc = acc.wrapping_add((v * self.weights[(i * kw + j) * channels + oc]) as i32);
+                        acc = acc.wrapping_add((v * (self.weights[(i * kw + j) * channels + oc] - self.w_zero)) as i32);
                     }
                 }
                 let (lo, hi) = (self.clamp.0 as i32, self.clamp.1 as i32);
@@ -91,12 +93,13 @@ impl Depthwise<'_> {
     }
 }
 
-/// TFLite's int8 `SOFTMAX` over the last dimension (`width` values per row), as its
-/// kernel computes it: a float32 table `exp(-beta * s_in * d)` for every difference
-/// `d` from the row's maximum, the row's sum of table values, each value times
-/// `1 / (sum * s_out)` rounded half away from zero plus the output zero point,
-/// saturated to int8.
-pub fn softmax(x: &[i64], width: usize, beta: f32, input: Quant, out: Quant) -> Vec<i64> {
+/// TFLite's int8 or uint8 `SOFTMAX` over the last dimension (`width` values per row),
+/// as its kernel computes it: a float32 table `exp(-beta * s_in * d)` for every
+/// difference `d` from the row's maximum, the row's sum of table values, each value
+/// times `1 / (sum * s_out)` rounded (`QuantizeSoftmaxOutput`: half away from zero
+/// plus the output zero point for int8; `i32(p + 0.5f)` for uint8, whose zero point
+/// is 0), saturated to the output type.
+pub fn softmax(x: &[i64], width: usize, beta: f32, input: Quant, out: Quant, unsigned: bool) -> Vec<i64> {
     let scale = -(input.scale * beta);
     // table[255 - d] = exp(scale * d), as `PopulateSoftmaxLookupTable` fills it.
     let mut table = [0f32; 256];
@@ -109,7 +112,14 @@ pub fn softmax(x: &[i64], width: usize, beta: f32, input: Quant, out: Quant) -> 
         let at = |v: i64| table[(255 - (max - v)).clamp(0, 255) as usize];
         let sum = row.iter().fold(0f32, |s, &v| s + at(v));
         let inv = 1.0 / (sum * out.scale);
-        y.extend(row.iter().map(|&v| ((at(v) * inv).round() as i64 + out.zero).clamp(-128, 127)));
+        y.extend(row.iter().map(|&v| {
+            let p = at(v) * inv;
+            if unsigned {
+                ((p + 0.5) as i64).clamp(0, 255)
+            } else {
+                (p.round() as i64 + out.zero).clamp(-128, 127)
+            }
+        }));
     }
     y
 }
@@ -133,9 +143,13 @@ mod tests {
     fn softmax_of_equal_values_is_uniform_and_the_maximum_dominates() {
         let (input, out) = (Quant { scale: 0.1, zero: 0 }, Quant { scale: 1.0 / 256.0, zero: -128 });
         // Four equal values: 1/4 each = 64 steps of 1/256, minus 128.
-        assert_eq!(softmax(&[5, 5, 5, 5], 4, 1.0, input, out), vec![-64; 4]);
+        assert_eq!(softmax(&[5, 5, 5, 5], 4, 1.0, input, out, false), vec![-64; 4]);
         // A value 127 steps (12.7 in real terms) above the rest takes everything.
-        assert_eq!(softmax(&[127, 0, 0], 3, 1.0, input, out), vec![127, -128, -128]);
+        assert_eq!(softmax(&[127, 0, 0], 3, 1.0, input, out, false), vec![127, -128, -128]);
+        // uint8: the same probabilities from zero, saturating at 255.
+        let out = Quant { scale: 1.0 / 256.0, zero: 0 };
+        assert_eq!(softmax(&[5, 5, 5, 5], 4, 1.0, input, out, true), vec![64; 4]);
+        assert_eq!(softmax(&[255, 0, 0], 3, 1.0, input, out, true), vec![255, 0, 0]);
     }
 
     #[test]
