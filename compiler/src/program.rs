@@ -271,11 +271,17 @@ pub struct ProgramInput {
 impl ProgramInput {
     /// The shape to run an input of `given` shape as. A declared `[1, d1, ..]` (or a
     /// symbolic first dimension) accepts `[N, ..]` with the same number of elements
-    /// per sample: the leading dimension is then the batch.
+    /// per sample: the leading dimension is then the batch. A declared `[D, d1, ..]`
+    /// with `D > 1` accepts `[k·D, d1, ..]`: `k` samples of `D` rows.
     pub fn batch_shape(&self, given: &[usize]) -> Result<Vec<usize>, String> {
         let declared = &self.shape;
         let fits = |a: &[Option<usize>], b: &[usize]| a.iter().zip(b).all(|(d, g)| d.is_none_or(|d| d == *g));
-        if declared.is_empty() || (declared.len() == given.len() && fits(&declared[1..], &given[1..])) {
+        let rows = self.sample_rows();
+        if declared.is_empty()
+            || (declared.len() == given.len()
+                && fits(&declared[1..], &given[1..])
+                && given.first().is_some_and(|&n| n > 0 && n % rows == 0))
+        {
             return Ok(given.to_vec());
         }
         let per_sample: Option<usize> = declared[1..].iter().copied().product();
@@ -284,15 +290,48 @@ impl ProgramInput {
             (Some(p), Some(&n)) if p == given_per_sample && declared[0].is_none_or(|d| d == 1) => {
                 Ok([n].into_iter().chain(declared[1..].iter().map(|d| d.expect("known"))).collect())
             }
-            _ => Err(format!("shape {given:?} does not fit the declared {declared:?} (batch is the first dimension)")),
+            _ if rows > 1 => Err(format!(
+                "shape {given:?} does not fit the declared {}: samples of {rows} rows stacked along the first dimension",
+                self.declared_text()
+            )),
+            _ => Err(format!(
+                "shape {given:?} does not fit the declared {} (batch is the first dimension)",
+                self.declared_text()
+            )),
         }
     }
 
     /// The declared shape with batch `n` (symbolic dimensions after the first must not occur).
+    /// An input declared with a fixed leading dimension above 1 is one sample as a
+    /// whole (e.g. `[B, M, K]` of a batched MatMul, whose `B` pairs with the weights'),
+    /// so it runs one at a time.
     pub fn with_batch(&self, n: usize) -> Result<Vec<usize>, String> {
         let rest: Option<Vec<usize>> = self.shape.iter().skip(1).copied().collect();
         let rest = rest.ok_or_else(|| format!("input `{}` has symbolic dimensions {:?}", self.name, self.shape))?;
-        Ok([n].into_iter().chain(rest).collect())
+        let rows = self.sample_rows();
+        if rows > 1 && n != 1 {
+            return Err(format!(
+                "input `{}` is declared {}: one sample is the whole tensor, so the model runs batch 1, not {n}",
+                self.name,
+                self.declared_text()
+            ));
+        }
+        Ok([n * rows].into_iter().chain(rest).collect())
+    }
+
+    /// The declared shape as `[2, ?, 4]` (`?` for a symbolic dimension).
+    pub fn declared_text(&self) -> String {
+        let dims: Vec<String> = self.shape.iter().map(|d| d.map_or("?".to_string(), |d| d.to_string())).collect();
+        format!("[{}]", dims.join(", "))
+    }
+
+    /// Rows of the leading dimension that make one sample: the declared leading
+    /// dimension when it is fixed and above 1, else 1 (the leading dimension is the batch).
+    pub fn sample_rows(&self) -> usize {
+        match self.shape.first() {
+            Some(Some(d)) if *d > 1 => *d,
+            _ => 1,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::host::step::{correct_zero_points, im2col, run_host, Value};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 use tessera_compiler::model::{CompiledModel, Slot, Step};
-use tessera_compiler::program::{OpKind, Program};
+use tessera_compiler::program::{OpKind, Program, ProgramInput};
 use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
 use tessera_driver::{Device, DriverError, RunReport, Session};
 use tessera_isa::regs::Counter;
@@ -116,7 +116,8 @@ impl<'m, D: Device> ModelSession<'m, D> {
     pub fn run(&mut self, inputs: &[Tensor], progress: Option<Progress>) -> Result<ModelRun, RunError> {
         let program = &self.model.program;
         let shaped = shape_inputs(program, inputs)?;
-        let samples = shaped[0].shape[0];
+        let rows = program.inputs[0].sample_rows();
+        let samples = shaped[0].shape[0] / rows;
         let batch = self.model.batch;
         let runs = samples.div_ceil(batch);
         let mut total = ModelRun {
@@ -129,7 +130,14 @@ impl<'m, D: Device> ModelSession<'m, D> {
         };
         let steps = self.model.steps.len();
         for (r, start) in (0..samples).step_by(batch).enumerate() {
-            let group: Vec<Value> = shaped.iter().map(|t| sample_rows(t, start, batch)).collect();
+            let group: Vec<Value> = shaped
+                .iter()
+                .zip(&program.inputs)
+                .map(|(t, declared)| {
+                    let rows = declared.sample_rows();
+                    sample_rows(t, start * rows, batch * rows)
+                })
+                .collect();
             let report = |done: usize, what: &str| {
                 if let Some(p) = progress {
                     p(r * steps + done, runs * steps, what);
@@ -137,7 +145,7 @@ impl<'m, D: Device> ModelSession<'m, D> {
             };
             let outputs = self.run_group(group, &mut total, &report)?;
             let keep = batch.min(samples - start);
-            merge_outputs(&mut total.outputs, outputs, keep);
+            merge_outputs(&mut total.outputs, outputs, keep, batch);
         }
         Ok(total)
     }
@@ -343,11 +351,12 @@ fn shape_inputs(program: &Program, inputs: &[Tensor]) -> Result<Vec<Tensor>, Run
             Ok(Tensor { shape, ..t.clone() })
         })
         .collect::<Result<_, _>>()?;
-    let samples = shaped.first().map_or(0, |t| t.shape.first().copied().unwrap_or(0));
+    let samples_of = |t: &Tensor, declared: &ProgramInput| t.shape.first().map_or(0, |&n| n / declared.sample_rows());
+    let samples = shaped.first().zip(program.inputs.first()).map_or(0, |(t, declared)| samples_of(t, declared));
     if samples == 0 {
         return Err(input_error("the input has no samples"));
     }
-    if shaped.iter().any(|t| t.shape.first() != Some(&samples)) {
+    if shaped.iter().zip(&program.inputs).any(|(t, declared)| samples_of(t, declared) != samples) {
         return Err(input_error("every input must have the same number of samples"));
     }
     Ok(shaped)
@@ -368,21 +377,23 @@ fn sample_rows(t: &Tensor, start: usize, count: usize) -> Value {
     Value { values, shape }
 }
 
-/// Appends the first `keep` samples of one run's outputs to the outputs so far.
-fn merge_outputs(all: &mut Vec<(String, Value)>, run: Vec<(String, Value)>, keep: usize) {
+/// Appends the first `keep` of the `batch` samples of one run's outputs to the
+/// outputs so far (a sample may span several rows of an output's first dimension).
+fn merge_outputs(all: &mut Vec<(String, Value)>, run: Vec<(String, Value)>, keep: usize, batch: usize) {
     for (i, (name, mut value)) in run.into_iter().enumerate() {
         let width = value.width();
+        let rows = value.shape.first().map_or(keep, |&r| r / batch.max(1) * keep);
         match &mut value.values {
-            TensorData::Float(v) => v.truncate(keep * width),
-            TensorData::Int(v) => v.truncate(keep * width),
+            TensorData::Float(v) => v.truncate(rows * width),
+            TensorData::Int(v) => v.truncate(rows * width),
         }
         if let Some(first) = value.shape.first_mut() {
-            *first = keep;
+            *first = rows;
         }
         match all.get_mut(i) {
             None => all.push((name, value)),
             Some((_, acc)) => {
-                acc.shape[0] += keep;
+                acc.shape[0] += rows;
                 match (&mut acc.values, value.values) {
                     (TensorData::Float(x), TensorData::Float(y)) => x.extend(y),
                     (TensorData::Int(x), TensorData::Int(y)) => x.extend(y),

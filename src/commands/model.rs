@@ -48,7 +48,7 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
         args.model.display(),
         model.config.name,
         args.backend,
-        output.rows(),
+        run.samples,
         model.batch,
         run.runs
     );
@@ -88,7 +88,10 @@ fn load_or_compile(args: &ModelArgs, samples: usize) -> anyhow::Result<CompiledM
     }
     let cfg = AccelConfig::load(args.config)?;
     let program = tessera_compiler::load_program(args.model).map_err(anyhow::Error::msg)?;
-    let batch = args.batch.unwrap_or(samples).max(1);
+    // An input declared with a fixed leading dimension above 1 is one sample as a
+    // whole; such a model runs one sample at a time.
+    let whole = program.inputs.first().is_some_and(|i| i.sample_rows() > 1);
+    let batch = args.batch.unwrap_or(if whole { 1 } else { samples }).max(1);
     let options = CompileOptions { segment_per_layer: args.per_layer };
     compile(&cfg, program, batch, options).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))
 }
