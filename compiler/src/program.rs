@@ -201,6 +201,8 @@ pub enum OpKind {
     },
     /// TFLite's depthwise convolution (per-channel int8, or per-tensor uint8), on the host.
     Depthwise(DepthwiseLayer),
+    /// The mean over the spatial axes of a 4-D value: global average pooling.
+    SpatialMean(SpatialMean),
     /// TFLite's int8 `SOFTMAX` over the last dimension, on the host.
     TfliteSoftmax {
         beta: f32,
@@ -226,6 +228,45 @@ pub struct DepthwiseLayer {
     pub params: Vec<ParamLane>,
     pub out: Affine,
     pub clamp: (i64, i64),
+}
+
+/// The mean of each image's channels over its height and width: TFLite `MEAN` over
+/// axes [1, 2], ONNX `GlobalAveragePool` / `ReduceMean` between Q/DQ,
+/// `com.microsoft.QLinearGlobalAveragePool`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpatialMean {
+    /// NHWC (TFLite, `channels_last` QLinearGlobalAveragePool) or NCHW.
+    pub channels_last: bool,
+    /// The output keeps the reduced axes as 1s (else it is `[N, C]`).
+    pub keep_dims: bool,
+    pub input: Affine,
+    pub out: Affine,
+    pub arith: MeanArith,
+}
+
+/// How a [`SpatialMean`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MeanArith {
+    /// TFLite's fixed-point arithmetic ([`tessera_isa::quant::TfliteMean`]).
+    Tflite,
+    /// The ONNX reference's float32 (dequantize, numpy's mean, quantize:
+    /// [`tessera_isa::quant::onnx_mean`]).
+    OnnxFloat,
+    /// `QLinearGlobalAveragePool` ([`tessera_isa::quant::qlinear_average`]).
+    QLinear,
+}
+
+impl SpatialMean {
+    /// The output shape for an input of `shape`.
+    pub fn output_shape(&self, shape: &[usize]) -> Result<Vec<usize>, String> {
+        let &[n, a, _, c] = shape else { return Err(format!("the input {shape:?} is not 4-D")) };
+        let channels = if self.channels_last { c } else { a };
+        Ok(match (self.keep_dims, self.channels_last) {
+            (false, _) => vec![n, channels],
+            (true, true) => vec![n, 1, 1, channels],
+            (true, false) => vec![n, channels, 1, 1],
+        })
+    }
 }
 
 impl OpKind {

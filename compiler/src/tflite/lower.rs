@@ -2,8 +2,8 @@
 
 use super::schema_generated::tflite::{self, BuiltinOperator as Builtin};
 use crate::program::{
-    Affine, ConstValue, ConvGeometry, DepthwiseLayer, GemmLayer, HostArith, HostOp, LayerOutput, Op, OpKind, Program,
-    ProgramInput, Window,
+    Affine, ConstValue, ConvGeometry, DepthwiseLayer, GemmLayer, HostArith, HostOp, LayerOutput, MeanArith, Op, OpKind,
+    Program, ProgramInput, SpatialMean, Window,
 };
 use crate::tensor::ElemType;
 use std::collections::{HashMap, HashSet};
@@ -181,6 +181,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             Builtin::FULLY_CONNECTED => fully_connected(op, &ins, out),
             Builtin::ADD => one(add(op, &ins, out)),
             Builtin::MAX_POOL_2D | Builtin::AVERAGE_POOL_2D => one(pool(op, code == Builtin::MAX_POOL_2D, &ins, out)),
+            Builtin::MEAN => one(mean(&ins, out)),
             Builtin::RESHAPE if !ins.is_empty() => Ok(vec![Part::new(
                 vec![ins[0].name.clone()],
                 OpKind::Host {
@@ -614,6 +615,40 @@ fn pool(op: &tflite::Operator, max: bool, ins: &[&TensorInfo], out: &TensorInfo)
     let host = if max { HostOp::MaxPool(g.window) } else { HostOp::AvgPool(g.window) };
     let arith = HostArith::Integer { clamp: Some(clamp(activation(o.fused_activation_function())?, &y)) };
     Ok(Part::new(vec![x.name.clone()], OpKind::Host { op: host, arith }))
+}
+
+/// int8 or uint8 `MEAN` of a 4-D NHWC value over its height and width (axes [1, 2]
+/// in either order, or [-3, -2]): global average pooling, Keras'
+/// `GlobalAveragePooling2D`. `keep_dims` shows in the output's rank (the reduced axes
+/// kept as 1s or dropped); the arithmetic is the same.
+fn mean(ins: &[&TensorInfo], out: &TensorInfo) -> Result<Part, String> {
+    let [x, axes] = ins else { return Err("MEAN takes an input and its axes".into()) };
+    let input = x.affine_of(&[ElemType::I8, ElemType::U8])?;
+    let y = out.affine()?;
+    if input.dtype != y.dtype {
+        return Err(format!("a {} input with a {} output is not supported", input.dtype, y.dtype));
+    }
+    let &[n, _, _, c] = x.shape.as_slice() else {
+        return Err(format!("the input `{}` is {:?}: MEAN over a 4-D image is supported", x.name, x.shape));
+    };
+    let mut spatial: Vec<i64> = axes
+        .data
+        .as_ref()
+        .ok_or(format!("the axes `{}` must be a constant", axes.name))?
+        .iter()
+        .map(|&a| if a < 0 { a + 4 } else { a })
+        .collect();
+    spatial.sort_unstable();
+    if spatial != [1, 2] {
+        return Err(format!("MEAN over axes {:?} is not supported (global average pooling: [1, 2])", axes.data));
+    }
+    let keep_dims = match out.shape.as_slice() {
+        [on, 1, 1, oc] if (*on, *oc) == (n, c) => true,
+        [on, oc] if (*on, *oc) == (n, c) => false,
+        other => return Err(format!("the output shape {other:?} is not the mean of {:?} over [1, 2]", x.shape)),
+    };
+    let mean = SpatialMean { channels_last: true, keep_dims, input, out: y, arith: MeanArith::Tflite };
+    Ok(Part::new(vec![x.name.clone()], OpKind::SpatialMean(mean)))
 }
 
 /// int8 or uint8 `SOFTMAX` over the last dimension.
