@@ -1,0 +1,64 @@
+//! The ONNX importer's coverage of issue 18, end to end: global average pooling in
+//! its ONNX spellings. Each fixture (`tools/fixtures/onnx_coverage.py`) is run by
+//! `tessera run` against `onnx.reference.ReferenceEvaluator`'s outputs (the QDQ forms:
+//! float32, numpy's pairwise summation) or, for `com.microsoft.QLinearGlobalAveragePool`
+//! (no reference implementation), a reference written from the contrib operator's
+//! specification as onnxruntime computes it; every output bit for bit.
+
+mod common;
+
+use common::{root, run_model, tessera};
+use std::path::PathBuf;
+
+fn fixture(stem: &str, suffix: &str) -> PathBuf {
+    root(&format!("tests/fixtures/onnx_cov/{stem}{suffix}"))
+}
+
+/// `<stem>.onnx` on `<stem>_x.npy` on `backend`: all `count` outputs equal `<stem>_ref.npy`.
+fn check(stem: &str, count: usize, config: &str, backend: &str) {
+    let (model, x, reference) = (fixture(stem, ".onnx"), fixture(stem, "_x.npy"), fixture(stem, "_ref.npy"));
+    let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stem} on {backend}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("{count} of {count} outputs equal")), "{stem} on {backend}:\n{text}");
+}
+
+/// `Q(GlobalAveragePool(DQ(x)))` after a QDQ convolution (7x7), and on 1x1 and 16x16
+/// images (numpy's pairwise sum splits above 128 values).
+#[test]
+fn qdq_global_average_pool_equals_the_reference() {
+    check("gap_qdq", 128, "pynq-z2", "golden");
+    check("gap_1x1", 128, "pynq-z2", "golden");
+    check("gap_16x16", 64, "pynq-z2", "golden");
+}
+
+/// `Q(ReduceMean(DQ(x)))` over [2, 3]: axes an attribute (opset 13, keepdims 0,
+/// uint8, 14x14) or a constant input (opset 21, [-2, -1], keepdims 1, int8).
+#[test]
+fn qdq_reduce_mean_equals_the_reference() {
+    check("reducemean_attr", 80, "pynq-z2", "golden");
+    check("reducemean_input", 96, "pynq-z2", "golden");
+}
+
+/// `com.microsoft.QLinearGlobalAveragePool`, NCHW uint8 and channels-last int8.
+#[test]
+fn qlinear_global_average_pool_equals_its_specification() {
+    check("qlinear_gap", 96, "pynq-z2", "golden");
+    check("qlinear_gap_nhwc", 112, "pynq-z2", "golden");
+}
+
+#[test]
+fn the_mean_fixtures_on_the_rtl_equal_the_reference() {
+    check("gap_qdq", 128, "tiny", "verilator");
+}
+
+/// The float means run on the host, and the report says why.
+#[test]
+fn reports_say_where_the_means_run() {
+    let model = fixture("gap_qdq", ".onnx");
+    let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8_lossy(&out.stdout);
+    let row = report.lines().find(|l| l.split_whitespace().nth(1) == Some("gap")).expect("a gap row");
+    assert!(row.contains("host: ONNX's float32 mean"), "{report}");
+}
