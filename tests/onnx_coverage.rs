@@ -1,5 +1,5 @@
 //! The ONNX importer's coverage of issue 18, end to end: global average pooling in
-//! its ONNX spellings. Each fixture (`tools/fixtures/onnx_coverage.py`) is run by
+//! its ONNX spellings, grouped and depthwise convolutions. Each fixture (`tools/fixtures/onnx_coverage.py`) is run by
 //! `tessera run` against `onnx.reference.ReferenceEvaluator`'s outputs (the QDQ forms:
 //! float32, numpy's pairwise summation) or, for `com.microsoft.QLinearGlobalAveragePool`
 //! (no reference implementation), a reference written from the contrib operator's
@@ -47,9 +47,24 @@ fn qlinear_global_average_pool_equals_its_specification() {
     check("qlinear_gap_nhwc", 112, "pynq-z2", "golden");
 }
 
+/// `QLinearConv` with `group` > 1: two groups (ShuffleNet), depthwise (stride 2, and
+/// channel multiplier 2), uint8 with a weight zero point in four groups; QDQ `Conv`
+/// in four groups and depthwise, per-channel weights. One convolution on the
+/// accelerator whose weights are block-diagonal.
 #[test]
-fn the_mean_fixtures_on_the_rtl_equal_the_reference() {
+fn grouped_and_depthwise_convolutions_equal_the_reference() {
+    check("qlinearconv_g2", 15552, "pynq-z2", "golden");
+    check("qlinearconv_dw", 3200, "pynq-z2", "golden");
+    check("qlinearconv_dw_m2", 20736, "pynq-z2", "golden");
+    check("qlinearconv_u8_g4", 10368, "pynq-z2", "golden");
+    check("qdq_conv_g4", 20736, "pynq-z2", "golden");
+    check("qdq_conv_dw", 10368, "pynq-z2", "golden");
+}
+
+#[test]
+fn the_coverage_fixtures_on_the_rtl_equal_the_reference() {
     check("gap_qdq", 128, "tiny", "verilator");
+    check("qlinearconv_g2", 15552, "tiny", "verilator");
 }
 
 /// The float means run on the host, and the report says why.
