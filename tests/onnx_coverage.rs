@@ -49,8 +49,9 @@ fn qlinear_global_average_pool_equals_its_specification() {
 
 /// `QLinearConv` with `group` > 1: two groups (ShuffleNet), depthwise (stride 2, and
 /// channel multiplier 2), uint8 with a weight zero point in four groups; QDQ `Conv`
-/// in four groups and depthwise, per-channel weights. One convolution on the
-/// accelerator whose weights are block-diagonal.
+/// in four groups and depthwise, per-channel weights. Grouped ones are one
+/// convolution on the accelerator whose weights are block-diagonal; depthwise ones
+/// the host's depthwise convolution with ONNX's float requantization over NCHW.
 #[test]
 fn grouped_and_depthwise_convolutions_equal_the_reference() {
     check("qlinearconv_g2", 15552, "pynq-z2", "golden");
@@ -76,4 +77,11 @@ fn reports_say_where_the_means_run() {
     let report = String::from_utf8_lossy(&out.stdout);
     let row = report.lines().find(|l| l.split_whitespace().nth(1) == Some("gap")).expect("a gap row");
     assert!(row.contains("host: ONNX's float32 mean"), "{report}");
+    for (stem, place) in [("qlinearconv_g2", " seg0"), ("qlinearconv_dw", " host: depthwise")] {
+        let model = fixture(stem, ".onnx");
+        let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
+        let report = String::from_utf8_lossy(&out.stdout);
+        let row = report.lines().find(|l| l.split_whitespace().nth(1) == Some("conv")).expect("a conv row");
+        assert!(row.contains(place), "{stem}: {report}");
+    }
 }

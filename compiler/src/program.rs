@@ -211,9 +211,11 @@ pub enum OpKind {
     },
 }
 
-/// A depthwise convolution over NHWC: output channel `c` filters input channel
-/// `c / multiplier` with its own `kh x kw` kernel (minus the weight zero point), adds
-/// its bias and requantizes with TFLite's double-rounding fixed-point multiplier.
+/// A depthwise convolution (NHWC, or NCHW as `window.channels_last` says): output
+/// channel `c` filters input channel `c / multiplier` with its own `kh x kw` kernel
+/// (minus the weight zero point), adds its bias and requantizes: TFLite's
+/// double-rounding fixed-point multiplier, or ONNX's float scale
+/// `f32(a_scale * w_scale[c]) / y_scale` (`mode`, the accelerator's `requantize`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DepthwiseLayer {
     pub window: Window,
@@ -224,8 +226,11 @@ pub struct DepthwiseLayer {
     #[serde(default)]
     pub w_zero: i64,
     pub a_zero: i64,
-    /// Per output channel: bias and fixed-point multiplier (`RequantMode::Fixed`).
+    /// Per output channel: bias and fixed-point multiplier or float scale.
     pub params: Vec<ParamLane>,
+    /// How `params` requantize (packages before ONNX depthwise: `Fixed`).
+    #[serde(default = "fixed_point")]
+    pub mode: RequantMode,
     pub out: Affine,
     pub clamp: (i64, i64),
 }
@@ -267,6 +272,10 @@ impl SpatialMean {
             (true, false) => vec![n, channels, 1, 1],
         })
     }
+}
+
+fn fixed_point() -> RequantMode {
+    RequantMode::Fixed
 }
 
 impl OpKind {

@@ -5,7 +5,7 @@
 
 use super::params::{affine_at, constant, node_error, requant_scale, weight_zeros, zero_point};
 use crate::graph::{Attr, Graph, Node};
-use crate::program::{Affine, ConvGeometry, GemmLayer, LayerOutput, OpKind, Window};
+use crate::program::{Affine, ConvGeometry, DepthwiseLayer, GemmLayer, LayerOutput, OpKind, Window};
 use crate::tensor::ElemType;
 use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::ParamLane;
@@ -335,9 +335,45 @@ pub fn conv(g: &Graph, node: &Node, a_type: ElemType, qdq: Option<(Affine, Affin
     let &[_, per_group, kh, kw] = kernel.as_slice() else {
         return Err(node_error(node, format!("the kernel {kernel:?} is not 4-D (2-D convolutions are supported)")));
     };
-    let layer = grouped_gemm_layer(g, node, q, weights, bias, groups)?;
     let geometry = window_geometry(node, per_group * groups, [kh, kw])?;
+    if groups > 1 && per_group == 1 && q.out.is_some() {
+        return depthwise(g, node, q, weights, bias, geometry, groups);
+    }
+    let layer = grouped_gemm_layer(g, node, q, weights, bias, groups)?;
     Ok(OpKind::Conv { geometry, layer })
+}
+
+/// A requantized convolution with one input channel per group (`group` = C, any
+/// channel multiplier): the host's depthwise convolution. Its kernel `[M, 1, kh, kw]`
+/// read as a one-group convolution's GEMM is `[kh * kw, M]`, the depthwise layer's
+/// `[kh, kw, M]` weights, with the float requantization lanes of `QLinearConv`.
+fn depthwise(
+    g: &Graph,
+    node: &Node,
+    q: Requant,
+    weights: Weights,
+    bias: Bias,
+    geometry: ConvGeometry,
+    groups: usize,
+) -> Result<OpKind, String> {
+    let layer = gemm_layer(g, node, q, weights, bias)?;
+    let LayerOutput::Requant { params, out, mode, clamp } = layer.output else {
+        return Err(node_error(node, "a depthwise convolution needs a requantized output"));
+    };
+    if layer.n % groups != 0 {
+        return Err(node_error(node, format!("{} output channels do not split into {groups} groups", layer.n)));
+    }
+    Ok(OpKind::Depthwise(DepthwiseLayer {
+        window: geometry.window,
+        multiplier: layer.n / groups,
+        weights: layer.weights,
+        w_zero: layer.w_zero,
+        a_zero: layer.a_zero,
+        params,
+        mode,
+        out,
+        clamp,
+    }))
 }
 
 /// The window of a convolution or pooling `node` over NCHW: pads, strides, dilations.

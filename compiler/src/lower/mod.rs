@@ -233,8 +233,10 @@ impl<'g> Lowering<'g> {
     }
 
     fn layer(&mut self, node: &Node, kind: OpKind) -> Result<(), String> {
-        let layer = kind.layer().expect("layer lowerings return layers");
-        let out_type = layer.out_type();
+        let out_type = match &kind {
+            OpKind::Depthwise(d) => d.out.dtype,
+            _ => kind.layer().ok_or_else(|| node_error(node, "lowers to no layer"))?.out_type(),
+        };
         self.type_of(node, &node.inputs[0])?;
         self.push(node, &node.qualified_op(), vec![node.inputs[0].clone()], out_type, kind);
         Ok(())

@@ -518,6 +518,7 @@ fn depthwise(
         w_zero: weights.zero,
         a_zero: a.zero,
         params: weights.params,
+        mode: RequantMode::Fixed,
         out: y,
         clamp: clamp(activation(o.fused_activation_function())?, &y),
     };

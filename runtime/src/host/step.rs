@@ -135,6 +135,7 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
                 w_zero: d.w_zero,
                 x_zero: d.a_zero,
                 params: &d.params,
+                mode: d.mode,
                 out_zero: d.out.zero,
                 clamp: d.clamp,
             };
