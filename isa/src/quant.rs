@@ -483,3 +483,34 @@ pub fn qlinear_average(centred_sum: i64, count: usize, x_scale: f32, out: (f32, 
     let q = q.clamp((lo - out.1) as f32, (hi - out.1) as f32);
     (q as i64 + out.1).clamp(lo, hi)
 }
+
+#[cfg(test)]
+mod mean_tests {
+    use super::*;
+
+    /// Multipliers and outputs of TFLite's `QuantizedMeanOrSum`, from an emulation
+    /// checked against `BUILTIN_REF` (tools/fixtures/tflite_mean.py's models).
+    #[test]
+    fn tflite_mean_folds_the_count_into_the_multiplier() {
+        let m = TfliteMean::new((0.005_266_34, -128), (0.000_916_83, -128), 49, (-128, 127)).unwrap();
+        assert_eq!(m.multiplier, QuantizedMultiplier { multiplier: 1_006_963_820, shift: -2 });
+        // -163 saturates.
+        assert_eq!([300, -300, 1234, 4].map(|s| m.apply(s)), [-93, -128, 17, -127]);
+        let m = TfliteMean::new((0.023_529_41, 0), (0.011_764_71, 0), 64, (0, 255)).unwrap();
+        assert_eq!(m.multiplier, QuantizedMultiplier { multiplier: 2_147_482_798, shift: -5 });
+        assert_eq!(m.apply(5000), 156);
+        // One value: only the scale ratio (2, a left shift).
+        let m = TfliteMean::new((0.5, 3), (0.25, 0), 1, (-128, 127)).unwrap();
+        assert_eq!(m.apply(40), 80);
+        assert!(TfliteMean::new((0.5, 0), (0.25, 0), 0, (-128, 127)).is_none());
+    }
+
+    /// numpy's float32 `add.reduce` bits of `0.1 * i` for 13, 100 and 200 values (a
+    /// sequential remainder, eight partial sums, a split).
+    #[test]
+    fn the_pairwise_sum_adds_in_numpys_order() {
+        let x: Vec<f32> = (0..200).map(|i| i as f32 * 0.1).collect();
+        let bits = |n: usize| numpy_pairwise_sum(&x[..n]).to_bits();
+        assert_eq!([bits(13), bits(100), bits(200)], [1_090_099_608, 1_140_293_632, 1_157_152_768]);
+    }
+}

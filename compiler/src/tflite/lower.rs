@@ -795,4 +795,26 @@ mod tests {
         let moved = tensor("y", ElemType::U8, &[1, 5, 6, 2], None, (&[0.2], &[7]));
         assert!(pad(&[&x, &p(vec![0; 8])], &moved).is_err());
     }
+
+    #[test]
+    fn mean_reads_the_spatial_axes_and_refuses_the_rest() {
+        let x = tensor("x", ElemType::I8, &[1, 7, 7, 16], None, (&[0.05], &[-3]));
+        let y = |shape: &[usize]| tensor("y", ElemType::I8, shape, None, (&[0.01], &[4]));
+        let axes = |values: Vec<i64>| tensor("axes", ElemType::I32, &[values.len()], Some(values), (&[], &[]));
+        let kind = |part: Part| match part.kind {
+            OpKind::SpatialMean(m) => m,
+            other => panic!("{other:?}"),
+        };
+        let m = kind(mean(&[&x, &axes(vec![1, 2])], &y(&[1, 16])).unwrap());
+        assert!(!m.keep_dims && m.channels_last && m.arith == MeanArith::Tflite && m.input.zero == -3);
+        assert!(kind(mean(&[&x, &axes(vec![-2, -3])], &y(&[1, 1, 1, 16])).unwrap()).keep_dims);
+        let err = mean(&[&x, &axes(vec![3])], &y(&[1, 7, 7, 1])).err().unwrap();
+        assert!(err.contains("MEAN over axes Some([3]) is not supported"), "{err}");
+        let err = mean(&[&x, &axes(vec![1, 2])], &y(&[1, 8])).err().unwrap();
+        assert!(err.contains("the output shape [1, 8]"), "{err}");
+        let dynamic = tensor("axes", ElemType::I32, &[2], None, (&[], &[]));
+        assert!(mean(&[&x, &dynamic], &y(&[1, 16])).err().unwrap().contains("`axes` must be a constant"));
+        let u8_out = tensor("y", ElemType::U8, &[1, 16], None, (&[0.01], &[4]));
+        assert!(mean(&[&x, &axes(vec![1, 2])], &u8_out).is_err());
+    }
 }
