@@ -62,10 +62,19 @@ fn grouped_and_depthwise_convolutions_equal_the_reference() {
     check("qdq_conv_dw", 10368, "pynq-z2", "golden");
 }
 
+/// A MobileNetV2-style QOperator block: 1x1 expansion and projection on the
+/// accelerator (channels-last values), the depthwise convolution and the global
+/// average pool on the host between them (NCHW).
+#[test]
+fn a_mobilenet_block_equals_the_reference() {
+    check("mobilenet_block", 256, "pynq-z2", "golden");
+}
+
 #[test]
 fn the_coverage_fixtures_on_the_rtl_equal_the_reference() {
     check("gap_qdq", 128, "tiny", "verilator");
     check("qlinearconv_g2", 15552, "tiny", "verilator");
+    check("mobilenet_block", 256, "tiny", "verilator");
 }
 
 /// The float means run on the host, and the report says why.
