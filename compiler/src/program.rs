@@ -354,3 +354,30 @@ pub struct Program {
     /// Graph output value names, in graph order.
     pub outputs: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A depthwise layer serialized before `mode` existed loads as TFLite's `Fixed`.
+    #[test]
+    fn old_depthwise_layers_load_with_fixed_point_requantization() {
+        let window = Window { kernel: [3, 3], pads: [1; 4], strides: [1, 1], dilations: [1, 1], channels_last: true };
+        let out = Affine { scale: 0.1, zero: 0, dtype: ElemType::I8, half_scale: false };
+        let layer = DepthwiseLayer {
+            window,
+            multiplier: 1,
+            weights: vec![1; 9],
+            w_zero: 0,
+            a_zero: 0,
+            params: vec![ParamLane::float(0, 0.5)],
+            mode: RequantMode::Float,
+            out,
+            clamp: (-128, 127),
+        };
+        let mut json = serde_json::to_value(&layer).unwrap();
+        json.as_object_mut().unwrap().remove("mode");
+        let old: DepthwiseLayer = serde_json::from_value(json).unwrap();
+        assert_eq!(old, DepthwiseLayer { mode: RequantMode::Fixed, ..layer });
+    }
+}
