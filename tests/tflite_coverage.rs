@@ -110,3 +110,19 @@ fn reports_say_where_quantize_and_pad_run() {
         assert!(row(&qat, node).contains(" seg"), "{}", row(&qat, node));
     }
 }
+
+/// MEAN over [1, 2] (global average pooling), int8 and uint8, with and without
+/// keep_dims, input and output quantized differently: each channel's centred sum on
+/// the array, TFLite's one fixed-point multiplication in the store.
+#[test]
+fn mean_equals_the_reference_kernel() {
+    check("mean_int8", 384, "pynq-z2", "golden");
+    check("mean_int8_keep", 384, "pynq-z2", "golden");
+    check("mean_uint8", 384, "pynq-z2", "golden");
+    check("mean_uint8_keep", 384, "pynq-z2", "golden");
+    check("mean_int8_keep", 384, "tiny", "verilator");
+    for stem in ["mean_int8", "mean_uint8_keep"] {
+        let r = report(stem);
+        assert!(row(&r, "MEAN#1").contains(" seg") && row(&r, "MEAN#1").contains("spatial mean"), "{r}");
+    }
+}

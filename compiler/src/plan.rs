@@ -76,6 +76,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
             | OpKind::TfliteDequantize(_)
             | OpKind::TfliteRequantize { .. }
             | OpKind::TfliteSoftmax { .. } => (ins[0].to_vec(), None),
+            OpKind::SpatialMean(m) => (m.output_shape(ins[0]).map_err(context)?, None),
             OpKind::Depthwise(d) => {
                 (depthwise_output_shape(ins[0], &d.window, d.multiplier).map_err(|e| context(e.to_string()))?, None)
             }

@@ -201,6 +201,8 @@ pub enum OpKind {
     },
     /// TFLite's depthwise convolution (per-channel int8, or per-tensor uint8), on the host.
     Depthwise(DepthwiseLayer),
+    /// The mean over the spatial axes of a 4-D value: global average pooling.
+    SpatialMean(SpatialMean),
     /// TFLite's int8 `SOFTMAX` over the last dimension, on the host.
     TfliteSoftmax {
         beta: f32,
@@ -209,9 +211,11 @@ pub enum OpKind {
     },
 }
 
-/// A depthwise convolution over NHWC: output channel `c` filters input channel
-/// `c / multiplier` with its own `kh x kw` kernel (minus the weight zero point), adds
-/// its bias and requantizes with TFLite's double-rounding fixed-point multiplier.
+/// A depthwise convolution (NHWC, or NCHW as `window.channels_last` says): output
+/// channel `c` filters input channel `c / multiplier` with its own `kh x kw` kernel
+/// (minus the weight zero point), adds its bias and requantizes: TFLite's
+/// double-rounding fixed-point multiplier, or ONNX's float scale
+/// `f32(a_scale * w_scale[c]) / y_scale` (`mode`, the accelerator's `requantize`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DepthwiseLayer {
     pub window: Window,
@@ -222,10 +226,56 @@ pub struct DepthwiseLayer {
     #[serde(default)]
     pub w_zero: i64,
     pub a_zero: i64,
-    /// Per output channel: bias and fixed-point multiplier (`RequantMode::Fixed`).
+    /// Per output channel: bias and fixed-point multiplier or float scale.
     pub params: Vec<ParamLane>,
+    /// How `params` requantize (packages before ONNX depthwise: `Fixed`).
+    #[serde(default = "fixed_point")]
+    pub mode: RequantMode,
     pub out: Affine,
     pub clamp: (i64, i64),
+}
+
+/// The mean of each image's channels over its height and width: TFLite `MEAN` over
+/// axes [1, 2], ONNX `GlobalAveragePool` / `ReduceMean` between Q/DQ,
+/// `com.microsoft.QLinearGlobalAveragePool`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpatialMean {
+    /// NHWC (TFLite, `channels_last` QLinearGlobalAveragePool) or NCHW.
+    pub channels_last: bool,
+    /// The output keeps the reduced axes as 1s (else it is `[N, C]`).
+    pub keep_dims: bool,
+    pub input: Affine,
+    pub out: Affine,
+    pub arith: MeanArith,
+}
+
+/// How a [`SpatialMean`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MeanArith {
+    /// TFLite's fixed-point arithmetic ([`tessera_isa::quant::TfliteMean`]).
+    Tflite,
+    /// The ONNX reference's float32 (dequantize, numpy's mean, quantize:
+    /// [`tessera_isa::quant::onnx_mean`]).
+    OnnxFloat,
+    /// `QLinearGlobalAveragePool` ([`tessera_isa::quant::qlinear_average`]).
+    QLinear,
+}
+
+impl SpatialMean {
+    /// The output shape for an input of `shape`.
+    pub fn output_shape(&self, shape: &[usize]) -> Result<Vec<usize>, String> {
+        let &[n, a, _, c] = shape else { return Err(format!("the input {shape:?} is not 4-D")) };
+        let channels = if self.channels_last { c } else { a };
+        Ok(match (self.keep_dims, self.channels_last) {
+            (false, _) => vec![n, channels],
+            (true, true) => vec![n, 1, 1, channels],
+            (true, false) => vec![n, channels, 1, 1],
+        })
+    }
+}
+
+fn fixed_point() -> RequantMode {
+    RequantMode::Fixed
 }
 
 impl OpKind {
@@ -342,4 +392,31 @@ pub struct Program {
     pub constants: BTreeMap<String, ConstValue>,
     /// Graph output value names, in graph order.
     pub outputs: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A depthwise layer serialized before `mode` existed loads as TFLite's `Fixed`.
+    #[test]
+    fn old_depthwise_layers_load_with_fixed_point_requantization() {
+        let window = Window { kernel: [3, 3], pads: [1; 4], strides: [1, 1], dilations: [1, 1], channels_last: true };
+        let out = Affine { scale: 0.1, zero: 0, dtype: ElemType::I8, half_scale: false };
+        let layer = DepthwiseLayer {
+            window,
+            multiplier: 1,
+            weights: vec![1; 9],
+            w_zero: 0,
+            a_zero: 0,
+            params: vec![ParamLane::float(0, 0.5)],
+            mode: RequantMode::Float,
+            out,
+            clamp: (-128, 127),
+        };
+        let mut json = serde_json::to_value(&layer).unwrap();
+        json.as_object_mut().unwrap().remove("mode");
+        let old: DepthwiseLayer = serde_json::from_value(json).unwrap();
+        assert_eq!(old, DepthwiseLayer { mode: RequantMode::Fixed, ..layer });
+    }
 }

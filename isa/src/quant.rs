@@ -398,3 +398,119 @@ impl Requantize {
         i64::from(y).saturating_add(self.output_zero).clamp(self.range.0, self.range.1)
     }
 }
+
+/// TFLite's int8 / uint8 `MEAN` as the reference kernels compute it
+/// (`reference_ops::QuantizedMeanOrSum`, which `BUILTIN_REF` runs for every axis set
+/// and `keep_dims`): `QuantizeMultiplier(f64(s_in) / f64(s_out))` with the division
+/// by the count folded into it (the mantissa shifted up by up to `floor(log2 count)`
+/// bits, at most 32 and at most `31 + shift`, then divided by the count, truncating),
+/// applied to `sum(q - input_zero)` with `MultiplyByQuantizedMultiplier` (double
+/// rounding), plus the output zero point, saturated. One multiplication of the
+/// centred sum: the store unit's `RequantMode::Fixed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TfliteMean {
+    pub input_zero: i64,
+    pub multiplier: QuantizedMultiplier,
+    pub output_zero: i64,
+    pub range: (i64, i64),
+}
+
+impl TfliteMean {
+    /// From the input's and output's `(scale, zero point)` and the count of values
+    /// averaged; `None` when the scale ratio is not finite or the count is 0.
+    pub fn new(input: (f32, i64), output: (f32, i64), count: usize, range: (i64, i64)) -> Option<TfliteMean> {
+        let m = quantize_multiplier(f64::from(input.0) / f64::from(output.0))?;
+        let count = i64::try_from(count).ok().filter(|&c| c > 0)?;
+        let shift = (63 - count.leading_zeros() as i32).min(32).min(31 + m.shift);
+        let multiplier = i32::try_from((i64::from(m.multiplier) << shift.max(0)) / count).ok()?;
+        let multiplier = QuantizedMultiplier { multiplier, shift: m.shift - shift };
+        Some(TfliteMean { input_zero: input.1, multiplier, output_zero: output.1, range })
+    }
+
+    /// The output of the centred sum `sum(q - input_zero)`.
+    pub fn apply(&self, centred_sum: i64) -> i64 {
+        let QuantizedMultiplier { multiplier, shift } = self.multiplier;
+        let y = multiply_by_quantized_multiplier(centred_sum as i32, multiplier, shift);
+        i64::from(y).saturating_add(self.output_zero).clamp(self.range.0, self.range.1)
+    }
+}
+
+/// numpy's float32 `add.reduce` over contiguous values (`pairwise_sum` in
+/// `loops_utils.h`): fewer than 8 values in order; up to 128 in eight interleaved
+/// partial sums combined `((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`, then the
+/// remainder in order; more split at half the count rounded down to a multiple of 8,
+/// recursively. The reduction starts from the identity 0 (an empty sum is 0).
+pub fn numpy_pairwise_sum(a: &[f32]) -> f32 {
+    fn pairwise(a: &[f32]) -> f32 {
+        let n = a.len();
+        if n < 8 {
+            a.iter().fold(-0.0, |s, &v| s + v)
+        } else if n <= 128 {
+            let mut r: [f32; 8] = a[..8].try_into().expect("eight values");
+            let whole = n - n % 8;
+            for block in a[8..whole].chunks_exact(8) {
+                for (r, &v) in r.iter_mut().zip(block) {
+                    *r += v;
+                }
+            }
+            let res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+            a[whole..].iter().fold(res, |s, &v| s + v)
+        } else {
+            let half = n / 2;
+            let half = half - half % 8;
+            pairwise(&a[..half]) + pairwise(&a[half..])
+        }
+    }
+    0.0 + pairwise(a)
+}
+
+/// The ONNX reference's `QuantizeLinear(mean(DequantizeLinear(x)))` of the values `q`
+/// (one channel's, contiguous): each dequantized in float32, summed as numpy does
+/// ([`numpy_pairwise_sum`]), divided by the count in float32, quantized to `out`.
+pub fn onnx_mean(q: &[i64], input: (f32, i64), out: (f32, i64), range: (i64, i64)) -> i64 {
+    let x: Vec<f32> = q.iter().map(|&v| onnx_dequantize(v, input.1, input.0)).collect();
+    let mean = numpy_pairwise_sum(&x) / q.len() as f32;
+    onnx_quantize(mean, out.0, out.1, range)
+}
+
+/// `com.microsoft.QLinearGlobalAveragePool` of one channel whose centred sum
+/// `sum(q - x_zero)` over `count` values is given, as the contrib operator's
+/// specification and onnxruntime's kernel compute it: `sum * (x_scale / (y_scale *
+/// count))` in float32, rounded half to even, plus `y_zero`, saturated.
+pub fn qlinear_average(centred_sum: i64, count: usize, x_scale: f32, out: (f32, i64), (lo, hi): (i64, i64)) -> i64 {
+    let scale = x_scale / (out.0 * count as f32);
+    let q = (centred_sum as f32 * scale).round_ties_even();
+    let q = q.clamp((lo - out.1) as f32, (hi - out.1) as f32);
+    (q as i64 + out.1).clamp(lo, hi)
+}
+
+#[cfg(test)]
+mod mean_tests {
+    use super::*;
+
+    /// Multipliers and outputs of TFLite's `QuantizedMeanOrSum`, from an emulation
+    /// checked against `BUILTIN_REF` (tools/fixtures/tflite_mean.py's models).
+    #[test]
+    fn tflite_mean_folds_the_count_into_the_multiplier() {
+        let m = TfliteMean::new((0.005_266_34, -128), (0.000_916_83, -128), 49, (-128, 127)).unwrap();
+        assert_eq!(m.multiplier, QuantizedMultiplier { multiplier: 1_006_963_820, shift: -2 });
+        // -163 saturates.
+        assert_eq!([300, -300, 1234, 4].map(|s| m.apply(s)), [-93, -128, 17, -127]);
+        let m = TfliteMean::new((0.023_529_41, 0), (0.011_764_71, 0), 64, (0, 255)).unwrap();
+        assert_eq!(m.multiplier, QuantizedMultiplier { multiplier: 2_147_482_798, shift: -5 });
+        assert_eq!(m.apply(5000), 156);
+        // One value: only the scale ratio (2, a left shift).
+        let m = TfliteMean::new((0.5, 3), (0.25, 0), 1, (-128, 127)).unwrap();
+        assert_eq!(m.apply(40), 80);
+        assert!(TfliteMean::new((0.5, 0), (0.25, 0), 0, (-128, 127)).is_none());
+    }
+
+    /// numpy's float32 `add.reduce` bits of `0.1 * i` for 13, 100 and 200 values (a
+    /// sequential remainder, eight partial sums, a split).
+    #[test]
+    fn the_pairwise_sum_adds_in_numpys_order() {
+        let x: Vec<f32> = (0..200).map(|i| i as f32 * 0.1).collect();
+        let bits = |n: usize| numpy_pairwise_sum(&x[..n]).to_bits();
+        assert_eq!([bits(13), bits(100), bits(200)], [1_090_099_608, 1_140_293_632, 1_157_152_768]);
+    }
+}

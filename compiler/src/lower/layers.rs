@@ -5,7 +5,7 @@
 
 use super::params::{affine_at, constant, node_error, requant_scale, weight_zeros, zero_point};
 use crate::graph::{Attr, Graph, Node};
-use crate::program::{Affine, ConvGeometry, GemmLayer, LayerOutput, OpKind, Window};
+use crate::program::{Affine, ConvGeometry, DepthwiseLayer, GemmLayer, LayerOutput, OpKind, Window};
 use crate::tensor::ElemType;
 use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::ParamLane;
@@ -60,11 +60,46 @@ struct Requant {
 
 /// The GEMM of `node`: requantized to `out` if given, else raw int32.
 fn gemm_layer(g: &Graph, node: &Node, q: Requant, w: Weights, bias: Bias) -> Result<GemmLayer, String> {
+    grouped_gemm_layer(g, node, q, w, bias, 1)
+}
+
+/// [`gemm_layer`] of a convolution with `groups` groups: output channel `o` of group
+/// `o / (M / groups)` reads only that group's `C / groups` input channels, so its
+/// kernel over all `C` channels is block-diagonal: the other channels' weights are
+/// its weight zero point, and contribute `(w - w_zero) = 0` exactly.
+fn grouped_gemm_layer(
+    g: &Graph,
+    node: &Node,
+    q: Requant,
+    w: Weights,
+    bias: Bias,
+    groups: usize,
+) -> Result<GemmLayer, String> {
     let context = |what: &str| node_error(node, what);
     let Requant { a, out } = q;
     let weight = constant(g, w.holder, w.at)?;
     let values = weight.ints().ok_or_else(|| context("weights must be int8 or uint8"))?;
+    let zeros = weight_zeros(g, w.holder, w.zero_at)?;
     let (batches, k, n, weights) = match (weight.shape.as_slice(), w.layout) {
+        (&[m, cg, kh, kw], Layout::Kernel) if groups > 1 => {
+            if m % groups != 0 {
+                return Err(context(&format!("{m} output channels do not split into {groups} groups")));
+            }
+            let (taps, per_group) = (kh * kw, m / groups);
+            let k = cg * groups * taps;
+            let zero = |o: usize| zeros.get(o).or(zeros.first()).copied().unwrap_or(0);
+            let full: Vec<i64> = (0..m * k)
+                .map(|i| {
+                    let (o, c, tap) = (i / k, (i % k) / taps, i % taps);
+                    if c / cg == o / per_group {
+                        values[(o * cg + c % cg) * taps + tap]
+                    } else {
+                        zero(o)
+                    }
+                })
+                .collect();
+            (1, k, m, transpose(&full, m, k))
+        }
         (&[m, c, kh, kw], Layout::Kernel) => {
             // Column m of the GEMM is output channel m's kernel, flattened (c, i, j).
             let k = c * kh * kw;
@@ -83,7 +118,6 @@ fn gemm_layer(g: &Graph, node: &Node, q: Requant, w: Weights, bias: Bias) -> Res
     }
     let channel_axis_ok =
         |axis: i64, rank: usize| axis == w.layout.channel_axis() || axis + rank as i64 == w.layout.channel_axis();
-    let zeros = weight_zeros(g, w.holder, w.zero_at)?;
     let (w_zero, w_zero_columns) = match zeros.as_slice() {
         [] => (0, None),
         [first, rest @ ..] if rest.iter().all(|z| z == first) => (*first, None),
@@ -254,13 +288,15 @@ pub fn matmul_integer(g: &Graph, node: &Node, a_type: ElemType) -> Result<OpKind
     Ok(OpKind::Gemm(gemm_layer(g, node, q, weights, Bias::None)?))
 }
 
-/// A 2-D convolution with one group: `QLinearConv(x, x_scale, x_zero, w, w_scale,
+/// A 2-D convolution (grouped ones as one convolution with block-diagonal weights):
+/// `QLinearConv(x, x_scale, x_zero, w, w_scale,
 /// w_zero, y_scale, y_zero[, B])`, `ConvInteger(x, w[, x_zero, w_zero])`, or (`qdq`
 /// given: input and output parameters) a float `Conv(DQ(x), DQ(w)[, DQ(b)])`.
 pub fn conv(g: &Graph, node: &Node, a_type: ElemType, qdq: Option<(Affine, Affine)>) -> Result<OpKind, String> {
-    if node.attr_int("group").unwrap_or(1) != 1 {
-        return Err(node_error(node, "grouped convolutions are not supported yet"));
-    }
+    let groups = match node.attr_int("group").unwrap_or(1) {
+        g if g >= 1 => g as usize,
+        g => return Err(node_error(node, format!("group {g} must be positive"))),
+    };
     if matches!(node.attrs.get("auto_pad"), Some(Attr::Str(p)) if p != "NOTSET" && p != "VALID") {
         return Err(node_error(node, "auto_pad SAME_UPPER/SAME_LOWER is not supported; give explicit pads"));
     }
@@ -296,9 +332,48 @@ pub fn conv(g: &Graph, node: &Node, a_type: ElemType, qdq: Option<(Affine, Affin
         _ => unreachable!("conv lowers QLinearConv, ConvInteger and QDQ Conv"),
     };
     let kernel = constant(g, weights.holder, weights.at)?.shape.clone();
-    let layer = gemm_layer(g, node, q, weights, bias)?;
-    let geometry = window_geometry(node, kernel[1], [kernel[2], kernel[3]])?;
+    let &[_, per_group, kh, kw] = kernel.as_slice() else {
+        return Err(node_error(node, format!("the kernel {kernel:?} is not 4-D (2-D convolutions are supported)")));
+    };
+    let geometry = window_geometry(node, per_group * groups, [kh, kw])?;
+    if groups > 1 && per_group == 1 && q.out.is_some() {
+        return depthwise(g, node, q, weights, bias, geometry, groups);
+    }
+    let layer = grouped_gemm_layer(g, node, q, weights, bias, groups)?;
     Ok(OpKind::Conv { geometry, layer })
+}
+
+/// A requantized convolution with one input channel per group (`group` = C, any
+/// channel multiplier): the host's depthwise convolution. Its kernel `[M, 1, kh, kw]`
+/// read as a one-group convolution's GEMM is `[kh * kw, M]`, the depthwise layer's
+/// `[kh, kw, M]` weights, with the float requantization lanes of `QLinearConv`.
+fn depthwise(
+    g: &Graph,
+    node: &Node,
+    q: Requant,
+    weights: Weights,
+    bias: Bias,
+    geometry: ConvGeometry,
+    groups: usize,
+) -> Result<OpKind, String> {
+    let layer = gemm_layer(g, node, q, weights, bias)?;
+    let LayerOutput::Requant { params, out, mode, clamp } = layer.output else {
+        return Err(node_error(node, "a depthwise convolution needs a requantized output"));
+    };
+    if layer.n % groups != 0 {
+        return Err(node_error(node, format!("{} output channels do not split into {groups} groups", layer.n)));
+    }
+    Ok(OpKind::Depthwise(DepthwiseLayer {
+        window: geometry.window,
+        multiplier: layer.n / groups,
+        weights: layer.weights,
+        w_zero: layer.w_zero,
+        a_zero: layer.a_zero,
+        params,
+        mode,
+        out,
+        clamp,
+    }))
 }
 
 /// The window of a convolution or pooling `node` over NCHW: pads, strides, dilations.

@@ -5,10 +5,12 @@
 //!
 //! Recognised forms, as onnxruntime's `quantize_static` writes them:
 //! - QDQ: `Q(op(DQ(x), DQ(w) ...))` for `MatMul`, `Gemm`, `Conv` (accelerator) and
-//!   `Add`, `Relu`, `MaxPool`, `Flatten`, `Reshape` (host, in float32 between the
-//!   dequantized inputs and the output quantization, as the reference computes it);
+//!   `Add`, `Relu`, `MaxPool`, `Flatten`, `Reshape`, `GlobalAveragePool`, spatial
+//!   `ReduceMean` (host, in float32 between the dequantized inputs and the output
+//!   quantization, as the reference computes it);
 //! - QOperator: `QLinearMatMul`, `MatMulInteger`, `QLinearConv`, `ConvInteger`,
-//!   `com.microsoft.QGemm` (accelerator), `com.microsoft.QLinearAdd`, and `MaxPool`,
+//!   `com.microsoft.QGemm` (accelerator), `com.microsoft.QLinearAdd`,
+//!   `com.microsoft.QLinearGlobalAveragePool`, and `MaxPool`,
 //!   `Flatten`, `Reshape`, `Relu` directly on integers (host);
 //! - `QuantizeLinear` of a float value and `DequantizeLinear` to a graph output.
 //!
@@ -55,7 +57,8 @@ struct Lowering<'g> {
 }
 
 /// Compute nodes of the QDQ form that the lowering fuses with their Q/DQ neighbours.
-const QDQ_OPS: [&str; 8] = ["MatMul", "Gemm", "Conv", "Add", "Relu", "MaxPool", "Flatten", "Reshape"];
+const QDQ_OPS: [&str; 10] =
+    ["MatMul", "Gemm", "Conv", "Add", "Relu", "MaxPool", "Flatten", "Reshape", "GlobalAveragePool", "ReduceMean"];
 
 impl<'g> Lowering<'g> {
     fn node(&mut self, node: &'g Node) -> Result<(), String> {
@@ -103,6 +106,13 @@ impl<'g> Lowering<'g> {
                 self.layer(node, layers::conv(g, node, a_type, None)?)
             }
             (false, "QGemm") if node.domain == "com.microsoft" => self.layer(node, layers::qgemm(g, node)?),
+            (false, "QLinearGlobalAveragePool") if node.domain == "com.microsoft" => {
+                let mean = host::qlinear_global_average_pool(g, node)?;
+                self.type_of(node, &node.inputs[0])?;
+                let source = node.qualified_op();
+                self.push(node, &source, vec![node.inputs[0].clone()], mean.out.dtype, OpKind::SpatialMean(mean));
+                Ok(())
+            }
             (false, "QLinearAdd") if node.domain == "com.microsoft" => {
                 let (inputs, arith) = host::qlinear_add(g, node)?;
                 self.host(node, inputs, host::HostNode { op: crate::program::HostOp::Add, arith })
@@ -144,6 +154,9 @@ impl<'g> Lowering<'g> {
         let (inputs, kind) = match node.op.as_str() {
             "MatMul" | "Gemm" => (vec![x], layers::qdq_product(g, node, a, out)?),
             "Conv" => (vec![x], layers::conv(g, node, a.dtype, Some((a, out)))?),
+            "GlobalAveragePool" | "ReduceMean" => {
+                (vec![x], OpKind::SpatialMean(host::qdq_spatial_mean(g, node, a, out)?))
+            }
             _ => {
                 let (inputs, quants) = self.qdq_host_inputs(node)?;
                 let op = host::host_op(g, node)?;
@@ -220,8 +233,10 @@ impl<'g> Lowering<'g> {
     }
 
     fn layer(&mut self, node: &Node, kind: OpKind) -> Result<(), String> {
-        let layer = kind.layer().expect("layer lowerings return layers");
-        let out_type = layer.out_type();
+        let out_type = match &kind {
+            OpKind::Depthwise(d) => d.out.dtype,
+            _ => kind.layer().ok_or_else(|| node_error(node, "lowers to no layer"))?.out_type(),
+        };
         self.type_of(node, &node.inputs[0])?;
         self.push(node, &node.qualified_op(), vec![node.inputs[0].clone()], out_type, kind);
         Ok(())

@@ -182,17 +182,35 @@ pub fn average_divisor(count: i64, (lo, hi): (i64, i64)) -> Option<QuantizedMult
     })
 }
 
-/// How a global average pool's output is quantized (as its input: TFLite requires it).
+/// How a global average pool requantizes each channel's sum.
 pub struct PoolOutput {
     pub dtype: ElemType,
+    /// The input's zero point, removed from every value before summing.
+    pub input_zero: i64,
+    /// `RequantMode::Fixed` multiplier and shift applied to the centred sum.
+    pub multiplier: QuantizedMultiplier,
+    pub zero_point: i64,
     pub clamp: (i64, i64),
 }
 
-/// TFLite's integer global average pool over `n` NHWC images of `pixels x c` at
-/// `a_addr` into `[n, c]` at `c_addr`: per image, a GEMM whose weights are the
-/// image (`[pixels, c]`, row-major, weight zero point 0) and whose activation
-/// vector is all ones, so the array sums each channel's raw values; the store
-/// divides by the pixel count with TFLite's rounding ([`average_divisor`]).
+impl PoolOutput {
+    /// TFLite's `AVERAGE_POOL_2D` over the whole image (its output quantized as its
+    /// input: TFLite requires it): the sum divided by the pixel count, rounded half
+    /// away from zero ([`average_divisor`]).
+    pub fn average(dtype: ElemType, pixels: usize, clamp: (i64, i64)) -> Result<PoolOutput, String> {
+        let (lo, hi) = dtype.int_range().filter(|_| matches!(dtype, ElemType::I8 | ElemType::U8)).ok_or("8-bit")?;
+        let count = pixels as i64;
+        let multiplier = average_divisor(count, (lo * count, hi * count))
+            .ok_or_else(|| format!("no fixed-point multiplier divides by {count} exactly"))?;
+        Ok(PoolOutput { dtype, input_zero: 0, multiplier, zero_point: 0, clamp })
+    }
+}
+
+/// An integer global average pool over `n` NHWC images of `pixels x c` at `a_addr`
+/// into `[n, c]` at `c_addr`: per image, a GEMM whose weights are the image
+/// (`[pixels, c]`, row-major, weight zero point the input's) and whose activation
+/// vector is all ones, so the array sums each channel's centred values; the store
+/// requantizes the sums ([`PoolOutput`]).
 pub fn global_average_pool(
     cfg: &AccelConfig,
     consts: &mut ImageBuilder,
@@ -200,17 +218,15 @@ pub fn global_average_pool(
     out: &PoolOutput,
     [a_addr, c_addr]: [u64; 2],
 ) -> Result<Code, String> {
-    let (lo, hi) = out.dtype.int_range().filter(|_| matches!(out.dtype, ElemType::I8 | ElemType::U8)).ok_or("8-bit")?;
-    let count = pixels as i64;
-    let divisor = average_divisor(count, (lo * count, hi * count))
-        .ok_or_else(|| format!("no fixed-point multiplier divides by {count} exactly"))?;
-    let params = vec![ParamLane::fixed(0, divisor); c];
+    let params = vec![ParamLane::fixed(0, out.multiplier); c];
     let params_addr = consts.place(&encode_param_entries(cfg.array.cols as usize, &params));
     let ones = consts.place(&vec![1u8; pixels]);
     let out_type = if out.dtype == ElemType::U8 { OutType::U8 } else { OutType::I8 };
     let clamp = (out.clamp.0 as i16, out.clamp.1 as i16);
-    let output = GemmOutput::Requant { params_addr, mode: RequantMode::Fixed, out_type, zero_point: 0, clamp };
-    let w = OperandQuant { zero: 0, unsigned: out.dtype == ElemType::U8 };
+    let zero_point = i16::try_from(out.zero_point).map_err(|_| "the output zero point is out of range")?;
+    let output = GemmOutput::Requant { params_addr, mode: RequantMode::Fixed, out_type, zero_point, clamp };
+    let w_zero = i16::try_from(out.input_zero).map_err(|_| "the input zero point is out of range")?;
+    let w = OperandQuant { zero: w_zero, unsigned: out.dtype == ElemType::U8 };
     let mut programs = Vec::with_capacity(n);
     let mut tiling = None;
     for b in 0..n {

@@ -31,12 +31,13 @@ use crate::engine::Engine;
 use crate::gemm_bundle::a_slack;
 use crate::image::ImageBuilder;
 use crate::plan::{plan, LayerPlan, OpPlan};
-use crate::program::{HostArith, HostOp, LayerOutput, Op, OpKind, Program};
+use crate::program::{HostArith, HostOp, LayerOutput, MeanArith, Op, OpKind, Program};
 use crate::tensor::ElemType;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{Instr, Program as IsaProgram, INSTR_BYTES};
+use tessera_isa::quant::TfliteMean;
 
 /// A value's place in DDR.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -514,7 +515,35 @@ fn place_of(
         }
         OpKind::Dequantize(_) | OpKind::TfliteDequantize(_) => Place::Host("dequantizes to a float output".into()),
         OpKind::TfliteSoftmax { .. } => Place::Host("softmax (float exponentials)".into()),
+        OpKind::SpatialMean(m) => {
+            let pixels = shapes.get(&op.inputs[0]).and_then(|s| s.get(1..3)).map(|s| s[0] * s[1]).unwrap_or(0);
+            match (m.arith, tflite_mean_output(m, pixels)) {
+                (MeanArith::Tflite, Ok(_)) => Place::Accel,
+                (MeanArith::Tflite, Err(e)) => Place::Host(e),
+                (MeanArith::OnnxFloat, _) => Place::Host("ONNX's float32 mean (numpy's pairwise summation)".into()),
+                (MeanArith::QLinear, _) => Place::Host("QLinearGlobalAveragePool's float32 rescaling".into()),
+            }
+        }
     }
+}
+
+/// The store's requantization of TFLite's `MEAN` over `pixels` values per channel
+/// (NHWC, 8-bit): one fixed-point multiplication of the centred sum.
+fn tflite_mean_output(m: &crate::program::SpatialMean, pixels: usize) -> Result<layers::PoolOutput, String> {
+    let bytes = |t: ElemType| matches!(t, ElemType::I8 | ElemType::U8);
+    if m.arith != MeanArith::Tflite || !m.channels_last || !bytes(m.input.dtype) || m.input.dtype != m.out.dtype {
+        return Err("a mean that is not TFLite's on 8-bit NHWC values".into());
+    }
+    let range = m.out.dtype.int_range().ok_or("an integer output")?;
+    let mean = TfliteMean::new((m.input.scale, m.input.zero), (m.out.scale, m.out.zero), pixels, range)
+        .ok_or("the scales give no fixed-point multiplier")?;
+    Ok(layers::PoolOutput {
+        dtype: m.out.dtype,
+        input_zero: mean.input_zero,
+        multiplier: mean.multiplier,
+        zero_point: mean.output_zero,
+        clamp: range,
+    })
 }
 
 /// The state of one compilation.
@@ -1048,9 +1077,15 @@ impl<'a> Builder<'a> {
             {
                 let [n, c, h, wd] = w.dims(&x.shape).map_err(|e| e.to_string())?;
                 let range = x.dtype.int_range().ok_or("the input is not integer")?;
-                let out_q = layers::PoolOutput { dtype: x.dtype, clamp: clamp.unwrap_or(range) };
+                let out_q = layers::PoolOutput::average(x.dtype, h * wd, clamp.unwrap_or(range))?;
                 let code = layers::global_average_pool(cfg, consts, [n, h * wd, c], &out_q, at)?;
                 (code, Engine::Dense, "global average pool".to_string(), [1, h * wd, c], n)
+            }
+            (OpKind::SpatialMean(m), _) => {
+                let &[n, h, wd, c] = x.shape.as_slice() else { return Err("the input is not 4-D".into()) };
+                let out_q = tflite_mean_output(m, h * wd)?;
+                let code = layers::global_average_pool(cfg, consts, [n, h * wd, c], &out_q, at)?;
+                (code, Engine::Dense, "spatial mean".to_string(), [1, h * wd, c], n)
             }
             (OpKind::Host { op: pool @ (HostOp::AvgPool(w) | HostOp::MaxPool(w)), arith }, _) => {
                 let [n, c, h, wd] = w.dims(&x.shape).map_err(|e| e.to_string())?;

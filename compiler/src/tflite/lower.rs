@@ -2,8 +2,8 @@
 
 use super::schema_generated::tflite::{self, BuiltinOperator as Builtin};
 use crate::program::{
-    Affine, ConstValue, ConvGeometry, DepthwiseLayer, GemmLayer, HostArith, HostOp, LayerOutput, Op, OpKind, Program,
-    ProgramInput, Window,
+    Affine, ConstValue, ConvGeometry, DepthwiseLayer, GemmLayer, HostArith, HostOp, LayerOutput, MeanArith, Op, OpKind,
+    Program, ProgramInput, SpatialMean, Window,
 };
 use crate::tensor::ElemType;
 use std::collections::{HashMap, HashSet};
@@ -181,6 +181,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             Builtin::FULLY_CONNECTED => fully_connected(op, &ins, out),
             Builtin::ADD => one(add(op, &ins, out)),
             Builtin::MAX_POOL_2D | Builtin::AVERAGE_POOL_2D => one(pool(op, code == Builtin::MAX_POOL_2D, &ins, out)),
+            Builtin::MEAN => one(mean(&ins, out)),
             Builtin::RESHAPE if !ins.is_empty() => Ok(vec![Part::new(
                 vec![ins[0].name.clone()],
                 OpKind::Host {
@@ -517,6 +518,7 @@ fn depthwise(
         w_zero: weights.zero,
         a_zero: a.zero,
         params: weights.params,
+        mode: RequantMode::Fixed,
         out: y,
         clamp: clamp(activation(o.fused_activation_function())?, &y),
     };
@@ -614,6 +616,40 @@ fn pool(op: &tflite::Operator, max: bool, ins: &[&TensorInfo], out: &TensorInfo)
     let host = if max { HostOp::MaxPool(g.window) } else { HostOp::AvgPool(g.window) };
     let arith = HostArith::Integer { clamp: Some(clamp(activation(o.fused_activation_function())?, &y)) };
     Ok(Part::new(vec![x.name.clone()], OpKind::Host { op: host, arith }))
+}
+
+/// int8 or uint8 `MEAN` of a 4-D NHWC value over its height and width (axes [1, 2]
+/// in either order, or [-3, -2]): global average pooling, Keras'
+/// `GlobalAveragePooling2D`. `keep_dims` shows in the output's rank (the reduced axes
+/// kept as 1s or dropped); the arithmetic is the same.
+fn mean(ins: &[&TensorInfo], out: &TensorInfo) -> Result<Part, String> {
+    let [x, axes] = ins else { return Err("MEAN takes an input and its axes".into()) };
+    let input = x.affine_of(&[ElemType::I8, ElemType::U8])?;
+    let y = out.affine()?;
+    if input.dtype != y.dtype {
+        return Err(format!("a {} input with a {} output is not supported", input.dtype, y.dtype));
+    }
+    let &[n, _, _, c] = x.shape.as_slice() else {
+        return Err(format!("the input `{}` is {:?}: MEAN over a 4-D image is supported", x.name, x.shape));
+    };
+    let mut spatial: Vec<i64> = axes
+        .data
+        .as_ref()
+        .ok_or(format!("the axes `{}` must be a constant", axes.name))?
+        .iter()
+        .map(|&a| if a < 0 { a + 4 } else { a })
+        .collect();
+    spatial.sort_unstable();
+    if spatial != [1, 2] {
+        return Err(format!("MEAN over axes {:?} is not supported (global average pooling: [1, 2])", axes.data));
+    }
+    let keep_dims = match out.shape.as_slice() {
+        [on, 1, 1, oc] if (*on, *oc) == (n, c) => true,
+        [on, oc] if (*on, *oc) == (n, c) => false,
+        other => return Err(format!("the output shape {other:?} is not the mean of {:?} over [1, 2]", x.shape)),
+    };
+    let mean = SpatialMean { channels_last: true, keep_dims, input, out: y, arith: MeanArith::Tflite };
+    Ok(Part::new(vec![x.name.clone()], OpKind::SpatialMean(mean)))
 }
 
 /// int8 or uint8 `SOFTMAX` over the last dimension.
@@ -758,5 +794,27 @@ mod tests {
         assert!(err.contains("paddings `p` must be [4, 2] non-negative values"), "{err}");
         let moved = tensor("y", ElemType::U8, &[1, 5, 6, 2], None, (&[0.2], &[7]));
         assert!(pad(&[&x, &p(vec![0; 8])], &moved).is_err());
+    }
+
+    #[test]
+    fn mean_reads_the_spatial_axes_and_refuses_the_rest() {
+        let x = tensor("x", ElemType::I8, &[1, 7, 7, 16], None, (&[0.05], &[-3]));
+        let y = |shape: &[usize]| tensor("y", ElemType::I8, shape, None, (&[0.01], &[4]));
+        let axes = |values: Vec<i64>| tensor("axes", ElemType::I32, &[values.len()], Some(values), (&[], &[]));
+        let kind = |part: Part| match part.kind {
+            OpKind::SpatialMean(m) => m,
+            other => panic!("{other:?}"),
+        };
+        let m = kind(mean(&[&x, &axes(vec![1, 2])], &y(&[1, 16])).unwrap());
+        assert!(!m.keep_dims && m.channels_last && m.arith == MeanArith::Tflite && m.input.zero == -3);
+        assert!(kind(mean(&[&x, &axes(vec![-2, -3])], &y(&[1, 1, 1, 16])).unwrap()).keep_dims);
+        let err = mean(&[&x, &axes(vec![3])], &y(&[1, 7, 7, 1])).err().unwrap();
+        assert!(err.contains("MEAN over axes Some([3]) is not supported"), "{err}");
+        let err = mean(&[&x, &axes(vec![1, 2])], &y(&[1, 8])).err().unwrap();
+        assert!(err.contains("the output shape [1, 8]"), "{err}");
+        let dynamic = tensor("axes", ElemType::I32, &[2], None, (&[], &[]));
+        assert!(mean(&[&x, &dynamic], &y(&[1, 16])).err().unwrap().contains("`axes` must be a constant"));
+        let u8_out = tensor("y", ElemType::U8, &[1, 16], None, (&[0.01], &[4]));
+        assert!(mean(&[&x, &axes(vec![1, 2])], &u8_out).is_err());
     }
 }

@@ -128,6 +128,36 @@ pub fn pad<T: Copy>(
     Ok((out, out_shape))
 }
 
+/// `f(values)` of each (image, channel)'s `h * w` values of a 4-D `x` of `shape`,
+/// NHWC if `channels_last` else NCHW: `[n * c]` results, image-major. The values are
+/// given in row-major (h, w) order, contiguous as numpy reduces them.
+pub fn per_channel<T: Copy, U>(
+    x: &[T],
+    shape: &[usize],
+    channels_last: bool,
+    f: impl Fn(&[T]) -> U,
+) -> Result<Vec<U>, ShapeError> {
+    check_len(x.len(), shape)?;
+    let &[n, a, b, d] = shape else {
+        return Err(ShapeError::NotNchw { what: "a spatial mean", shape: shape.to_vec() });
+    };
+    let (c, pixels) = if channels_last { (d, a * b) } else { (a, b * d) };
+    let mut out = Vec::with_capacity(n * c);
+    let mut channel = Vec::with_capacity(pixels);
+    for image in x.chunks(c * pixels) {
+        for ch in 0..c {
+            channel.clear();
+            if channels_last {
+                channel.extend((0..pixels).map(|p| image[p * c + ch]));
+            } else {
+                channel.extend_from_slice(&image[ch * pixels..(ch + 1) * pixels]);
+            }
+            out.push(f(&channel));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

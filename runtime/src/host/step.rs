@@ -2,13 +2,15 @@
 //! host operations, the patch matrix of a convolution whose image does not fit the
 //! accelerator, and the per-column weight zero-point correction of raw outputs.
 
-use super::ops::{average_pool_int, broadcast_binary, max_pool, pad};
+use super::ops::{average_pool_int, broadcast_binary, max_pool, pad, per_channel};
 use super::quant::{dequantize, quantize, QuantParams, QuantRange};
 use super::tflite;
-use tessera_compiler::program::{Affine, BoundaryQuant, ConvGeometry, GemmLayer, HostArith, HostOp, OpKind};
+use tessera_compiler::program::{
+    Affine, BoundaryQuant, ConvGeometry, GemmLayer, HostArith, HostOp, MeanArith, OpKind, SpatialMean,
+};
 use tessera_compiler::shape::{flatten_shape, reshape_batched};
 use tessera_compiler::tensor::{ElemType, TensorData};
-use tessera_isa::quant::Requantize;
+use tessera_isa::quant::{onnx_mean, qlinear_average, Requantize, TfliteMean};
 
 /// A value in host memory, in its logical layout.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,14 +135,39 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
                 w_zero: d.w_zero,
                 x_zero: d.a_zero,
                 params: &d.params,
+                mode: d.mode,
                 out_zero: d.out.zero,
                 clamp: d.clamp,
             };
             let (values, shape) = run.run(args[0].as_ints()?, &args[0].shape).map_err(|e| s(&e))?;
             Ok(Value::ints(values, shape))
         }
+        OpKind::SpatialMean(m) => spatial_mean(m, &args[0]),
         OpKind::Gemm(_) | OpKind::Conv { .. } => Err("accelerator layers run on the accelerator".into()),
     }
+}
+
+/// The mean of each image's channels over its height and width.
+fn spatial_mean(m: &SpatialMean, x: &Value) -> Result<Value, String> {
+    let (input, out) = (&m.input, &m.out);
+    let range = out.dtype.int_range().ok_or("averages to an integer type")?;
+    let shape = m.output_shape(&x.shape)?;
+    let pixels = if m.channels_last { x.shape[1] * x.shape[2] } else { x.shape[2] * x.shape[3] };
+    let tflite = match m.arith {
+        MeanArith::Tflite => Some(
+            TfliteMean::new((input.scale, input.zero), (out.scale, out.zero), pixels, range)
+                .ok_or("the scales give no fixed-point multiplier")?,
+        ),
+        _ => None,
+    };
+    let centred = |q: &[i64]| q.iter().map(|&v| v - input.zero).sum::<i64>();
+    let f = |q: &[i64]| match (&tflite, m.arith) {
+        (Some(t), _) => t.apply(centred(q)),
+        (None, MeanArith::QLinear) => qlinear_average(centred(q), q.len(), input.scale, (out.scale, out.zero), range),
+        (None, _) => onnx_mean(q, (input.scale, input.zero), (out.scale, out.zero), range),
+    };
+    let values = per_channel(x.as_ints()?, &x.shape, m.channels_last, f).map_err(|e| e.to_string())?;
+    Ok(Value::ints(values, shape))
 }
 
 /// `op` on values of one element type (`zero` is its additive zero, for ReLU).

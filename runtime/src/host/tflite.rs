@@ -49,11 +49,13 @@ pub fn dequantize(q: &[i64], p: Quant) -> Vec<f32> {
     q.iter().map(|&v| (f64::from(p.scale) * (v - p.zero) as f64) as f32).collect()
 }
 
-/// TFLite's `DEPTHWISE_CONV_2D` over NHWC (reference `DepthwiseConvPerChannel` for
-/// int8, `DepthwiseConv` for uint8): output channel `c` filters input channel
-/// `c / multiplier` with `weights[.., .., c] - w_zero` (`[kh, kw, C * multiplier]`),
-/// over the in-bounds taps, with `(x - x_zero)`; then `requantize(Fixed, acc,
-/// params[c], out_zero, clamp)` (double rounding in both kernels).
+/// A depthwise convolution: TFLite's `DEPTHWISE_CONV_2D` over NHWC (reference
+/// `DepthwiseConvPerChannel` for int8, `DepthwiseConv` for uint8) or ONNX's
+/// `QLinearConv` / QDQ `Conv` with `group` = C over NCHW: output channel `c` filters
+/// input channel `c / multiplier` with `weights[.., .., c] - w_zero` (`[kh, kw, C *
+/// multiplier]`), over the in-bounds taps, with `(x - x_zero)`, exact in int32; then
+/// `requantize(mode, acc, params[c], out_zero, clamp)` (TFLite's double rounding, or
+/// ONNX's float scale, as the accelerator's STORE computes them).
 pub struct Depthwise<'a> {
     pub window: &'a Window,
     pub multiplier: usize,
@@ -61,6 +63,7 @@ pub struct Depthwise<'a> {
     pub w_zero: i64,
     pub x_zero: i64,
     pub params: &'a [ParamLane],
+    pub mode: RequantMode,
     pub out_zero: i64,
     pub clamp: (i64, i64),
 }
@@ -72,7 +75,15 @@ impl Depthwise<'_> {
         let [n, c, h, wd] = w.dims(shape)?;
         let [_, channels, oh, ow] = w.dims(&out_shape)?;
         let [kh, kw] = w.kernel;
-        let mut out = Vec::with_capacity(n * oh * ow * channels);
+        let last = w.channels_last;
+        let at = |b: usize, ch: usize, r: usize, q: usize, [c, h, wd]: [usize; 3]| {
+            if last {
+                ((b * h + r) * wd + q) * c + ch
+            } else {
+                ((b * c + ch) * h + r) * wd + q
+            }
+        };
+        let mut out = vec![0; n * oh * ow * channels];
         for (b, y, xo) in (0..n).flat_map(|b| (0..oh).flat_map(move |y| (0..ow).map(move |xo| (b, y, xo)))) {
             for oc in 0..channels {
                 let ic = oc / self.multiplier;
@@ -81,12 +92,13 @@ impl Depthwise<'_> {
                     let r = (y * w.strides[0] + i * w.dilations[0]).checked_sub(w.pads[0]).filter(|&r| r < h);
                     let q = (xo * w.strides[1] + j * w.dilations[1]).checked_sub(w.pads[1]).filter(|&q| q < wd);
                     if let (Some(r), Some(q)) = (r, q) {
-                        let v = x[((b * h + r) * wd + q) * c + ic] - self.x_zero;
+                        let v = x[at(b, ic, r, q, [c, h, wd])] - self.x_zero;
                         acc = acc.wrapping_add((v * (self.weights[(i * kw + j) * channels + oc] - self.w_zero)) as i32);
                     }
                 }
                 let (lo, hi) = (self.clamp.0 as i32, self.clamp.1 as i32);
-                out.push(i64::from(requantize(RequantMode::Fixed, acc, self.params[oc], self.out_zero as i32, lo, hi)));
+                let y_q = requantize(self.mode, acc, self.params[oc], self.out_zero as i32, lo, hi);
+                out[at(b, oc, y, xo, [channels, oh, ow])] = i64::from(y_q);
             }
         }
         Ok((out, out_shape))

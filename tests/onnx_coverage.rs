@@ -1,0 +1,96 @@
+//! The ONNX importer's coverage of issue 18, end to end: global average pooling in
+//! its ONNX spellings, grouped and depthwise convolutions. Each fixture (`tools/fixtures/onnx_coverage.py`) is run by
+//! `tessera run` against `onnx.reference.ReferenceEvaluator`'s outputs (the QDQ forms:
+//! float32, numpy's pairwise summation) or, for `com.microsoft.QLinearGlobalAveragePool`
+//! (no reference implementation), a reference written from the contrib operator's
+//! specification as onnxruntime computes it; every output bit for bit.
+
+mod common;
+
+use common::{root, run_model, tessera};
+use std::path::PathBuf;
+
+fn fixture(stem: &str, suffix: &str) -> PathBuf {
+    root(&format!("tests/fixtures/onnx_cov/{stem}{suffix}"))
+}
+
+/// `<stem>.onnx` on `<stem>_x.npy` on `backend`: all `count` outputs equal `<stem>_ref.npy`.
+fn check(stem: &str, count: usize, config: &str, backend: &str) {
+    let (model, x, reference) = (fixture(stem, ".onnx"), fixture(stem, "_x.npy"), fixture(stem, "_ref.npy"));
+    let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stem} on {backend}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("{count} of {count} outputs equal")), "{stem} on {backend}:\n{text}");
+}
+
+/// `Q(GlobalAveragePool(DQ(x)))` after a QDQ convolution (7x7), and on 1x1 and 16x16
+/// images (numpy's pairwise sum splits above 128 values).
+#[test]
+fn qdq_global_average_pool_equals_the_reference() {
+    check("gap_qdq", 128, "pynq-z2", "golden");
+    check("gap_1x1", 128, "pynq-z2", "golden");
+    check("gap_16x16", 64, "pynq-z2", "golden");
+}
+
+/// `Q(ReduceMean(DQ(x)))` over [2, 3]: axes an attribute (opset 13, keepdims 0,
+/// uint8, 14x14) or a constant input (opset 21, [-2, -1], keepdims 1, int8).
+#[test]
+fn qdq_reduce_mean_equals_the_reference() {
+    check("reducemean_attr", 80, "pynq-z2", "golden");
+    check("reducemean_input", 96, "pynq-z2", "golden");
+}
+
+/// `com.microsoft.QLinearGlobalAveragePool`, NCHW uint8 and channels-last int8.
+#[test]
+fn qlinear_global_average_pool_equals_its_specification() {
+    check("qlinear_gap", 96, "pynq-z2", "golden");
+    check("qlinear_gap_nhwc", 112, "pynq-z2", "golden");
+}
+
+/// `QLinearConv` with `group` > 1: two groups (ShuffleNet), depthwise (stride 2, and
+/// channel multiplier 2), uint8 with a weight zero point in four groups; QDQ `Conv`
+/// in four groups and depthwise, per-channel weights. Grouped ones are one
+/// convolution on the accelerator whose weights are block-diagonal; depthwise ones
+/// the host's depthwise convolution with ONNX's float requantization over NCHW.
+#[test]
+fn grouped_and_depthwise_convolutions_equal_the_reference() {
+    check("qlinearconv_g2", 15552, "pynq-z2", "golden");
+    check("qlinearconv_dw", 3200, "pynq-z2", "golden");
+    check("qlinearconv_dw_m2", 20736, "pynq-z2", "golden");
+    check("qlinearconv_u8_g4", 10368, "pynq-z2", "golden");
+    check("qdq_conv_g4", 20736, "pynq-z2", "golden");
+    check("qdq_conv_dw", 10368, "pynq-z2", "golden");
+}
+
+/// A MobileNetV2-style QOperator block: 1x1 expansion and projection on the
+/// accelerator (channels-last values), the depthwise convolution and the global
+/// average pool on the host between them (NCHW).
+#[test]
+fn a_mobilenet_block_equals_the_reference() {
+    check("mobilenet_block", 256, "pynq-z2", "golden");
+}
+
+#[test]
+fn the_coverage_fixtures_on_the_rtl_equal_the_reference() {
+    check("gap_qdq", 128, "tiny", "verilator");
+    check("qlinearconv_g2", 15552, "tiny", "verilator");
+    check("mobilenet_block", 256, "tiny", "verilator");
+}
+
+/// The float means run on the host, and the report says why.
+#[test]
+fn reports_say_where_the_means_run() {
+    let model = fixture("gap_qdq", ".onnx");
+    let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8_lossy(&out.stdout);
+    let row = report.lines().find(|l| l.split_whitespace().nth(1) == Some("gap")).expect("a gap row");
+    assert!(row.contains("host: ONNX's float32 mean"), "{report}");
+    for (stem, place) in [("qlinearconv_g2", " seg0"), ("qlinearconv_dw", " host: depthwise")] {
+        let model = fixture(stem, ".onnx");
+        let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
+        let report = String::from_utf8_lossy(&out.stdout);
+        let row = report.lines().find(|l| l.split_whitespace().nth(1) == Some("conv")).expect("a conv row");
+        assert!(row.contains(place), "{stem}: {report}");
+    }
+}
