@@ -112,20 +112,19 @@ fn default_cases() -> Vec<Case> {
     .collect();
     for (dir, stem) in [("digits_mlp", "mlp"), ("digits_cnn", "cnn"), ("digits_resnet", "resnet")] {
         let dir = Path::new("examples").join(dir);
-        cases.push(Case {
-            name: format!("{stem}_int8.tflite"),
-            model: dir.join(format!("{stem}_int8.tflite")),
-            input: dir.join("data/x_test_int8.npy"),
-            reference: dir.join("data/ref_tflite.npy"),
-            task: None,
-        });
-        cases.push(Case {
-            name: format!("{stem}_qop.onnx"),
-            model: dir.join(format!("{stem}_qop.onnx")),
-            input: dir.join("data/x_test.npy"),
-            reference: dir.join("data/ref_qop.npy"),
-            task: None,
-        });
+        // Each example in TFLite (int8 input) and ONNX QOperator form (float input).
+        for (form, input, reference) in
+            [("int8.tflite", "x_test_int8", "ref_tflite"), ("qop.onnx", "x_test", "ref_qop")]
+        {
+            let name = format!("{stem}_{form}");
+            cases.push(Case {
+                model: dir.join(&name),
+                name,
+                input: dir.join(format!("data/{input}.npy")),
+                reference: dir.join(format!("data/{reference}.npy")),
+                task: None,
+            });
+        }
     }
     cases
 }
