@@ -1,16 +1,17 @@
 //! The Tessera compiler.
 //!
+//! - [`onnx`]: ONNX files into the [`graph`] IR, whose constants are [`tensor`]s, and
+//!   [`lower`]: that graph into a [`program`] of accelerator layers and host
+//!   operations; [`tflite`]: TFLite flatbuffers straight into a [`program`];
+//! - [`coverage`]: which operators each format lowers and where they run;
+//! - [`model`]: a whole program compiled for one accelerator configuration (segments,
+//!   DDR arena, residency, tiling with the [`cost`] model), written by [`package`];
 //! - [`gemm`]: lowering of one quantized matrix multiply to a double-buffered program,
 //!   and [`gemm_bundle`]: that program with its operands as a bundle;
-//! - [`image`]: DDR image layout and program bundles;
-//! - [`onnx`]: ONNX files into the [`graph`] IR, whose constants are [`tensor`]s;
-//! - [`lower`]: a quantized graph into a [`program`] of accelerator layers (GEMMs,
-//!   convolutions) and host operations.
-//!
-//! Whole-model bundles, TFLite import, the tiler with its cost model and the
-//! per-layer report are issue #5's remaining work.
+//! - [`image`]: DDR image layout and program bundles.
 
 pub mod cost;
+pub mod coverage;
 pub mod engine;
 pub mod gemm;
 pub mod gemm_bundle;

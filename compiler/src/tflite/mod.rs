@@ -13,7 +13,7 @@
 mod lower;
 #[allow(clippy::all, dead_code, unused_imports, mismatched_lifetime_syntaxes, unsafe_op_in_unsafe_fn)]
 #[rustfmt::skip]
-mod schema_generated;
+pub(crate) mod schema_generated;
 
 use crate::program::Program;
 use std::path::Path;

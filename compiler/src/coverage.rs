@@ -1,0 +1,127 @@
+//! Which operators the importers lower, in which model format, and where they run:
+//! the single source of the coverage table in `docs/compiler.md`. Two tests keep it
+//! honest: the table in the docs must equal [`markdown`], and every operator listed
+//! here must get past the importers' dispatch while every TFLite builtin operator not
+//! listed must be refused as "not supported" (both probed with one-operator models).
+
+/// A model format, as the importers distinguish them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Tflite,
+    /// ONNX, the compute node between `DequantizeLinear`s and a `QuantizeLinear`.
+    OnnxQdq,
+    /// ONNX operators on quantized integers (`QLinear*`, `*Integer`, contrib ops).
+    OnnxQop,
+}
+
+impl Format {
+    fn label(self) -> &'static str {
+        match self {
+            Format::Tflite => "TFLite",
+            Format::OnnxQdq => "ONNX QDQ",
+            Format::OnnxQop => "ONNX QOperator",
+        }
+    }
+}
+
+/// Where an operator's work happens inside a compiled model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runs {
+    /// Instructions of the accelerator's program.
+    Accelerator,
+    /// A host step between accelerator segments.
+    Host,
+    /// The accelerator when the stated condition holds, else the host.
+    AcceleratorIf(&'static str),
+    /// No work: folded into a neighbour or a change of how the same bytes are read.
+    Folded(&'static str),
+}
+
+impl Runs {
+    fn label(self) -> String {
+        match self {
+            Runs::Accelerator => "accelerator".into(),
+            Runs::Host => "host".into(),
+            Runs::AcceleratorIf(when) => format!("accelerator when {when}, else host"),
+            Runs::Folded(into) => format!("no instructions ({into})"),
+        }
+    }
+}
+
+/// One supported operator.
+#[derive(Debug, Clone, Copy)]
+pub struct Coverage {
+    /// The operator as the format spells it (TFLite builtin name, ONNX op type).
+    pub op: &'static str,
+    /// The ONNX domain (`""` for the default domain and for TFLite).
+    pub domain: &'static str,
+    pub format: Format,
+    pub runs: Runs,
+}
+
+const fn op(op: &'static str, format: Format, runs: Runs) -> Coverage {
+    Coverage { op, domain: "", format, runs }
+}
+
+const fn contrib(op: &'static str, runs: Runs) -> Coverage {
+    Coverage { op, domain: "com.microsoft", format: Format::OnnxQop, runs }
+}
+
+use Format::{OnnxQdq, OnnxQop, Tflite};
+use Runs::{Accelerator, AcceleratorIf, Folded, Host};
+
+/// Every operator the importers lower, by format.
+pub const COVERAGE: &[Coverage] = &[
+    op("CONV_2D", Tflite, Accelerator),
+    op("FULLY_CONNECTED", Tflite, Accelerator),
+    op("DEPTHWISE_CONV_2D", Tflite, Host),
+    op("ADD", Tflite, Accelerator),
+    op("MAX_POOL_2D", Tflite, Accelerator),
+    op("AVERAGE_POOL_2D", Tflite, Accelerator),
+    op("MEAN", Tflite, AcceleratorIf("it averages axes [1, 2]")),
+    op("RESHAPE", Tflite, Folded("the same bytes with a new shape")),
+    op("PAD", Tflite, Folded("into the next convolution's padding; otherwise host")),
+    op("PADV2", Tflite, Folded("into the next convolution's padding; otherwise host")),
+    op("QUANTIZE", Tflite, AcceleratorIf("it requantizes int8/uint8 to int8/uint8 (a TABLE)")),
+    op("DEQUANTIZE", Tflite, Host),
+    op("SOFTMAX", Tflite, Host),
+    op("QuantizeLinear", OnnxQdq, Host),
+    op("DequantizeLinear", OnnxQdq, Host),
+    op("Conv", OnnxQdq, AcceleratorIf("`group` < C (grouped as block-diagonal); depthwise")),
+    op("MatMul", OnnxQdq, Accelerator),
+    op("Gemm", OnnxQdq, Accelerator),
+    op("Add", OnnxQdq, AcceleratorIf("a table reproduces the float32 sum on all 65,536 input pairs")),
+    op("MaxPool", OnnxQdq, AcceleratorIf("input and output quantization are equal")),
+    op("Relu", OnnxQdq, Folded("into the producing layer's clamp; otherwise host")),
+    op("Flatten", OnnxQdq, Folded("the same bytes with a new shape")),
+    op("Reshape", OnnxQdq, Folded("the same bytes with a new shape")),
+    op("GlobalAveragePool", OnnxQdq, Host),
+    op("ReduceMean", OnnxQdq, Host),
+    op("QLinearConv", OnnxQop, AcceleratorIf("`group` < C (grouped as block-diagonal); depthwise")),
+    op("ConvInteger", OnnxQop, Accelerator),
+    op("QLinearMatMul", OnnxQop, Accelerator),
+    op("MatMulInteger", OnnxQop, Accelerator),
+    contrib("QGemm", Accelerator),
+    contrib("QLinearAdd", AcceleratorIf("both operands are computed and the 65,536-pair check passes")),
+    contrib("QLinearGlobalAveragePool", Host),
+    op("MaxPool", OnnxQop, Accelerator),
+    op("Relu", OnnxQop, Folded("into the producing layer's clamp; otherwise host")),
+    op("Flatten", OnnxQop, Folded("the same bytes with a new shape")),
+    op("Reshape", OnnxQop, Folded("the same bytes with a new shape")),
+];
+
+/// The coverage table as markdown, one row per operator and format, ordered by format
+/// then operator.
+pub fn markdown() -> String {
+    let mut rows: Vec<&Coverage> = COVERAGE.iter().collect();
+    rows.sort_by_key(|c| (c.format as u8, c.op, c.domain));
+    let mut out = String::from("| operator | format | runs on |\n|---|---|---|\n");
+    for c in rows {
+        let name = if c.domain.is_empty() { format!("`{}`", c.op) } else { format!("`{}.{}`", c.domain, c.op) };
+        out.push_str(&format!("| {name} | {} | {} |\n", c.format.label(), c.runs.label()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
