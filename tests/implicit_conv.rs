@@ -68,7 +68,7 @@ fn random_conv(rng: &mut StdRng) -> Conv {
         w,
         c: rng.random_range(1..=9),
         m: rng.random_range(1..=9),
-        window: Window { kernel, pads, strides, dilations, channels_last: rng.random_bool(0.5) },
+        window: Window { kernel, pads, strides, dilations, channels_last: rng.random_bool(0.5), ceil_mode: false },
     }
 }
 

@@ -1,5 +1,6 @@
 //! The ONNX importer's coverage of issue 18, end to end: global average pooling in
-//! its ONNX spellings, grouped and depthwise convolutions. Each fixture (`tools/fixtures/onnx_coverage.py`) is run by
+//! its ONNX spellings, grouped and depthwise convolutions, average pooling and
+//! `ceil_mode` pooling (`tools/fixtures/onnx_pool.py`). Each fixture (`tools/fixtures/onnx_coverage.py`) is run by
 //! `tessera run` against `onnx.reference.ReferenceEvaluator`'s outputs (the QDQ forms:
 //! float32, numpy's pairwise summation) or, for `com.microsoft.QLinearGlobalAveragePool`
 //! (no reference implementation), a reference written from the contrib operator's
@@ -70,8 +71,45 @@ fn a_mobilenet_block_equals_the_reference() {
     check("mobilenet_block", 256, "pynq-z2", "golden");
 }
 
+/// `Q(AveragePool(DQ(x)))`: nine taps (numpy's eight partial sums), the padding's
+/// zeros counted with `ceil_mode`'s overhang not counted, `ceil_mode` on an odd size;
+/// `com.microsoft.QLinearAveragePool` NCHW and channels-last (its specification's
+/// DequantizeLinear, AveragePool, QuantizeLinear).
+#[test]
+fn average_pooling_equals_the_reference() {
+    check("avgpool_qdq_3x3", 3888, "pynq-z2", "golden");
+    check("avgpool_qdq_counted", 1296, "pynq-z2", "golden");
+    check("avgpool_qdq_ceil", 960, "pynq-z2", "golden");
+    check("qlinear_avgpool", 1200, "pynq-z2", "golden");
+    check("qlinear_avgpool_nhwc", 1152, "pynq-z2", "golden");
+}
+
+/// `MaxPool` with `ceil_mode` (SqueezeNet's): after a QLinearConv on integers, and in
+/// QDQ form, both on the accelerator; a last window two positions past the input (the
+/// reference then shifts every window) is refused by name.
+#[test]
+fn ceil_mode_max_pooling_equals_the_reference() {
+    check("maxpool_ceil_qop", 7056, "pynq-z2", "golden");
+    check("maxpool_ceil_qdq", 1728, "pynq-z2", "golden");
+    let report = report("maxpool_ceil_qop");
+    let row = report.lines().find(|l| l.split_whitespace().nth(1) == Some("pool")).expect("a pool row");
+    assert!(row.contains(" seg0"), "{report}");
+    let model = fixture("maxpool_ceil_overhang", ".onnx");
+    let out = tessera(["compile".as_ref(), model.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("ceil_mode puts the last window 2 positions past"), "{err}");
+}
+
+fn report(stem: &str) -> String {
+    let model = fixture(stem, ".onnx");
+    let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn the_coverage_fixtures_on_the_rtl_equal_the_reference() {
+    check("maxpool_ceil_qop", 7056, "tiny", "verilator");
     check("gap_qdq", 128, "tiny", "verilator");
     check("qlinearconv_g2", 15552, "tiny", "verilator");
     check("mobilenet_block", 256, "tiny", "verilator");

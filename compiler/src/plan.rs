@@ -102,7 +102,9 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                 let shape = match host {
                     HostOp::Add => broadcast_shape(ins[0], ins[1]),
                     HostOp::Relu => Ok(ins[0].to_vec()),
-                    HostOp::MaxPool(w) | HostOp::AvgPool(w) => pool_output_shape(ins[0], w),
+                    HostOp::MaxPool(w) | HostOp::AvgPool(w) | HostOp::AvgPoolFloat { window: w, .. } => {
+                        pool_output_shape(ins[0], w)
+                    }
                     HostOp::Flatten { axis } => flatten_shape(ins[0], *axis),
                     HostOp::Reshape { shape } => reshape_batched(ins[0], shape),
                     HostOp::Pad { pads, .. } => pad_shape(ins[0], pads),

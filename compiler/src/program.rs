@@ -139,6 +139,14 @@ pub enum HostOp {
     /// 2-D average pooling on integers, TFLite's arithmetic: the window's sum divided
     /// by the count of its in-bounds taps, rounded half away from zero.
     AvgPool(Window),
+    /// ONNX `AveragePool` (QDQ) and `com.microsoft.QLinearAveragePool` on dequantized
+    /// values, as the reference computes it in float32: each window's taps in
+    /// row-major order (with the explicit padding's zeros when `count_include_pad`;
+    /// never `ceil_mode`'s overhang) summed as numpy sums, divided by their count.
+    AvgPoolFloat {
+        window: Window,
+        count_include_pad: bool,
+    },
     /// `[d0 .. d(axis-1), rest]` flattening to 2-D.
     Flatten {
         axis: i64,
@@ -401,7 +409,7 @@ mod tests {
     /// A depthwise layer serialized before `mode` existed loads as TFLite's `Fixed`.
     #[test]
     fn old_depthwise_layers_load_with_fixed_point_requantization() {
-        let window = Window { kernel: [3, 3], pads: [1; 4], strides: [1, 1], dilations: [1, 1], channels_last: true };
+        let window = Window { channels_last: true, ..Window::nchw([3, 3], [1; 4], [1, 1]) };
         let out = Affine { scale: 0.1, zero: 0, dtype: ElemType::I8, half_scale: false };
         let layer = DepthwiseLayer {
             window,

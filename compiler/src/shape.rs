@@ -18,6 +18,10 @@ pub enum ShapeError {
     Reshape { from: Vec<usize>, to: Vec<i64> },
     #[error("{pads} (before, after) paddings for a rank-{rank} tensor")]
     Pads { pads: usize, rank: usize },
+    #[error(
+        "ceil_mode puts the last window {overhang} positions past the padded input {shape:?}; the ONNX reference then shifts every window (at most 1 is supported)"
+    )]
+    CeilOverhang { overhang: usize, shape: Vec<usize> },
 }
 
 /// The numpy broadcast of two shapes.
@@ -43,9 +47,19 @@ pub struct Window {
     pub dilations: [usize; 2],
     /// NHWC (TFLite) rather than NCHW (ONNX).
     pub channels_last: bool,
+    /// ONNX pooling's `ceil_mode`: one more output where the last window would only
+    /// partly cover the padded input (and starts inside it); its taps past the end are
+    /// padding.
+    #[serde(default)]
+    pub ceil_mode: bool,
 }
 
 impl Window {
+    /// An NCHW window with unit dilations that rounds its output size down.
+    pub fn nchw(kernel: [usize; 2], pads: [usize; 4], strides: [usize; 2]) -> Self {
+        Window { kernel, pads, strides, dilations: [1, 1], channels_last: false, ceil_mode: false }
+    }
+
     /// (batch, channels, height, width) of a rank-4 `shape` in this window's layout.
     pub fn dims(&self, shape: &[usize]) -> Result<[usize; 4], ShapeError> {
         match *shape {
@@ -75,12 +89,28 @@ impl Window {
 
     /// Output height and width over an input of `h` x `w`.
     pub fn output_size(&self, h: usize, w: usize) -> Option<[usize; 2]> {
-        let size = |len: usize, lo: usize, hi: usize, k: usize, d: usize, s: usize| {
-            (len + lo + hi).checked_sub(d * (k - 1) + 1).map(|v| v / s + 1)
+        Some([self.axis_output(0, h)?, self.axis_output(1, w)?])
+    }
+
+    /// Outputs along axis `a` (0 rows, 1 columns) over `len` inputs: the windows that
+    /// fit the padded input, and with `ceil_mode` one more that covers its end, as long
+    /// as it starts inside the input or its leading padding (the ONNX reference's rule).
+    fn axis_output(&self, a: usize, len: usize) -> Option<usize> {
+        let (lo, hi, s) = (self.pads[a], self.pads[a + 2], self.strides[a]);
+        let span = (len + lo + hi).checked_sub(self.dilations[a] * (self.kernel[a] - 1) + 1)?;
+        let fit = span / s + 1;
+        Some(if self.ceil_mode && span % s != 0 && fit * s < len + lo { fit + 1 } else { fit })
+    }
+
+    /// How far the last window reaches past the padded input along each axis (0
+    /// without `ceil_mode`).
+    pub fn overhang(&self, h: usize, w: usize) -> Option<[usize; 2]> {
+        let past = |a: usize, len: usize| {
+            let out = self.axis_output(a, len)?;
+            let reach = (out - 1) * self.strides[a] + self.dilations[a] * (self.kernel[a] - 1) + 1;
+            Some(reach.saturating_sub(len + self.pads[a] + self.pads[a + 2]))
         };
-        let oh = size(h, self.pads[0], self.pads[2], self.kernel[0], self.dilations[0], self.strides[0])?;
-        let ow = size(w, self.pads[1], self.pads[3], self.kernel[1], self.dilations[1], self.strides[1])?;
-        Some([oh, ow])
+        Some([past(0, h)?, past(1, w)?])
     }
 }
 
@@ -88,6 +118,10 @@ impl Window {
 pub fn pool_output_shape(shape: &[usize], w: &Window) -> Result<Vec<usize>, ShapeError> {
     let [n, c, h, wd] = w.dims(shape)?;
     let [oh, ow] = w.output_size(h, wd).ok_or_else(|| ShapeError::Window { shape: shape.to_vec() })?;
+    let overhang = w.overhang(h, wd).map_or(0, |[a, b]| a.max(b));
+    if overhang > 1 {
+        return Err(ShapeError::CeilOverhang { overhang, shape: shape.to_vec() });
+    }
     Ok(w.shape([n, c, oh, ow]))
 }
 
@@ -160,6 +194,18 @@ pub fn reshape_batched(shape: &[usize], target: &[i64]) -> Result<Vec<usize>, Sh
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `ceil_mode` adds the window that covers the input's end only when it starts
+    /// inside the input (ONNX's rule): 8 -> 4 with one position of overhang, 7 -> 3.
+    #[test]
+    fn ceil_mode_adds_a_last_partial_window() {
+        let w = Window { ceil_mode: true, ..Window::nchw([3, 3], [0; 4], [2, 2]) };
+        assert_eq!(w.output_size(8, 7), Some([4, 3]));
+        assert_eq!(w.overhang(8, 7), Some([1, 0]));
+        assert_eq!(Window::nchw([3, 3], [0; 4], [2, 2]).output_size(8, 7), Some([3, 3]));
+        let wide = Window { ceil_mode: true, ..Window::nchw([3, 3], [0; 4], [3, 3]) };
+        assert!(matches!(pool_output_shape(&[1, 1, 7, 7], &wide), Err(ShapeError::CeilOverhang { overhang: 2, .. })));
+    }
 
     #[test]
     fn flatten_and_reshape_shapes() {

@@ -28,7 +28,7 @@ pub struct ConvJob {
 
 /// The 3x3 "same" window over NHWC activations.
 fn window() -> Window {
-    Window { kernel: [3, 3], pads: [1; 4], strides: [1, 1], dilations: [1, 1], channels_last: true }
+    Window { channels_last: true, ..Window::nchw([3, 3], [1; 4], [1, 1]) }
 }
 
 /// Builds the convolution of an `h x w x c` image to `m` channels with operands from

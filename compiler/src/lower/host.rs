@@ -1,9 +1,8 @@
 //! Host operations: their attributes, and the requantizing arithmetic of the QDQ and
 //! `QLinearAdd` forms.
 
-use super::layers::window_geometry;
 use super::params::{affine_at, constant, float32_scales, node_error};
-use crate::graph::{Attr, Graph, Node};
+use crate::graph::{Graph, Node};
 use crate::program::{Affine, HostArith, HostOp, MeanArith, SpatialMean};
 
 /// A host op with its arithmetic.
@@ -12,7 +11,7 @@ pub struct HostNode {
     pub arith: HostArith,
 }
 
-/// The host op of a `MaxPool`, `Flatten`, `Reshape`, `Relu` or `Add` node.
+/// The host op of a `MaxPool`, `AveragePool`, `Flatten`, `Reshape`, `Relu` or `Add` node.
 pub fn host_op(g: &Graph, node: &Node) -> Result<HostOp, String> {
     match node.op.as_str() {
         "Add" => Ok(HostOp::Add),
@@ -25,22 +24,8 @@ pub fn host_op(g: &Graph, node: &Node) -> Result<HostOp, String> {
             }
             Ok(HostOp::Reshape { shape: shape.to_vec() })
         }
-        "MaxPool" => {
-            if node.attr_int("ceil_mode").unwrap_or(0) != 0 || node.attr_int("storage_order").unwrap_or(0) != 0 {
-                return Err(node_error(node, "ceil_mode and storage_order must be 0"));
-            }
-            if matches!(node.attrs.get("auto_pad"), Some(Attr::Str(p)) if p != "NOTSET" && p != "VALID") {
-                return Err(node_error(node, "auto_pad SAME_UPPER/SAME_LOWER is not supported; give explicit pads"));
-            }
-            if node.outputs.len() > 1 && !node.outputs[1].is_empty() {
-                return Err(node_error(node, "the Indices output is not supported"));
-            }
-            let kernel = match node.attr_ints("kernel_shape") {
-                Some(&[h, w]) if h > 0 && w > 0 => [h as usize, w as usize],
-                other => return Err(node_error(node, format!("kernel_shape {other:?}: 2-D pooling is supported"))),
-            };
-            Ok(HostOp::MaxPool(window_geometry(node, 0, kernel)?.window))
-        }
+        "MaxPool" => super::pool::max_pool(node),
+        "AveragePool" => super::pool::average_pool(node),
         _ => Err(node_error(node, "no host implementation")),
     }
 }
@@ -97,4 +82,12 @@ pub fn qlinear_global_average_pool(g: &Graph, node: &Node) -> Result<SpatialMean
     }
     let channels_last = node.attr_int("channels_last").unwrap_or(0) != 0;
     Ok(SpatialMean { channels_last, keep_dims: true, input, out, arith: MeanArith::QLinear })
+}
+
+/// `com.microsoft.QLinearAveragePool(x, x_scale, x_zero, y_scale, y_zero)`: by its
+/// specification `QuantizeLinear(AveragePool(DequantizeLinear(x)))`.
+pub fn qlinear_average_pool(g: &Graph, node: &Node) -> Result<HostNode, String> {
+    let input = affine_at(g, node, 1, 2)?;
+    let out = affine_at(g, node, 3, 4)?;
+    Ok(HostNode { op: super::pool::average_pool(node)?, arith: requant(node, vec![input], out)? })
 }

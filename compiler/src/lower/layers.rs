@@ -390,7 +390,13 @@ pub fn window_geometry(node: &Node, channels: usize, kernel: [usize; 2]) -> Resu
         Some(&[t, l, b, r]) if t.min(l).min(b).min(r) >= 0 => [t as usize, l as usize, b as usize, r as usize],
         Some(v) => return Err(node_error(node, format!("pads {v:?}: four non-negative values are supported"))),
     };
-    let window =
-        Window { kernel, pads, strides: pair("strides", 1)?, dilations: pair("dilations", 1)?, channels_last: false };
+    let window = Window {
+        kernel,
+        pads,
+        strides: pair("strides", 1)?,
+        dilations: pair("dilations", 1)?,
+        channels_last: false,
+        ceil_mode: false,
+    };
     Ok(ConvGeometry { channels, window })
 }

@@ -5,12 +5,12 @@
 //!
 //! Recognised forms, as onnxruntime's `quantize_static` writes them:
 //! - QDQ: `Q(op(DQ(x), DQ(w) ...))` for `MatMul`, `Gemm`, `Conv` (accelerator) and
-//!   `Add`, `Relu`, `MaxPool`, `Flatten`, `Reshape`, `GlobalAveragePool`, spatial
+//!   `Add`, `Relu`, `MaxPool`, `AveragePool`, `Flatten`, `Reshape`, `GlobalAveragePool`, spatial
 //!   `ReduceMean` (host, in float32 between the dequantized inputs and the output
 //!   quantization, as the reference computes it);
 //! - QOperator: `QLinearMatMul`, `MatMulInteger`, `QLinearConv`, `ConvInteger`,
 //!   `com.microsoft.QGemm` (accelerator), `com.microsoft.QLinearAdd`,
-//!   `com.microsoft.QLinearGlobalAveragePool`, and `MaxPool`,
+//!   `com.microsoft.QLinearGlobalAveragePool`, `com.microsoft.QLinearAveragePool`, and `MaxPool`,
 //!   `Flatten`, `Reshape`, `Relu` directly on integers (host);
 //! - `QuantizeLinear` of a float value and `DequantizeLinear` to a graph output.
 //!
@@ -19,6 +19,7 @@
 mod host;
 mod layers;
 mod params;
+mod pool;
 
 use crate::graph::{Graph, Node};
 use crate::program::{Affine, ConstValue, Op, OpKind, Program, ProgramInput};
@@ -57,8 +58,19 @@ struct Lowering<'g> {
 }
 
 /// Compute nodes of the QDQ form that the lowering fuses with their Q/DQ neighbours.
-const QDQ_OPS: [&str; 10] =
-    ["MatMul", "Gemm", "Conv", "Add", "Relu", "MaxPool", "Flatten", "Reshape", "GlobalAveragePool", "ReduceMean"];
+const QDQ_OPS: [&str; 11] = [
+    "MatMul",
+    "Gemm",
+    "Conv",
+    "Add",
+    "Relu",
+    "MaxPool",
+    "AveragePool",
+    "Flatten",
+    "Reshape",
+    "GlobalAveragePool",
+    "ReduceMean",
+];
 
 impl<'g> Lowering<'g> {
     fn node(&mut self, node: &'g Node) -> Result<(), String> {
@@ -112,6 +124,10 @@ impl<'g> Lowering<'g> {
                 let source = node.qualified_op();
                 self.push(node, &source, vec![node.inputs[0].clone()], mean.out.dtype, OpKind::SpatialMean(mean));
                 Ok(())
+            }
+            (false, "QLinearAveragePool") if node.domain == "com.microsoft" => {
+                self.type_of(node, &node.inputs[0])?;
+                self.host(node, vec![node.inputs[0].clone()], host::qlinear_average_pool(g, node)?)
             }
             (false, "QLinearAdd") if node.domain == "com.microsoft" => {
                 let (inputs, arith) = host::qlinear_add(g, node)?;

@@ -398,7 +398,9 @@ fn is_reshape(op: &Op) -> bool {
 fn window_of(op: &Op) -> Option<&crate::shape::Window> {
     match &op.kind {
         OpKind::Conv { geometry, .. } => Some(&geometry.window),
-        OpKind::Host { op: HostOp::MaxPool(w) | HostOp::AvgPool(w), .. } => Some(w),
+        OpKind::Host {
+            op: HostOp::MaxPool(w) | HostOp::AvgPool(w) | HostOp::AvgPoolFloat { window: w, .. }, ..
+        } => Some(w),
         _ => None,
     }
 }
@@ -498,6 +500,9 @@ fn place_of(
         OpKind::Host { op: HostOp::Add, .. } => Place::Host("ADD on unquantized integers".into()),
         OpKind::Host { op: HostOp::Relu, .. } => {
             Place::Host("ReLU of a value that is not only an accelerator layer's output".into())
+        }
+        OpKind::Host { op: HostOp::AvgPoolFloat { .. }, .. } => {
+            Place::Host("ONNX's float32 average pooling (numpy's summation order)".into())
         }
         OpKind::Host { op: HostOp::Pad { .. }, .. } => {
             Place::Host("PAD that no convolution's padding absorbs (explicit padding)".into())

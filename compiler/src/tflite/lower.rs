@@ -331,7 +331,8 @@ fn geometry(
     let dilations = [positive(dilations[0], "dilation")?, positive(dilations[1], "dilation")?];
     let (top, bottom) = padding(same, h, kernel[0], strides[0], dilations[0]);
     let (left, right) = padding(same, w, kernel[1], strides[1], dilations[1]);
-    let window = Window { kernel, pads: [top, left, bottom, right], strides, dilations, channels_last: true };
+    let window =
+        Window { kernel, pads: [top, left, bottom, right], strides, dilations, channels_last: true, ceil_mode: false };
     Ok(ConvGeometry { channels: c, window })
 }
 

@@ -4,6 +4,7 @@
 //! (between dequantization and quantization). Their shapes: `tessera_compiler::shape`.
 
 use tessera_compiler::shape::{broadcast_shape, ShapeError, Window};
+use tessera_isa::quant::numpy_pairwise_sum;
 
 fn check_len(len: usize, shape: &[usize]) -> Result<(), ShapeError> {
     if shape.iter().product::<usize>() == len {
@@ -62,29 +63,76 @@ fn slide<T: Copy, U>(
     shape: &[usize],
     reduce: impl Fn(&mut dyn Iterator<Item = T>) -> Option<U>,
 ) -> Result<(Vec<U>, Vec<usize>), ShapeError> {
+    slide_padded(window, x, shape, None, reduce)
+}
+
+/// Where a window tap lands along one axis of `len` values padded by `lo` and `hi`.
+fn tap_at(at: usize, lo: usize, len: usize, hi: usize) -> Tap {
+    match at.checked_sub(lo) {
+        None => Tap::Padding,
+        Some(i) if i < len => Tap::Input(i),
+        Some(i) if i < len + hi => Tap::Padding,
+        Some(_) => Tap::Past,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Tap {
+    Input(usize),
+    /// The explicit padding.
+    Padding,
+    /// Past the padded input (`ceil_mode`'s last window).
+    Past,
+}
+
+/// [`slide`], with the taps on the explicit padding given `fill` when it is set (ONNX
+/// average pooling's `count_include_pad`), in row-major tap order.
+fn slide_padded<T: Copy, U>(
+    window: &Window,
+    x: &[T],
+    shape: &[usize],
+    fill: Option<T>,
+    reduce: impl Fn(&mut dyn Iterator<Item = T>) -> Option<U>,
+) -> Result<(Vec<U>, Vec<usize>), ShapeError> {
     check_len(x.len(), shape)?;
     let dims = window.dims(shape)?;
     let [n, c, h, w] = dims;
     let too_large = || ShapeError::Window { shape: shape.to_vec() };
     let [oh, ow] = window.output_size(h, w).ok_or_else(too_large)?;
     let out_dims = [n, c, oh, ow];
+    let [top, left, bottom, right] = window.pads;
     let mut out: Vec<Option<U>> = (0..n * c * oh * ow).map(|_| None).collect();
     for (b, ch) in (0..n).flat_map(|b| (0..c).map(move |ch| (b, ch))) {
         for (y, xo) in (0..oh).flat_map(|y| (0..ow).map(move |xo| (y, xo))) {
             let mut taps =
                 (0..window.kernel[0]).flat_map(|i| (0..window.kernel[1]).map(move |j| (i, j))).filter_map(|(i, j)| {
-                    let r = (y * window.strides[0] + i * window.dilations[0])
-                        .checked_sub(window.pads[0])
-                        .filter(|&r| r < h)?;
-                    let q = (xo * window.strides[1] + j * window.dilations[1])
-                        .checked_sub(window.pads[1])
-                        .filter(|&q| q < w)?;
-                    Some(x[window.index(dims, b, ch, r, q)])
+                    let row = tap_at(y * window.strides[0] + i * window.dilations[0], top, h, bottom);
+                    let col = tap_at(xo * window.strides[1] + j * window.dilations[1], left, w, right);
+                    match (row, col) {
+                        (Tap::Input(r), Tap::Input(q)) => Some(x[window.index(dims, b, ch, r, q)]),
+                        (Tap::Past, _) | (_, Tap::Past) => None,
+                        _ => fill,
+                    }
                 });
             out[window.index(out_dims, b, ch, y, xo)] = Some(reduce(&mut taps).ok_or_else(too_large)?);
         }
     }
     Ok((out.into_iter().map(|v| v.expect("every output visited")).collect(), window.shape(out_dims)))
+}
+
+/// ONNX's `AveragePool` in float32 as the reference computes it: each window's taps
+/// (the explicit padding's zeros among them when `count_include_pad`) summed as numpy
+/// sums them, divided by their count.
+pub fn average_pool_float(
+    x: &[f32],
+    shape: &[usize],
+    w: &Window,
+    count_include_pad: bool,
+) -> Result<(Vec<f32>, Vec<usize>), ShapeError> {
+    slide_padded(w, x, shape, count_include_pad.then_some(0.0), |taps| {
+        let values: Vec<f32> = taps.collect();
+        (!values.is_empty()).then(|| numpy_pairwise_sum(&values) / values.len() as f32)
+    })
 }
 
 /// `MaxPool` (padding never wins: it is outside the window's candidates).
@@ -172,17 +220,27 @@ mod tests {
         assert!(broadcast_binary(&[1, 2], &[2], &[1, 2, 3], &[3], |a: i32, b| a + b).is_err());
     }
 
+    /// A 2x2 window, stride 2, padding 1 on one 2x2 plane: each output sees one input
+    /// and three padding taps; averaged over 1 tap, or over 4 with the zeros counted.
+    #[test]
+    fn average_pool_float_counts_padding_only_when_asked() {
+        let w = Window::nchw([2, 2], [1; 4], [2, 2]);
+        let x = [4.0f32, 8.0, -2.0, 6.0];
+        assert_eq!(average_pool_float(&x, &[1, 1, 2, 2], &w, false).unwrap().0, x.to_vec());
+        assert_eq!(average_pool_float(&x, &[1, 1, 2, 2], &w, true).unwrap().0, vec![1.0, 2.0, -0.5, 1.5]);
+    }
+
     #[test]
     fn max_pool_2x2_stride_2() {
         // One 4x4 plane: 0..16.
         let x: Vec<i64> = (0..16).collect();
-        let w = Window { kernel: [2, 2], pads: [0; 4], strides: [2, 2], dilations: [1, 1], channels_last: false };
+        let w = Window::nchw([2, 2], [0; 4], [2, 2]);
         let (y, shape) = max_pool(&x, &[1, 1, 4, 4], &w).unwrap();
         assert_eq!(shape, vec![1, 1, 2, 2]);
         assert_eq!(y, vec![5, 7, 13, 15]);
         // Padding is not a candidate: all-negative inputs keep their maximum.
         let neg: Vec<i64> = (0..4).map(|v| -10 - v).collect();
-        let padded = Window { kernel: [3, 3], pads: [1; 4], strides: [1, 1], dilations: [1, 1], channels_last: false };
+        let padded = Window::nchw([3, 3], [1; 4], [1, 1]);
         let (y, _) = max_pool(&neg, &[1, 1, 2, 2], &padded).unwrap();
         assert_eq!(y, vec![-10; 4]);
     }
@@ -192,7 +250,7 @@ mod tests {
         // Two channels of a 4x4 plane, NCHW: channel 0 is 0..16, channel 1 its negation.
         let nchw: Vec<i64> = (0..16).chain((0..16).map(|v| -v)).collect();
         let nhwc: Vec<i64> = (0..16).flat_map(|i| [nchw[i], nchw[16 + i]]).collect();
-        let w = Window { kernel: [2, 2], pads: [0; 4], strides: [2, 2], dilations: [1, 1], channels_last: false };
+        let w = Window::nchw([2, 2], [0; 4], [2, 2]);
         let (a, a_shape) = max_pool(&nchw, &[1, 2, 4, 4], &w).unwrap();
         let last = Window { channels_last: true, ..w };
         let (b, b_shape) = max_pool(&nhwc, &[1, 4, 4, 2], &last).unwrap();
@@ -214,11 +272,11 @@ mod tests {
     #[test]
     fn average_pool_rounds_half_away_from_zero() {
         // Windows of 2: (1+2)/2 = 1.5 -> 2, (-1-2)/2 = -1.5 -> -2, (1+1)/2 = 1.
-        let w = Window { kernel: [1, 2], pads: [0; 4], strides: [1, 2], dilations: [1, 1], channels_last: false };
+        let w = Window::nchw([1, 2], [0; 4], [1, 2]);
         let (y, _) = average_pool_int(&[1, 2, -1, -2, 1, 1], &[1, 1, 1, 6], &w).unwrap();
         assert_eq!(y, vec![2, -2, 1]);
         // Padding is not counted: a 3x3 window at a corner of a 2x2 input sees 4 taps.
-        let padded = Window { kernel: [3, 3], pads: [1; 4], strides: [1, 1], dilations: [1, 1], channels_last: false };
+        let padded = Window::nchw([3, 3], [1; 4], [1, 1]);
         let (y, _) = average_pool_int(&[4, 4, 4, 5], &[1, 1, 2, 2], &padded).unwrap();
         assert_eq!(y, vec![4, 4, 4, 4]);
     }

@@ -2,7 +2,7 @@
 //! host operations, the patch matrix of a convolution whose image does not fit the
 //! accelerator, and the per-column weight zero-point correction of raw outputs.
 
-use super::ops::{average_pool_int, broadcast_binary, max_pool, pad, per_channel};
+use super::ops::{average_pool_float, average_pool_int, broadcast_binary, max_pool, pad, per_channel};
 use super::quant::{dequantize, quantize, QuantParams, QuantRange};
 use super::tflite;
 use tessera_compiler::program::{
@@ -98,7 +98,12 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
                 .collect::<Result<_, _>>()?;
             let x: Vec<&[f32]> = real.iter().map(Vec::as_slice).collect();
             let shapes: Vec<&[usize]> = args.iter().map(|a| a.shape.as_slice()).collect();
-            let (values, shape) = host_op(op, &x, &shapes, 0.0)?;
+            let (values, shape) = match op {
+                HostOp::AvgPoolFloat { window, count_include_pad } => {
+                    average_pool_float(x[0], shapes[0], window, *count_include_pad).map_err(|e| s(&e))?
+                }
+                _ => host_op(op, &x, &shapes, 0.0)?,
+            };
             let q = quantize(&values, &shape, &per_tensor(out), range(out.dtype)).map_err(|e| s(&e))?;
             Ok(Value::ints(q, shape))
         }
@@ -183,6 +188,7 @@ fn host_op<T: Copy + PartialOrd + std::ops::Add<Output = T>>(
         HostOp::Relu => (x[0].iter().map(|&v| if v > zero { v } else { zero }).collect(), shapes[0].to_vec()),
         HostOp::MaxPool(w) => max_pool(x[0], shapes[0], w).map_err(s)?,
         HostOp::AvgPool(_) => return Err("average pooling runs on integers only".into()),
+        HostOp::AvgPoolFloat { .. } => return Err("ONNX average pooling runs on dequantized values only".into()),
         HostOp::Flatten { axis } => (x[0].to_vec(), flatten_shape(shapes[0], *axis).map_err(s)?),
         // A batch-1 target shape applies per sample when a batch runs.
         HostOp::Reshape { shape } => (x[0].to_vec(), reshape_batched(shapes[0], shape).map_err(s)?),
