@@ -2,7 +2,7 @@
 //! quantization-aware training's uint8 weights with zero points, uint8 activations
 //! through every supported operator), QUANTIZE between integer types, explicit PAD
 //! (folded into the next convolution's padding, or on the host) and FULLY_CONNECTED on
-//! N-D inputs. Each fixture (`tools/fixtures/tflite_coverage.py`) is run by `tessera
+//! N-D inputs, TRANSPOSE_CONV (`tools/fixtures/tflite_transpose_conv.py`). Each fixture (`tools/fixtures/tflite_coverage.py`) is run by `tessera
 //! run` against the outputs of TFLite's reference kernels (ai-edge-litert,
 //! `OpResolverType.BUILTIN_REF`), every output bit for bit; `--report` says where each
 //! new operator runs.
@@ -125,4 +125,25 @@ fn mean_equals_the_reference_kernel() {
         let r = report(stem);
         assert!(row(&r, "MEAN#1").contains(" seg") && row(&r, "MEAN#1").contains("spatial mean"), "{r}");
     }
+}
+
+/// TRANSPOSE_CONV (Keras Conv2DTranspose): SAME with strides 2 and 3, VALID with a
+/// 4x4 kernel and stride 2, stride 1, uneven kernel and strides, a kernel smaller
+/// than its stride (outputs no tap reaches), and a U-Net-style decoder with a skip
+/// ADD. Each is a stride-1 convolution on the accelerator over the input spread on
+/// the host.
+#[test]
+fn transpose_conv_equals_the_reference_kernel() {
+    check("tconv_same_s2", 41472, "pynq-z2", "golden");
+    check("tconv_valid_k4", 5760, "pynq-z2", "golden");
+    check("tconv_uneven", 10080, "pynq-z2", "golden");
+    check("tconv_gaps", 6912, "pynq-z2", "golden");
+    check("tconv_decoder", 6144, "pynq-z2", "golden");
+    check("tconv_decoder", 6144, "tiny", "verilator");
+    let r = report("tconv_decoder");
+    let op_row = |l: &&str| {
+        l.starts_with(|c: char| c.is_ascii_digit()) && l.split_whitespace().nth(1) == Some("TRANSPOSE_CONV#2")
+    };
+    let rows: Vec<&str> = r.lines().filter(op_row).collect();
+    assert!(rows.len() == 2 && rows[0].contains("host: spreads") && rows[1].contains(" seg"), "{r}");
 }

@@ -75,6 +75,7 @@ pub const COVERAGE: &[Coverage] = &[
     op("CONV_2D", Tflite, Accelerator),
     op("FULLY_CONNECTED", Tflite, Accelerator),
     op("DEPTHWISE_CONV_2D", Tflite, Host),
+    op("TRANSPOSE_CONV", Tflite, Accelerator),
     op("ADD", Tflite, Accelerator),
     op("MAX_POOL_2D", Tflite, Accelerator),
     op("AVERAGE_POOL_2D", Tflite, Accelerator),

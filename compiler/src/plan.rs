@@ -9,7 +9,7 @@ use crate::gemm::GemmTiling;
 use crate::gemm_bundle::{layer_bundle, tap_major_conv_bundle};
 use crate::program::{ConvGeometry, GemmLayer, HostOp, OpKind, Program};
 use crate::shape::{
-    broadcast_shape, depthwise_output_shape, flatten_shape, pad_shape, pool_output_shape, reshape_batched,
+    broadcast_shape, depthwise_output_shape, dilate_shape, flatten_shape, pad_shape, pool_output_shape, reshape_batched,
 };
 use std::collections::HashMap;
 use tessera_isa::config::AccelConfig;
@@ -108,6 +108,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                     HostOp::Flatten { axis } => flatten_shape(ins[0], *axis),
                     HostOp::Reshape { shape } => reshape_batched(ins[0], shape),
                     HostOp::Pad { pads, .. } => pad_shape(ins[0], pads),
+                    HostOp::Dilate { factors, channels_last, .. } => dilate_shape(ins[0], *factors, *channels_last),
                 };
                 (shape.map_err(|e| context(e.to_string()))?, None)
             }

@@ -155,6 +155,14 @@ pub enum HostOp {
     Reshape {
         shape: Vec<i64>,
     },
+    /// The pixels of a 4-D value spread `factors` (rows, columns) apart, `fill` (the
+    /// zero point) between them: a transposed convolution's input, which a stride-1
+    /// convolution with the flipped kernel then reads.
+    Dilate {
+        factors: [usize; 2],
+        fill: i64,
+        channels_last: bool,
+    },
     /// TFLite `PAD` / `PADV2`: (before, after) per dimension (the batch's must be 0),
     /// filled with `value` (on integers: the zero point or PADV2's constant).
     Pad {

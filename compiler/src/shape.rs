@@ -132,6 +132,19 @@ pub fn depthwise_output_shape(shape: &[usize], w: &Window, multiplier: usize) ->
     Ok(w.shape([n, c * multiplier, oh, ow]))
 }
 
+/// The shape of a 4-D value (NHWC if `channels_last`, else NCHW) whose pixels are
+/// spread `factors` apart: `(h - 1) * factor + 1` rows and likewise columns.
+pub fn dilate_shape(shape: &[usize], factors: [usize; 2], channels_last: bool) -> Result<Vec<usize>, ShapeError> {
+    let (rows, cols) = if channels_last { (1, 2) } else { (2, 3) };
+    if shape.len() != 4 || shape[rows] == 0 || shape[cols] == 0 {
+        return Err(ShapeError::NotNchw { what: "a transposed convolution", shape: shape.to_vec() });
+    }
+    let mut out = shape.to_vec();
+    out[rows] = (shape[rows] - 1) * factors[0] + 1;
+    out[cols] = (shape[cols] - 1) * factors[1] + 1;
+    Ok(out)
+}
+
 /// The shape of `shape` padded by (before, after) `pads` per dimension.
 pub fn pad_shape(shape: &[usize], pads: &[[usize; 2]]) -> Result<Vec<usize>, ShapeError> {
     if pads.len() != shape.len() {

@@ -504,6 +504,9 @@ fn place_of(
         OpKind::Host { op: HostOp::AvgPoolFloat { .. }, .. } => {
             Place::Host("ONNX's float32 average pooling (numpy's summation order)".into())
         }
+        OpKind::Host { op: HostOp::Dilate { .. }, .. } => {
+            Place::Host("spreads a transposed convolution's input (no accelerator form yet)".into())
+        }
         OpKind::Host { op: HostOp::Pad { .. }, .. } => {
             Place::Host("PAD that no convolution's padding absorbs (explicit padding)".into())
         }

@@ -1,5 +1,7 @@
 //! The operators of a TFLite subgraph, in order, as program operations.
 
+mod transpose_conv;
+
 use super::schema_generated::tflite::{self, BuiltinOperator as Builtin};
 use crate::program::{
     Affine, ConstValue, ConvGeometry, DepthwiseLayer, GemmLayer, HostArith, HostOp, LayerOutput, MeanArith, Op, OpKind,
@@ -22,6 +24,7 @@ fn op_name(code: Builtin, custom: Option<&str>) -> String {
 }
 
 /// One tensor of the subgraph, decoded.
+#[derive(Clone)]
 struct TensorInfo {
     name: String,
     dtype: Option<ElemType>,
@@ -172,6 +175,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
         let parts = match code {
             Builtin::CONV_2D => one(conv(op, &ins, out, fold.as_ref())),
             Builtin::DEPTHWISE_CONV_2D => one(depthwise(op, &ins, out, fold.as_ref())),
+            Builtin::TRANSPOSE_CONV => transpose_conv::transpose_conv(op, &ins, out),
             Builtin::SOFTMAX => one(softmax(op, &ins, out)),
             Builtin::QUANTIZE => one(quantize(&ins, out)),
             Builtin::DEQUANTIZE if out.dtype == Some(ElemType::F32) => {

@@ -176,6 +176,39 @@ pub fn pad<T: Copy>(
     Ok((out, out_shape))
 }
 
+/// A 4-D `x` (NHWC if `channels_last`, else NCHW) with its pixels spread `factors`
+/// apart and `fill` between them.
+pub fn dilate<T: Copy>(
+    x: &[T],
+    shape: &[usize],
+    factors: [usize; 2],
+    fill: T,
+    channels_last: bool,
+) -> Result<(Vec<T>, Vec<usize>), ShapeError> {
+    check_len(x.len(), shape)?;
+    let out_shape = tessera_compiler::shape::dilate_shape(shape, factors, channels_last)?;
+    let mut out = vec![fill; out_shape.iter().product()];
+    let (rows, cols) = if channels_last { (1, 2) } else { (2, 3) };
+    let strides = |s: &[usize]| [s[1] * s[2] * s[3], s[2] * s[3], s[3], 1];
+    let (from, to) = (strides(shape), strides(&out_shape));
+    for (i, &v) in x.iter().enumerate() {
+        let mut at = 0;
+        for d in 0..4 {
+            let coord = i / from[d] % shape[d];
+            let scale = if d == rows {
+                factors[0]
+            } else if d == cols {
+                factors[1]
+            } else {
+                1
+            };
+            at += coord * scale * to[d];
+        }
+        out[at] = v;
+    }
+    Ok((out, out_shape))
+}
+
 /// `f(values)` of each (image, channel)'s `h * w` values of a 4-D `x` of `shape`,
 /// NHWC if `channels_last` else NCHW: `[n * c]` results, image-major. The values are
 /// given in row-major (h, w) order, contiguous as numpy reduces them.

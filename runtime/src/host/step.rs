@@ -2,7 +2,7 @@
 //! host operations, the patch matrix of a convolution whose image does not fit the
 //! accelerator, and the per-column weight zero-point correction of raw outputs.
 
-use super::ops::{average_pool_float, average_pool_int, broadcast_binary, max_pool, pad, per_channel};
+use super::ops::{average_pool_float, average_pool_int, broadcast_binary, dilate, max_pool, pad, per_channel};
 use super::quant::{dequantize, quantize, QuantParams, QuantRange};
 use super::tflite;
 use tessera_compiler::program::{
@@ -71,6 +71,9 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
             let (mut values, shape) = match op {
                 HostOp::AvgPool(w) => average_pool_int(x[0], shapes[0], w).map_err(|e| s(&e))?,
                 HostOp::Pad { pads, value } => pad(x[0], shapes[0], pads, *value).map_err(|e| s(&e))?,
+                HostOp::Dilate { factors, fill, channels_last } => {
+                    dilate(x[0], shapes[0], *factors, *fill, *channels_last).map_err(|e| s(&e))?
+                }
                 _ => host_op(op, &x, &shapes, 0)?,
             };
             if let Some((lo, hi)) = clamp {
@@ -192,7 +195,7 @@ fn host_op<T: Copy + PartialOrd + std::ops::Add<Output = T>>(
         HostOp::Flatten { axis } => (x[0].to_vec(), flatten_shape(shapes[0], *axis).map_err(s)?),
         // A batch-1 target shape applies per sample when a batch runs.
         HostOp::Reshape { shape } => (x[0].to_vec(), reshape_batched(shapes[0], shape).map_err(s)?),
-        HostOp::Pad { .. } => return Err("padding runs on integers only".into()),
+        HostOp::Pad { .. } | HostOp::Dilate { .. } => return Err("padding runs on integers only".into()),
     })
 }
 
