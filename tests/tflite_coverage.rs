@@ -2,7 +2,7 @@
 //! quantization-aware training's uint8 weights with zero points, uint8 activations
 //! through every supported operator), QUANTIZE between integer types, explicit PAD
 //! (folded into the next convolution's padding, or on the host) and FULLY_CONNECTED on
-//! N-D inputs, TRANSPOSE_CONV (`tools/fixtures/tflite_transpose_conv.py`). Each fixture (`tools/fixtures/tflite_coverage.py`) is run by `tessera
+//! N-D inputs, TRANSPOSE_CONV and grouped CONV_2D (`tools/fixtures/tflite_conv_variants.py`). Each fixture (`tools/fixtures/tflite_coverage.py`) is run by `tessera
 //! run` against the outputs of TFLite's reference kernels (ai-edge-litert,
 //! `OpResolverType.BUILTIN_REF`), every output bit for bit; `--report` says where each
 //! new operator runs.
@@ -146,4 +146,15 @@ fn transpose_conv_equals_the_reference_kernel() {
     };
     let rows: Vec<&str> = r.lines().filter(op_row).collect();
     assert!(rows.len() == 2 && rows[0].contains("host: spreads") && rows[1].contains(" seg"), "{r}");
+}
+
+/// Grouped CONV_2D (Keras `Conv2D(groups=g)`: 4 groups, 8 groups of two channels,
+/// strided, and a grouped 1x1): one convolution on the accelerator with a
+/// block-diagonal filter.
+#[test]
+fn grouped_conv_equals_the_reference_kernel() {
+    check("grouped_conv", 768, "pynq-z2", "golden");
+    check("grouped_conv", 768, "tiny", "verilator");
+    let r = report("grouped_conv");
+    assert!(row(&r, "CONV_2D#1").contains(" seg"), "{r}");
 }

@@ -1,5 +1,6 @@
 //! The operators of a TFLite subgraph, in order, as program operations.
 
+mod grouped;
 mod transpose_conv;
 
 use super::schema_generated::tflite::{self, BuiltinOperator as Builtin};
@@ -476,12 +477,8 @@ fn conv(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo, fold: Opti
         [o.dilation_h_factor(), o.dilation_w_factor()],
         o.padding() == tflite::Padding::SAME,
     )?;
-    if g.channels != c {
-        return Err(format!(
-            "the input has {} channels, the filter {c} (grouped convolutions are not supported)",
-            g.channels
-        ));
-    }
+    let full = if g.channels == c { None } else { Some(grouped::block_diagonal(w, g.channels)?) };
+    let w = full.as_ref().unwrap_or(w);
     let (a, y) = (x.affine()?, out.affine()?);
     // The reference convolution rescales its int32 accumulators with double rounding.
     let act = activation(o.fused_activation_function())?;
