@@ -13,7 +13,7 @@ pub(super) fn block_diagonal(w: &TensorInfo, channels: usize) -> Result<TensorIn
         return Err(format!("the filter {:?} is not [O, kh, kw, I]", w.shape));
     };
     let groups = channels / per_group.max(1);
-    if per_group == 0 || channels % per_group != 0 || m % groups != 0 {
+    if per_group == 0 || !channels.is_multiple_of(per_group) || !m.is_multiple_of(groups) {
         return Err(format!("{channels} input and {m} output channels do not split into groups of {per_group} inputs"));
     }
     let values = w.data.as_ref().ok_or(format!("the filter `{}` must be constant", w.name))?;
