@@ -1,6 +1,7 @@
 //! The ONNX importer's coverage of issue 18, end to end: global average pooling in
 //! its ONNX spellings, grouped and depthwise convolutions, average pooling and
-//! `ceil_mode` pooling (`tools/fixtures/onnx_pool.py`). Each fixture (`tools/fixtures/onnx_coverage.py`) is run by
+//! `ceil_mode` pooling (`tools/fixtures/onnx_pool.py`), `ConvTranspose`
+//! (`tools/fixtures/onnx_conv_transpose.py`). Each fixture (`tools/fixtures/onnx_coverage.py`) is run by
 //! `tessera run` against `onnx.reference.ReferenceEvaluator`'s outputs (the QDQ forms:
 //! float32, numpy's pairwise summation) or, for `com.microsoft.QLinearGlobalAveragePool`
 //! (no reference implementation), a reference written from the contrib operator's
@@ -100,6 +101,22 @@ fn ceil_mode_max_pooling_equals_the_reference() {
     assert!(!out.status.success() && err.contains("ceil_mode puts the last window 2 positions past"), "{err}");
 }
 
+/// QDQ `ConvTranspose` (PyTorch's 2x upsampling after a convolution, DCGAN's 4x4
+/// stride 2 without bias, stride 1, a kernel smaller than its stride with asymmetric
+/// pads): a stride-1 convolution on the accelerator over the input spread on the host.
+#[test]
+fn conv_transpose_equals_the_reference() {
+    check("convt_s2_k3", 6912, "pynq-z2", "golden");
+    check("convt_s2_k4", 3200, "pynq-z2", "golden");
+    check("convt_s1", 1960, "pynq-z2", "golden");
+    check("convt_k2_s3", 4800, "pynq-z2", "golden");
+    let report = report("convt_s2_k3");
+    let op_row =
+        |l: &&str| l.starts_with(|c: char| c.is_ascii_digit()) && l.split_whitespace().nth(1) == Some("up_convt");
+    let rows: Vec<&str> = report.lines().filter(op_row).collect();
+    assert!(rows.len() == 2 && rows[0].contains("host: spreads") && rows[1].contains(" seg"), "{report}");
+}
+
 fn report(stem: &str) -> String {
     let model = fixture(stem, ".onnx");
     let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
@@ -110,6 +127,7 @@ fn report(stem: &str) -> String {
 #[test]
 fn the_coverage_fixtures_on_the_rtl_equal_the_reference() {
     check("maxpool_ceil_qop", 7056, "tiny", "verilator");
+    check("convt_s2_k3", 6912, "tiny", "verilator");
     check("gap_qdq", 128, "tiny", "verilator");
     check("qlinearconv_g2", 15552, "tiny", "verilator");
     check("mobilenet_block", 256, "tiny", "verilator");

@@ -19,13 +19,16 @@ enum Layout {
     NByK,
     /// `[M, C, kh, kw]`: a convolution kernel.
     Kernel,
+    /// `[C, M, kh, kw]`: a transposed convolution's kernel, read flipped (the kernel
+    /// of the stride-1 convolution that gathers what it scatters).
+    Transposed,
 }
 
 impl Layout {
     /// The axis of the output channels, which per-channel parameters run along.
     fn channel_axis(self) -> i64 {
         match self {
-            Layout::KByN => 1,
+            Layout::KByN | Layout::Transposed => 1,
             Layout::NByK | Layout::Kernel => 0,
         }
     }
@@ -104,6 +107,15 @@ fn grouped_gemm_layer(
             // Column m of the GEMM is output channel m's kernel, flattened (c, i, j).
             let k = c * kh * kw;
             (1, k, m, transpose(values, m, k))
+        }
+        (&[c, m, kh, kw], Layout::Transposed) => {
+            // Row (ch, i, j), column o: the scattering kernel's tap (kh-1-i, kw-1-j).
+            let k = c * kh * kw;
+            let at = |r: usize, o: usize| {
+                let (ch, i, j) = (r / (kh * kw), r / kw % kh, r % kw);
+                values[((ch * m + o) * kh + kh - 1 - i) * kw + kw - 1 - j]
+            };
+            (1, k, m, (0..k * m).map(|e| at(e / m, e % m)).collect())
         }
         (&[n, k], Layout::NByK) => (1, k, n, transpose(values, n, k)),
         (&[k, n], Layout::KByN) => (1, k, n, values.to_vec()),
@@ -341,6 +353,76 @@ pub fn conv(g: &Graph, node: &Node, a_type: ElemType, qdq: Option<(Affine, Affin
     }
     let layer = grouped_gemm_layer(g, node, q, weights, bias, groups)?;
     Ok(OpKind::Conv { geometry, layer })
+}
+
+/// `ConvTranspose(DQ(x), DQ(w)[, DQ(b)])` quantized to `out` (one group, no
+/// dilation): the stride-1 convolution with the kernel flipped over the input spread
+/// `strides` apart, padded `k - 1 - pad_begin` before and `k - 1 - pad_end +
+/// output_padding` after (the same integer sums as the scatter). Returns the
+/// convolution and the spread.
+pub fn conv_transpose(g: &Graph, node: &Node, a: Affine, out: Affine) -> Result<(OpKind, [usize; 2]), String> {
+    let context = |what: String| node_error(node, what);
+    if node.attr_int("group").unwrap_or(1) != 1 {
+        return Err(context("group > 1 is not supported".into()));
+    }
+    if node.attr_ints("output_shape").is_some() {
+        return Err(context("the output_shape attribute is not supported; give pads and output_padding".into()));
+    }
+    if matches!(node.attrs.get("auto_pad"), Some(Attr::Str(p)) if p != "NOTSET") {
+        return Err(context("auto_pad is not supported; give explicit pads".into()));
+    }
+    if node.attr_ints("dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
+        return Err(context("dilations other than 1 are not supported".into()));
+    }
+    let w_dq = constant_dq(g, node, &node.inputs[1], "weight")?;
+    let kernel = constant(g, w_dq, 0)?.shape.clone();
+    let &[c, _, kh, kw] = kernel.as_slice() else {
+        return Err(context(format!("the kernel {kernel:?} is not 4-D (2-D convolutions are supported)")));
+    };
+    let pair = |name: &str, default: i64| -> Result<[i64; 2], String> {
+        match node.attr_ints(name) {
+            None => Ok([default; 2]),
+            Some(&[a, b]) => Ok([a, b]),
+            Some(v) => Err(context(format!("{name} {v:?}: two values are supported (2-D)"))),
+        }
+    };
+    let strides = pair("strides", 1)?;
+    let output_padding = pair("output_padding", 0)?;
+    let pads = match node.attr_ints("pads") {
+        None => [0; 4],
+        Some(&[t, l, b, r]) => [t, l, b, r],
+        Some(v) => return Err(context(format!("pads {v:?}: four values are supported"))),
+    };
+    let kernel = [kh as i64, kw as i64];
+    let gather = |axis: usize| -> Result<[usize; 2], String> {
+        let before = kernel[axis] - 1 - pads[axis];
+        let after = kernel[axis] - 1 - pads[axis + 2] + output_padding[axis];
+        match (usize::try_from(before), usize::try_from(after), strides[axis]) {
+            (Ok(b), Ok(e), s) if s > 0 && output_padding[axis] < s => Ok([b, e]),
+            _ => Err(context(format!(
+                "pads {pads:?}, strides {strides:?} and output_padding {output_padding:?} for a {kernel:?} kernel: \
+                 padding beyond kernel - 1 (a cropped output) is not supported"
+            ))),
+        }
+    };
+    let ([top, bottom], [left, right]) = (gather(0)?, gather(1)?);
+    let bias = match node.inputs.get(2).filter(|b| !b.is_empty()) {
+        Some(b) => Bias::Dequantized(constant_dq(g, node, b, "bias")?),
+        None => Bias::None,
+    };
+    let axis = Some(w_dq.attr_int("axis").unwrap_or(1));
+    let weights = Weights { holder: w_dq, at: 0, scale_at: Some(1), zero_at: 2, layout: Layout::Transposed, axis };
+    let layer = gemm_layer(g, node, Requant { a, out: Some(out) }, weights, bias)?;
+    let window = Window {
+        kernel: [kh, kw],
+        pads: [top, left, bottom, right],
+        strides: [1, 1],
+        dilations: [1, 1],
+        channels_last: false,
+        ceil_mode: false,
+    };
+    let spread = [strides[0] as usize, strides[1] as usize];
+    Ok((OpKind::Conv { geometry: ConvGeometry { channels: c, window }, layer }, spread))
 }
 
 /// A requantized convolution with one input channel per group (`group` = C, any

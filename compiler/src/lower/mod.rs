@@ -58,10 +58,11 @@ struct Lowering<'g> {
 }
 
 /// Compute nodes of the QDQ form that the lowering fuses with their Q/DQ neighbours.
-const QDQ_OPS: [&str; 11] = [
+const QDQ_OPS: [&str; 12] = [
     "MatMul",
     "Gemm",
     "Conv",
+    "ConvTranspose",
     "Add",
     "Relu",
     "MaxPool",
@@ -170,6 +171,10 @@ impl<'g> Lowering<'g> {
         let (inputs, kind) = match node.op.as_str() {
             "MatMul" | "Gemm" => (vec![x], layers::qdq_product(g, node, a, out)?),
             "Conv" => (vec![x], layers::conv(g, node, a.dtype, Some((a, out)))?),
+            "ConvTranspose" => {
+                let (conv, spread) = layers::conv_transpose(g, node, a, out)?;
+                (vec![self.spread(node, x, a, spread)], conv)
+            }
             "GlobalAveragePool" | "ReduceMean" => {
                 (vec![x], OpKind::SpatialMean(host::qdq_spatial_mean(g, node, a, out)?))
             }
@@ -192,6 +197,27 @@ impl<'g> Lowering<'g> {
         });
         self.types.insert(output, out.dtype);
         Ok(())
+    }
+
+    /// `x` spread `factors` apart with its zero point between the pixels (a transposed
+    /// convolution's input): a host operation when a factor exceeds 1.
+    fn spread(&mut self, node: &Node, x: String, a: Affine, factors: [usize; 2]) -> String {
+        if factors == [1, 1] {
+            return x;
+        }
+        let output = format!("{}/spread", node.name);
+        let op = crate::program::HostOp::Dilate { factors, fill: a.zero, channels_last: false };
+        let kind = OpKind::Host { op, arith: crate::program::HostArith::Integer { clamp: None } };
+        self.types.insert(output.clone(), a.dtype);
+        self.program.ops.push(Op {
+            node: node.name.clone(),
+            source: format!("{} (QDQ)", node.op),
+            inputs: vec![x],
+            output: output.clone(),
+            out_type: a.dtype,
+            kind,
+        });
+        output
     }
 
     /// The quantized inputs of a QDQ host node (`Add` reads two, the rest one; a
