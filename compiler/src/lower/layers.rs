@@ -413,14 +413,7 @@ pub fn conv_transpose(g: &Graph, node: &Node, a: Affine, out: Affine) -> Result<
     let axis = Some(w_dq.attr_int("axis").unwrap_or(1));
     let weights = Weights { holder: w_dq, at: 0, scale_at: Some(1), zero_at: 2, layout: Layout::Transposed, axis };
     let layer = gemm_layer(g, node, Requant { a, out: Some(out) }, weights, bias)?;
-    let window = Window {
-        kernel: [kh, kw],
-        pads: [top, left, bottom, right],
-        strides: [1, 1],
-        dilations: [1, 1],
-        channels_last: false,
-        ceil_mode: false,
-    };
+    let window = Window::nchw([kh, kw], [top, left, bottom, right], [1, 1]);
     let spread = [strides[0] as usize, strides[1] as usize];
     Ok((OpKind::Conv { geometry: ConvGeometry { channels: c, window }, layer }, spread))
 }

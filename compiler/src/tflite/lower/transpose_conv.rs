@@ -76,14 +76,7 @@ pub(super) fn transpose_conv(
     let act = activation(o.fused_activation_function())?;
     let rescale = Rescale { out: y, act, mode: RequantMode::Fixed };
     let layer = tflite_layer(&out.name, x, &flipped, rest.first().copied(), rescale, |s| conv_scale(&a, &y, s))?;
-    let window = Window {
-        kernel: [kh, kw],
-        pads: [top, left, bottom, right],
-        strides: [1, 1],
-        dilations: [1, 1],
-        channels_last: true,
-        ceil_mode: false,
-    };
+    let window = Window { channels_last: true, ..Window::nchw([kh, kw], [top, left, bottom, right], [1, 1]) };
     let conv =
         |input: String| Part::new(vec![input], OpKind::Conv { geometry: ConvGeometry { channels: c, window }, layer });
     if (sh, sw) == (1, 1) {
