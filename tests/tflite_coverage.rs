@@ -158,3 +158,14 @@ fn grouped_conv_equals_the_reference_kernel() {
     let r = report("grouped_conv");
     assert!(row(&r, "CONV_2D#1").contains(" seg"), "{r}");
 }
+
+/// A dynamic-range quantized model (int8 weights, float activations) is refused with
+/// what to do instead.
+#[test]
+fn float_and_hybrid_models_are_refused_with_a_hint() {
+    let model = fixture("hybrid_conv", ".tflite");
+    let out = tessera(["compile".as_ref(), model.as_os_str()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("CONV_2D#0`: computes on the float value") && err.contains("full-integer"), "{err}");
+}

@@ -30,8 +30,11 @@ struct TensorInfo {
     name: String,
     dtype: Option<ElemType>,
     shape: Vec<usize>,
-    /// Constant values (weights, biases, shapes), if the tensor has a buffer.
+    /// Constant values (weights, biases, shapes), if the tensor has a buffer (and is
+    /// not a float constant).
     data: Option<Vec<i64>>,
+    /// The tensor has a buffer: a constant, not a value computed at run time.
+    constant: bool,
     scales: Vec<f32>,
     zeros: Vec<i64>,
 }
@@ -104,10 +107,14 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             let dtype = elem_type(t.type_());
             // Buffer 0 is the empty sentinel; activations have empty buffers.
             let index = t.buffer() as usize;
-            let data = buffers
+            let bytes = buffers
                 .filter(|b| index > 0 && index < b.len())
                 .and_then(|b| b.get(index).data())
-                .filter(|d| !d.is_empty())
+                .filter(|d| !d.is_empty());
+            // Float constants (a float model's weights and biases) stay undecoded: the
+            // operators reading them compute on float values, which are refused.
+            let data = bytes
+                .filter(|_| !matches!(dtype, Some(ElemType::F32 | ElemType::F16)))
                 .map(|d| decode(d.bytes(), dtype).ok_or(format!("tensor {i}: constant of an unsupported type")))
                 .transpose()?;
             let shape: Vec<usize> = t.shape().map_or_else(Vec::new, |s| s.iter().map(|d| d.max(1) as usize).collect());
@@ -122,6 +129,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
                 dtype,
                 shape,
                 data,
+                constant: bytes.is_some(),
                 scales: q.and_then(|q| q.scale()).map_or_else(Vec::new, |s| s.iter().collect()),
                 zeros: q.and_then(|q| q.zero_point()).map_or_else(Vec::new, |z| z.iter().collect()),
             })
@@ -172,6 +180,14 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             .and_then(|i| folds.get(i))
             .filter(|_| matches!(code, Builtin::CONV_2D | Builtin::DEPTHWISE_CONV_2D))
             .cloned();
+        let float_value = ins.iter().find(|t| !t.constant && matches!(t.dtype, Some(ElemType::F32 | ElemType::F16)));
+        if let (Some(t), false) = (float_value, matches!(code, Builtin::QUANTIZE | Builtin::DEQUANTIZE)) {
+            return Err(context(format!(
+                "computes on the float value `{}`: a float, float16 or dynamic-range quantized model; Tessera runs \
+                 full-integer models (convert with a representative dataset and TFLITE_BUILTINS_INT8)",
+                t.name
+            )));
+        }
         let one = |lowered: Result<Part, String>| lowered.map(|p| vec![p]);
         let parts = match code {
             Builtin::CONV_2D => one(conv(op, &ins, out, fold.as_ref())),
@@ -727,6 +743,7 @@ mod tests {
             name: name.into(),
             dtype: Some(dtype),
             shape: shape.to_vec(),
+            constant: data.is_some(),
             data,
             scales: q.0.to_vec(),
             zeros: q.1.to_vec(),
