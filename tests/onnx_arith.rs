@@ -7,36 +7,26 @@
 
 mod common;
 
-use common::{root, run_model, tessera};
+use common::{check_listed, listed_cases, root, tessera};
 use std::path::PathBuf;
 
 fn fixture(stem: &str, suffix: &str) -> PathBuf {
     root(&format!("tests/fixtures/onnx_cov/arith/{stem}{suffix}"))
 }
 
+const DIR: &str = "tests/fixtures/onnx_cov/arith";
+
 fn cases() -> Vec<(String, usize)> {
-    let text = std::fs::read_to_string(fixture("cases", ".txt")).expect("cases.txt");
-    text.lines()
-        .map(|l| {
-            let (stem, n) = l.split_once(' ').expect("stem and count");
-            (stem.to_string(), n.parse().expect("a count"))
-        })
-        .collect()
+    listed_cases(DIR)
 }
 
-/// Runs `stem` on `backend`; the failure, if any.
 fn check(stem: &str, count: usize, config: &str, backend: &str) -> Option<String> {
-    let (model, x, reference) = (fixture(stem, ".onnx"), fixture(stem, "_x.npy"), fixture(stem, "_ref.npy"));
-    let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let ok = out.status.success() && text.contains(&format!("{count} of {count} outputs equal"));
-    (!ok).then(|| format!("{stem} on {backend}: {}\n{text}", String::from_utf8_lossy(&out.stderr)))
+    check_listed(DIR, stem, ".onnx", count, config, backend)
 }
 
 #[test]
 fn every_activation_fixture_equals_the_reference() {
-    let failures: Vec<String> =
-        cases().iter().filter_map(|(stem, n)| check(stem, *n, "pynq-z2", "golden")).collect();
+    let failures: Vec<String> = cases().iter().filter_map(|(stem, n)| check(stem, *n, "pynq-z2", "golden")).collect();
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 

@@ -7,31 +7,21 @@
 
 mod common;
 
-use common::{root, run_model, tessera};
+use common::{check_listed, listed_cases, root, tessera};
 use std::path::PathBuf;
 
 fn fixture(stem: &str, suffix: &str) -> PathBuf {
     root(&format!("tests/fixtures/tflite/arith/{stem}{suffix}"))
 }
 
-/// `(stem, outputs)` of every fixture.
+const DIR: &str = "tests/fixtures/tflite/arith";
+
 fn cases() -> Vec<(String, usize)> {
-    let text = std::fs::read_to_string(fixture("cases", ".txt")).expect("cases.txt");
-    text.lines()
-        .map(|l| {
-            let (stem, n) = l.split_once(' ').expect("stem and count");
-            (stem.to_string(), n.parse().expect("a count"))
-        })
-        .collect()
+    listed_cases(DIR)
 }
 
-/// Runs `stem` on `backend`; the failure, if any.
 fn check(stem: &str, count: usize, config: &str, backend: &str) -> Option<String> {
-    let (model, x, reference) = (fixture(stem, ".tflite"), fixture(stem, "_x.npy"), fixture(stem, "_ref.npy"));
-    let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let ok = out.status.success() && text.contains(&format!("{count} of {count} outputs equal"));
-    (!ok).then(|| format!("{stem} on {backend}: {}\n{text}", String::from_utf8_lossy(&out.stderr)))
+    check_listed(DIR, stem, ".tflite", count, config, backend)
 }
 
 fn report(stem: &str) -> String {
@@ -43,8 +33,7 @@ fn report(stem: &str) -> String {
 
 #[test]
 fn every_arithmetic_fixture_equals_the_reference_kernels() {
-    let failures: Vec<String> =
-        cases().iter().filter_map(|(stem, n)| check(stem, *n, "pynq-z2", "golden")).collect();
+    let failures: Vec<String> = cases().iter().filter_map(|(stem, n)| check(stem, *n, "pynq-z2", "golden")).collect();
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -60,7 +49,9 @@ fn activation_tables_and_a_mobilenet_v3_block_on_the_rtl_equal_the_reference_ker
 
 #[test]
 fn reports_put_activation_tables_on_the_accelerator() {
-    for (stem, node) in [("hard_swish_i8_0", "HARD_SWISH#0"), ("prelu_u8_1", "PRELU#0"), ("silu_block_i8", "LOGISTIC#1")] {
+    for (stem, node) in
+        [("hard_swish_i8_0", "HARD_SWISH#0"), ("prelu_u8_1", "PRELU#0"), ("silu_block_i8", "LOGISTIC#1")]
+    {
         let r = report(stem);
         let row = r.lines().find(|l| l.split_whitespace().nth(1) == Some(node)).unwrap_or_else(|| panic!("{r}"));
         assert!(row.contains(" seg") && row.contains("(TABLE)"), "{row}");
