@@ -13,26 +13,36 @@ use tessera_isa::quant::Activation;
 pub(super) fn is_binary(code: Builtin) -> bool {
     matches!(
         code,
-        Builtin::MUL | Builtin::SUB | Builtin::SQUARED_DIFFERENCE | Builtin::MAXIMUM | Builtin::MINIMUM | Builtin::PRELU
+        Builtin::MUL
+            | Builtin::SUB
+            | Builtin::SQUARED_DIFFERENCE
+            | Builtin::MAXIMUM
+            | Builtin::MINIMUM
+            | Builtin::PRELU
     )
 }
 
 /// The program operation of two-input operator `code`.
-pub(super) fn binary(code: Builtin, op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -> Result<OpKind, String> {
+pub(super) fn binary(
+    code: Builtin,
+    op: &tflite::Operator,
+    ins: &[&TensorInfo],
+    out: &TensorInfo,
+) -> Result<OpKind, String> {
     let [a, b] = ins else { return Err("takes two inputs".into()) };
     let (qa, qb, y) = (a.affine()?, b.affine()?, out.affine()?);
     if qa.dtype != y.dtype || qb.dtype != y.dtype {
         return Err(format!("inputs of {} and {} with a {} output are not supported", qa.dtype, qb.dtype, y.dtype));
     }
     let act = match code {
-        Builtin::MUL => activation(op.builtin_options_as_mul_options().map_or(
-            tflite::ActivationFunctionType::NONE,
-            |o| o.fused_activation_function(),
-        ))?,
-        Builtin::SUB => activation(op.builtin_options_as_sub_options().map_or(
-            tflite::ActivationFunctionType::NONE,
-            |o| o.fused_activation_function(),
-        ))?,
+        Builtin::MUL => activation(
+            op.builtin_options_as_mul_options()
+                .map_or(tflite::ActivationFunctionType::NONE, |o| o.fused_activation_function()),
+        )?,
+        Builtin::SUB => activation(
+            op.builtin_options_as_sub_options()
+                .map_or(tflite::ActivationFunctionType::NONE, |o| o.fused_activation_function()),
+        )?,
         _ => Activation::None,
     };
     let kind = match code {

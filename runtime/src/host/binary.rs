@@ -8,7 +8,13 @@ use tessera_isa::elementwise::{sub, Mul, Prelu, SquaredDifference};
 use tessera_isa::quant::AddRescale;
 
 /// `b.op` of `x` (shape `xs`) and `y` (shape `ys`).
-pub fn run(b: &TfliteBinary, x: &[i64], xs: &[usize], y: &[i64], ys: &[usize]) -> Result<(Vec<i64>, Vec<usize>), String> {
+pub fn run(
+    b: &TfliteBinary,
+    x: &[i64],
+    xs: &[usize],
+    y: &[i64],
+    ys: &[usize],
+) -> Result<(Vec<i64>, Vec<usize>), String> {
     let [qa, qb] = b.inputs.map(|q| (q.scale, q.zero));
     let out = (b.out.scale, b.out.zero);
     let bad = || format!("the scales of TFLite {:?} give no fixed-point multiplier", b.op);

@@ -183,12 +183,7 @@ fn spatial_mean(m: &SpatialMean, x: &Value) -> Result<Value, String> {
 }
 
 /// `op` on values of one element type (`zero` is its additive zero, for ReLU).
-fn host_op<T>(
-    op: &HostOp,
-    x: &[&[T]],
-    shapes: &[&[usize]],
-    zero: T,
-) -> Result<(Vec<T>, Vec<usize>), String>
+fn host_op<T>(op: &HostOp, x: &[&[T]], shapes: &[&[usize]], zero: T) -> Result<(Vec<T>, Vec<usize>), String>
 where
     T: Copy
         + PartialOrd
