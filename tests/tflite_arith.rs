@@ -49,9 +49,12 @@ fn activation_tables_and_a_mobilenet_v3_block_on_the_rtl_equal_the_reference_ker
 
 #[test]
 fn reports_put_activation_tables_on_the_accelerator() {
-    for (stem, node) in
-        [("hard_swish_i8_0", "HARD_SWISH#0"), ("prelu_u8_1", "PRELU#0"), ("silu_block_i8", "LOGISTIC#1")]
-    {
+    for (stem, node) in [
+        ("hard_swish_i8_0", "HARD_SWISH#0"),
+        ("prelu_u8_1", "PRELU#0"),
+        ("silu_block_i8", "LOGISTIC#1"),
+        ("sub_conv_i8", "SUB#2"),
+    ] {
         let r = report(stem);
         let row = r.lines().find(|l| l.split_whitespace().nth(1) == Some(node)).unwrap_or_else(|| panic!("{r}"));
         assert!(row.contains(" seg") && row.contains("(TABLE)"), "{row}");
