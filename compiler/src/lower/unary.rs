@@ -26,11 +26,11 @@ fn function(node: &Node, op: &str) -> Result<Box<dyn Fn(f32) -> f32>, String> {
         "Tanh" => Box::new(f32::tanh),
         "HardSigmoid" => {
             let (alpha, beta) = (attr(node, "alpha", 0.2), attr(node, "beta", 0.5));
-            Box::new(move |x: f32| (x * alpha + beta).min(1.0).max(0.0))
+            Box::new(move |x: f32| (x * alpha + beta).clamp(0.0, 1.0))
         }
         "HardSwish" => {
             let (alpha, beta) = (1.0f32 / 6.0, 0.5f32);
-            Box::new(move |x: f32| x * (x * alpha + beta).min(1.0).max(0.0))
+            Box::new(move |x: f32| x * (x * alpha + beta).clamp(0.0, 1.0))
         }
         "LeakyRelu" => {
             let alpha = attr(node, "alpha", 0.01);
