@@ -90,10 +90,10 @@ fn fails(model: &Path) -> String {
 
 #[test]
 fn unsupported_operators_and_malformed_files_are_reported_with_the_file() {
-    // A dense layer and LOGISTIC (tools/fixtures/tflite_cases.py).
-    let logistic = root("tests/fixtures/tflite/logistic.tflite");
-    let err = fails(&logistic);
-    assert!(err.contains("logistic.tflite: operator `LOGISTIC#1`: not supported"), "{err}");
+    // An int8 ELU (tools/fixtures/tflite_arith.py).
+    let elu = root("tests/fixtures/tflite/arith/unsupported_elu.tflite");
+    let err = fails(&elu);
+    assert!(err.contains("unsupported_elu.tflite: operator `ELU#0`: not supported"), "{err}");
     // The CNN cut short: the flatbuffer verifier rejects it.
     let bytes = std::fs::read(root("examples/digits_cnn/cnn_int8.tflite")).unwrap();
     let truncated = scratch("truncated.tflite");

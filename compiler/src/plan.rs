@@ -75,7 +75,12 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
             | OpKind::TfliteQuantize(_)
             | OpKind::TfliteDequantize(_)
             | OpKind::TfliteRequantize { .. }
-            | OpKind::TfliteSoftmax { .. } => (ins[0].to_vec(), None),
+            | OpKind::TfliteSoftmax { .. }
+            | OpKind::ByteTable(_) => (ins[0].to_vec(), None),
+            OpKind::TfliteBinary(_) => {
+                let [a, b] = ins[..] else { return Err(context("takes two inputs".into())) };
+                (broadcast_shape(a, b).map_err(|e| context(e.to_string()))?, None)
+            }
             OpKind::SpatialMean(m) => (m.output_shape(ins[0]).map_err(context)?, None),
             OpKind::Depthwise(d) => {
                 (depthwise_output_shape(ins[0], &d.window, d.multiplier).map_err(|e| context(e.to_string()))?, None)
@@ -100,7 +105,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
             }
             OpKind::Host { op: host, .. } => {
                 let shape = match host {
-                    HostOp::Add => broadcast_shape(ins[0], ins[1]),
+                    HostOp::Add | HostOp::Mul | HostOp::Sub | HostOp::Div => broadcast_shape(ins[0], ins[1]),
                     HostOp::Relu => Ok(ins[0].to_vec()),
                     HostOp::MaxPool(w) | HostOp::AvgPool(w) | HostOp::AvgPoolFloat { window: w, .. } => {
                         pool_output_shape(ins[0], w)

@@ -133,6 +133,12 @@ impl ConvGeometry {
 pub enum HostOp {
     /// Element-wise sum of the two inputs (numpy broadcasting).
     Add,
+    /// Element-wise product, difference and quotient (numpy broadcasting), between
+    /// dequantizations and a quantization only (QDQ `Mul` / `Sub` / `Div`,
+    /// `QLinearMul`): float32.
+    Mul,
+    Sub,
+    Div,
     Relu,
     /// 2-D max pooling.
     MaxPool(Window),
@@ -225,6 +231,55 @@ pub enum OpKind {
         input: Affine,
         out: Affine,
     },
+    /// A function of one 8-bit value, tabulated at compile time.
+    ByteTable(ByteTable),
+    /// A TFLite two-input integer operator (numpy broadcasting), on the host.
+    TfliteBinary(TfliteBinary),
+}
+
+/// A quantized unary operator as the 256 outputs of its input's 256 possible bytes:
+/// every int8/uint8 activation (LOGISTIC, HARD_SWISH, QDQ Sigmoid...), computed by the
+/// importer with the reference's own arithmetic. One TABLE LOAD on the accelerator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ByteTable {
+    /// The operator it computes, for reports.
+    pub op: String,
+    /// `I8` or `U8`.
+    pub input: ElemType,
+    /// The output's quantization (its `dtype` is the table's type).
+    pub out: Affine,
+    /// 256 output values indexed by the input's raw byte (an int8 value's two's complement).
+    pub values: Vec<i64>,
+}
+
+impl ByteTable {
+    /// The output of input value `q`.
+    pub fn apply(&self, q: i64) -> i64 {
+        self.values[(q & 0xff) as usize]
+    }
+}
+
+/// Which TFLite two-input operator a [`TfliteBinary`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinaryOp {
+    Mul,
+    Sub,
+    SquaredDifference,
+    Maximum,
+    Minimum,
+    /// `x >= 0 ? x : x * alpha`, alpha the second input (per channel).
+    Prelu,
+}
+
+/// A TFLite two-input operator on int8 or uint8 values with the reference kernel's
+/// fixed-point arithmetic (see `tessera_runtime::host::binary`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TfliteBinary {
+    pub op: BinaryOp,
+    pub inputs: [Affine; 2],
+    pub out: Affine,
+    /// The output range after the fused activation.
+    pub clamp: (i64, i64),
 }
 
 /// A depthwise convolution (NHWC, or NCHW as `window.channels_last` says): output

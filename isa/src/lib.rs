@@ -7,10 +7,12 @@
 //! - [`bundle`]: the program bundle (`.tsr`) a device runs;
 //! - [`nm`]: the N:4 structured-sparse weight tile format;
 //! - [`spmv`]: the sparse engine's unstructured-sparse tile format;
-//! - [`quant`]: fixed-point and float requantization arithmetic (TFLite / ONNX exact).
+//! - [`quant`]: fixed-point and float requantization arithmetic (TFLite / ONNX exact);
+//! - [`elementwise`]: TFLite's two-input integer element-wise kernels.
 
 pub mod bundle;
 pub mod config;
+pub mod elementwise;
 pub mod isa;
 pub mod nm;
 pub mod quant;

@@ -115,3 +115,24 @@ pub fn cosim(cfg: &AccelConfig, image: &DdrImage, program: &Program) -> CosimRun
     }
     run
 }
+
+/// `(stem, outputs)` of every fixture a generator listed in `<dir>/cases.txt`.
+pub fn listed_cases(dir: &str) -> Vec<(String, usize)> {
+    let text = std::fs::read_to_string(root(&format!("{dir}/cases.txt"))).expect("cases.txt");
+    text.lines()
+        .map(|l| {
+            let (stem, n) = l.split_once(' ').expect("stem and count");
+            (stem.to_string(), n.parse().expect("a count"))
+        })
+        .collect()
+}
+
+/// Runs `<dir>/<stem><ext>` on `<stem>_x.npy` on `backend` against `<stem>_ref.npy`:
+/// `None` when all `count` outputs are equal, else what went wrong.
+pub fn check_listed(dir: &str, stem: &str, ext: &str, count: usize, config: &str, backend: &str) -> Option<String> {
+    let path = |suffix: &str| root(&format!("{dir}/{stem}{suffix}"));
+    let out = run_model(&path(ext), config, backend, &path("_x.npy"), &[("--reference", &path("_ref.npy"))]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ok = out.status.success() && text.contains(&format!("{count} of {count} outputs equal"));
+    (!ok).then(|| format!("{stem} on {backend}: {}\n{text}", String::from_utf8_lossy(&out.stderr)))
+}

@@ -15,6 +15,9 @@ pub struct HostNode {
 pub fn host_op(g: &Graph, node: &Node) -> Result<HostOp, String> {
     match node.op.as_str() {
         "Add" => Ok(HostOp::Add),
+        "Mul" => Ok(HostOp::Mul),
+        "Sub" => Ok(HostOp::Sub),
+        "Div" => Ok(HostOp::Div),
         "Relu" => Ok(HostOp::Relu),
         "Flatten" => Ok(HostOp::Flatten { axis: node.attr_int("axis").unwrap_or(1) }),
         "Reshape" => {
@@ -37,7 +40,8 @@ pub fn requant(node: &Node, inputs: Vec<Affine>, out: Affine) -> Result<HostArit
     Ok(HostArith::Requant { inputs, out })
 }
 
-/// `com.microsoft.QLinearAdd(a, a_scale, a_zero, b, b_scale, b_zero, c_scale, c_zero)`.
+/// `com.microsoft.QLinearAdd` / `QLinearMul(a, a_scale, a_zero, b, b_scale, b_zero,
+/// c_scale, c_zero)`.
 pub fn qlinear_add(g: &Graph, node: &Node) -> Result<(Vec<String>, HostArith), String> {
     let a = affine_at(g, node, 1, 2)?;
     let b = affine_at(g, node, 4, 5)?;

@@ -5,11 +5,13 @@
 //!
 //! Recognised forms, as onnxruntime's `quantize_static` writes them:
 //! - QDQ: `Q(op(DQ(x), DQ(w) ...))` for `MatMul`, `Gemm`, `Conv` (accelerator) and
-//!   `Add`, `Relu`, `MaxPool`, `AveragePool`, `Flatten`, `Reshape`, `GlobalAveragePool`, spatial
+//!   `Add`, `Mul`, `Sub`, `Div`, `Relu`, `MaxPool`, `AveragePool`, `ConvTranspose`, `Flatten`, `Reshape`, `GlobalAveragePool`, spatial
 //!   `ReduceMean` (host, in float32 between the dequantized inputs and the output
-//!   quantization, as the reference computes it);
+//!   quantization, as the reference computes it); `Sigmoid`, `Tanh`, `HardSigmoid`,
+//!   `HardSwish`, `LeakyRelu` as byte tables (accelerator);
 //! - QOperator: `QLinearMatMul`, `MatMulInteger`, `QLinearConv`, `ConvInteger`,
-//!   `com.microsoft.QGemm` (accelerator), `com.microsoft.QLinearAdd`,
+//!   `com.microsoft.QGemm`, `com.microsoft.QLinearSigmoid` / `QLinearLeakyRelu`
+//!   (byte tables) (accelerator), `com.microsoft.QLinearAdd` / `QLinearMul`,
 //!   `com.microsoft.QLinearGlobalAveragePool`, `com.microsoft.QLinearAveragePool`, and `MaxPool`,
 //!   `Flatten`, `Reshape`, `Relu` directly on integers (host);
 //! - `QuantizeLinear` of a float value and `DequantizeLinear` to a graph output.
@@ -20,6 +22,7 @@ mod host;
 mod layers;
 mod params;
 mod pool;
+mod unary;
 
 use crate::graph::{Graph, Node};
 use crate::program::{Affine, ConstValue, Op, OpKind, Program, ProgramInput};
@@ -58,12 +61,15 @@ struct Lowering<'g> {
 }
 
 /// Compute nodes of the QDQ form that the lowering fuses with their Q/DQ neighbours.
-const QDQ_OPS: [&str; 12] = [
+const QDQ_OPS: [&str; 15] = [
     "MatMul",
     "Gemm",
     "Conv",
     "ConvTranspose",
     "Add",
+    "Mul",
+    "Sub",
+    "Div",
     "Relu",
     "MaxPool",
     "AveragePool",
@@ -108,7 +114,19 @@ impl<'g> Lowering<'g> {
                 self.push(node, "DequantizeLinear", vec![input.clone()], ElemType::F32, OpKind::Dequantize(quant));
                 Ok(())
             }
-            (true, op) if QDQ_OPS.contains(&op) && self.dequantized(&node.inputs[0]).is_some() => self.qdq(node),
+            (true, op)
+                if (QDQ_OPS.contains(&op) || unary::QDQ_UNARY.contains(&op))
+                    && self.dequantized(&node.inputs[0]).is_some() =>
+            {
+                self.qdq(node)
+            }
+            (false, "QLinearSigmoid" | "QLinearLeakyRelu") if node.domain == "com.microsoft" => {
+                let table = unary::qlinear(g, node)?;
+                self.type_of(node, &node.inputs[0])?;
+                let (source, dtype) = (node.qualified_op(), table.out.dtype);
+                self.push(node, &source, vec![node.inputs[0].clone()], dtype, OpKind::ByteTable(table));
+                Ok(())
+            }
             (true, "QLinearMatMul") => self.layer(node, layers::qlinear_matmul(g, node)?),
             (true, "MatMulInteger") => {
                 let a_type = self.type_of(node, &node.inputs[0])?;
@@ -130,9 +148,10 @@ impl<'g> Lowering<'g> {
                 self.type_of(node, &node.inputs[0])?;
                 self.host(node, vec![node.inputs[0].clone()], host::qlinear_average_pool(g, node)?)
             }
-            (false, "QLinearAdd") if node.domain == "com.microsoft" => {
+            (false, op @ ("QLinearAdd" | "QLinearMul")) if node.domain == "com.microsoft" => {
                 let (inputs, arith) = host::qlinear_add(g, node)?;
-                self.host(node, inputs, host::HostNode { op: crate::program::HostOp::Add, arith })
+                let op = if op == "QLinearAdd" { crate::program::HostOp::Add } else { crate::program::HostOp::Mul };
+                self.host(node, inputs, host::HostNode { op, arith })
             }
             (true, "MatMul" | "Gemm" | "Conv" | "Add") => Err(node_error(
                 node,
@@ -178,6 +197,7 @@ impl<'g> Lowering<'g> {
             "GlobalAveragePool" | "ReduceMean" => {
                 (vec![x], OpKind::SpatialMean(host::qdq_spatial_mean(g, node, a, out)?))
             }
+            op if unary::QDQ_UNARY.contains(&op) => (vec![x], OpKind::ByteTable(unary::qdq(node, a, out)?)),
             _ => {
                 let (inputs, quants) = self.qdq_host_inputs(node)?;
                 let op = host::host_op(g, node)?;
@@ -224,7 +244,7 @@ impl<'g> Lowering<'g> {
     /// `Reshape`'s shape is a constant attribute-like input): each a value or an
     /// integer constant, with its parameters.
     fn qdq_host_inputs(&mut self, node: &Node) -> Result<(Vec<String>, Vec<Affine>), String> {
-        let count = if node.op == "Add" { 2 } else { 1 };
+        let count = if matches!(node.op.as_str(), "Add" | "Mul" | "Sub" | "Div") { 2 } else { 1 };
         let mut inputs = Vec::new();
         let mut quants = Vec::new();
         for name in &node.inputs[..count] {
@@ -261,7 +281,10 @@ impl<'g> Lowering<'g> {
     /// something other than a fusing QDQ compute node).
     fn needs_float(&self, value: &str) -> bool {
         self.g.outputs.iter().any(|o| o.name == value)
-            || self.g.consumers(value).iter().any(|c| !QDQ_OPS.contains(&c.op.as_str()))
+            || self.g.consumers(value).iter().any(|c| {
+                let op = c.op.as_str();
+                !QDQ_OPS.contains(&op) && !unary::QDQ_UNARY.contains(&op)
+            })
     }
 
     fn type_of(&self, node: &Node, value: &str) -> Result<ElemType, String> {

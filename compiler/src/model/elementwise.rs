@@ -7,9 +7,9 @@
 //!   arithmetic ([`AddRescale::input`]); the accumulator gets `T1[x1] + T2[x2]` from
 //!   two LOADs (the second combining by add), and the STORE's fixed-point mode does
 //!   the output rescaling. Exact by construction.
-//! - TFLite `QUANTIZE` between int8 and uint8: the whole requantization is a function
-//!   of one byte ([`Requantize::apply`]), one table whose entries are the outputs; a
-//!   LOAD through it and a STORE that only narrows.
+//! - TFLite `QUANTIZE` between int8 and uint8, and every unary activation
+//!   ([`crate::program::ByteTable`]): a function of one byte, one table whose entries
+//!   are the outputs; a LOAD through it and a STORE that only narrows.
 //! - Max pooling: one LOAD per kernel tap over the output positions, combining by
 //!   max; positions whose tap falls outside the image load the type's minimum (the
 //!   LOAD's padding), which never wins. Average pooling: the same with add and a
@@ -143,7 +143,9 @@ pub struct SumOutput {
 /// TFLite's `ADD` of two tensors of `elements` values of `dtypes[0..2]` at `a` and `b`
 /// into `c` (the same layout for all three), `clamp` being the output range: each
 /// input through its table of [`AddRescale::input`], the sum through the STORE's
-/// fixed-point mode ([`AddRescale::output`]).
+/// fixed-point mode ([`AddRescale::output`]). `subtract`: TFLite's `SUB`, the same
+/// arithmetic with the second rescaled input negated (its table's entries).
+#[allow(clippy::too_many_arguments)]
 pub fn tflite_add(
     cfg: &AccelConfig,
     consts: &mut ImageBuilder,
@@ -152,8 +154,11 @@ pub fn tflite_add(
     rescale: &AddRescale,
     clamp: (i64, i64),
     addrs: [u64; 3],
+    subtract: bool,
 ) -> Result<Code, String> {
-    let tables = [0, 1].map(|i| (0..=255u8).map(|b| rescale.input(i, value_of(dtypes[i], b))).collect::<Vec<_>>());
+    let sign = [1, if subtract { -1 } else { 1 }];
+    let tables =
+        [0, 1].map(|i| (0..=255u8).map(|b| sign[i] * rescale.input(i, value_of(dtypes[i], b))).collect::<Vec<_>>());
     let m = QuantizedMultiplier { multiplier: rescale.output.multiplier, shift: rescale.output.shift };
     let output = SumOutput {
         mode: RequantMode::Fixed,
@@ -167,19 +172,36 @@ pub fn tflite_add(
 }
 
 /// TFLite's `QUANTIZE` from int8 or uint8 (`dtypes[0]`) to int8 or uint8 (`dtypes[1]`)
-/// of `elements` values at `x` into `y`: one table of the outputs ([`Requantize`]),
-/// stored as they are.
+/// of `elements` values at `x` into `y`: one table of the outputs ([`Requantize`]).
 pub fn tflite_requantize(
     cfg: &AccelConfig,
     consts: &mut ImageBuilder,
     elements: usize,
     dtypes: [ElemType; 2],
     r: &Requantize,
+    at: [u64; 2],
+) -> Result<Code, String> {
+    let values: Vec<i64> = (0..=255u8).map(|b| r.apply(value_of(dtypes[0], b))).collect();
+    byte_table(cfg, consts, elements, dtypes[1], &values, at)
+}
+
+/// A function of one byte (`values`, indexed by the raw input byte, of type `dtype`)
+/// over `elements` values at `x` into `y`: a LOAD through the table and a STORE that
+/// only narrows.
+pub fn byte_table(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    elements: usize,
+    dtype: ElemType,
+    values: &[i64],
     [x, y]: [u64; 2],
 ) -> Result<Code, String> {
-    let table: Vec<i32> = (0..=255u8).map(|b| r.apply(value_of(dtypes[0], b)) as i32).collect();
-    let output =
-        SumOutput { mode: RequantMode::None, lane: ParamLane::default(), zero: 0, dtype: dtypes[1], clamp: r.range };
+    let range = dtype.int_range().ok_or("an 8-bit output")?;
+    if values.len() != 256 || values.iter().any(|v| !(range.0..=range.1).contains(v)) {
+        return Err(format!("a byte table needs 256 {dtype} values"));
+    }
+    let table: Vec<i32> = values.iter().map(|&v| v as i32).collect();
+    let output = SumOutput { mode: RequantMode::None, lane: ParamLane::default(), zero: 0, dtype, clamp: range };
     table_sum(cfg, consts, elements, &[table], &output, &[x], y)
 }
 

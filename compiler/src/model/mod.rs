@@ -498,6 +498,9 @@ fn place_of(
             }
         }
         OpKind::Host { op: HostOp::Add, .. } => Place::Host("ADD on unquantized integers".into()),
+        OpKind::Host { op: HostOp::Mul | HostOp::Sub | HostOp::Div, .. } => {
+            Place::Host("float32 Mul / Sub / Div between dequantizations and a quantization".into())
+        }
         OpKind::Host { op: HostOp::Relu, .. } => {
             Place::Host("ReLU of a value that is not only an accelerator layer's output".into())
         }
@@ -523,6 +526,23 @@ fn place_of(
         }
         OpKind::Dequantize(_) | OpKind::TfliteDequantize(_) => Place::Host("dequantizes to a float output".into()),
         OpKind::TfliteSoftmax { .. } => Place::Host("softmax (float exponentials)".into()),
+        OpKind::ByteTable(t) => {
+            let bytes = |t: ElemType| matches!(t, ElemType::I8 | ElemType::U8);
+            if bytes(t.input) && bytes(t.out.dtype) {
+                Place::Accel
+            } else {
+                Place::Host(format!("{} of {} values (not a function of one byte)", t.op, t.input))
+            }
+        }
+        OpKind::TfliteBinary(b) => {
+            let same = shapes.get(&op.inputs[0]).is_some_and(|a| shapes.get(&op.inputs[1]) == Some(a));
+            let fits = same && !op.inputs.iter().any(|i| constants.contains_key(i));
+            if b.op == crate::program::BinaryOp::Sub && fits {
+                Place::Accel
+            } else {
+                Place::Host(format!("TFLite {:?} of two tensors", b.op))
+            }
+        }
         OpKind::SpatialMean(m) => {
             let pixels = shapes.get(&op.inputs[0]).and_then(|s| s.get(1..3)).map(|s| s[0] * s[1]).unwrap_or(0);
             match (m.arith, tflite_mean_output(m, pixels)) {
@@ -1145,8 +1165,20 @@ impl<'a> Builder<'a> {
                     &rescale,
                     *clamp,
                     [x.offset, b.offset, at[1]],
+                    false,
                 )?;
                 (code, Engine::Dense, "element-wise (TABLE)".to_string(), [0, 0, 0], 0)
+            }
+            (OpKind::TfliteBinary(t), _) if t.op == crate::program::BinaryOp::Sub => {
+                let b = self.slot(&op.inputs[1])?;
+                let [p, q] = t.inputs.map(|a| (a.scale, a.zero));
+                let rescale = tessera_isa::quant::AddRescale::new(p, q, (t.out.scale, t.out.zero))
+                    .ok_or("the scales give no fixed-point multipliers")?;
+                let elements = x.shape.iter().product();
+                let dtypes = [x.dtype, b.dtype, t.out.dtype];
+                let addrs = [x.offset, b.offset, at[1]];
+                let code = elementwise::tflite_add(cfg, consts, elements, dtypes, &rescale, t.clamp, addrs, true)?;
+                (code, Engine::Dense, "SUB (TABLE)".to_string(), [0, 0, 0], 0)
             }
             (OpKind::TfliteRequantize { input, out }, _) => {
                 let range = out.dtype.int_range().ok_or("an integer output")?;
@@ -1155,6 +1187,11 @@ impl<'a> Builder<'a> {
                 let elements = x.shape.iter().product();
                 let code = elementwise::tflite_requantize(cfg, consts, elements, [x.dtype, out.dtype], &r, at)?;
                 (code, Engine::Dense, "requantize (TABLE)".to_string(), [0, 0, 0], 0)
+            }
+            (OpKind::ByteTable(t), _) => {
+                let elements = x.shape.iter().product();
+                let code = elementwise::byte_table(cfg, consts, elements, t.out.dtype, &t.values, at)?;
+                (code, Engine::Dense, format!("{} (TABLE)", t.op), [0, 0, 0], 0)
             }
             _ => return Err("has no accelerator lowering".into()),
         };

@@ -26,22 +26,22 @@ fn op_name(code: Builtin, custom: Option<&str>) -> String {
 
 /// One tensor of the subgraph, decoded.
 #[derive(Clone)]
-struct TensorInfo {
-    name: String,
-    dtype: Option<ElemType>,
-    shape: Vec<usize>,
+pub(super) struct TensorInfo {
+    pub(super) name: String,
+    pub(super) dtype: Option<ElemType>,
+    pub(super) shape: Vec<usize>,
     /// Constant values (weights, biases, shapes), if the tensor has a buffer (and is
     /// not a float constant).
-    data: Option<Vec<i64>>,
+    pub(super) data: Option<Vec<i64>>,
     /// The tensor has a buffer: a constant, not a value computed at run time.
-    constant: bool,
+    pub(super) constant: bool,
     scales: Vec<f32>,
     zeros: Vec<i64>,
 }
 
 impl TensorInfo {
     /// Per-tensor quantization of an int8 or uint8 activation.
-    fn affine(&self) -> Result<Affine, String> {
+    pub(super) fn affine(&self) -> Result<Affine, String> {
         self.affine_of(&[ElemType::I8, ElemType::U8])
     }
 
@@ -203,6 +203,18 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             Builtin::ADD => one(add(op, &ins, out)),
             Builtin::MAX_POOL_2D | Builtin::AVERAGE_POOL_2D => one(pool(op, code == Builtin::MAX_POOL_2D, &ins, out)),
             Builtin::MEAN => one(mean(&ins, out)),
+            _ if super::unary::is_unary(code) => match ins.as_slice() {
+                [x] => super::unary::table(code, &op_name(code, None), op, x, out)
+                    .map(|t| vec![Part::new(vec![x.name.clone()], OpKind::ByteTable(t))]),
+                _ => Err("takes one input".into()),
+            },
+            _ if super::binary::is_binary(code) => super::binary::binary(code, op, &ins, out).map(|kind| {
+                let inputs = match &kind {
+                    OpKind::ByteTable(_) => vec![ins[0].name.clone()],
+                    _ => ins.iter().map(|t| t.name.clone()).collect(),
+                };
+                vec![Part::new(inputs, kind)]
+            }),
             Builtin::RESHAPE if !ins.is_empty() => Ok(vec![Part::new(
                 vec![ins[0].name.clone()],
                 OpKind::Host {
@@ -308,7 +320,7 @@ struct Fold {
     node: String,
 }
 
-fn activation(code: tflite::ActivationFunctionType) -> Result<Activation, String> {
+pub(super) fn activation(code: tflite::ActivationFunctionType) -> Result<Activation, String> {
     match code {
         tflite::ActivationFunctionType::NONE => Ok(Activation::None),
         tflite::ActivationFunctionType::RELU => Ok(Activation::Relu),
@@ -319,7 +331,7 @@ fn activation(code: tflite::ActivationFunctionType) -> Result<Activation, String
 }
 
 /// The output clamp of a fused activation on `out`.
-fn clamp(act: Activation, out: &Affine) -> (i64, i64) {
+pub(super) fn clamp(act: Activation, out: &Affine) -> (i64, i64) {
     let (lo, hi) = out.dtype.int_range().expect("8-bit");
     let (lo, hi) = activation_range(act, out.scale, out.zero as i32, lo as i32, hi as i32);
     (i64::from(lo), i64::from(hi))

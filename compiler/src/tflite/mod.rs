@@ -10,7 +10,9 @@
 //! have. The file is parsed and verified by the `flatbuffers` crate with accessors
 //! generated from `compiler/schema/tflite_subset.fbs`.
 
+mod binary;
 mod lower;
+mod unary;
 #[allow(clippy::all, dead_code, unused_imports, mismatched_lifetime_syntaxes, unsafe_op_in_unsafe_fn)]
 #[rustfmt::skip]
 pub(crate) mod schema_generated;

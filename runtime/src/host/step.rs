@@ -74,6 +74,9 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
                 HostOp::Dilate { factors, fill, channels_last } => {
                     dilate(x[0], shapes[0], *factors, *fill, *channels_last).map_err(|e| s(&e))?
                 }
+                HostOp::Mul | HostOp::Sub | HostOp::Div => {
+                    return Err("Mul / Sub / Div run between dequantizations and a quantization only".into())
+                }
                 _ => host_op(op, &x, &shapes, 0)?,
             };
             if let Some((lo, hi)) = clamp {
@@ -151,6 +154,15 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
             Ok(Value::ints(values, shape))
         }
         OpKind::SpatialMean(m) => spatial_mean(m, &args[0]),
+        OpKind::ByteTable(t) => {
+            let values = args[0].as_ints()?.iter().map(|&q| t.apply(q)).collect();
+            Ok(Value::ints(values, args[0].shape.clone()))
+        }
+        OpKind::TfliteBinary(b) => {
+            let (values, shape) =
+                super::binary::run(b, args[0].as_ints()?, &args[0].shape, args[1].as_ints()?, &args[1].shape)?;
+            Ok(Value::ints(values, shape))
+        }
         OpKind::Gemm(_) | OpKind::Conv { .. } => Err("accelerator layers run on the accelerator".into()),
     }
 }
@@ -179,15 +191,21 @@ fn spatial_mean(m: &SpatialMean, x: &Value) -> Result<Value, String> {
 }
 
 /// `op` on values of one element type (`zero` is its additive zero, for ReLU).
-fn host_op<T: Copy + PartialOrd + std::ops::Add<Output = T>>(
-    op: &HostOp,
-    x: &[&[T]],
-    shapes: &[&[usize]],
-    zero: T,
-) -> Result<(Vec<T>, Vec<usize>), String> {
+fn host_op<T>(op: &HostOp, x: &[&[T]], shapes: &[&[usize]], zero: T) -> Result<(Vec<T>, Vec<usize>), String>
+where
+    T: Copy
+        + PartialOrd
+        + std::ops::Add<Output = T>
+        + std::ops::Mul<Output = T>
+        + std::ops::Sub<Output = T>
+        + std::ops::Div<Output = T>,
+{
     let s = |e: tessera_compiler::shape::ShapeError| e.to_string();
     Ok(match op {
         HostOp::Add => broadcast_binary(x[0], shapes[0], x[1], shapes[1], |a, b| a + b).map_err(s)?,
+        HostOp::Mul => broadcast_binary(x[0], shapes[0], x[1], shapes[1], |a, b| a * b).map_err(s)?,
+        HostOp::Sub => broadcast_binary(x[0], shapes[0], x[1], shapes[1], |a, b| a - b).map_err(s)?,
+        HostOp::Div => broadcast_binary(x[0], shapes[0], x[1], shapes[1], |a, b| a / b).map_err(s)?,
         HostOp::Relu => (x[0].iter().map(|&v| if v > zero { v } else { zero }).collect(), shapes[0].to_vec()),
         HostOp::MaxPool(w) => max_pool(x[0], shapes[0], w).map_err(s)?,
         HostOp::AvgPool(_) => return Err("average pooling runs on integers only".into()),
