@@ -106,6 +106,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                     HostOp::Flatten { axis } => flatten_shape(ins[0], *axis),
                     HostOp::Reshape { shape } => reshape_batched(ins[0], shape),
                     HostOp::Pad { pads, .. } => pad_shape(ins[0], pads),
+                    HostOp::Move(m) => Ok(m.output_shape(&ins).map_err(context)?),
                 };
                 (shape.map_err(|e| context(e.to_string()))?, None)
             }

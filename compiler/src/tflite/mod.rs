@@ -11,6 +11,7 @@
 //! generated from `compiler/schema/tflite_subset.fbs`.
 
 mod lower;
+mod movement;
 #[allow(clippy::all, dead_code, unused_imports, mismatched_lifetime_syntaxes, unsafe_op_in_unsafe_fn)]
 #[rustfmt::skip]
 mod schema_generated;

@@ -1,6 +1,7 @@
 //! Host operators: what a model needs that the accelerator does not run, computed on
 //! the CPU with the reference runtimes' arithmetic.
 
+pub mod movement;
 pub mod ops;
 pub mod quant;
 pub mod step;

@@ -71,6 +71,7 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
             let (mut values, shape) = match op {
                 HostOp::AvgPool(w) => average_pool_int(x[0], shapes[0], w).map_err(|e| s(&e))?,
                 HostOp::Pad { pads, value } => pad(x[0], shapes[0], pads, *value).map_err(|e| s(&e))?,
+                HostOp::Move(m) => m.run(&x, &shapes)?,
                 _ => host_op(op, &x, &shapes, 0)?,
             };
             if let Some((lo, hi)) = clamp {
@@ -89,6 +90,9 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
         }
         OpKind::Host { arith: HostArith::TfliteAdd { .. }, .. } => {
             Err("TFLite's fixed-point arithmetic is for ADD".into())
+        }
+        OpKind::Host { op: HostOp::Move(m), arith: HostArith::Requant { inputs, out } } => {
+            super::movement::requantized(m, args, inputs, out)
         }
         OpKind::Host { op, arith: HostArith::Requant { inputs, out } } => {
             let real: Vec<Vec<f32>> = args
@@ -187,6 +191,7 @@ fn host_op<T: Copy + PartialOrd + std::ops::Add<Output = T>>(
         // A batch-1 target shape applies per sample when a batch runs.
         HostOp::Reshape { shape } => (x[0].to_vec(), reshape_batched(shapes[0], shape).map_err(s)?),
         HostOp::Pad { .. } => return Err("padding runs on integers only".into()),
+        HostOp::Move(_) => return Err("data movement runs on integers only".into()),
     })
 }
 
