@@ -209,6 +209,9 @@ impl Movement {
                 let mut out_shape = shape.clone();
                 for &(axis, start, step, count) in axes {
                     let dim = *shape.get(axis).ok_or(format!("axis {axis} is outside a rank-{rank} tensor"))?;
+                    if (start, step, count) == (0, 1, dim) {
+                        continue;
+                    }
                     let map: Vec<Option<usize>> = (0..count)
                         .map(|i| {
                             let at = start + i as i64 * step;
@@ -378,6 +381,14 @@ impl Movement {
                 let mut out_shape = shape.clone();
                 for (i, &d) in axes.iter().enumerate() {
                     let input = shape[d];
+                    // The batch: sizes and scales of one sample leave it as it is.
+                    let one = match target {
+                        ResizeTarget::Scales(s) => s[i] == 1.0,
+                        ResizeTarget::Sizes(s) => s[i] == 1 || s[i] == input,
+                    };
+                    if d == 0 && one {
+                        continue;
+                    }
                     // The reference's float64 scale and integer output size.
                     let (scale, out) = match target {
                         ResizeTarget::Scales(s) => (f64::from(s[i]), (f64::from(s[i]) * input as f64) as usize),

@@ -6,7 +6,7 @@
 //! (`Q(op(DQ(x) ..))`), where each input is requantized to the output's parameters
 //! through float32, as the reference computes element by element.
 
-use super::params::{affine, affine_at, constant, float32_scales, node_error};
+use super::params::{affine_at, constant, float32_scales, node_error};
 use crate::graph::{Attr, Graph, Node};
 use crate::movement::{CoordinateMode, Movement, NearestMode, PadMode, ResizeTarget};
 use crate::program::Affine;
@@ -299,9 +299,4 @@ pub fn quantized_fill(out: Affine) -> impl Fn(f32) -> i64 {
         let range = out.dtype.int_range().expect("8-bit");
         onnx_quantize(v, out.scale, out.zero, range)
     }
-}
-
-/// The parameters of the `DequantizeLinear` producing `value`.
-pub fn dequantized_as(g: &Graph, dq: &Node) -> Result<Affine, String> {
-    affine(g, dq)
 }

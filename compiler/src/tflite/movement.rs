@@ -174,7 +174,7 @@ pub fn lower(
                     (d, begin[d], 1, n.max(0) as usize)
                 })
                 .collect();
-            one(host(Movement::Strided { axes }))
+            one(host(strided(axes, &x.shape)?))
         }
         Builtin::STRIDED_SLICE => strided_slice(op, ins, out),
         Builtin::TRANSPOSE => {
@@ -300,6 +300,17 @@ pub fn lower(
     }
 }
 
+/// A slice of the axes it changes (whole axes dropped, so that a batch of samples
+/// passes the leading dimension through); slicing the batch itself is refused.
+fn strided(axes: Vec<(usize, i64, i64, usize)>, shape: &[usize]) -> Result<Movement, String> {
+    let axes: Vec<_> =
+        axes.into_iter().filter(|&(d, start, step, count)| (start, step, count) != (0, 1, shape[d])).collect();
+    if axes.iter().any(|a| a.0 == 0) {
+        return Err("slicing the batch dimension is not supported".into());
+    }
+    Ok(Movement::Strided { axes })
+}
+
 /// `STRIDED_SLICE` with begin, end and shrink-axis masks and any strides (negative
 /// included), as `strided_slice_logic.h` resolves them; a shrink reshapes to the
 /// output's shape. Ellipsis and new-axis masks, and `offset`, are refused by name.
@@ -364,7 +375,7 @@ fn strided_slice(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo) -
         };
         axes.push((d, start, step, count));
     }
-    let slice = Movement::Strided { axes };
+    let slice = strided(axes, &x.shape)?;
     if shrink == 0 {
         return Ok(vec![Part::new(vec![x.name.clone()], host(slice))]);
     }
