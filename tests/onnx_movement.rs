@@ -72,3 +72,13 @@ fn the_report_says_where_movement_runs() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("nearest resize on the host"), "{text}");
 }
+
+/// A cubic Resize is refused with the node and the mode named.
+#[test]
+fn a_cubic_resize_is_refused_by_name() {
+    let model = fixture("resize_cubic.onnx");
+    let out = tessera(["compile".as_ref(), model.as_os_str()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("up") && err.contains("mode cubic is not supported"), "{err}");
+}
