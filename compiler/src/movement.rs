@@ -569,15 +569,20 @@ fn gather_axes<T: Copy>(
             at = at.zip(j).map(|(a, j)| a + j * st[d]);
         }
         out.push(at.map_or(fill, |a| x[a]));
-        for d in (0..dims.len()).rev() {
-            index[d] += 1;
-            if index[d] < dims[d] {
-                break;
-            }
-            index[d] = 0;
-        }
+        advance(&mut index, &dims);
     }
     out
+}
+
+/// The next row-major multi-index within `dims`.
+fn advance(index: &mut [usize], dims: &[usize]) {
+    for d in (0..dims.len()).rev() {
+        index[d] += 1;
+        if index[d] < dims[d] {
+            return;
+        }
+        index[d] = 0;
+    }
 }
 
 /// `x` viewed as `view`, its axes permuted by `perm`, in row-major order.
@@ -589,13 +594,7 @@ fn permute<T: Copy>(x: &[T], view: &[usize], perm: &[usize]) -> Vec<T> {
     let mut index = vec![0usize; dims.len()];
     for _ in 0..x.len() {
         out.push(x[index.iter().zip(&steps).map(|(i, s)| i * s).sum::<usize>()]);
-        for d in (0..dims.len()).rev() {
-            index[d] += 1;
-            if index[d] < dims[d] {
-                break;
-            }
-            index[d] = 0;
-        }
+        advance(&mut index, &dims);
     }
     out
 }
