@@ -42,7 +42,7 @@ pub fn data_inputs(node: &Node) -> usize {
 }
 
 /// An optional input: present and named.
-fn input<'n>(node: &'n Node, i: usize) -> Option<&'n str> {
+fn input(node: &Node, i: usize) -> Option<&str> {
     node.inputs.get(i).map(String::as_str).filter(|n| !n.is_empty())
 }
 
@@ -279,7 +279,7 @@ fn resize(g: &Graph, node: &Node) -> Result<Movement, String> {
 pub fn qlinear_concat(g: &Graph, node: &Node) -> Result<(Vec<String>, Vec<Affine>, Affine), String> {
     let out = affine_at(g, node, 0, 1)?;
     let rest = node.inputs.len().saturating_sub(2);
-    if rest == 0 || rest % 3 != 0 {
+    if rest == 0 || !rest.is_multiple_of(3) {
         return Err(node_error(node, "takes Y_scale, Y_zero_point and (X, X_scale, X_zero_point) triples"));
     }
     let mut names = Vec::new();
