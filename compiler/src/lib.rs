@@ -19,6 +19,7 @@ pub mod graph;
 pub mod image;
 pub mod lower;
 pub mod model;
+pub mod movement;
 pub mod onnx;
 pub mod package;
 pub mod plan;

@@ -114,6 +114,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                     HostOp::Reshape { shape } => reshape_batched(ins[0], shape),
                     HostOp::Pad { pads, .. } => pad_shape(ins[0], pads),
                     HostOp::Dilate { factors, channels_last, .. } => dilate_shape(ins[0], *factors, *channels_last),
+                    HostOp::Move(m) => Ok(m.output_shape(&ins).map_err(context)?),
                 };
                 (shape.map_err(|e| context(e.to_string()))?, None)
             }

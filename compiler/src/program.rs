@@ -175,6 +175,9 @@ pub enum HostOp {
         pads: Vec<[usize; 2]>,
         value: i64,
     },
+    /// Concat, split, slice, transpose, resize-nearest, ... ([`crate::movement`]):
+    /// elements move, values do not change.
+    Move(crate::movement::Movement),
 }
 
 /// How a host operation treats quantized values.

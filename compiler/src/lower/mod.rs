@@ -20,12 +20,13 @@
 
 mod host;
 mod layers;
+mod movement;
 mod params;
 mod pool;
 mod unary;
 
 use crate::graph::{Graph, Node};
-use crate::program::{Affine, ConstValue, Op, OpKind, Program, ProgramInput};
+use crate::program::{Affine, ConstValue, HostArith, HostOp, Op, OpKind, Program, ProgramInput};
 use crate::tensor::ElemType;
 use params::{affine, boundary_quant, node_error};
 use std::collections::{BTreeSet, HashMap};
@@ -125,6 +126,16 @@ impl<'g> Lowering<'g> {
                 self.type_of(node, &node.inputs[0])?;
                 let (source, dtype) = (node.qualified_op(), table.out.dtype);
                 self.push(node, &source, vec![node.inputs[0].clone()], dtype, OpKind::ByteTable(table));
+                Ok(())
+            }
+            (true, op) if movement::OPS.contains(&op) => self.movement(node),
+            (false, "QLinearConcat") if node.domain == "com.microsoft" => {
+                let (inputs, quants, out) = movement::qlinear_concat(g, node)?;
+                for name in &inputs {
+                    self.type_of(node, name)?;
+                }
+                let m = movement::movement(g, node, 0, |_| 0)?;
+                self.push_move(node, &node.qualified_op(), inputs, &node.outputs[0], out.dtype, m, HostArith::Requant { inputs: quants, out });
                 Ok(())
             }
             (true, "QLinearMatMul") => self.layer(node, layers::qlinear_matmul(g, node)?),
@@ -283,7 +294,7 @@ impl<'g> Lowering<'g> {
         self.g.outputs.iter().any(|o| o.name == value)
             || self.g.consumers(value).iter().any(|c| {
                 let op = c.op.as_str();
-                !QDQ_OPS.contains(&op) && !unary::QDQ_UNARY.contains(&op)
+                !QDQ_OPS.contains(&op) && !unary::QDQ_UNARY.contains(&op) && !movement::OPS.contains(&op)
             })
     }
 
@@ -324,6 +335,92 @@ impl<'g> Lowering<'g> {
         let kind = OpKind::Host { op: host.op, arith: host.arith };
         self.push(node, &node.qualified_op(), inputs, out_type, kind);
         Ok(())
+    }
+
+    /// A data-movement node ([`movement`]): the QDQ form (its data inputs dequantized,
+    /// each output quantized by one `QuantizeLinear`) or directly on integers.
+    fn movement(&mut self, node: &'g Node) -> Result<(), String> {
+        let g = self.g;
+        let data = &node.inputs[..movement::data_inputs(node).min(node.inputs.len())];
+        let dq: Vec<Option<&'g Node>> = data.iter().map(|i| self.dequantized(i)).collect();
+        let arg = matches!(node.op.as_str(), "ArgMax" | "ArgMin");
+        let outputs: Vec<(usize, &String)> = match node.op.as_str() {
+            "Split" => node.outputs.iter().enumerate().filter(|(_, o)| !o.is_empty()).collect(),
+            _ => vec![(0, &node.outputs[0])],
+        };
+        if dq.iter().any(Option::is_some) && !arg {
+            let mut inputs = Vec::new();
+            let mut quants = Vec::new();
+            for (name, d) in data.iter().zip(&dq) {
+                let d = d.ok_or_else(|| node_error(node, format!("input `{name}` must come from DequantizeLinear")))?;
+                quants.push(affine(g, d)?);
+                self.type_of(node, &d.inputs[0])?;
+                inputs.push(d.inputs[0].clone());
+            }
+            for (index, output) in outputs {
+                let quantize = match g.consumers(output).as_slice() {
+                    [q] if q.op == "QuantizeLinear" && !g.outputs.iter().any(|o| &o.name == output) => *q,
+                    _ => {
+                        return Err(node_error(
+                            node,
+                            format!("its float output `{output}` must feed exactly one QuantizeLinear"),
+                        ))
+                    }
+                };
+                let out = affine(g, quantize)?;
+                let arith = host::requant(node, quants.clone(), out)?;
+                let m = movement::movement(g, node, index, movement::quantized_fill(out))?;
+                self.fused.insert(quantize.name.clone());
+                let source = format!("{} (QDQ)", node.op);
+                self.push_move(node, &source, inputs.clone(), &quantize.outputs[0], out.dtype, m, arith);
+            }
+            return Ok(());
+        }
+        let mut inputs = Vec::new();
+        let mut dtype = None;
+        for (name, d) in data.iter().zip(&dq) {
+            // ArgMax of dequantized values is ArgMax of the integers (positive scale).
+            let name = d.map_or(name.clone(), |d| d.inputs[0].clone());
+            let t = match self.keep_constant(node, &name)? {
+                Some(t) => t,
+                None => self.type_of(node, &name)?,
+            };
+            if !matches!(t, ElemType::I8 | ElemType::U8) {
+                return Err(node_error(node, format!("runs on {t} values; int8 and uint8 are supported")));
+            }
+            dtype = dtype.or(Some(t));
+            inputs.push(name);
+        }
+        let dtype = dtype.ok_or_else(|| node_error(node, "needs an input"))?;
+        let out_type = if arg { ElemType::I64 } else { dtype };
+        for (index, output) in outputs {
+            let m = movement::movement(g, node, index, |v| v as i64)?;
+            let arith = HostArith::Integer { clamp: None };
+            self.push_move(node, &node.qualified_op(), inputs.clone(), output, out_type, m, arith);
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_move(
+        &mut self,
+        node: &Node,
+        source: &str,
+        inputs: Vec<String>,
+        output: &str,
+        out_type: ElemType,
+        m: crate::movement::Movement,
+        arith: HostArith,
+    ) {
+        self.types.insert(output.to_string(), out_type);
+        self.program.ops.push(Op {
+            node: node.name.clone(),
+            source: source.to_string(),
+            inputs,
+            output: output.to_string(),
+            out_type,
+            kind: OpKind::Host { op: HostOp::Move(m), arith },
+        });
     }
 
     fn push(&mut self, node: &Node, source: &str, inputs: Vec<String>, out_type: ElemType, kind: OpKind) {

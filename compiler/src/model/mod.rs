@@ -385,11 +385,17 @@ fn fuse_activations(mut program: Program) -> Program {
 /// every integer exactly: `rint((q - z) * s / s) = q - z` in float32).
 fn is_reshape(op: &Op) -> bool {
     match &op.kind {
-        OpKind::Host { op: HostOp::Reshape { .. } | HostOp::Flatten { .. }, arith } => match arith {
-            HostArith::Integer { clamp: None } => true,
-            HostArith::Requant { inputs, out } => inputs.len() == 1 && inputs[0] == *out,
-            _ => false,
-        },
+        OpKind::Host { op: HostOp::Reshape { .. } | HostOp::Flatten { .. }, arith } => reshape_arith(arith),
+        OpKind::Host { op: HostOp::Move(m), arith } if m.is_reshape() => reshape_arith(arith),
+        _ => false,
+    }
+}
+
+/// Whether `arith` gives back every integer it reads.
+fn reshape_arith(arith: &HostArith) -> bool {
+    match arith {
+        HostArith::Integer { clamp: None } => true,
+        HostArith::Requant { inputs, out } => inputs.len() == 1 && inputs[0] == *out,
         _ => false,
     }
 }
@@ -513,6 +519,7 @@ fn place_of(
         OpKind::Host { op: HostOp::Pad { .. }, .. } => {
             Place::Host("PAD that no convolution's padding absorbs (explicit padding)".into())
         }
+        OpKind::Host { op: HostOp::Move(m), .. } => Place::Host(crate::movement::host_reason(m).into()),
         OpKind::Host { .. } => Place::Host("reshape with requantization".into()),
         OpKind::Depthwise(_) => Place::Host("depthwise convolution has no accelerator lowering yet (issue #19)".into()),
         OpKind::Quantize(_) | OpKind::TfliteQuantize(_) => Place::Host("quantizes a float input".into()),

@@ -3,6 +3,7 @@
 mod grouped;
 mod transpose_conv;
 
+use super::movement;
 use super::schema_generated::tflite::{self, BuiltinOperator as Builtin};
 use crate::program::{
     Affine, ConstValue, ConvGeometry, DepthwiseLayer, GemmLayer, HostArith, HostOp, LayerOutput, MeanArith, Op, OpKind,
@@ -161,6 +162,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
         subgraph.operators().ok_or("the subgraph has no operators")?.iter().collect();
     let graph_outputs: Vec<i32> = subgraph.outputs().ok_or("the subgraph has no outputs")?.iter().collect();
     let conv_only = sole_convolution_inputs(&operators, &codes, &graph_outputs);
+    let shape_only = movement::shape_only(&operators, &codes, &graph_outputs);
     // PADs that the convolution reading them absorbs, by output tensor.
     let mut folds: HashMap<i32, Fold> = HashMap::new();
     for (index, op) in operators.iter().enumerate() {
@@ -171,8 +173,16 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
         let context = |e: String| format!("operator `{name}`: {e}");
         let inputs: Vec<i32> = op.inputs().map_or_else(Vec::new, |v| v.iter().collect());
         let outputs: Vec<i32> = op.outputs().map_or_else(Vec::new, |v| v.iter().collect());
-        let [out_index] = outputs[..] else { return Err(context("one output is supported".into())) };
+        if !outputs.is_empty() && outputs.iter().all(|o| shape_only.contains(o)) {
+            continue;
+        }
+        let out_index = match outputs[..] {
+            [o] => o,
+            [o, ..] if movement::multi_output(code) => o,
+            _ => return Err(context("one output is supported".into())),
+        };
         let out = tensor(out_index).map_err(context)?;
+        let outs: Vec<&TensorInfo> = outputs.iter().map(|&o| tensor(o)).collect::<Result<_, _>>().map_err(context)?;
         let ins: Vec<&TensorInfo> =
             inputs.iter().filter(|&&i| i >= 0).map(|&i| tensor(i)).collect::<Result<_, _>>().map_err(context)?;
         let fold = inputs
@@ -234,6 +244,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
                 let kind = OpKind::Host { op: HostOp::Pad { pads, value }, arith: HostArith::Integer { clamp: None } };
                 vec![Part::new(vec![ins[0].name.clone()], kind)]
             }),
+            _ if movement::handles(code) => movement::lower(code, op, &ins, &outs),
             _ => Err("not supported (no accelerator or host lowering for this TFLite operator)".into()),
         }
         .map_err(context)?;
@@ -296,15 +307,15 @@ fn sole_convolution_inputs(
 }
 
 /// One program operation of a TFLite operator.
-struct Part {
-    inputs: Vec<String>,
-    kind: OpKind,
+pub(super) struct Part {
+    pub(super) inputs: Vec<String>,
+    pub(super) kind: OpKind,
     /// The value it writes and its type; `None`: the operator's output.
-    output: Option<(String, ElemType)>,
+    pub(super) output: Option<(String, ElemType)>,
 }
 
 impl Part {
-    fn new(inputs: Vec<String>, kind: OpKind) -> Part {
+    pub(super) fn new(inputs: Vec<String>, kind: OpKind) -> Part {
         Part { inputs, kind, output: None }
     }
 }

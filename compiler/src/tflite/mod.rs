@@ -12,6 +12,7 @@
 
 mod binary;
 mod lower;
+mod movement;
 mod unary;
 #[allow(clippy::all, dead_code, unused_imports, mismatched_lifetime_syntaxes, unsafe_op_in_unsafe_fn)]
 #[rustfmt::skip]

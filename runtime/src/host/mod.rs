@@ -2,6 +2,7 @@
 //! the CPU with the reference runtimes' arithmetic.
 
 pub mod binary;
+pub mod movement;
 pub mod ops;
 pub mod quant;
 pub mod step;

@@ -77,6 +77,7 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
                 HostOp::Mul | HostOp::Sub | HostOp::Div => {
                     return Err("Mul / Sub / Div run between dequantizations and a quantization only".into())
                 }
+                HostOp::Move(m) => m.run(&x, &shapes)?,
                 _ => host_op(op, &x, &shapes, 0)?,
             };
             if let Some((lo, hi)) = clamp {
@@ -95,6 +96,9 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
         }
         OpKind::Host { arith: HostArith::TfliteAdd { .. }, .. } => {
             Err("TFLite's fixed-point arithmetic is for ADD".into())
+        }
+        OpKind::Host { op: HostOp::Move(m), arith: HostArith::Requant { inputs, out } } => {
+            super::movement::requantized(m, args, inputs, out)
         }
         OpKind::Host { op, arith: HostArith::Requant { inputs, out } } => {
             let real: Vec<Vec<f32>> = args
@@ -214,6 +218,7 @@ where
         // A batch-1 target shape applies per sample when a batch runs.
         HostOp::Reshape { shape } => (x[0].to_vec(), reshape_batched(shapes[0], shape).map_err(s)?),
         HostOp::Pad { .. } | HostOp::Dilate { .. } => return Err("padding runs on integers only".into()),
+        HostOp::Move(_) => return Err("data movement runs on integers only".into()),
     })
 }
 
