@@ -64,7 +64,7 @@ def efficientnet_small(res):
     from keras.src.applications.efficientnet import EfficientNet
 
     return lambda: headed(
-        EfficientNet(0.25, 0.34, res, 0.2, model_name="efficientnet_small", include_top=False,
+        EfficientNet(0.25, 0.34, res, 0.2, name="efficientnet_small", include_top=False,
                      weights=None, input_shape=(res, res, 3), pooling="avg"))
 
 
@@ -77,7 +77,7 @@ def resnet_small(res, v2=False):
         def stack_fn(x):
             x = resnet.stack_residual_blocks_v2(x, 16, 2, name="conv2")
             x = resnet.stack_residual_blocks_v2(x, 32, 2, name="conv3")
-            return resnet.stack_residual_blocks_v2(x, 64, 1, stride1=1, name="conv4")
+            return resnet.stack_residual_blocks_v2(x, 64, 2, stride1=1, name="conv4")
     else:
         def stack_fn(x):
             x = resnet.stack_residual_blocks_v1(x, 16, 1, stride1=1, name="conv2")
