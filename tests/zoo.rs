@@ -32,6 +32,8 @@ use tessera_sim::{GoldenDevice, VerilatorDevice};
 const UNSUPPORTED: &[(&str, &str)] = &[
     ("mobilenet_v3_small_035_64", "HARD_SWISH"),
     ("mobilenet_v3_large_035_64", "HARD_SWISH"),
+    ("efficientnet_small_64", "LOGISTIC"),
+    ("resnet_v2_small_64", "MUL"),
 ];
 
 fn manifest(dir: &Path) -> Vec<Value> {
