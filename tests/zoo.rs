@@ -72,8 +72,8 @@ fn first(t: &Tensor, samples: usize) -> Tensor {
 
 /// `entry`'s model compiled for `config`, its outputs replaced by `outputs` if given.
 fn compiled(dir: &Path, entry: &Value, config: &str, outputs: Option<Vec<String>>) -> Result<CompiledModel, String> {
-    let mut program = tessera_compiler::load_program(&dir.join(entry["file"].as_str().unwrap()))
-        .map_err(|e| format!("{e:#}"))?;
+    let mut program =
+        tessera_compiler::load_program(&dir.join(entry["file"].as_str().unwrap())).map_err(|e| format!("{e:#}"))?;
     if let Some(outputs) = outputs {
         program.outputs = outputs;
     }
@@ -215,8 +215,8 @@ fn large(name: &str) {
     let (out, _) = run(&model, golden(&model), &x);
     println!("{name}: golden model, {} samples in {:.1} s", x.shape[0], start.elapsed().as_secs_f64());
     assert_eq!(out[0], values(&tensor(&case.join("ref.npy"))), "{name}: outputs");
-    let rtl = VerilatorDevice::new(&model.config, &BuildOptions::default(), SIM_DDR_BASE, model.dram_bytes as usize)
-        .unwrap();
+    let rtl =
+        VerilatorDevice::new(&model.config, &BuildOptions::default(), SIM_DDR_BASE, model.dram_bytes as usize).unwrap();
     let start = Instant::now();
     let (out, cycles) = run(&model, Box::new(rtl), &first(&x, 1));
     println!("{name}: RTL, {cycles} cycles in {:.0} s", start.elapsed().as_secs_f64());

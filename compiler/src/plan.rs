@@ -8,10 +8,10 @@ pub use crate::engine::Engine;
 use crate::gemm::GemmTiling;
 use crate::gemm_bundle::{layer_bundle, tap_major_conv_bundle};
 use crate::program::{ConvGeometry, GemmLayer, HostOp, OpKind, Program};
-use crate::signature::{layer_key, Memo};
 use crate::shape::{
     broadcast_shape, depthwise_output_shape, flatten_shape, pad_shape, pool_output_shape, reshape_batched,
 };
+use crate::signature::{layer_key, Memo};
 use std::collections::HashMap;
 use tessera_isa::config::AccelConfig;
 
