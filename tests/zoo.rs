@@ -34,6 +34,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("mobilenet_v3_large_035_64", "HARD_SWISH"),
     ("efficientnet_small_64", "LOGISTIC"),
     ("resnet_v2_small_64", "MUL"),
+    ("densenet_small_64", "MUL"),
 ];
 
 fn manifest(dir: &Path) -> Vec<Value> {
