@@ -35,6 +35,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("efficientnet_small_64", "LOGISTIC"),
     ("resnet_v2_small_64", "MUL"),
     ("densenet_small_64", "MUL"),
+    ("detector_64", "RESIZE_NEAREST_NEIGHBOR"),
 ];
 
 fn manifest(dir: &Path) -> Vec<Value> {

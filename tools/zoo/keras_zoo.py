@@ -106,7 +106,7 @@ def nasnet_small(res):
 
 def detector():
     """A detection-style head: a strided conv backbone, features at two scales, the
-    coarse one upsampled (RESIZE_NEAREST_NEIGHBOR) and concatenated with the fine one,
+    coarse one upsampled (RESIZE_NEAREST_NEIGHBOR: Keras 3 converts UpSampling2D to TILE, which the reference kernels of ai-edge-litert 2.3 lack) and concatenated with the fine one,
     per-cell box and objectness outputs through a sigmoid."""
     x = keras.Input((64, 64, 3), batch_size=1, name="image")
     y = L.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="stem")(x)
@@ -114,7 +114,7 @@ def detector():
     fine = L.Conv2D(16, 1, strides=2, activation="relu", name="fine")(y)
     y = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6", name="dw2")(fine)
     coarse = L.Conv2D(32, 1, activation="relu", name="coarse")(y)
-    up = L.UpSampling2D(2, name="upsample")(coarse)
+    up = L.Resizing(16, 16, interpolation="nearest", name="upsample")(coarse)
     y = L.Concatenate(name="concat")([up, fine])
     y = L.Conv2D(24, 3, padding="same", activation="relu", name="neck")(y)
     y = L.Conv2D(3 * 6, 1, activation="sigmoid", name="head")(y)
