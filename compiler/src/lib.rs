@@ -25,6 +25,7 @@ pub mod package;
 pub mod plan;
 pub mod program;
 pub mod shape;
+pub mod signature;
 
 pub mod sparsity;
 pub mod spmv;

@@ -11,6 +11,7 @@ use crate::program::{ConvGeometry, GemmLayer, HostOp, OpKind, Program};
 use crate::shape::{
     broadcast_shape, depthwise_output_shape, dilate_shape, flatten_shape, pad_shape, pool_output_shape, reshape_batched,
 };
+use crate::signature::{layer_key, Memo};
 use std::collections::HashMap;
 use tessera_isa::config::AccelConfig;
 
@@ -24,8 +25,6 @@ pub struct LayerPlan {
     pub instructions: usize,
     /// Summed over the layer's GEMMs.
     pub predicted: Prediction,
-    /// One program bundle per weight matrix, with placeholder activations.
-    pub bundles: Vec<tessera_isa::bundle::Bundle>,
     /// A convolution lowered as implicit im2col (its bundle's input is the images).
     pub implicit: bool,
     /// The engine chosen, and every lowering the cost model weighed (engine, and for
@@ -60,6 +59,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
         shapes.insert(name, c.shape.clone());
     }
     let model = CostModel::new(cfg);
+    let memo = Memo::default();
     let mut plans = Vec::new();
     for op in &program.ops {
         let context = |e: String| format!("node `{}` ({}): {e}", op.node, op.source);
@@ -93,7 +93,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                 let rows = x.iter().product::<usize>() / layer.k / layer.batches;
                 let mut out = x.to_vec();
                 *out.last_mut().expect("checked above") = layer.n;
-                (out, Some(gemm_plan(cfg, &model, layer, rows).map_err(context)?))
+                (out, Some(gemm_plan_in(cfg, &model, layer, rows, &memo).map_err(context)?))
             }
             OpKind::Conv { geometry, layer } => {
                 let [n, _, h, w] =
@@ -101,7 +101,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                 let [oh, ow] =
                     geometry.output_size(h, w).ok_or_else(|| context("the kernel exceeds the input".into()))?;
                 let out = geometry.shape([n, layer.n, oh, ow]);
-                (out, Some(conv_plan(cfg, &model, layer, geometry, [n, h, w]).map_err(context)?))
+                (out, Some(conv_plan_in(cfg, &model, layer, geometry, [n, h, w], &memo).map_err(context)?))
             }
             OpKind::Host { op: host, .. } => {
                 let shape = match host {
@@ -133,13 +133,38 @@ pub fn conv_plan(
     model: &CostModel,
     layer: &GemmLayer,
     geometry: &ConvGeometry,
-    [n, h, w]: [usize; 3],
+    dims: [usize; 3],
 ) -> Result<LayerPlan, String> {
-    let [oh, ow] = geometry.output_size(h, w).ok_or("the kernel exceeds the input")?;
+    conv_plan_in(cfg, model, layer, geometry, dims, &Memo::default())
+}
+
+/// [`conv_plan`], computed once per [`layer_key`] and geometry in `memo`.
+fn conv_plan_in(
+    cfg: &AccelConfig,
+    model: &CostModel,
+    layer: &GemmLayer,
+    geometry: &ConvGeometry,
+    dims: [usize; 3],
+    memo: &Memo<Result<LayerPlan, String>>,
+) -> Result<LayerPlan, String> {
     // The explicit GEMM multiplies (tap, channel)-ordered patches.
     let tap_major = geometry.tap_major(layer);
     let candidates = engines(cfg, &tap_major);
-    let explicit = plan_engines(cfg, model, &tap_major, n * oh * ow, &candidates)?;
+    let key = format!("conv {} {geometry:?} {dims:?} {candidates:?}", layer_key(layer));
+    memo.get_or(key, || conv_plan_of(cfg, model, layer, &tap_major, geometry, dims, &candidates))
+}
+
+fn conv_plan_of(
+    cfg: &AccelConfig,
+    model: &CostModel,
+    layer: &GemmLayer,
+    tap_major: &GemmLayer,
+    geometry: &ConvGeometry,
+    [n, h, w]: [usize; 3],
+    candidates: &[Engine],
+) -> Result<LayerPlan, String> {
+    let [oh, ow] = geometry.output_size(h, w).ok_or("the kernel exceeds the input")?;
+    let explicit = plan_engines(cfg, model, tap_major, n * oh * ow, candidates)?;
     // Per-column weight zero points are corrected on the host from the patch rows.
     if layer.w_zero_columns.is_some() || layer.batches != 1 {
         return Ok(explicit);
@@ -150,7 +175,7 @@ pub fn conv_plan(
     let x = vec![layer.a_zero; n * h * w * geometry.channels];
     for &engine in candidates.iter().filter(|e| **e != Engine::Sparse) {
         // An image that does not fit, or channels that do not divide into N:4 tiles.
-        let Ok((bundle, tiling)) = tap_major_conv_bundle(cfg, &tap_major, geometry, &x, [n, h, w], engine.nm()) else {
+        let Ok((bundle, tiling)) = tap_major_conv_bundle(cfg, tap_major, geometry, &x, [n, h, w], engine.nm()) else {
             continue;
         };
         let program = bundle.program()?;
@@ -163,7 +188,6 @@ pub fn conv_plan(
                 tiling,
                 instructions: program.len(),
                 predicted,
-                bundles: vec![bundle],
                 implicit: true,
                 engine,
                 considered: vec![],
@@ -178,7 +202,20 @@ pub fn conv_plan(
 /// program depends only on the shapes) on every engine its weights allow, predicts
 /// the cycles of each and keeps the fastest.
 pub fn gemm_plan(cfg: &AccelConfig, model: &CostModel, layer: &GemmLayer, rows: usize) -> Result<LayerPlan, String> {
-    plan_engines(cfg, model, layer, rows, &engines(cfg, layer))
+    gemm_plan_in(cfg, model, layer, rows, &Memo::default())
+}
+
+/// [`gemm_plan`], computed once per [`layer_key`] and row count in `memo`.
+fn gemm_plan_in(
+    cfg: &AccelConfig,
+    model: &CostModel,
+    layer: &GemmLayer,
+    rows: usize,
+    memo: &Memo<Result<LayerPlan, String>>,
+) -> Result<LayerPlan, String> {
+    let candidates = engines(cfg, layer);
+    let key = format!("gemm {} {rows} {candidates:?}", layer_key(layer));
+    memo.get_or(key, || plan_engines(cfg, model, layer, rows, &candidates))
 }
 
 /// [`gemm_plan`] over the engines `candidates`.
@@ -247,24 +284,23 @@ fn engine_plan(
 ) -> Result<LayerPlan, String> {
     let (k, n) = (layer.k, layer.n);
     let a = vec![layer.a_zero; rows * k];
-    let mut bundles = Vec::with_capacity(layer.batches);
-    let mut tiling = None;
+    // Every weight matrix has the same shape, hence the same program and timing; each
+    // must lower (a sparse packing may not fit).
+    let mut first = None;
     for weights in layer.weights.chunks(k * n) {
-        let (bundle, t) = layer_bundle(cfg, layer, weights, &a, rows, engine).map_err(|e| e.to_string())?;
-        tiling = Some(t);
-        bundles.push(bundle);
+        let lowered = layer_bundle(cfg, layer, weights, &a, rows, engine).map_err(|e| e.to_string())?;
+        first.get_or_insert(lowered);
     }
-    // Every weight matrix has the same shape, hence the same program and timing.
-    let program = bundles[0].program()?;
+    let (bundle, tiling) = first.ok_or("a layer has a weight matrix")?;
+    let program = bundle.program()?;
     let one = model.predict(&program)?;
     let times = |v: u64| v * layer.batches as u64;
     Ok(LayerPlan {
         gemm: [rows, k, n],
         gemms: layer.batches,
-        tiling: tiling.expect("a layer has a weight matrix"),
+        tiling,
         instructions: program.len() * layer.batches,
         predicted: Prediction { cycles: times(one.cycles), busy: one.busy.map(times) },
-        bundles,
         implicit: false,
         engine,
         considered: vec![],

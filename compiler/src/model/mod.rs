@@ -31,7 +31,8 @@ use crate::engine::Engine;
 use crate::gemm_bundle::a_slack;
 use crate::image::ImageBuilder;
 use crate::plan::{plan, LayerPlan, OpPlan};
-use crate::program::{HostArith, HostOp, LayerOutput, MeanArith, Op, OpKind, Program};
+use crate::program::{ConvGeometry, GemmLayer, HostArith, HostOp, LayerOutput, MeanArith, Op, OpKind, Program};
+use crate::signature::{layer_key, Memo};
 use crate::tensor::ElemType;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -605,6 +606,8 @@ struct Builder<'a> {
     patches: HashMap<usize, String>,
     /// Convolutions whose kernel rows the LOADs gather.
     gathered: std::collections::HashSet<usize>,
+    /// Predicted cycles of lowerings, by timing signature.
+    timings: Memo<Option<u64>>,
 }
 
 impl<'a> Builder<'a> {
@@ -632,6 +635,7 @@ impl<'a> Builder<'a> {
             preload: None,
             patches: HashMap::new(),
             gathered: std::collections::HashSet::new(),
+            timings: Memo::default(),
         }
     }
 
@@ -676,8 +680,18 @@ impl<'a> Builder<'a> {
         }
         let Some(shape) = self.shapes.get(&self.program.ops[op].inputs[0]) else { return false };
         let Some([n, _, h, w]) = geometry.dims(shape) else { return false };
-        let mut scratch = ImageBuilder::new();
-        layers::conv_implicit(self.cfg, &mut scratch, geometry, layer, 0, [n, h, w], [0, 0], None).is_ok()
+        self.implicit_cycles(geometry, layer, [n, h, w]).is_some()
+    }
+
+    /// The predicted cycles of a convolution as implicit im2col from a fresh WBUF
+    /// (`None`: its image does not fit), once per timing signature.
+    fn implicit_cycles(&self, geometry: &ConvGeometry, layer: &GemmLayer, dims: [usize; 3]) -> Option<u64> {
+        let key = format!("implicit {} {geometry:?} {dims:?}", layer_key(layer));
+        self.timings.get_or(key, || {
+            let mut scratch = ImageBuilder::at(0);
+            let code = layers::conv_implicit(self.cfg, &mut scratch, geometry, layer, 0, dims, [0, 0], None).ok()?;
+            CostModel::new(self.cfg).predict(&code.programs[0]).ok().map(|p| p.cycles)
+        })
     }
 
     /// Whether accelerator op `i` needs a host correction of its outputs.
@@ -963,14 +977,13 @@ impl<'a> Builder<'a> {
             }
             let Some(shape) = self.shapes.get(&self.program.ops[i].inputs[0]) else { continue };
             let Some([n, _, h, w]) = geometry.dims(shape) else { continue };
-            let predict = |code: Result<layers::Code, String>| {
+            let implicit = self.implicit_cycles(geometry, layer, [n, h, w]);
+            let key = format!("gather {} {geometry:?} {:?}", layer_key(layer), [n, h, w]);
+            let gathered = self.timings.get_or(key, || {
+                let mut scratch = ImageBuilder::at(0);
+                let code = layers::conv_gather(self.cfg, &mut scratch, geometry, layer, [n, h, w], [0, 0], None);
                 code.ok().and_then(|c| model.predict(&c.programs[0]).ok()).map(|p| p.cycles)
-            };
-            let mut scratch = ImageBuilder::at(0);
-            let implicit =
-                predict(layers::conv_implicit(self.cfg, &mut scratch, geometry, layer, 0, [n, h, w], [0, 0], None));
-            let gathered =
-                predict(layers::conv_gather(self.cfg, &mut scratch, geometry, layer, [n, h, w], [0, 0], None));
+            });
             if gathered.is_some_and(|g| implicit.is_none_or(|i| g < i)) {
                 self.gathered.insert(i);
             }
@@ -1022,10 +1035,15 @@ impl<'a> Builder<'a> {
             // A split that some layer cannot be lowered with is never chosen.
             let mut cycles = 0u64;
             for &i in groups.iter().flatten().filter(|&&i| !is_reshape(&self.program.ops[i])) {
-                let mut scratch = ImageBuilder::at(self.consts.base());
-                let predicted =
-                    self.lower_op(i, &mut scratch, &residency, model).map_or(u64::MAX, |(_, info)| info.predicted);
-                cycles = cycles.saturating_add(predicted);
+                let lowered = || {
+                    let mut scratch = ImageBuilder::at(self.consts.base());
+                    self.lower_op(i, &mut scratch, &residency, model).ok().map(|(_, info)| info.predicted)
+                };
+                let predicted = match self.timing_key(i, &residency) {
+                    Some(key) => self.timings.get_or(key, lowered),
+                    None => lowered(),
+                };
+                cycles = cycles.saturating_add(predicted.unwrap_or(u64::MAX));
             }
             if best.as_ref().is_none_or(|(c, _)| cycles < *c) {
                 best = Some((cycles, residency));
@@ -1033,6 +1051,36 @@ impl<'a> Builder<'a> {
         }
         Ok(best.map(|(_, r)| r).unwrap_or_default())
     }
+    /// What the timing of accelerator layer `i` under `residency` depends on (`None`
+    /// for operations without weights): its signature, lowering, input shape, the
+    /// WBUF entries it streams through and whether its weights are resident.
+    fn timing_key(&self, i: usize, residency: &Residency) -> Option<String> {
+        let op = &self.program.ops[i];
+        let layer = op.kind.layer()?;
+        let plan = self.plans[i].layer.as_ref()?;
+        let how = if self.patches.contains_key(&i) {
+            "patches"
+        } else if self.gathered.contains(&i) {
+            "gathered"
+        } else {
+            "direct"
+        };
+        let geometry = match &op.kind {
+            OpKind::Conv { geometry, .. } => Some(geometry),
+            _ => None,
+        };
+        let input = self.shapes.get(&self.input_of(i))?;
+        Some(format!(
+            "lower {} {how} {:?} {:?} {geometry:?} {input:?} {} {} {}",
+            layer_key(layer),
+            self.engine_of(i, plan),
+            plan.gemm,
+            residency.stream_entries,
+            residency.bases.is_empty(),
+            residency.bases.contains_key(&i)
+        ))
+    }
+
     /// The values a segment running `ops` reads from earlier steps, and those it
     /// writes that later steps (or the graph outputs) read.
     fn transfers(&self, ops: &[usize]) -> (Vec<String>, Vec<String>) {
