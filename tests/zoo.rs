@@ -29,14 +29,7 @@ use tessera_sim::{GoldenDevice, VerilatorDevice};
 
 /// Committed models that need an operator the compiler does not support yet, and the
 /// text its error must contain (the operator's name).
-const UNSUPPORTED: &[(&str, &str)] = &[
-    ("mobilenet_v3_small_035_64", "HARD_SWISH"),
-    ("mobilenet_v3_large_035_64", "HARD_SWISH"),
-    ("efficientnet_small_64", "LOGISTIC"),
-    ("resnet_v2_small_64", "MUL"),
-    ("densenet_small_64", "MUL"),
-    ("detector_64", "RESIZE_NEAREST_NEIGHBOR"),
-];
+const UNSUPPORTED: &[(&str, &str)] = &[];
 
 fn manifest(dir: &Path) -> Vec<Value> {
     let path = dir.join("manifest.json");

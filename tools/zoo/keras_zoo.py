@@ -279,11 +279,14 @@ def write(out: Path, name: str, family: str, size: str, fmt: str, flatbuffer: by
     tensors = {t["index"]: t for t in it.get_tensor_details()}
     softmax = [o for o in ops if o["op_name"] == "SOFTMAX"]
     logits = int(softmax[-1]["inputs"][0]) if softmax else None
-    # Intermediates: the outputs of `layers` operators spread over the graph (not the last).
+    # Intermediates: the outputs of `layers` operators spread over the graph (not the
+    # last), among those that compute 8-bit activations (not shape arithmetic, which the
+    # compiler folds away).
     picks = []
     if layers:
-        step = max(1, len(ops) // (layers + 1))
-        picks = [int(ops[k]["outputs"][0]) for k in range(step, len(ops) - 1, step)][:layers]
+        acts = [o for o in ops[:-1] if tensors[int(o["outputs"][0])]["dtype"] in (np.int8, np.uint8)]
+        step = max(1, len(acts) // (layers + 1))
+        picks = [int(acts[k]["outputs"][0]) for k in range(step, len(acts), step)][:layers]
     x = inputs(it, sum(map(ord, name)), n)
     inp, outp = it.get_input_details()[0], it.get_output_details()[0]
     refs, lgs, inter = [], [], {}
