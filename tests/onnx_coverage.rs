@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{root, run_model, tessera};
+use common::{check_fixture, compile_report, op_rows, root, tessera};
 use std::path::PathBuf;
 
 fn fixture(stem: &str, suffix: &str) -> PathBuf {
@@ -18,11 +18,7 @@ fn fixture(stem: &str, suffix: &str) -> PathBuf {
 
 /// `<stem>.onnx` on `<stem>_x.npy` on `backend`: all `count` outputs equal `<stem>_ref.npy`.
 fn check(stem: &str, count: usize, config: &str, backend: &str) {
-    let (model, x, reference) = (fixture(stem, ".onnx"), fixture(stem, "_x.npy"), fixture(stem, "_ref.npy"));
-    let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stem} on {backend}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains(&format!("{count} of {count} outputs equal")), "{stem} on {backend}:\n{text}");
+    check_fixture("tests/fixtures/onnx_cov", stem, ".onnx", count, config, backend);
 }
 
 /// `Q(GlobalAveragePool(DQ(x)))` after a QDQ convolution (7x7), and on 1x1 and 16x16
@@ -93,8 +89,7 @@ fn ceil_mode_max_pooling_equals_the_reference() {
     check("maxpool_ceil_qop", 7056, "pynq-z2", "golden");
     check("maxpool_ceil_qdq", 1728, "pynq-z2", "golden");
     let report = report("maxpool_ceil_qop");
-    let row = report.lines().find(|l| l.split_whitespace().nth(1) == Some("pool")).expect("a pool row");
-    assert!(row.contains(" seg0"), "{report}");
+    assert!(op_rows(&report, "pool").first().is_some_and(|r| r.contains(" seg0")), "{report}");
     let model = fixture("maxpool_ceil_overhang", ".onnx");
     let out = tessera(["compile".as_ref(), model.as_os_str()]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -111,17 +106,12 @@ fn conv_transpose_equals_the_reference() {
     check("convt_s1", 1960, "pynq-z2", "golden");
     check("convt_k2_s3", 4800, "pynq-z2", "golden");
     let report = report("convt_s2_k3");
-    let op_row =
-        |l: &&str| l.starts_with(|c: char| c.is_ascii_digit()) && l.split_whitespace().nth(1) == Some("up_convt");
-    let rows: Vec<&str> = report.lines().filter(op_row).collect();
+    let rows = op_rows(&report, "up_convt");
     assert!(rows.len() == 2 && rows[0].contains("host: spreads") && rows[1].contains(" seg"), "{report}");
 }
 
 fn report(stem: &str) -> String {
-    let model = fixture(stem, ".onnx");
-    let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    compile_report(&fixture(stem, ".onnx"))
 }
 
 #[test]
@@ -136,17 +126,10 @@ fn the_coverage_fixtures_on_the_rtl_equal_the_reference() {
 /// The float means run on the host, and the report says why.
 #[test]
 fn reports_say_where_the_means_run() {
-    let model = fixture("gap_qdq", ".onnx");
-    let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let report = String::from_utf8_lossy(&out.stdout);
-    let row = report.lines().find(|l| l.split_whitespace().nth(1) == Some("gap")).expect("a gap row");
-    assert!(row.contains("host: ONNX's float32 mean"), "{report}");
+    let gap = report("gap_qdq");
+    assert!(op_rows(&gap, "gap").first().is_some_and(|r| r.contains("host: ONNX's float32 mean")), "{gap}");
     for (stem, place) in [("qlinearconv_g2", " seg0"), ("qlinearconv_dw", " host: depthwise")] {
-        let model = fixture(stem, ".onnx");
-        let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
-        let report = String::from_utf8_lossy(&out.stdout);
-        let row = report.lines().find(|l| l.split_whitespace().nth(1) == Some("conv")).expect("a conv row");
-        assert!(row.contains(place), "{stem}: {report}");
+        let r = report(stem);
+        assert!(op_rows(&r, "conv").first().is_some_and(|row| row.contains(place)), "{stem}: {r}");
     }
 }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{check_listed, listed_cases, root, tessera};
+use common::{check_listed, compile_report, listed_cases, root};
 use std::path::PathBuf;
 
 fn fixture(stem: &str, suffix: &str) -> PathBuf {
@@ -25,10 +25,7 @@ fn check(stem: &str, count: usize, config: &str, backend: &str) -> Option<String
 }
 
 fn report(stem: &str) -> String {
-    let model = fixture(stem, ".tflite");
-    let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    compile_report(&fixture(stem, ".tflite"))
 }
 
 #[test]

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{root, run_model, tessera};
+use common::{check_fixture, compile_report, op_rows, root, tessera};
 use std::path::PathBuf;
 
 fn fixture(stem: &str, suffix: &str) -> PathBuf {
@@ -19,24 +19,17 @@ fn fixture(stem: &str, suffix: &str) -> PathBuf {
 /// `tests/fixtures/tflite/<stem>.tflite` on `<stem>_x.npy` on `backend`: all `count`
 /// outputs equal the reference kernels' `<stem>_ref.npy`.
 fn check(stem: &str, count: usize, config: &str, backend: &str) {
-    let (model, x, reference) = (fixture(stem, ".tflite"), fixture(stem, "_x.npy"), fixture(stem, "_ref.npy"));
-    let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stem} on {backend}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains(&format!("{count} of {count} outputs equal")), "{stem} on {backend}:\n{text}");
+    check_fixture("tests/fixtures/tflite", stem, ".tflite", count, config, backend);
 }
 
 /// `tessera compile <stem>.tflite --report` for `pynq-z2`.
 fn report(stem: &str) -> String {
-    let model = fixture(stem, ".tflite");
-    let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    compile_report(&fixture(stem, ".tflite"))
 }
 
 /// The row of operation `node` in a report.
 fn row<'a>(report: &'a str, node: &str) -> &'a str {
-    report.lines().find(|l| l.split_whitespace().nth(1) == Some(node)).unwrap_or_else(|| panic!("no {node}:\n{report}"))
+    op_rows(report, node).first().copied().unwrap_or_else(|| panic!("no {node}:\n{report}"))
 }
 
 /// A TF1 quantization-aware uint8 model (uint8 weights with zero points 112..146):
@@ -96,7 +89,7 @@ fn reports_say_where_quantize_and_pad_run() {
     assert!(row(&uint8_io, "CONV_2D#3").contains("CONV_2D + PAD (PAD#2)"), "{uint8_io}");
     assert!(row(&uint8_io, "DEPTHWISE_CONV_2D#5").contains("DEPTHWISE_CONV_2D + PAD (PAD#4)"), "{uint8_io}");
     for folded in ["PAD#2", "PAD#4"] {
-        assert!(!uint8_io.lines().any(|l| l.split_whitespace().nth(1) == Some(folded)), "{uint8_io}");
+        assert!(op_rows(&uint8_io, folded).is_empty(), "{uint8_io}");
     }
     let pad = row(&uint8_io, "PAD#6");
     assert!(pad.contains("host: PAD that no convolution's padding absorbs"), "{pad}");
@@ -141,10 +134,7 @@ fn transpose_conv_equals_the_reference_kernel() {
     check("tconv_decoder", 6144, "pynq-z2", "golden");
     check("tconv_decoder", 6144, "tiny", "verilator");
     let r = report("tconv_decoder");
-    let op_row = |l: &&str| {
-        l.starts_with(|c: char| c.is_ascii_digit()) && l.split_whitespace().nth(1) == Some("TRANSPOSE_CONV#2")
-    };
-    let rows: Vec<&str> = r.lines().filter(op_row).collect();
+    let rows = op_rows(&r, "TRANSPOSE_CONV#2");
     assert!(rows.len() == 2 && rows[0].contains("host: spreads") && rows[1].contains(" seg"), "{r}");
 }
 

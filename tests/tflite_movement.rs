@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{root, run_model, tessera};
+use common::{check_fixture, compile_report, root};
 use std::path::PathBuf;
 
 fn fixture(stem: &str, suffix: &str) -> PathBuf {
@@ -15,11 +15,7 @@ fn fixture(stem: &str, suffix: &str) -> PathBuf {
 /// `mv_<stem>.tflite` on `mv_<stem>_x.npy` on `backend`: all `count` outputs equal
 /// the reference kernels' `mv_<stem>_ref.npy`.
 fn check(stem: &str, count: usize, config: &str, backend: &str) {
-    let (model, x, reference) = (fixture(stem, ".tflite"), fixture(stem, "_x.npy"), fixture(stem, "_ref.npy"));
-    let out = run_model(&model, config, backend, &x, &[("--reference", &reference)]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stem} on {backend}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains(&format!("{count} of {count} outputs equal")), "{stem} on {backend}:\n{text}");
+    check_fixture("tests/fixtures/tflite", &format!("mv_{stem}"), ".tflite", count, config, backend);
 }
 
 /// A detection-style model: convolutions at two resolutions on the accelerator, the
@@ -69,10 +65,7 @@ fn arg_max_equals_the_reference_kernel() {
 
 #[test]
 fn the_report_says_where_movement_runs() {
-    let model = fixture("detect", ".tflite");
-    let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = compile_report(&fixture("detect", ".tflite"));
     assert!(text.contains("nearest resize on the host"), "{text}");
     assert!(text.contains("concatenation on the host"), "{text}");
 }

@@ -127,6 +127,30 @@ pub fn listed_cases(dir: &str) -> Vec<(String, usize)> {
         .collect()
 }
 
+/// [`check_listed`], failing the test with what went wrong.
+pub fn check_fixture(dir: &str, stem: &str, ext: &str, count: usize, config: &str, backend: &str) {
+    if let Some(failure) = check_listed(dir, stem, ext, count, config, backend) {
+        panic!("{failure}");
+    }
+}
+
+/// `tessera compile MODEL --report` for `pynq-z2`: the report, the command having
+/// succeeded.
+pub fn compile_report(model: &Path) -> String {
+    let out = tessera(["compile".as_ref(), model.as_os_str(), "--report".as_ref()]);
+    assert!(out.status.success(), "{}: {}", model.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The rows of `node` in a report's table of operations (one per program operation
+/// the node lowered to; not the segment summary below the table).
+pub fn op_rows<'a>(report: &'a str, node: &str) -> Vec<&'a str> {
+    report
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()) && l.split_whitespace().nth(1) == Some(node))
+        .collect()
+}
+
 /// Runs `<dir>/<stem><ext>` on `<stem>_x.npy` on `backend` against `<stem>_ref.npy`:
 /// `None` when all `count` outputs are equal, else what went wrong.
 pub fn check_listed(dir: &str, stem: &str, ext: &str, count: usize, config: &str, backend: &str) -> Option<String> {
