@@ -37,7 +37,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools" / "fixtures"))
-from tflite_coverage import tf1_uint8  # noqa: E402
+from tflite_coverage import convert_int8, tf1_uint8  # noqa: E402
 
 A = keras.applications
 L = keras.layers
@@ -236,16 +236,6 @@ def calibration(model, seed):
     return calib
 
 
-def convert(model, calib, io_type) -> bytes:
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([c] for c in calib)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = io_type
-    conv.inference_output_type = io_type
-    return conv.convert()
-
-
 def interpreter(path, keep=False):
     it = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
                      experimental_preserve_all_tensors=keep)
@@ -351,7 +341,7 @@ def main():
             calib = calibration(model, sum(map(ord, name)))
             for io in ios:
                 stem = name if io == "int8" else f"{name}_u8"
-                fb = convert(model, calib, tf.int8 if io == "int8" else tf.uint8)
+                fb = convert_int8(model, calib, tf.int8 if io == "int8" else tf.uint8)
                 entries.append(write(out, stem, family, cls, f"tflite-{io}", fb, layers if io == "int8" else 0, n))
         update_manifest(out, entries)
 
