@@ -218,15 +218,7 @@ impl<'g> Lowering<'g> {
             }
         };
         self.fused.insert(quantize.name.clone());
-        self.program.ops.push(Op {
-            node: node.name.clone(),
-            source: format!("{} (QDQ)", node.op),
-            inputs,
-            output: output.clone(),
-            out_type: out.dtype,
-            kind,
-        });
-        self.types.insert(output, out.dtype);
+        self.push_to(node, &format!("{} (QDQ)", node.op), inputs, &output, out.dtype, kind);
         Ok(())
     }
 
@@ -239,15 +231,7 @@ impl<'g> Lowering<'g> {
         let output = format!("{}/spread", node.name);
         let op = crate::program::HostOp::Dilate { factors, fill: a.zero, channels_last: false };
         let kind = OpKind::Host { op, arith: crate::program::HostArith::Integer { clamp: None } };
-        self.types.insert(output.clone(), a.dtype);
-        self.program.ops.push(Op {
-            node: node.name.clone(),
-            source: format!("{} (QDQ)", node.op),
-            inputs: vec![x],
-            output: output.clone(),
-            out_type: a.dtype,
-            kind,
-        });
+        self.push_to(node, &format!("{} (QDQ)", node.op), vec![x], &output, a.dtype, kind);
         output
     }
 
@@ -412,25 +396,32 @@ impl<'g> Lowering<'g> {
         m: crate::movement::Movement,
         arith: HostArith,
     ) {
+        self.push_to(node, source, inputs, output, out_type, OpKind::Host { op: HostOp::Move(m), arith });
+    }
+
+    /// `kind` on `inputs` writing `node`'s (first) output.
+    fn push(&mut self, node: &Node, source: &str, inputs: Vec<String>, out_type: ElemType, kind: OpKind) {
+        let output = node.outputs[0].clone();
+        self.push_to(node, source, inputs, &output, out_type, kind);
+    }
+
+    /// `kind` on `inputs` writing `output` (one of `node`'s outputs, or a value of its
+    /// own between two operations `node` lowers to), of type `out_type`.
+    fn push_to(
+        &mut self,
+        node: &Node,
+        source: &str,
+        inputs: Vec<String>,
+        output: &str,
+        out_type: ElemType,
+        kind: OpKind,
+    ) {
         self.types.insert(output.to_string(), out_type);
         self.program.ops.push(Op {
             node: node.name.clone(),
             source: source.to_string(),
             inputs,
             output: output.to_string(),
-            out_type,
-            kind: OpKind::Host { op: HostOp::Move(m), arith },
-        });
-    }
-
-    fn push(&mut self, node: &Node, source: &str, inputs: Vec<String>, out_type: ElemType, kind: OpKind) {
-        let output = node.outputs[0].clone();
-        self.types.insert(output.clone(), out_type);
-        self.program.ops.push(Op {
-            node: node.name.clone(),
-            source: source.to_string(),
-            inputs,
-            output,
             out_type,
             kind,
         });
