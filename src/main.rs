@@ -107,11 +107,11 @@ enum Command {
         /// print each layer's measured cycles.
         #[arg(long)]
         per_layer: bool,
-        /// Class labels (int64 .npy, one per input row): print top-1 accuracy (.onnx only).
+        /// Class labels (int64 .npy, one per input row): print top-1 accuracy (models only).
         #[arg(long)]
         labels: Option<PathBuf>,
-        /// Expected outputs (float32 .npy, e.g. a reference runtime's): fail unless
-        /// every output equals them bit for bit (.onnx only).
+        /// Expected outputs (.npy, float32 or integer, e.g. a reference runtime's): fail
+        /// unless every output equals them bit for bit (models only).
         #[arg(long)]
         reference: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "golden")]

@@ -14,14 +14,14 @@ pub struct RunArgs<'a> {
     /// Device time to wait for the interrupt.
     pub timeout: Duration,
     /// `--input`, `--output`, `--labels` or `--reference` was given (they belong to
-    /// `.onnx` models).
+    /// models: `.onnx`, `.tflite`, `.tsr`).
     pub model_io: bool,
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         !args.model_io,
-        "--input, --output, --labels and --reference apply to .onnx models; a bundle holds its own inputs"
+        "--input, --output, --labels and --reference apply to models (.onnx, .tflite, .tsr); a bundle holds its own inputs"
     );
     let bundle = Bundle::load(args.program)?;
     let cfg = &bundle.header.config;
