@@ -270,11 +270,11 @@ impl CostModel {
             for (u, queue) in queues.iter().enumerate() {
                 let Some(&(i, instr)) = queue.front() else { continue };
                 let Some(dispatched) = dispatch.time(i) else { continue };
-                let popped: Vec<usize> = pops(Queue::ALL[u], instr.deps()).map(|f| f as usize).collect();
-                if popped.iter().any(|&f| tokens[f].is_empty()) {
+                let popped = || pops(Queue::ALL[u], instr.deps()).map(|f| f as usize);
+                if popped().any(|f| tokens[f].is_empty()) {
                     continue;
                 }
-                let mut start = popped.iter().map(|&f| tokens[f][0]).fold(free[u].max(dispatched), f64::max);
+                let mut start = popped().map(|f| tokens[f][0]).fold(free[u].max(dispatched), f64::max);
                 if u == COMPUTE && !matches!(instr, Instr::Gemm(_)) {
                     start = start.max(drained);
                 }

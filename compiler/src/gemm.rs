@@ -11,6 +11,8 @@
 //! of step s in the stream) so bounded queues never stall the prefetch.
 
 use crate::shape::Window;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::*;
 
@@ -188,7 +190,7 @@ pub fn acc_bank_size(cfg: &AccelConfig) -> usize {
 }
 
 /// Sizes of the problem in array blocks.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct Blocks {
     rows: usize,
     cols: usize,
@@ -535,33 +537,149 @@ fn lower_with(
     // block groups and M tiles, then halves of each), the cost model picks: smaller
     // tiles let one tile's loads and STOREs overlap another's GEMMs. A candidate
     // the buffers refuse is skipped, not fatal.
-    let model = crate::cost::CostModel::new(cfg);
-    let mut best: Option<(u64, Program, GemmTiling)> = None;
+    let key = tiling_key(cfg, spec, layout, &blocks);
+    if let Some(t) = chosen_tiling(&key) {
+        return Ok((emit(cfg, spec, layout, blocks, t), preload(cfg, spec, layout, blocks, t), t));
+    }
     let mut first_error = None;
-    let mut tried = std::collections::HashSet::new();
+    let mut tilings: Vec<GemmTiling> = Vec::new();
     for n_cap in halvings(blocks.n_blocks, 1) {
         for m_cap in halvings(spec.m, min_m_tile(&blocks)) {
-            let t = match choose_tiling(cfg, spec, &blocks, n_cap, m_cap) {
-                Ok(t) => t,
+            match choose_tiling(cfg, spec, &blocks, n_cap, m_cap) {
+                Ok(t) if !tilings.contains(&t) => tilings.push(t),
+                Ok(_) => {}
                 Err(e) => {
                     first_error.get_or_insert(e);
-                    continue;
                 }
-            };
-            if !tried.insert(t) {
-                continue;
-            }
-            let program = emit(cfg, spec, layout, blocks, t);
-            let cycles = model.predict(&program).map_err(fail)?.cycles;
-            if best.as_ref().is_none_or(|b| cycles < b.0) {
-                best = Some((cycles, program, t));
             }
         }
     }
-    match best {
-        Some((_, program, t)) => Ok((program, preload(cfg, spec, layout, blocks, t), t)),
+    let model = crate::cost::CostModel::new(cfg);
+    let weigh = |t: GemmTiling| {
+        let program = emit(cfg, spec, layout, blocks, t);
+        model.predict(&program).map(|p| (p.cycles, program))
+    };
+    // Large problems weigh their tilings on several threads.
+    let large = spec.m * blocks.k_blocks * blocks.n_blocks >= 1 << 14;
+    let threads = if large { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
+    match fastest(&tilings, threads, weigh).map_err(fail)? {
+        Some((program, t)) => {
+            remember_tiling(key, t);
+            Ok((program, preload(cfg, spec, layout, blocks, t), t))
+        }
         None => Err(fail(first_error.unwrap_or_else(|| "no tiling fits the buffers".into()))),
     }
+}
+
+/// The tiling of `tilings` whose program `weigh` predicts fastest (the first of
+/// equals), and that program; the first error in `tilings`' order if any fails.
+/// With `threads > 1`, thread `j` weighs tilings `j, j + threads, ...`.
+fn fastest(
+    tilings: &[GemmTiling],
+    threads: usize,
+    weigh: impl Fn(GemmTiling) -> Result<(u64, Program), String> + Sync,
+) -> Result<Option<(Program, GemmTiling)>, String> {
+    type Outcome = Result<Option<(usize, u64, Program)>, (usize, String)>;
+    let share = |first: usize, step: usize| -> Outcome {
+        let mut best: Option<(usize, u64, Program)> = None;
+        for (i, &t) in tilings.iter().enumerate().skip(first).step_by(step) {
+            let (cycles, program) = weigh(t).map_err(|e| (i, e))?;
+            if best.as_ref().is_none_or(|b| cycles < b.1) {
+                best = Some((i, cycles, program));
+            }
+        }
+        Ok(best)
+    };
+    let threads = threads.clamp(1, tilings.len().max(1));
+    let outcomes: Vec<Outcome> = if threads == 1 {
+        vec![share(0, 1)]
+    } else {
+        std::thread::scope(|scope| {
+            let shares: Vec<_> = (0..threads).map(|j| scope.spawn(move || share(j, threads))).collect();
+            shares
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err((0, "the cost model panicked".into()))))
+                .collect()
+        })
+    };
+    let mut best: Option<(usize, u64, Program)> = None;
+    let mut error: Option<(usize, String)> = None;
+    for outcome in outcomes {
+        match outcome {
+            Err(e) => {
+                if error.as_ref().is_none_or(|f| e.0 < f.0) {
+                    error = Some(e);
+                }
+            }
+            Ok(Some(b)) => {
+                if best.as_ref().is_none_or(|c| (b.1, b.0) < (c.1, c.0)) {
+                    best = Some(b);
+                }
+            }
+            Ok(None) => {}
+        }
+    }
+    if let Some((_, e)) = error {
+        return Err(e);
+    }
+    Ok(best.map(|(i, _, program)| (program, tilings[i])))
+}
+
+/// The tilings the search of [`lower_with`] chose, by [`tiling_key`]. The search
+/// emits and predicts up to 64 programs, and a compile lowers each layer several
+/// times (its plan, the im2col forms, every residency split, the final program):
+/// remembering the choice makes the later lowerings one emission each, which is
+/// what lets ImageNet-scale models compile in about a second. Bounded, as a
+/// long-lived process (a notebook) compiles model after model.
+fn chosen_tilings() -> &'static Mutex<HashMap<String, GemmTiling>> {
+    static TILINGS: OnceLock<Mutex<HashMap<String, GemmTiling>>> = OnceLock::new();
+    TILINGS.get_or_init(Default::default)
+}
+
+const REMEMBERED_TILINGS: usize = 1 << 14;
+
+fn chosen_tiling(key: &str) -> Option<GemmTiling> {
+    chosen_tilings().lock().ok()?.get(key).copied()
+}
+
+fn remember_tiling(key: String, t: GemmTiling) {
+    if let Ok(mut tilings) = chosen_tilings().lock() {
+        if tilings.len() >= REMEMBERED_TILINGS {
+            tilings.clear();
+        }
+        tilings.insert(key, t);
+    }
+}
+
+/// Everything the tiling search's outcome depends on: the config, the problem's
+/// shape and blocks, the weight layout, and the output's type and requantization
+/// mode. Addresses, zero points and clamps only fill instruction fields, which the
+/// cost model does not read, so they are left out (layers that differ only in
+/// those share a key). So is WBUF beyond what the layer can use: the tilings see
+/// it only as tiles per half (`choose_tiling`), and a half holding every weight
+/// tile allows the same tilings as a larger one — the residency search's splits
+/// then share most layers' searches. Resident weights use no streaming WBUF at
+/// all, and their base is an address.
+fn tiling_key(cfg: &AccelConfig, spec: &GemmSpec, layout: WeightLayout, blocks: &Blocks) -> String {
+    let every_tile = blocks.k_blocks * blocks.n_blocks;
+    let mut cfg = cfg.clone();
+    let wbuf = cfg.memory.wbuf_entries as usize;
+    cfg.memory.wbuf_entries = match blocks.resident {
+        Some(_) => 0,
+        None if wbuf / 2 / blocks.tile >= every_tile => u32::try_from(2 * blocks.tile * every_tile).unwrap_or(u32::MAX),
+        None => cfg.memory.wbuf_entries,
+    };
+    let blocks = Blocks { resident: blocks.resident.map(|_| 0), ..*blocks };
+    let output = match spec.output {
+        GemmOutput::Raw32 => GemmOutput::Raw32,
+        GemmOutput::Requant { mode, out_type, .. } => {
+            GemmOutput::Requant { params_addr: 0, mode, out_type, zero_point: 0, clamp: (0, 0) }
+        }
+    };
+    let signs = OperandQuant { zero: 0, ..spec.a };
+    let w_signs = OperandQuant { zero: 0, ..spec.w };
+    let shape = GemmSpec { a_addr: 0, b_addr: 0, c_addr: 0, a: signs, w: w_signs, output, ..*spec };
+    format!("{cfg:?} {shape:?} {layout:?} {blocks:?}")
 }
 
 /// The loads that put every weight tile where a resident layer's GEMMs read them

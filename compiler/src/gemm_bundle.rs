@@ -6,8 +6,8 @@
 use crate::engine::Engine;
 use crate::gemm::WeightLayout;
 use crate::gemm::{
-    blocked_order, lower_conv, lower_gemm_with, lower_resident, sparse_a_slack, GemmOutput, GemmSpec, GemmTiling,
-    ImageGeometry, LowerError, OperandQuant,
+    lower_conv, lower_gemm_with, lower_resident, sparse_a_slack, GemmOutput, GemmSpec, GemmTiling, ImageGeometry,
+    LowerError, OperandQuant,
 };
 use crate::image::ImageBuilder;
 use crate::program::{ConvGeometry, GemmLayer, LayerOutput};
@@ -152,10 +152,7 @@ pub(crate) fn weight_layout(
     nm: u8,
 ) -> Result<(Vec<u8>, WeightLayout), LowerError> {
     if nm == 0 {
-        return Ok((
-            blocked_order(k, n, cfg.array.cols as usize).into_iter().map(|i| w[i]).collect(),
-            WeightLayout::Blocked,
-        ));
+        return Ok((blocked_bytes(w, k, n, cfg.array.cols as usize), WeightLayout::Blocked));
     }
     let packed = pack_nm_weights(cfg, w, k, n, nm, w_zero).ok_or_else(|| LowerError::DoesNotFit {
         m,
@@ -164,6 +161,19 @@ pub(crate) fn weight_layout(
         reason: format!("the weights are not {nm}:4 per column pair"),
     })?;
     Ok((packed, WeightLayout::Sparse(nm)))
+}
+
+/// The row-major `K x N` bytes `w` in [`crate::gemm::blocked_order`], without the order's index
+/// vector (eight bytes per weight: ImageNet-scale layers lower several times).
+fn blocked_bytes(w: &[u8], k: usize, n: usize, cols: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(k * n);
+    for n0 in (0..n).step_by(cols) {
+        let width = cols.min(n - n0);
+        for row in w.chunks(n).take(k) {
+            out.extend_from_slice(&row[n0..n0 + width]);
+        }
+    }
+    out
 }
 
 /// Places the requantization parameters (if any) and returns the store path's settings.
@@ -319,4 +329,18 @@ pub fn tap_major_conv_bundle(
         sparse_note(Engine::from_nm(nm))
     );
     conv_bundle(cfg, &ops, bundle_output(layer), description)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocked_bytes_follow_the_blocked_order() {
+        for (k, n, cols) in [(1, 1, 4), (5, 7, 4), (3, 8, 8), (9, 17, 16), (4, 3, 16)] {
+            let w: Vec<u8> = (0..k * n).map(|i| (i * 7 + 3) as u8).collect();
+            let expected: Vec<u8> = crate::gemm::blocked_order(k, n, cols).into_iter().map(|i| w[i]).collect();
+            assert_eq!(blocked_bytes(&w, k, n, cols), expected, "k {k} n {n} cols {cols}");
+        }
+    }
 }

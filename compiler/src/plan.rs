@@ -37,6 +37,18 @@ impl LayerPlan {
     pub fn macs(&self) -> u64 {
         (self.gemm.iter().product::<usize>() * self.gemms) as u64
     }
+
+    /// The predicted cycles of the convolution as implicit im2col on `engine` from
+    /// a fresh WBUF, if the plan weighed it (`None`: the image does not fit).
+    pub fn implicit_cycles(&self, engine: Engine) -> Option<u64> {
+        let label = implicit_label(engine);
+        self.considered.iter().find(|(how, _)| *how == label).map(|c| c.1)
+    }
+}
+
+/// How [`LayerPlan::considered`] names implicit im2col on `engine`.
+fn implicit_label(engine: Engine) -> String {
+    format!("{engine} implicit im2col")
 }
 
 /// One operation of the program.
@@ -180,7 +192,7 @@ fn conv_plan_of(
         };
         let program = bundle.program()?;
         let predicted = model.predict(&program)?;
-        considered.push((format!("{engine} implicit im2col"), predicted.cycles));
+        considered.push((implicit_label(engine), predicted.cycles));
         if predicted.cycles < best.predicted.cycles {
             best = LayerPlan {
                 gemm: best.gemm,

@@ -109,9 +109,9 @@ impl ConvGeometry {
     /// order, the order of the im2col patches the accelerator multiplies: ONNX kernels
     /// flatten (c, i, j), TFLite kernels are (i, j, c) already. Groups of consecutive
     /// rows are then input channels, as N:4 pruning groups them.
-    pub fn tap_major(&self, layer: &GemmLayer) -> GemmLayer {
+    pub fn tap_major<'l>(&self, layer: &'l GemmLayer) -> std::borrow::Cow<'l, GemmLayer> {
         if self.window.channels_last {
-            return layer.clone();
+            return std::borrow::Cow::Borrowed(layer);
         }
         let (c, n) = (self.channels, layer.n);
         let taps = layer.k / c.max(1);
@@ -124,7 +124,7 @@ impl ConvGeometry {
                 w[((row % c) * taps + row / c) * n + col]
             })
             .collect();
-        GemmLayer { weights, ..layer.clone() }
+        std::borrow::Cow::Owned(GemmLayer { weights, ..layer.clone() })
     }
 }
 

@@ -7,8 +7,8 @@
 //! compiling in a second or two.
 
 use crate::program::{GemmLayer, LayerOutput};
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// The timing-relevant description of `layer` (its weight and bias values left out).
 pub fn layer_key(layer: &GemmLayer) -> String {
@@ -29,26 +29,27 @@ pub fn layer_key(layer: &GemmLayer) -> String {
     )
 }
 
-/// Values computed once per key.
+/// Values computed once per key (shared by threads: two that miss the same key at
+/// once both compute it, with the same result).
 #[derive(Debug)]
 pub struct Memo<V: Clone> {
-    values: RefCell<HashMap<String, V>>,
+    values: Mutex<HashMap<String, V>>,
 }
 
 impl<V: Clone> Default for Memo<V> {
     fn default() -> Self {
-        Memo { values: RefCell::new(HashMap::new()) }
+        Memo { values: Mutex::new(HashMap::new()) }
     }
 }
 
 impl<V: Clone> Memo<V> {
     /// The value of `key`, computed by `make` the first time.
     pub fn get_or(&self, key: String, make: impl FnOnce() -> V) -> V {
-        if let Some(v) = self.values.borrow().get(&key) {
+        if let Some(v) = self.values.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return v.clone();
         }
         let v = make();
-        self.values.borrow_mut().insert(key, v.clone());
+        self.values.lock().unwrap_or_else(|e| e.into_inner()).insert(key, v.clone());
         v
     }
 }

@@ -31,7 +31,7 @@ use crate::engine::Engine;
 use crate::gemm_bundle::a_slack;
 use crate::image::ImageBuilder;
 use crate::plan::{plan, LayerPlan, OpPlan};
-use crate::program::{ConvGeometry, GemmLayer, HostArith, HostOp, LayerOutput, MeanArith, Op, OpKind, Program};
+use crate::program::{HostArith, HostOp, LayerOutput, MeanArith, Op, OpKind, Program};
 use crate::signature::{layer_key, Memo};
 use crate::tensor::ElemType;
 use serde::{Deserialize, Serialize};
@@ -303,7 +303,10 @@ pub fn compile(
     builder.plan_steps(&groups);
     builder.allocate()?;
     builder.lower(&groups)?;
-    Ok(builder.finish(batch, places))
+    let mut model = builder.finish(batch, places);
+    // Moved, not cloned: an ImageNet-scale program holds hundreds of MB of weights.
+    model.program = program;
+    Ok(model)
 }
 
 /// How fast a board's host gathers im2col patches, MB/s: a Cortex-A9 copies a few
@@ -674,24 +677,18 @@ impl<'a> Builder<'a> {
 
     /// Whether convolution `op` can run as implicit im2col (its image fits).
     fn implicit_fits(&self, op: usize) -> bool {
-        let OpKind::Conv { geometry, layer } = &self.program.ops[op].kind else { return false };
-        if layer.w_zero_columns.is_some() || layer.batches != 1 {
-            return false;
-        }
-        let Some(shape) = self.shapes.get(&self.program.ops[op].inputs[0]) else { return false };
-        let Some([n, _, h, w]) = geometry.dims(shape) else { return false };
-        self.implicit_cycles(geometry, layer, [n, h, w]).is_some()
+        self.implicit_cycles(op).is_some()
     }
 
-    /// The predicted cycles of a convolution as implicit im2col from a fresh WBUF
-    /// (`None`: its image does not fit), once per timing signature.
-    fn implicit_cycles(&self, geometry: &ConvGeometry, layer: &GemmLayer, dims: [usize; 3]) -> Option<u64> {
-        let key = format!("implicit {} {geometry:?} {dims:?}", layer_key(layer));
-        self.timings.get_or(key, || {
-            let mut scratch = ImageBuilder::at(0);
-            let code = layers::conv_implicit(self.cfg, &mut scratch, geometry, layer, 0, dims, [0, 0], None).ok()?;
-            CostModel::new(self.cfg).predict(&code.programs[0]).ok().map(|p| p.cycles)
-        })
+    /// The predicted cycles of convolution `op` as dense implicit im2col from a
+    /// fresh WBUF (`None`: its image does not fit, or it has per-column weight zero
+    /// points or several weight matrices), as its plan weighed them.
+    fn implicit_cycles(&self, op: usize) -> Option<u64> {
+        let OpKind::Conv { layer, .. } = &self.program.ops[op].kind else { return None };
+        if layer.w_zero_columns.is_some() || layer.batches != 1 {
+            return None;
+        }
+        self.plans[op].layer.as_ref()?.implicit_cycles(Engine::Dense)
     }
 
     /// Whether accelerator op `i` needs a host correction of its outputs.
@@ -977,7 +974,7 @@ impl<'a> Builder<'a> {
             }
             let Some(shape) = self.shapes.get(&self.program.ops[i].inputs[0]) else { continue };
             let Some([n, _, h, w]) = geometry.dims(shape) else { continue };
-            let implicit = self.implicit_cycles(geometry, layer, [n, h, w]);
+            let implicit = self.implicit_cycles(i);
             let key = format!("gather {} {geometry:?} {:?}", layer_key(layer), [n, h, w]);
             let gathered = self.timings.get_or(key, || {
                 let mut scratch = ImageBuilder::at(0);
@@ -1021,42 +1018,62 @@ impl<'a> Builder<'a> {
         }
         // Nothing resident: the whole buffer streams, as the layers were planned.
         reserves.push(wbuf);
-        let mut best: Option<(u64, Residency)> = None;
-        for reserve in reserves {
-            let mut residency = Residency { stream_entries: reserve, ..Residency::default() };
-            let mut next = reserve;
-            for &(i, need) in &candidates {
-                if next + need <= wbuf {
-                    residency.bases.insert(i, next);
-                    next += need;
+        let splits: Vec<Residency> = reserves
+            .into_iter()
+            .map(|reserve| {
+                let mut residency = Residency { stream_entries: reserve, ..Residency::default() };
+                let mut next = reserve;
+                for &(i, need) in &candidates {
+                    if next + need <= wbuf {
+                        residency.bases.insert(i, next);
+                        next += need;
+                    }
                 }
-            }
-            residency.entries = next - reserve;
-            // A split that some layer cannot be lowered with is never chosen.
-            let mut cycles = 0u64;
-            for &i in groups.iter().flatten().filter(|&&i| !is_reshape(&self.program.ops[i])) {
-                let lowered = || {
-                    let mut scratch = ImageBuilder::at(self.consts.base());
-                    self.lower_op(i, &mut scratch, &residency, model).ok().map(|(_, info)| info.predicted)
-                };
-                let predicted = match self.timing_key(i, &residency) {
-                    Some(key) => self.timings.get_or(key, lowered),
-                    None => lowered(),
-                };
-                cycles = cycles.saturating_add(predicted.unwrap_or(u64::MAX));
-            }
-            if best.as_ref().is_none_or(|(c, _)| cycles < *c) {
-                best = Some((cycles, residency));
+                residency.entries = next - reserve;
+                residency
+            })
+            .collect();
+        // Each split lowers every layer: the splits are weighed side by side.
+        let cycles: Vec<u64> = std::thread::scope(|scope| {
+            let weighing: Vec<_> =
+                splits.iter().map(|residency| scope.spawn(|| self.split_cycles(groups, residency, model))).collect();
+            weighing.into_iter().map(|w| w.join().unwrap_or(u64::MAX)).collect()
+        });
+        // The first of the fastest, as a sequential search would pick.
+        let mut best: Option<(u64, Residency)> = None;
+        for (c, residency) in cycles.into_iter().zip(splits) {
+            if best.as_ref().is_none_or(|(b, _)| c < *b) {
+                best = Some((c, residency));
             }
         }
         Ok(best.map(|(_, r)| r).unwrap_or_default())
     }
-    /// What the timing of accelerator layer `i` under `residency` depends on (`None`
-    /// for operations without weights): its signature, lowering, input shape, the
-    /// WBUF entries it streams through and whether its weights are resident.
+
+    /// The predicted cycles of the accelerator operations of `groups` under
+    /// `residency` (saturating at `u64::MAX` when some layer cannot be lowered with
+    /// it, so that such a split is never chosen).
+    fn split_cycles(&self, groups: &[Vec<usize>], residency: &Residency, model: &CostModel) -> u64 {
+        let mut cycles = 0u64;
+        for &i in groups.iter().flatten().filter(|&&i| !is_reshape(&self.program.ops[i])) {
+            let lowered = || {
+                let mut scratch = ImageBuilder::at(self.consts.base());
+                self.lower_op(i, &mut scratch, residency, model).ok().map(|(_, info)| info.predicted)
+            };
+            let predicted = match self.timing_key(i, residency) {
+                Some(key) => self.timings.get_or(key, lowered),
+                None => lowered(),
+            };
+            cycles = cycles.saturating_add(predicted.unwrap_or(u64::MAX));
+        }
+        cycles
+    }
+
+    /// What the timing of accelerator operation `i` under `residency` depends on:
+    /// for a layer, its signature, lowering, input shape, the WBUF entries it
+    /// streams through and whether its weights are resident.
     fn timing_key(&self, i: usize, residency: &Residency) -> Option<String> {
         let op = &self.program.ops[i];
-        let layer = op.kind.layer()?;
+        let Some(layer) = op.kind.layer() else { return self.weightless_timing_key(i, residency) };
         let plan = self.plans[i].layer.as_ref()?;
         let how = if self.patches.contains_key(&i) {
             "patches"
@@ -1079,6 +1096,24 @@ impl<'a> Builder<'a> {
             residency.bases.is_empty(),
             residency.bases.contains_key(&i)
         ))
+    }
+
+    /// The timing key of accelerator operation `i` without weights: the operation
+    /// itself, and for a global average pool (which multiplies through WBUF) the
+    /// WBUF entries it streams through; element-wise tables and windowed pooling
+    /// lower the same under every residency split.
+    fn weightless_timing_key(&self, i: usize, residency: &Residency) -> Option<String> {
+        let op = &self.program.ops[i];
+        let shape = self.shapes.get(&self.input_of(i))?;
+        let through_wbuf = match &op.kind {
+            OpKind::SpatialMean(_) => true,
+            OpKind::Host { op: HostOp::AvgPool(w), .. } => is_global(w, shape),
+            _ => false,
+        };
+        Some(match through_wbuf {
+            true => format!("op {i} streaming {}", residency.stream_entries),
+            false => format!("op {i}"),
+        })
     }
 
     /// The values a segment running `ops` reads from earlier steps, and those it
@@ -1250,8 +1285,14 @@ impl<'a> Builder<'a> {
             }
             _ => return Err("has no accelerator lowering".into()),
         };
-        let predicted =
-            code.programs.iter().map(|p| model.predict(p).map(|x| x.cycles)).sum::<Result<u64, String>>()?;
+        let predict = || code.programs.iter().map(|p| model.predict(p).map(|x| x.cycles)).sum::<Result<u64, String>>();
+        // The residency search predicted this lowering already (the final one has
+        // other addresses, which do not change the timing).
+        let memoized = self.timing_key(i, residency).and_then(|key| self.timings.get_or(key, || predict().ok()));
+        let predicted = match memoized {
+            Some(cycles) => cycles,
+            None => predict()?,
+        };
         let tiling = code.tiling;
         let info = LayerInfo {
             op: i,
@@ -1272,6 +1313,8 @@ impl<'a> Builder<'a> {
         Ok((code, info))
     }
 
+    /// The compiled model, with an empty program: the caller moves the program in
+    /// once the builder no longer borrows it.
     fn finish(self, batch: usize, places: Vec<Place>) -> CompiledModel {
         let image_offset = self.consts.base() as u64;
         let end = self.consts.end() as u64;
@@ -1288,7 +1331,7 @@ impl<'a> Builder<'a> {
         CompiledModel {
             config: self.cfg.clone(),
             batch,
-            program: self.program.clone(),
+            program: Program::default(),
             image_offset,
             dram_bytes: end.next_multiple_of(arena::ALIGN),
             image,
