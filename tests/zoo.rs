@@ -29,7 +29,11 @@ use tessera_sim::{GoldenDevice, VerilatorDevice};
 
 /// Committed models that need an operator the compiler does not support yet, and the
 /// text its error must contain (the operator's name).
-const UNSUPPORTED: &[(&str, &str)] = &[];
+const UNSUPPORTED: &[(&str, &str)] = &[
+    // LayerNorm's mean over the channels (then SQUARED_DIFFERENCE, RSQRT, and GELU the
+    // converter leaves in float between DEQUANTIZE and QUANTIZE).
+    ("convnext_small_64", "`MEAN#1`: MEAN over axes Some([-1]) is not supported"),
+];
 
 fn manifest(dir: &Path) -> Vec<Value> {
     let path = dir.join("manifest.json");

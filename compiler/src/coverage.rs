@@ -112,6 +112,7 @@ pub const COVERAGE: &[Coverage] = &[
     op("SQUEEZE", Tflite, Host),
     op("EXPAND_DIMS", Tflite, Host),
     op("RESIZE_NEAREST_NEIGHBOR", Tflite, Host),
+    op("RESIZE_BILINEAR", Tflite, Host),
     op("ARG_MAX", Tflite, Host),
     op("ARG_MIN", Tflite, Host),
     op("PACK", Tflite, Host),

@@ -417,6 +417,14 @@ pub fn lower_gather(
     if !spec.m.is_multiple_of(oh * ow) || cfg.array.operand_bits != 8 {
         return Err(fail("gathered kernel rows need whole images and 8-bit operands"));
     }
+    // A kernel row that only ever reads the padding (a 7x1 kernel on a 3-row image)
+    // would have no image rows to LOAD.
+    let reads_image = |i: usize| {
+        (0..oh).any(|oy| (oy * w.strides[0] + i * w.dilations[0]).checked_sub(w.pads[0]).is_some_and(|r| r < image.h))
+    };
+    if !(0..w.kernel[0]).all(reads_image) {
+        return Err(fail("gathered kernel rows need every kernel row to read the image"));
+    }
     lower_with(cfg, spec, layout, None, Some(*image), resident)
 }
 

@@ -94,6 +94,7 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
                 (broadcast_shape(a, b).map_err(|e| context(e.to_string()))?, None)
             }
             OpKind::SpatialMean(m) => (m.output_shape(ins[0]).map_err(context)?, None),
+            OpKind::ResizeBilinear(r) => (r.output_shape(ins[0]).map_err(context)?, None),
             OpKind::Depthwise(d) => {
                 (depthwise_output_shape(ins[0], &d.window, d.multiplier).map_err(|e| context(e.to_string()))?, None)
             }

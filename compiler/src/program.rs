@@ -238,6 +238,8 @@ pub enum OpKind {
     ByteTable(ByteTable),
     /// A TFLite two-input integer operator (numpy broadcasting), on the host.
     TfliteBinary(TfliteBinary),
+    /// TFLite's `RESIZE_BILINEAR` of an 8-bit NHWC value, on the host.
+    ResizeBilinear(crate::resize::Bilinear),
 }
 
 /// A quantized unary operator as the 256 outputs of its input's 256 possible bytes:

@@ -104,6 +104,148 @@ def nasnet_small(res):
                                  include_top=False, weights=None, pooling="avg", default_size=res))
 
 
+class _Narrow:
+    """A module's `layers` namespace whose convolutions have `k` times fewer filters:
+    an application whose constructor has no width argument, at a committable size."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def __getattr__(self, attr):
+        make = getattr(L, attr)
+        if attr not in ("Conv2D", "SeparableConv2D"):
+            return make
+        return lambda filters, *args, **kw: make(max(1, filters // self.k), *args, **kw)
+
+
+def narrowed(module, k, build):
+    """`build()` with `module`'s convolutions `k` times narrower (its `layers`
+    namespace, or its `conv2d_bn` helper, patched for the call)."""
+
+    def run():
+        if hasattr(module, "conv2d_bn"):
+            conv2d_bn = module.conv2d_bn
+
+            def narrow(x, filters, *args, name=None, **kw):
+                # Inception-ResNet's `_conv` projection matches the (already narrow) shortcut.
+                keep = name is not None and name.endswith("_conv") and name.startswith("block")
+                return conv2d_bn(x, filters if keep else max(1, filters // k), *args, name=name, **kw)
+
+            module.conv2d_bn = narrow
+            try:
+                return build()
+            finally:
+                module.conv2d_bn = conv2d_bn
+        saved = module.layers
+        module.layers = _Narrow(k)
+        try:
+            return build()
+        finally:
+            module.layers = saved
+
+    return run
+
+
+def narrow_app(module_name, fn, k, res, **kw):
+    """keras.applications `fn` (of `keras.src.applications.<module_name>`) at input
+    `res` with `k` times fewer filters per convolution, under a 10-class head."""
+    import importlib
+
+    module = importlib.import_module(f"keras.src.applications.{module_name}")
+    return lambda: headed(narrowed(module, k, lambda: getattr(module, fn)(
+        input_shape=(res, res, 3), include_top=False, weights=None, pooling="avg", **kw))())
+
+
+def efficientnet_v2_small(res):
+    """EfficientNetV2-B0's blocks (fused MBConv in the first stages, MBConv with
+    squeeze-excite after) at a quarter of the width and a third of the depth."""
+    from keras.src.applications.efficientnet_v2 import DEFAULT_BLOCKS_ARGS, EfficientNetV2
+
+    return lambda: headed(
+        EfficientNetV2(0.25, 0.34, res, name="efficientnetv2_small",
+                       blocks_args=DEFAULT_BLOCKS_ARGS["efficientnetv2-b0"],
+                       include_top=False, weights=None, input_shape=(res, res, 3), pooling="avg",
+                       include_preprocessing=False))
+
+
+def convnext_small(res):
+    """ConvNeXt's blocks (7x7 depthwise, LayerNorm, GELU, layer scale) at 1 block a
+    stage and 16 to 128 channels."""
+    from keras.src.applications.convnext import ConvNeXt
+
+    return lambda: headed(ConvNeXt([1, 1, 1, 1], [16, 32, 64, 128], default_size=res, name="convnext_small",
+                                   include_preprocessing=False, include_top=False, weights=None,
+                                   input_shape=(res, res, 3), pooling="avg"))
+
+
+def regnetx_small(res):
+    """RegNetX's X block (1x1 conv, 3x3 grouped conv of group width 8, 1x1 conv, residual;
+    a strided 1x1 projection where the shape changes) as RegNetX-200MF stacks them
+    (stem of 32, stages of depths [1, 1, 4, 7]) at a third of its widths."""
+
+    def conv_bn(y, filters, kernel, stride=1, groups=1, relu=True, name=""):
+        y = L.Conv2D(filters, kernel, strides=stride, padding="same", groups=groups, use_bias=False,
+                     name=f"{name}_conv")(y)
+        y = L.BatchNormalization(name=f"{name}_bn")(y)
+        return L.ReLU(name=f"{name}_relu")(y) if relu else y
+
+    def x_block(y, filters, stride, name):
+        shortcut = y
+        if stride != 1 or y.shape[-1] != filters:
+            shortcut = conv_bn(y, filters, 1, stride, relu=False, name=f"{name}_skip")
+        y = conv_bn(y, filters, 1, name=f"{name}_a")
+        y = conv_bn(y, filters, 3, stride, groups=filters // 8, name=f"{name}_b")
+        y = conv_bn(y, filters, 1, relu=False, name=f"{name}_c")
+        return L.ReLU(name=f"{name}_out")(L.Add(name=f"{name}_add")([y, shortcut]))
+
+    def build():
+        x = keras.Input((res, res, 3), batch_size=1, name="image")
+        y = conv_bn(x, 16, 3, 2, name="stem")
+        for stage, (depth, width) in enumerate(zip([1, 1, 4, 7], [8, 24, 48, 120])):
+            for b in range(depth):
+                y = x_block(y, width, 2 if b == 0 else 1, f"s{stage}_b{b}")
+        y = L.GlobalAveragePooling2D(name="pool")(y)
+        return headed(keras.Model(x, y, name="regnetx_small"))
+
+    return build
+
+
+def vgg_small(res):
+    """VGG16 (13 3x3 convolutions in 5 blocks, max pooling between them) at an
+    eighth of its width."""
+    return narrow_app("vgg16", "VGG16", 8, res)
+
+
+def segmenter(res=64):
+    """A segmentation-style model: an encoder at three scales and a feature-pyramid
+    decoder that upsamples bilinearly (RESIZE_BILINEAR) in the three forms converters
+    write: half-pixel centers (Keras' Resizing and UpSampling2D, TF2), align-corners
+    and neither (TF1's resize_bilinear), then per-pixel class scores through a softmax."""
+    import tensorflow as tf
+
+    def resize(mode, size):
+        def f(t):
+            if mode == "half_pixel":
+                return tf.image.resize(t, size, method="bilinear")
+            return tf.compat.v1.image.resize_bilinear(t, size, align_corners=mode == "align_corners")
+
+        return L.Lambda(f, name=f"up_{mode}")
+
+    x = keras.Input((res, res, 3), batch_size=1, name="image")
+    e1 = L.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="enc1")(x)
+    e2 = L.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="enc2")(e1)
+    e3 = L.Conv2D(24, 3, strides=2, padding="same", activation="relu", name="enc3")(e2)
+    d = resize("align_corners", (res // 4, res // 4))(L.Conv2D(16, 1, name="lat3")(e3))
+    d = L.Add(name="merge2")([d, L.Conv2D(16, 1, name="lat2")(e2)])
+    d = resize("half_pixel", (res // 2, res // 2))(L.Conv2D(8, 3, padding="same", activation="relu", name="dec2")(d))
+    d = L.Add(name="merge1")([d, L.Conv2D(8, 1, name="lat1")(e1)])
+    d = L.Conv2D(8, 3, padding="same", activation="relu", name="dec1")(d)
+    d = resize("asymmetric", (res * 3 // 8, res * 3 // 8))(d)
+    d = L.UpSampling2D(2, interpolation="bilinear", name="up_keras")(L.Conv2D(6, 1, name="classes")(d))
+    y = L.Softmax(name="scores")(d)
+    return keras.Model(x, y, name="segmenter")
+
+
 def detector():
     """A detection-style head: a strided conv backbone, features at two scales, the
     coarse one upsampled (RESIZE_NEAREST_NEIGHBOR: Keras 3 converts UpSampling2D to TILE, which the reference kernels of ai-edge-litert 2.3 lack) and concatenated with the fine one,
@@ -166,9 +308,19 @@ MODELS = {
     "resnet_small_64": (resnet_small(64), "small", "resnet", 6, ("int8", "uint8")),
     "resnet_v2_small_64": (resnet_small(64, v2=True), "small", "resnet_v2", 6, ("int8",)),
     "densenet_small_64": (densenet_small(64), "small", "densenet", 6, ("int8",)),
-    "nasnet_small_64": (nasnet_small(64), "small", "nasnet", 0, ("int8",)),
     "detector_64": (detector, "small", "detector", 6, ("int8",)),
     "mobilenet_tf1_uint8": (None, "small", "mobilenet_v1", 6, ("uint8",)),
+    # (each built in a fresh Keras session: see `fresh_session`)
+    "nasnet_small_64": (nasnet_small(64), "small", "nasnet", 6, ("int8",)),
+    "inception_v3_small_75": (narrow_app("inception_v3", "InceptionV3", 8, 75), "small", "inception_v3", 6, ("int8",)),
+    "inception_resnet_v2_small_75": (narrow_app("inception_resnet_v2", "InceptionResNetV2", 16, 75), "small",
+                                     "inception_resnet_v2", 6, ("int8",)),
+    "xception_small_71": (narrow_app("xception", "Xception", 8, 71), "small", "xception", 6, ("int8",)),
+    "vgg16_small_64": (vgg_small(64), "small", "vgg", 6, ("int8", "uint8")),
+    "regnetx_small_64": (regnetx_small(64), "small", "regnetx", 6, ("int8",)),
+    "efficientnet_v2_small_64": (efficientnet_v2_small(64), "small", "efficientnet_v2", 6, ("int8",)),
+    "convnext_small_64": (convnext_small(64), "small", "convnext", 6, ("int8",)),
+    "segmenter_64": (segmenter, "small", "segmenter", 6, ("int8",)),
     # --- cached, never committed: the full architectures at ImageNet scale ---
     "mobilenet_v2_224": (full(A.MobileNetV2, 224), "large", "mobilenet_v2", 0, ("int8",)),
     "resnet50_224": (full(A.ResNet50, 224), "large", "resnet", 0, ("int8",)),
@@ -181,10 +333,20 @@ MODELS = {
 }
 
 
+def fresh_session(name):
+    """Whether `name` is built in a fresh Keras session: the small models listed after
+    `mobilenet_tf1_uint8` are, so that their tensor names (Keras numbers unnamed layers
+    and tensors with process-wide counters) do not depend on what was built before
+    them, and `build.sh NAME` reproduces their files alone; the ones before keep the
+    names of their committed files, which a whole-set build reproduces."""
+    names = list(MODELS)
+    return MODELS[name][1] == "small" and names.index(name) > names.index("mobilenet_tf1_uint8")
+
+
 def smooth(rng, shape, lo, hi):
     """Low-resolution uniform noise upsampled (nearest) to the input's size: image-like."""
     h, w, c = shape
-    z = rng.uniform(lo, hi, (max(1, h // 8), max(1, w // 8), c))
+    z = rng.uniform(lo, hi, (max(1, -(-h // 8)), max(1, -(-w // 8)), c))
     z = np.repeat(np.repeat(z, 8, 0), 8, 1)[:h, :w]
     return z.astype(np.float32)
 
@@ -336,6 +498,8 @@ def main():
         if build is None:
             entries.append(write(out, name, family, cls, "tflite-uint8-tf1", mobilenet_tf1_uint8(), layers, n))
         else:
+            if fresh_session(name):
+                keras.backend.clear_session()
             keras.utils.set_random_seed(sum(map(ord, name)))
             model = build()
             calib = calibration(model, sum(map(ord, name)))

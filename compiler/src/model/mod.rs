@@ -554,6 +554,7 @@ fn place_of(
                 Place::Host(format!("TFLite {:?} of two tensors", b.op))
             }
         }
+        OpKind::ResizeBilinear(_) => Place::Host("bilinear resize on the host (interpolation)".into()),
         OpKind::SpatialMean(m) => {
             let pixels = shapes.get(&op.inputs[0]).and_then(|s| s.get(1..3)).map(|s| s[0] * s[1]).unwrap_or(0);
             match (m.arith, tflite_mean_output(m, pixels)) {

@@ -1,7 +1,8 @@
 //! TFLite's data-movement and shape operators as [`Movement`] host operations:
 //! CONCATENATION, SPLIT, SPLIT_V, SLICE, STRIDED_SLICE, TRANSPOSE, SQUEEZE,
 //! EXPAND_DIMS, RESIZE_NEAREST_NEIGHBOR, ARG_MAX, ARG_MIN, PACK, UNPACK, GATHER,
-//! DEPTH_TO_SPACE, SPACE_TO_DEPTH, MIRROR_PAD. Shapes are static in a TFLite file, so
+//! DEPTH_TO_SPACE, SPACE_TO_DEPTH, MIRROR_PAD; and RESIZE_BILINEAR, which reads its
+//! size and options the same way but interpolates ([`Bilinear`]). Shapes are static in a TFLite file, so
 //! every bound is resolved here. Their options tables are not in the trimmed schema
 //! this crate generates, so [`options`] reads their scalar fields with bounds checks.
 
@@ -9,6 +10,7 @@ use super::lower::{Part, TensorInfo};
 use super::schema_generated::tflite::{self, BuiltinOperator as Builtin};
 use crate::movement::{Movement, PadMode};
 use crate::program::{HostArith, HostOp, OpKind};
+use crate::resize::Bilinear;
 use crate::tensor::ElemType;
 use std::collections::{HashMap, HashSet};
 
@@ -25,6 +27,7 @@ pub fn handles(code: Builtin) -> bool {
             | Builtin::SQUEEZE
             | Builtin::EXPAND_DIMS
             | Builtin::RESIZE_NEAREST_NEIGHBOR
+            | Builtin::RESIZE_BILINEAR
             | Builtin::ARG_MAX
             | Builtin::ARG_MIN
             | Builtin::PACK
@@ -191,18 +194,23 @@ pub fn lower(
             one(reshape(&out.shape))
         }
         Builtin::RESIZE_NEAREST_NEIGHBOR => {
-            let [x, size] = ins else { return Err("RESIZE_NEAREST_NEIGHBOR takes an input and a size".into()) };
-            same_quantization(x, out)?;
-            let &[h, w] = constant(size, "size")? else { return Err("the size must be [height, width]".into()) };
-            if h <= 0 || w <= 0 || x.shape.len() != 4 {
-                return Err(format!("resizing {:?} to {h}x{w}", x.shape));
-            }
+            let size = resize_size(ins, out)?;
             let m = Movement::TfliteNearest {
-                size: [h as usize, w as usize],
+                size,
                 align_corners: options(op, 0, 1, 0)? != 0,
                 half_pixel_centers: options(op, 1, 1, 0)? != 0,
             };
             one(host(m))
+        }
+        Builtin::RESIZE_BILINEAR => {
+            let size = resize_size(ins, out)?;
+            // Options 0 and 1 are the deprecated new_height / new_width.
+            let (align_corners, half_pixel_centers) = (options(op, 2, 1, 0)? != 0, options(op, 3, 1, 0)? != 0);
+            if align_corners && half_pixel_centers {
+                return Err("align_corners and half_pixel_centers together (the reference kernel refuses it)".into());
+            }
+            let dtype = x.affine()?.dtype;
+            one(OpKind::ResizeBilinear(Bilinear { size, align_corners, half_pixel_centers, dtype }))
         }
         Builtin::ARG_MAX | Builtin::ARG_MIN => {
             let [x, axis] = ins else { return Err("ARG_MAX / ARG_MIN take an input and an axis".into()) };
@@ -298,6 +306,18 @@ pub fn lower(
         }
         _ => Err("not a data-movement operator".into()),
     }
+}
+
+/// The output size of a resize (`RESIZE_NEAREST_NEIGHBOR`, `RESIZE_BILINEAR`): its
+/// constant `size` input, of a 4-D input quantized as its output.
+fn resize_size(ins: &[&TensorInfo], out: &TensorInfo) -> Result<[usize; 2], String> {
+    let [x, size] = ins else { return Err("a resize takes an input and a size".into()) };
+    same_quantization(x, out)?;
+    let &[h, w] = constant(size, "size")? else { return Err("the size must be [height, width]".into()) };
+    if h <= 0 || w <= 0 || x.shape.len() != 4 {
+        return Err(format!("resizing {:?} to {h}x{w}", x.shape));
+    }
+    Ok([h as usize, w as usize])
 }
 
 /// A slice of the axes it changes (whole axes dropped, so that a batch of samples
