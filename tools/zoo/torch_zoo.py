@@ -164,7 +164,7 @@ ARCH = {
     "mobilenet_v3_small": lambda: tvm.mobilenet_v3_small(weights=None, width_mult=0.5, reduced_tail=True,
                                                          num_classes=10),
     "efficientnet_b0": lambda: efficientnet(0.25, 0.34),
-    "mnasnet0_5": lambda: tvm.mnasnet0_5(weights=None, num_classes=10),
+    "mnasnet0_25": lambda: tvm.MNASNet(0.25, num_classes=10),
     "googlenet": lambda: tvm.googlenet(weights=None, aux_logits=False, init_weights=True, num_classes=10),
     "regnet_x_400mf": regnet_small,
     # --- full width, ImageNet scale (cache only) ---
@@ -188,7 +188,7 @@ MODELS = {
     "shufflenet_v2_x0_5_64_qdq": ("shufflenet_v2_x0_5", 64, "small", "shufflenet", (QDQ, False, Q8), 6),
     "mobilenet_v3_small_050_64_qdq": ("mobilenet_v3_small", 64, "small", "mobilenet_v3", (QDQ, False, Q8), 6),
     "efficientnet_b0_025_64_qdq": ("efficientnet_b0", 64, "small", "efficientnet", (QDQ, False, Q8), 6),
-    "mnasnet0_5_64_qdq": ("mnasnet0_5", 64, "small", "mnasnet", (QDQ, False, Q8), 6),
+    "mnasnet0_25_64_qdq": ("mnasnet0_25", 64, "small", "mnasnet", (QDQ, False, Q8), 6),
     "regnet_x_small_64_qdq": ("regnet_x_400mf", 64, "small", "regnet", (QDQ, False, Q8), 6),
     "googlenet_64_qdq": ("googlenet", 64, "large", "googlenet", (QDQ, False, Q8), 0),
     "resnet18_224_qdq": ("resnet18_full", 224, "large", "resnet", (QDQ, True, Q8), 0),
