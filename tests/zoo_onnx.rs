@@ -13,15 +13,14 @@
 
 mod common;
 
-use common::root;
+use common::{root, zoo_cache, zoo_compiled, zoo_manifest};
 use ndarray::ArrayD;
 use ndarray_npy::read_npy;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tessera_compiler::model::{compile, CompileOptions, CompiledModel};
+use tessera_compiler::model::CompiledModel;
 use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
-use tessera_isa::config::AccelConfig;
 use tessera_runtime::ModelSession;
 use tessera_sim::cosim::SIM_DDR_BASE;
 use tessera_sim::GoldenDevice;
@@ -41,13 +40,6 @@ const FLOAT32_TIES: &[(&str, &str, usize, i64, i64)] = &[
     // the zero point -128; float32 sums give 18. The concat requantizes it.
     ("squeezenet1_1_64_qdq", "/features/features.3/Concat_output_0_QuantizeLinear_Output", 19203, -113, -112),
 ];
-
-fn manifest(dir: &Path) -> Vec<Value> {
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let json: Value = serde_json::from_str(&text).unwrap();
-    json["models"].as_array().expect("a list of models").clone()
-}
 
 /// A float32, int8 or uint8 `.npy` as a tensor.
 fn tensor(path: &Path) -> Tensor {
@@ -88,16 +80,6 @@ fn first(t: &Tensor) -> Tensor {
     Tensor { dtype: t.dtype, shape, data }
 }
 
-/// `entry`'s model compiled for `config`, its outputs replaced by `outputs` if given.
-fn compiled(dir: &Path, entry: &Value, config: &str, outputs: Option<Vec<String>>) -> Result<CompiledModel, String> {
-    let mut program =
-        tessera_compiler::load_program(&dir.join(entry["file"].as_str().unwrap())).map_err(|e| format!("{e:#}"))?;
-    if let Some(outputs) = outputs {
-        program.outputs = outputs;
-    }
-    compile(&AccelConfig::builtin(config).unwrap(), program, 1, CompileOptions::default())
-}
-
 /// The first output of `model` on `x` (one session run over all samples) on the
 /// golden model, as bits.
 fn run(model: &CompiledModel, x: &Tensor) -> Vec<i64> {
@@ -111,7 +93,7 @@ fn run(model: &CompiledModel, x: &Tensor) -> Vec<i64> {
 fn check_outputs(dir: &Path, entry: &Value, config: &str) {
     let name = entry["name"].as_str().unwrap();
     let case = dir.join(name);
-    let model = compiled(dir, entry, config, None).unwrap_or_else(|e| panic!("{name} for {config}: {e}"));
+    let model = zoo_compiled(dir, entry, config, None).unwrap_or_else(|e| panic!("{name} for {config}: {e}"));
     let out = run(&model, &tensor(&case.join("x.npy")));
     let reference = bits(&tensor(&case.join("ref.npy")).data);
     let differ = out.iter().zip(&reference).filter(|(a, b)| a != b).count();
@@ -127,7 +109,7 @@ fn check_intermediates(dir: &Path, entry: &Value) {
     let x = first(&tensor(&case.join("x.npy")));
     for (j, tensor_name) in entry["intermediates"].as_array().unwrap().iter().enumerate() {
         let tensor_name = tensor_name.as_str().unwrap();
-        let model = compiled(dir, entry, "pynq-z2", Some(vec![tensor_name.to_string()]))
+        let model = zoo_compiled(dir, entry, "pynq-z2", Some(vec![tensor_name.to_string()]))
             .unwrap_or_else(|e| panic!("{name} up to `{tensor_name}`: {e}"));
         let reference = tensor(&case.join("inter").join(format!("{j}.npy")));
         let out = run(&model, &x);
@@ -153,10 +135,10 @@ fn small_zoo() -> PathBuf {
 fn every_committed_onnx_model_equals_the_reference_evaluator_on_pynq_z2_and_zcu104() {
     let dir = small_zoo();
     let mut ran = Vec::new();
-    for entry in manifest(&dir) {
+    for entry in zoo_manifest(&dir) {
         let name = entry["name"].as_str().unwrap();
         if let Some((_, op)) = UNSUPPORTED.iter().find(|(n, _)| *n == name) {
-            let err = compiled(&dir, &entry, "pynq-z2", None)
+            let err = zoo_compiled(&dir, &entry, "pynq-z2", None)
                 .err()
                 .unwrap_or_else(|| panic!("{name} compiles now: move it out of UNSUPPORTED"));
             assert!(err.contains(op) && err.contains("not supported"), "{name}: {err}");
@@ -174,7 +156,7 @@ fn every_committed_onnx_model_equals_the_reference_evaluator_on_pynq_z2_and_zcu1
 #[test]
 fn intermediate_tensors_of_every_checked_onnx_model_equal_the_reference_evaluator() {
     let dir = small_zoo();
-    for entry in manifest(&dir) {
+    for entry in zoo_manifest(&dir) {
         let name = entry["name"].as_str().unwrap();
         if UNSUPPORTED.iter().any(|(n, _)| *n == name) {
             continue;
@@ -186,7 +168,7 @@ fn intermediate_tensors_of_every_checked_onnx_model_equal_the_reference_evaluato
 /// Every architecture family of the manifest has a model with per-layer checks.
 #[test]
 fn every_onnx_family_has_a_model_with_intermediates() {
-    let models = manifest(&small_zoo());
+    let models = zoo_manifest(&small_zoo());
     for family in models.iter().map(|e| e["family"].as_str().unwrap()) {
         assert!(
             models.iter().any(|e| e["family"] == family && !e["intermediates"].as_array().unwrap().is_empty()),
@@ -199,7 +181,7 @@ fn every_onnx_family_has_a_model_with_intermediates() {
 /// QOperator, per-tensor and per-channel, int8 and uint8 activations.
 #[test]
 fn the_onnx_zoo_covers_both_forms_both_granularities_and_both_activation_types() {
-    let models = manifest(&small_zoo());
+    let models = zoo_manifest(&small_zoo());
     let has = |key: &str, value: Value| models.iter().any(|e| e[key] == value);
     for format in ["onnx-qdq", "onnx-qop"] {
         assert!(has("format", format.into()), "{format}");
@@ -209,10 +191,7 @@ fn the_onnx_zoo_covers_both_forms_both_granularities_and_both_activation_types()
 }
 
 fn large_zoo() -> PathBuf {
-    std::env::var_os("TESSERA_ZOO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/tessera/zoo"))
-        .join("onnx")
+    zoo_cache().join("onnx")
 }
 
 /// Every model of the large ONNX zoo compiles for pynq-z2 and runs bit-exact on the
@@ -221,7 +200,7 @@ fn large_zoo() -> PathBuf {
 #[ignore = "needs the large ONNX zoo (bash tools/zoo/build_onnx.sh --large); minutes"]
 fn every_large_onnx_model_equals_the_reference_evaluator_on_pynq_z2() {
     let dir = large_zoo();
-    for entry in manifest(&dir) {
+    for entry in zoo_manifest(&dir) {
         let name = entry["name"].as_str().unwrap();
         let start = Instant::now();
         check_outputs(&dir, &entry, "pynq-z2");

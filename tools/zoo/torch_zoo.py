@@ -190,7 +190,7 @@ MODELS = {
     "efficientnet_b0_025_64_qdq": ("efficientnet_b0", 64, "small", "efficientnet", (QDQ, False, Q8), 6),
     "mnasnet0_25_64_qdq": ("mnasnet0_25", 64, "small", "mnasnet", (QDQ, False, Q8), 6),
     "regnet_x_small_64_qdq": ("regnet_x_400mf", 64, "small", "regnet", (QDQ, False, Q8), 6),
-    "googlenet_64_qdq": ("googlenet", 64, "large", "googlenet", (QDQ, False, Q8), 0),
+    "googlenet_224_qdq": ("googlenet", 224, "large", "googlenet", (QDQ, False, Q8), 0),
     "resnet18_224_qdq": ("resnet18_full", 224, "large", "resnet", (QDQ, True, Q8), 0),
     "mobilenet_v2_224_qop_u8": ("mobilenet_v2_full", 224, "large", "mobilenet_v2", (QOP, False, QU8), 0),
 }
