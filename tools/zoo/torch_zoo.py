@@ -165,7 +165,6 @@ ARCH = {
                                                          num_classes=10),
     "efficientnet_b0": lambda: efficientnet(0.25, 0.34),
     "mnasnet0_25": lambda: tvm.MNASNet(0.25, num_classes=10),
-    "googlenet": lambda: tvm.googlenet(weights=None, aux_logits=False, init_weights=True, num_classes=10),
     "regnet_x_400mf": regnet_small,
     # --- full width, ImageNet scale (cache only) ---
     "resnet18_full": lambda: tvm.resnet18(weights=None),
@@ -190,7 +189,6 @@ MODELS = {
     "efficientnet_b0_025_64_qdq": ("efficientnet_b0", 64, "small", "efficientnet", (QDQ, False, Q8), 6),
     "mnasnet0_25_64_qdq": ("mnasnet0_25", 64, "small", "mnasnet", (QDQ, False, Q8), 6),
     "regnet_x_small_64_qdq": ("regnet_x_400mf", 64, "small", "regnet", (QDQ, False, Q8), 6),
-    "googlenet_224_qdq": ("googlenet", 224, "large", "googlenet", (QDQ, False, Q8), 0),
     "resnet18_224_qdq": ("resnet18_full", 224, "large", "resnet", (QDQ, True, Q8), 0),
     "mobilenet_v2_224_qop_u8": ("mobilenet_v2_full", 224, "large", "mobilenet_v2", (QOP, False, QU8), 0),
 }
