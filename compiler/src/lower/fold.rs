@@ -210,3 +210,25 @@ fn broadcast(x: &[i64], from: &[usize], to: &[usize]) -> Vec<i64> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{broadcast, gather};
+
+    #[test]
+    fn gather_takes_indices_along_the_axis_and_counts_negative_ones_from_the_end() {
+        // A shape [1, 48, 8, 8]: Gather(axis 0, index 1) -> 48, as `x.size(1)`.
+        assert_eq!(gather(&[1, 48, 8, 8], &[4], &[1], &[], 0).unwrap(), (vec![48], vec![]));
+        assert_eq!(gather(&[1, 48, 8, 8], &[4], &[-1, 0], &[2], 0).unwrap(), (vec![8, 1], vec![2]));
+        // [[1, 2, 3], [4, 5, 6]] along axis 1, indices [2, 0].
+        assert_eq!(gather(&[1, 2, 3, 4, 5, 6], &[2, 3], &[2, 0], &[2], 1).unwrap(), (vec![3, 1, 6, 4], vec![2, 2]));
+        assert!(gather(&[1, 2], &[2], &[2], &[1], 0).is_err());
+    }
+
+    #[test]
+    fn broadcast_repeats_unit_and_missing_axes() {
+        assert_eq!(broadcast(&[7], &[1], &[2, 2]), vec![7, 7, 7, 7]);
+        assert_eq!(broadcast(&[1, 2], &[2], &[3, 2]), vec![1, 2, 1, 2, 1, 2]);
+        assert_eq!(broadcast(&[1, 2], &[2, 1], &[2, 3]), vec![1, 1, 1, 2, 2, 2]);
+    }
+}
