@@ -4,7 +4,9 @@
 #   PY=$(bash scripts/py_env.sh | tail -n 1)      # numpy, onnx, onnxruntime, scikit-learn
 #   PY=$(bash scripts/py_env.sh tf | tail -n 1)   # the same plus tensorflow-cpu and
 #                                                 # ai-edge-litert (the CNN examples)
-# The venvs live at ${TESSERA_PY:-$HOME/.cache/tessera/tools/py} and ...-tf. A marker file
+#   PY=$(bash scripts/py_env.sh torch | tail -n 1)  # the first plus torch, torchvision,
+#                                                   # onnxscript (the ONNX model zoo)
+# The venvs live at ${TESSERA_PY:-$HOME/.cache/tessera/tools/py}, ...-tf and ...-torch. A marker file
 # in each holds its pinned list; when it matches, nothing is installed and this returns
 # at once.
 set -euo pipefail
@@ -29,8 +31,17 @@ case "$profile" in
         venv="$venv-tf"
         pins+=(tensorflow-cpu==2.21.0 ai-edge-litert==2.3.0)
         ;;
+    # torch exports torchvision architectures to ONNX (the model zoo). PyPI's Linux torch
+    # wheel is the CUDA build: it does not import without its nvidia-* / cuda-toolkit
+    # dependencies (the venv is about 6 GB; `--no-deps` with only the pure-Python ones fails in
+    # `import torch` on libcublasLt), and the CPU-only wheels are not on PyPI. Export
+    # itself runs on the CPU.
+    torch)
+        venv="$venv-torch"
+        pins+=(torch==2.15.0 torchvision==0.29.2 onnxscript==0.7.2)
+        ;;
     *)
-        log "unknown profile '$profile' (onnx or tf)"
+        log "unknown profile '$profile' (onnx, tf or torch)"
         exit 2
         ;;
 esac
@@ -59,6 +70,9 @@ fi
 log "installing ${pins[*]}"
 rm -f "$marker"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check "${pins[@]}" >&2
+if [ "$profile" = torch ]; then
+    "$venv/bin/python" -c 'import torch, torchvision, onnxscript' >&2
+fi
 "$venv/bin/python" -c 'import numpy, onnx, onnxruntime, sklearn' >&2
 printf '%s\n' "$wanted" >"$marker"
 echo "$venv/bin/python"

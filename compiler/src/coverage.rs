@@ -191,6 +191,8 @@ pub const COVERAGE: &[Coverage] = &[
     op("Relu", OnnxQop, Folded("into the producing layer's clamp; otherwise host")),
     op("Flatten", OnnxQop, Folded("the same bytes with a new shape")),
     op("Reshape", OnnxQop, Folded("the same bytes with a new shape")),
+    op("Shape", OnnxQdq, Folded("a constant at compile time, as the integer arithmetic on it")),
+    op("Shape", OnnxQop, Folded("a constant at compile time, as the integer arithmetic on it")),
 ];
 
 /// The coverage table as markdown, one row per operator and format, ordered by format

@@ -7,7 +7,7 @@ use crate::cost::{CostModel, Prediction};
 pub use crate::engine::Engine;
 use crate::gemm::GemmTiling;
 use crate::gemm_bundle::{layer_bundle, tap_major_conv_bundle};
-use crate::program::{ConvGeometry, GemmLayer, HostOp, OpKind, Program};
+use crate::program::{ConvGeometry, GemmLayer, HostOp, Op, OpKind, Program};
 use crate::shape::{
     broadcast_shape, depthwise_output_shape, dilate_shape, flatten_shape, pad_shape, pool_output_shape, reshape_batched,
 };
@@ -81,61 +81,76 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
             .map(|name| shapes.get(name.as_str()).map(Vec::as_slice).ok_or(format!("value `{name}` has no shape")))
             .collect::<Result<_, _>>()
             .map_err(context)?;
-        let (out_shape, layer) = match &op.kind {
-            OpKind::Quantize(_)
-            | OpKind::Dequantize(_)
-            | OpKind::TfliteQuantize(_)
-            | OpKind::TfliteDequantize(_)
-            | OpKind::TfliteRequantize { .. }
-            | OpKind::TfliteSoftmax { .. }
-            | OpKind::ByteTable(_) => (ins[0].to_vec(), None),
-            OpKind::TfliteBinary(_) => {
-                let [a, b] = ins[..] else { return Err(context("takes two inputs".into())) };
-                (broadcast_shape(a, b).map_err(|e| context(e.to_string()))?, None)
-            }
-            OpKind::SpatialMean(m) => (m.output_shape(ins[0]).map_err(context)?, None),
-            OpKind::ResizeBilinear(r) => (r.output_shape(ins[0]).map_err(context)?, None),
-            OpKind::Depthwise(d) => {
-                (depthwise_output_shape(ins[0], &d.window, d.multiplier).map_err(|e| context(e.to_string()))?, None)
-            }
+        let out_shape = out_shape(op, &ins).map_err(context)?;
+        let layer = match &op.kind {
             OpKind::Gemm(layer) => {
-                let x = ins[0];
-                if x.last() != Some(&layer.k) {
-                    return Err(context(format!("takes {} features, its input is {x:?}", layer.k)));
-                }
-                let rows = x.iter().product::<usize>() / layer.k / layer.batches;
-                let mut out = x.to_vec();
-                *out.last_mut().expect("checked above") = layer.n;
-                (out, Some(gemm_plan_in(cfg, &model, layer, rows, &memo).map_err(context)?))
+                let rows = ins[0].iter().product::<usize>() / layer.k / layer.batches;
+                Some(gemm_plan_in(cfg, &model, layer, rows, &memo).map_err(context)?)
             }
             OpKind::Conv { geometry, layer } => {
-                let [n, _, h, w] =
-                    geometry.dims(ins[0]).ok_or_else(|| context(format!("input {:?} is not 4-D", ins[0])))?;
-                let [oh, ow] =
-                    geometry.output_size(h, w).ok_or_else(|| context("the kernel exceeds the input".into()))?;
-                let out = geometry.shape([n, layer.n, oh, ow]);
-                (out, Some(conv_plan_in(cfg, &model, layer, geometry, [n, h, w], &memo).map_err(context)?))
+                let [n, _, h, w] = geometry.dims(ins[0]).expect("checked by out_shape");
+                Some(conv_plan_in(cfg, &model, layer, geometry, [n, h, w], &memo).map_err(context)?)
             }
-            OpKind::Host { op: host, .. } => {
-                let shape = match host {
-                    HostOp::Add | HostOp::Mul | HostOp::Sub | HostOp::Div => broadcast_shape(ins[0], ins[1]),
-                    HostOp::Relu => Ok(ins[0].to_vec()),
-                    HostOp::MaxPool(w) | HostOp::AvgPool(w) | HostOp::AvgPoolFloat { window: w, .. } => {
-                        pool_output_shape(ins[0], w)
-                    }
-                    HostOp::Flatten { axis } => flatten_shape(ins[0], *axis),
-                    HostOp::Reshape { shape } => reshape_batched(ins[0], shape),
-                    HostOp::Pad { pads, .. } => pad_shape(ins[0], pads),
-                    HostOp::Dilate { factors, channels_last, .. } => dilate_shape(ins[0], *factors, *channels_last),
-                    HostOp::Move(m) => Ok(m.output_shape(&ins).map_err(context)?),
-                };
-                (shape.map_err(|e| context(e.to_string()))?, None)
-            }
+            _ => None,
         };
         shapes.insert(&op.output, out_shape.clone());
         plans.push(OpPlan { node: op.node.clone(), source: op.source.clone(), out_shape, layer });
     }
     Ok(plans)
+}
+
+/// The shape of `op`'s output for inputs of `ins`.
+pub fn out_shape(op: &Op, ins: &[&[usize]]) -> Result<Vec<usize>, String> {
+    let first = || ins.first().copied().ok_or_else(|| "needs an input".to_string());
+    Ok(match &op.kind {
+        OpKind::Quantize(_)
+        | OpKind::Dequantize(_)
+        | OpKind::TfliteQuantize(_)
+        | OpKind::TfliteDequantize(_)
+        | OpKind::TfliteRequantize { .. }
+        | OpKind::TfliteSoftmax { .. }
+        | OpKind::ByteTable(_) => first()?.to_vec(),
+        OpKind::TfliteBinary(_) => {
+            let [a, b] = ins[..] else { return Err("takes two inputs".into()) };
+            broadcast_shape(a, b).map_err(|e| e.to_string())?
+        }
+        OpKind::SpatialMean(m) => m.output_shape(first()?)?,
+        OpKind::ResizeBilinear(r) => r.output_shape(first()?)?,
+        OpKind::Depthwise(d) => depthwise_output_shape(first()?, &d.window, d.multiplier).map_err(|e| e.to_string())?,
+        OpKind::Gemm(layer) => {
+            let x = first()?;
+            if x.last() != Some(&layer.k) {
+                return Err(format!("takes {} features, its input is {x:?}", layer.k));
+            }
+            let mut out = x.to_vec();
+            *out.last_mut().expect("checked above") = layer.n;
+            out
+        }
+        OpKind::Conv { geometry, layer } => {
+            let x = first()?;
+            let [n, _, h, w] = geometry.dims(x).ok_or_else(|| format!("input {x:?} is not 4-D"))?;
+            let [oh, ow] = geometry.output_size(h, w).ok_or("the kernel exceeds the input")?;
+            geometry.shape([n, layer.n, oh, ow])
+        }
+        OpKind::Host { op: host, .. } => {
+            let x = first()?;
+            let shape = match host {
+                HostOp::Add | HostOp::Mul | HostOp::Sub | HostOp::Div => {
+                    broadcast_shape(x, ins.get(1).ok_or("takes two inputs")?)
+                }
+                HostOp::Relu => Ok(x.to_vec()),
+                HostOp::MaxPool(w) | HostOp::AvgPool(w) | HostOp::AvgPoolFloat { window: w, .. } => {
+                    pool_output_shape(x, w)
+                }
+                HostOp::Flatten { axis } => flatten_shape(x, *axis),
+                HostOp::Reshape { shape } => reshape_batched(x, shape),
+                HostOp::Pad { pads, .. } => pad_shape(x, pads),
+                HostOp::Dilate { factors, channels_last, .. } => dilate_shape(x, *factors, *channels_last),
+                HostOp::Move(m) => return m.output_shape(ins),
+            };
+            shape.map_err(|e| e.to_string())?
+        }
+    })
 }
 
 /// A convolution over `n` images of `h x w`: implicit im2col (the images padded in

@@ -160,3 +160,35 @@ pub fn check_listed(dir: &str, stem: &str, ext: &str, count: usize, config: &str
     let ok = out.status.success() && text.contains(&format!("{count} of {count} outputs equal"));
     (!ok).then(|| format!("{stem} on {backend}: {}\n{text}", String::from_utf8_lossy(&out.stderr)))
 }
+
+/// The models of a zoo directory's `manifest.json` (docs/zoo.md).
+pub fn zoo_manifest(dir: &Path) -> Vec<serde_json::Value> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["models"].as_array().expect("a list of models").clone()
+}
+
+/// A zoo `entry`'s model compiled for `config`, its outputs replaced by `outputs` if
+/// given.
+pub fn zoo_compiled(
+    dir: &Path,
+    entry: &serde_json::Value,
+    config: &str,
+    outputs: Option<Vec<String>>,
+) -> Result<tessera_compiler::model::CompiledModel, String> {
+    let mut program =
+        tessera_compiler::load_program(&dir.join(entry["file"].as_str().unwrap())).map_err(|e| format!("{e:#}"))?;
+    if let Some(outputs) = outputs {
+        program.outputs = outputs;
+    }
+    let config = tessera_isa::config::AccelConfig::builtin(config).unwrap();
+    tessera_compiler::model::compile(&config, program, 1, tessera_compiler::model::CompileOptions::default())
+}
+
+/// The cache of large zoo models: `${TESSERA_ZOO:-~/.cache/tessera/zoo}`.
+pub fn zoo_cache() -> PathBuf {
+    std::env::var_os("TESSERA_ZOO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/tessera/zoo"))
+}

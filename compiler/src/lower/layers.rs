@@ -210,6 +210,12 @@ fn bias_values(
             None => Some(vec![0]),
         };
         let per = |v: &[f32], c: usize| if v.len() == 1 { v[0] } else { v[c] };
+        // A bias that dequantizes to zero is zero at any scale (exporters share equal
+        // zero biases between layers, and quantize_static dequantizes the first's).
+        let zero_at = |z: &[i64], c: usize| if z.len() == 1 { z[0] } else { z.get(c).copied().unwrap_or(i64::MIN) };
+        if zeros.as_deref().is_some_and(|z| (0..n).all(|c| values[c] == zero_at(z, c))) {
+            return Ok(vec![0; n]);
+        }
         let at_acc_scale = (scale.len() == 1 || scale.len() == n) && (0..n).all(|c| per(scale, c) == acc_scale(c));
         if !at_acc_scale || zeros.is_none_or(|z| z.iter().any(|&z| z != 0)) {
             return Err(node_error(

@@ -16,8 +16,11 @@
 //!   `Flatten`, `Reshape`, `Relu` directly on integers (host);
 //! - `QuantizeLinear` of a float value and `DequantizeLinear` to a graph output.
 //!
+//! Constant subgraphs (shape arithmetic) fold at compile time ([`fold`]).
+//!
 //! Anything else is reported by node name and op.
 
+mod fold;
 mod host;
 mod layers;
 mod movement;
@@ -31,8 +34,34 @@ use crate::tensor::ElemType;
 use params::{affine, boundary_quant, node_error};
 use std::collections::{BTreeSet, HashMap};
 
-/// The program of `g`.
+/// The program of `g`: its constant subgraphs folded, each `Shape` folded once the
+/// lowering knows its input's shape (the lowering then starts again on the graph with
+/// that constant).
 pub fn lower_graph(g: &Graph) -> Result<Program, String> {
+    let mut g = std::borrow::Cow::Borrowed(g);
+    if fold::any(&g) {
+        fold::fold(g.to_mut())?;
+    }
+    loop {
+        match lower_once(&g)? {
+            Lowered::Program(program) => return Ok(program),
+            Lowered::Shape { value, shape } => {
+                let g = g.to_mut();
+                g.nodes.retain(|n| !n.outputs.contains(&value));
+                g.constants.insert(value, shape);
+                fold::fold(g)?;
+            }
+        }
+    }
+}
+
+/// A lowering's end: the program, or the value of a `Shape` node to fold first.
+enum Lowered {
+    Program(Program),
+    Shape { value: String, shape: crate::tensor::Tensor },
+}
+
+fn lower_once(g: &Graph) -> Result<Lowered, String> {
     let mut lowering = Lowering { g, program: Program::default(), types: HashMap::new(), fused: BTreeSet::new() };
     for input in &g.inputs {
         let dtype = input.dtype.ok_or_else(|| format!("graph input `{}` has no element type", input.name))?;
@@ -40,6 +69,13 @@ pub fn lower_graph(g: &Graph) -> Result<Program, String> {
         lowering.program.inputs.push(ProgramInput { name: input.name.clone(), dtype, shape: input.shape.clone() });
     }
     for node in &g.nodes {
+        if node.op == "Shape" && (node.domain.is_empty() || node.domain == "ai.onnx") {
+            let (Some(input), Some(output)) = (node.inputs.first(), node.outputs.first()) else {
+                return Err(node_error(node, "needs an input and an output"));
+            };
+            let shape = lowering.shape_of(node, input)?;
+            return Ok(Lowered::Shape { value: output.clone(), shape: fold::shape_constant(node, &shape) });
+        }
         lowering.node(node)?;
     }
     for output in &g.outputs {
@@ -48,7 +84,7 @@ pub fn lower_graph(g: &Graph) -> Result<Program, String> {
         }
         lowering.program.outputs.push(output.name.clone());
     }
-    Ok(lowering.program)
+    Ok(Lowered::Program(lowering.program))
 }
 
 struct Lowering<'g> {
@@ -280,6 +316,36 @@ impl<'g> Lowering<'g> {
                 let op = c.op.as_str();
                 !QDQ_OPS.contains(&op) && !unary::QDQ_UNARY.contains(&op) && !movement::OPS.contains(&op)
             })
+    }
+
+    /// The shape of `value` (one sample), from the operations lowered so far: a graph
+    /// input, a constant, a computed value, or the `DequantizeLinear` of one.
+    fn shape_of(&self, node: &Node, value: &str) -> Result<Vec<usize>, String> {
+        let mut shapes: HashMap<&str, Vec<usize>> = HashMap::new();
+        for input in &self.program.inputs {
+            shapes.insert(&input.name, input.with_batch(1).map_err(|e| node_error(node, e))?);
+        }
+        for (name, c) in &self.g.constants {
+            shapes.insert(name, c.shape.clone());
+        }
+        for op in &self.program.ops {
+            let ins: Option<Vec<&[usize]>> =
+                op.inputs.iter().map(|i| shapes.get(i.as_str()).map(Vec::as_slice)).collect();
+            let ins =
+                ins.ok_or_else(|| node_error(node, format!("the shape of `{}`'s inputs is unknown", op.output)))?;
+            let shape = crate::plan::out_shape(op, &ins).map_err(|e| node_error(node, e))?;
+            shapes.insert(&op.output, shape);
+        }
+        let mut value = value;
+        loop {
+            if let Some(shape) = shapes.get(value) {
+                return Ok(shape.clone());
+            }
+            match self.g.producer(value) {
+                Some(p) if p.op == "DequantizeLinear" => value = &p.inputs[0],
+                _ => return Err(node_error(node, format!("the shape of `{value}` is not known at compile time"))),
+            }
+        }
     }
 
     fn type_of(&self, node: &Node, value: &str) -> Result<ElemType, String> {
