@@ -101,12 +101,12 @@ fn grouped_gemm_layer(
                     }
                 })
                 .collect();
-            (1, k, m, transpose(&full, m, k))
+            (1, k, m, crate::tensor::transposed(&full, m, k))
         }
         (&[m, c, kh, kw], Layout::Kernel) => {
             // Column m of the GEMM is output channel m's kernel, flattened (c, i, j).
             let k = c * kh * kw;
-            (1, k, m, transpose(values, m, k))
+            (1, k, m, crate::tensor::transposed(values, m, k))
         }
         (&[c, m, kh, kw], Layout::Transposed) => {
             // Row (ch, i, j), column o: the scattering kernel's tap (kh-1-i, kw-1-j).
@@ -117,7 +117,7 @@ fn grouped_gemm_layer(
             };
             (1, k, m, (0..k * m).map(|e| at(e / m, e % m)).collect())
         }
-        (&[n, k], Layout::NByK) => (1, k, n, transpose(values, n, k)),
+        (&[n, k], Layout::NByK) => (1, k, n, crate::tensor::transposed(values, n, k)),
         (&[k, n], Layout::KByN) => (1, k, n, values.to_vec()),
         (&[b, k, n], Layout::KByN) => (b, k, n, values.to_vec()),
         _ => return Err(context(&format!("a weight of shape {:?} does not fit this layer", weight.shape))),
@@ -176,11 +176,6 @@ fn grouped_gemm_layer(
         a_zero: a.zero,
         output,
     })
-}
-
-/// `rows x cols` row-major values, transposed.
-fn transpose(values: &[i64], rows: usize, cols: usize) -> Vec<i64> {
-    (0..rows * cols).map(|i| values[(i % rows) * cols + i / rows]).collect()
 }
 
 /// The int32 bias per output column (empty: none), checking that a dequantized bias

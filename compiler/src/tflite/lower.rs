@@ -385,20 +385,22 @@ fn geometry(
 /// (zero point 0) with one scale or one per output channel; uint8 weights (TF1
 /// quantization-aware training, the Coral models) have one scale and one zero point,
 /// which the array subtracts.
-struct Weights {
-    values: Vec<i64>,
+struct Weights<'t> {
+    /// Borrowed from the tensor: an ImageNet-scale model's weights are copied once,
+    /// into the layer's order.
+    values: &'t [i64],
     dtype: ElemType,
     zero: i64,
     params: Vec<ParamLane>,
 }
 
-fn fixed_point_channels(
-    weight: &TensorInfo,
+fn fixed_point_channels<'t>(
+    weight: &'t TensorInfo,
     bias: Option<&TensorInfo>,
     n: usize,
     scale_of: impl Fn(f32) -> f64,
-) -> Result<Weights, String> {
-    let values = weight.data.clone().ok_or(format!("the weights `{}` must be constant", weight.name))?;
+) -> Result<Weights<'t>, String> {
+    let values = weight.data.as_deref().ok_or(format!("the weights `{}` must be constant", weight.name))?;
     let zero = match (weight.dtype, weight.zeros.as_slice(), weight.scales.len()) {
         (Some(ElemType::I8), zeros, _) if zeros.iter().all(|&z| z == 0) => 0,
         (Some(ElemType::I8), ..) => {
@@ -474,7 +476,7 @@ fn tflite_layer(
         k,
         n,
         // [N, K] -> [K, N]
-        weights: (0..k * n).map(|i| w.values[(i % n) * k + i / n]).collect(),
+        weights: crate::tensor::transposed(w.values, n, k),
         w_type: w.dtype,
         w_zero: w.zero,
         w_zero_columns: None,
@@ -555,7 +557,7 @@ fn depthwise(
     let layer = DepthwiseLayer {
         window: g.window,
         multiplier: channels / g.channels,
-        weights: weights.values,
+        weights: weights.values.to_vec(),
         w_zero: weights.zero,
         a_zero: a.zero,
         params: weights.params,
