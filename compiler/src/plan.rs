@@ -6,7 +6,8 @@
 use crate::cost::{CostModel, Prediction};
 pub use crate::engine::Engine;
 use crate::gemm::GemmTiling;
-use crate::gemm_bundle::{layer_bundle, tap_major_conv_bundle};
+use crate::image::ImageBuilder;
+use crate::model::layers::{conv_implicit, gemm};
 use crate::program::{ConvGeometry, GemmLayer, HostOp, Op, OpKind, Program};
 use crate::shape::{
     broadcast_shape, depthwise_output_shape, dilate_shape, flatten_shape, pad_shape, pool_output_shape, reshape_batched,
@@ -200,14 +201,15 @@ fn conv_plan_of(
     let mut considered: Vec<(String, u64)> =
         explicit.considered.iter().map(|(e, c)| (format!("{e} explicit im2col"), *c)).collect();
     let mut best = explicit;
-    let x = vec![layer.a_zero; n * h * w * geometry.channels];
     for &engine in candidates.iter().filter(|e| **e != Engine::Sparse) {
         // An image that does not fit, or channels that do not divide into N:4 tiles.
-        let Ok((bundle, tiling)) = tap_major_conv_bundle(cfg, tap_major, geometry, &x, [n, h, w], engine.nm()) else {
+        // Lowered at placeholder addresses: the timing does not depend on them.
+        let mut scratch = ImageBuilder::new();
+        let Ok(code) = conv_implicit(cfg, &mut scratch, geometry, layer, engine.nm(), [n, h, w], [0, 0], None) else {
             continue;
         };
-        let program = bundle.program()?;
-        let predicted = model.predict(&program)?;
+        let (program, tiling) = (&code.programs[0], code.tiling);
+        let predicted = model.predict(program)?;
         considered.push((implicit_label(engine), predicted.cycles));
         if predicted.cycles < best.predicted.cycles {
             best = LayerPlan {
@@ -311,17 +313,14 @@ fn engine_plan(
     engine: Engine,
 ) -> Result<LayerPlan, String> {
     let (k, n) = (layer.k, layer.n);
-    let a = vec![layer.a_zero; rows * k];
     // Every weight matrix has the same shape, hence the same program and timing; each
-    // must lower (a sparse packing may not fit).
-    let mut first = None;
-    for weights in layer.weights.chunks(k * n) {
-        let lowered = layer_bundle(cfg, layer, weights, &a, rows, engine).map_err(|e| e.to_string())?;
-        first.get_or_insert(lowered);
-    }
-    let (bundle, tiling) = first.ok_or("a layer has a weight matrix")?;
-    let program = bundle.program()?;
-    let one = model.predict(&program)?;
+    // must lower (a sparse packing may not fit). At placeholder addresses: the timing
+    // does not depend on them.
+    let features: Vec<usize> = (0..k).collect();
+    let mut scratch = ImageBuilder::new();
+    let code = gemm(cfg, &mut scratch, layer, engine, rows * layer.batches, &features, [0, 0], None)?;
+    let (program, tiling) = (code.programs.first().ok_or("a layer has a weight matrix")?, code.tiling);
+    let one = model.predict(program)?;
     let times = |v: u64| v * layer.batches as u64;
     Ok(LayerPlan {
         gemm: [rows, k, n],

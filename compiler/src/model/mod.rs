@@ -19,7 +19,7 @@
 
 pub mod arena;
 mod elementwise;
-mod layers;
+pub(crate) mod layers;
 pub mod layout;
 pub mod stream;
 
