@@ -12,16 +12,17 @@
 
 mod common;
 
-use common::root;
+use common::{
+    assert_every_family_has_intermediates, check_zoo, for_each_supported, root, zoo_cache, zoo_compiled, zoo_manifest,
+};
 use ndarray::ArrayD;
 use ndarray_npy::read_npy;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tessera_compiler::model::{compile, CompileOptions, CompiledModel};
+use tessera_compiler::model::CompiledModel;
 use tessera_compiler::tensor::{ElemType, Tensor, TensorData};
 use tessera_driver::Device;
-use tessera_isa::config::AccelConfig;
 use tessera_runtime::ModelSession;
 use tessera_sim::cosim::SIM_DDR_BASE;
 use tessera_sim::verilator::BuildOptions;
@@ -34,13 +35,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     // converter leaves in float between DEQUANTIZE and QUANTIZE).
     ("convnext_small_64", "`MEAN#1`: MEAN over axes Some([-1]) is not supported"),
 ];
-
-fn manifest(dir: &Path) -> Vec<Value> {
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let json: Value = serde_json::from_str(&text).unwrap();
-    json["models"].as_array().expect("a list of models").clone()
-}
 
 /// An int8 or uint8 `.npy` as a tensor.
 fn tensor(path: &Path) -> Tensor {
@@ -69,16 +63,6 @@ fn first(t: &Tensor, samples: usize) -> Tensor {
     Tensor { dtype: t.dtype, shape, data: TensorData::Int(values(t)[..samples * per].to_vec()) }
 }
 
-/// `entry`'s model compiled for `config`, its outputs replaced by `outputs` if given.
-fn compiled(dir: &Path, entry: &Value, config: &str, outputs: Option<Vec<String>>) -> Result<CompiledModel, String> {
-    let mut program =
-        tessera_compiler::load_program(&dir.join(entry["file"].as_str().unwrap())).map_err(|e| format!("{e:#}"))?;
-    if let Some(outputs) = outputs {
-        program.outputs = outputs;
-    }
-    compile(&AccelConfig::builtin(config).unwrap(), program, 1, CompileOptions::default())
-}
-
 fn golden(model: &CompiledModel) -> Box<dyn Device> {
     Box::new(GoldenDevice::new(&model.config, SIM_DDR_BASE, model.dram_bytes as usize))
 }
@@ -104,11 +88,11 @@ fn check_outputs(dir: &Path, entry: &Value, config: &str) {
     let name = entry["name"].as_str().unwrap();
     let case = dir.join(name);
     let x = tensor(&case.join("x.npy"));
-    let model = compiled(dir, entry, config, None).unwrap_or_else(|e| panic!("{name} for {config}: {e}"));
+    let model = zoo_compiled(dir, entry, config, None).unwrap_or_else(|e| panic!("{name} for {config}: {e}"));
     let (out, _) = run(&model, golden(&model), &x);
     assert_eq!(out[0], values(&tensor(&case.join("ref.npy"))), "{name} on {config}: outputs");
     if let Some(logits) = entry["logits"].as_str() {
-        let model = compiled(dir, entry, config, Some(vec![logits.to_string()])).unwrap();
+        let model = zoo_compiled(dir, entry, config, Some(vec![logits.to_string()])).unwrap();
         let (out, _) = run(&model, golden(&model), &x);
         assert_eq!(out[0], values(&tensor(&case.join("ref_logits.npy"))), "{name} on {config}: logits");
     }
@@ -122,7 +106,7 @@ fn check_intermediates(dir: &Path, entry: &Value) {
     let x = first(&tensor(&case.join("x.npy")), 1);
     for (j, tensor_name) in entry["intermediates"].as_array().unwrap().iter().enumerate() {
         let tensor_name = tensor_name.as_str().unwrap();
-        let model = compiled(dir, entry, "pynq-z2", Some(vec![tensor_name.to_string()]))
+        let model = zoo_compiled(dir, entry, "pynq-z2", Some(vec![tensor_name.to_string()]))
             .unwrap_or_else(|e| panic!("{name} up to `{tensor_name}`: {e}"));
         let (out, _) = run(&model, golden(&model), &x);
         let reference = tensor(&case.join("inter").join(format!("{j}.npy")));
@@ -137,52 +121,20 @@ fn small_zoo() -> PathBuf {
 #[test]
 fn every_committed_model_equals_the_reference_kernels_on_pynq_z2_and_zcu104() {
     let dir = small_zoo();
-    let mut ran = Vec::new();
-    for entry in manifest(&dir) {
-        let name = entry["name"].as_str().unwrap();
-        if let Some((_, op)) = UNSUPPORTED.iter().find(|(n, _)| *n == name) {
-            let err = compiled(&dir, &entry, "pynq-z2", None)
-                .err()
-                .unwrap_or_else(|| panic!("{name} compiles now: move it out of UNSUPPORTED"));
-            assert!(err.contains(op) && err.contains("not supported"), "{name}: {err}");
-            continue;
-        }
-        for config in ["pynq-z2", "zcu104"] {
-            check_outputs(&dir, &entry, config);
-        }
-        ran.push(name.to_string());
-    }
+    let ran = check_zoo(&dir, UNSUPPORTED, check_outputs);
     println!("bit-exact: {}", ran.join(", "));
 }
 
 #[test]
 fn intermediate_tensors_of_every_checked_model_equal_the_reference_kernels() {
     let dir = small_zoo();
-    for entry in manifest(&dir) {
-        let name = entry["name"].as_str().unwrap();
-        if UNSUPPORTED.iter().any(|(n, _)| *n == name) {
-            continue;
-        }
-        check_intermediates(&dir, &entry);
-    }
+    for_each_supported(&zoo_manifest(&dir), UNSUPPORTED, |entry| check_intermediates(&dir, entry));
 }
 
 /// Every architecture family of the manifest has a model with per-layer checks.
 #[test]
 fn every_family_has_a_model_with_intermediates() {
-    let models = manifest(&small_zoo());
-    for family in models.iter().map(|e| e["family"].as_str().unwrap()) {
-        assert!(
-            models.iter().any(|e| e["family"] == family && !e["intermediates"].as_array().unwrap().is_empty()),
-            "family {family}"
-        );
-    }
-}
-
-fn large_zoo() -> PathBuf {
-    std::env::var_os("TESSERA_ZOO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/tessera/zoo"))
+    assert_every_family_has_intermediates(&zoo_manifest(&small_zoo()));
 }
 
 /// The compiler's peak resident memory so far (VmHWM), in MiB.
@@ -195,13 +147,13 @@ fn peak_mib() -> f64 {
 /// A large model of the cache: compile time and peak memory, every sample bit-exact
 /// on the golden model, one inference on the Verilated RTL with its cycles.
 fn large(name: &str) {
-    let dir = large_zoo();
-    let entry = manifest(&dir)
+    let dir = zoo_cache();
+    let entry = zoo_manifest(&dir)
         .into_iter()
         .find(|e| e["name"] == name)
         .unwrap_or_else(|| panic!("{name} is not in {}: run `bash tools/zoo/build.sh --large`", dir.display()));
     let start = Instant::now();
-    let model = compiled(&dir, &entry, "pynq-z2", None).unwrap();
+    let model = zoo_compiled(&dir, &entry, "pynq-z2", None).unwrap();
     println!(
         "{name}: compiled in {:.2} s, peak memory {:.0} MiB, DDR window {} bytes",
         start.elapsed().as_secs_f64(),

@@ -13,7 +13,9 @@
 
 mod common;
 
-use common::{root, zoo_cache, zoo_compiled, zoo_manifest};
+use common::{
+    assert_every_family_has_intermediates, check_zoo, for_each_supported, root, zoo_cache, zoo_compiled, zoo_manifest,
+};
 use ndarray::ArrayD;
 use ndarray_npy::read_npy;
 use serde_json::Value;
@@ -134,21 +136,7 @@ fn small_zoo() -> PathBuf {
 #[test]
 fn every_committed_onnx_model_equals_the_reference_evaluator_on_pynq_z2_and_zcu104() {
     let dir = small_zoo();
-    let mut ran = Vec::new();
-    for entry in zoo_manifest(&dir) {
-        let name = entry["name"].as_str().unwrap();
-        if let Some((_, op)) = UNSUPPORTED.iter().find(|(n, _)| *n == name) {
-            let err = zoo_compiled(&dir, &entry, "pynq-z2", None)
-                .err()
-                .unwrap_or_else(|| panic!("{name} compiles now: move it out of UNSUPPORTED"));
-            assert!(err.contains(op) && err.contains("not supported"), "{name}: {err}");
-            continue;
-        }
-        for config in ["pynq-z2", "zcu104"] {
-            check_outputs(&dir, &entry, config);
-        }
-        ran.push(name.to_string());
-    }
+    let ran = check_zoo(&dir, UNSUPPORTED, check_outputs);
     assert!(!ran.is_empty(), "no model ran");
     println!("bit-exact: {}", ran.join(", "));
 }
@@ -156,25 +144,13 @@ fn every_committed_onnx_model_equals_the_reference_evaluator_on_pynq_z2_and_zcu1
 #[test]
 fn intermediate_tensors_of_every_checked_onnx_model_equal_the_reference_evaluator() {
     let dir = small_zoo();
-    for entry in zoo_manifest(&dir) {
-        let name = entry["name"].as_str().unwrap();
-        if UNSUPPORTED.iter().any(|(n, _)| *n == name) {
-            continue;
-        }
-        check_intermediates(&dir, &entry);
-    }
+    for_each_supported(&zoo_manifest(&dir), UNSUPPORTED, |entry| check_intermediates(&dir, entry));
 }
 
 /// Every architecture family of the manifest has a model with per-layer checks.
 #[test]
 fn every_onnx_family_has_a_model_with_intermediates() {
-    let models = zoo_manifest(&small_zoo());
-    for family in models.iter().map(|e| e["family"].as_str().unwrap()) {
-        assert!(
-            models.iter().any(|e| e["family"] == family && !e["intermediates"].as_array().unwrap().is_empty()),
-            "family {family}"
-        );
-    }
+    assert_every_family_has_intermediates(&zoo_manifest(&small_zoo()));
 }
 
 /// Every model of the manifest is in a form the zoo promises to cover: QDQ and

@@ -192,3 +192,55 @@ pub fn zoo_cache() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/tessera/zoo"))
 }
+
+/// Calls `check` with every model of a zoo manifest that is not listed in
+/// `unsupported` (names and the error each must give).
+pub fn for_each_supported(
+    models: &[serde_json::Value],
+    unsupported: &[(&str, &str)],
+    mut check: impl FnMut(&serde_json::Value),
+) {
+    for entry in models {
+        let name = entry["name"].as_str().unwrap();
+        if !unsupported.iter().any(|(n, _)| *n == name) {
+            check(entry);
+        }
+    }
+}
+
+/// Every architecture family of a zoo manifest has a model with per-layer checks.
+pub fn assert_every_family_has_intermediates(models: &[serde_json::Value]) {
+    for family in models.iter().map(|e| e["family"].as_str().unwrap()) {
+        assert!(
+            models.iter().any(|e| e["family"] == family && !e["intermediates"].as_array().unwrap().is_empty()),
+            "family {family}"
+        );
+    }
+}
+
+/// Checks every model of the zoo in `dir` with `check(dir, entry, config)` on
+/// pynq-z2 and zcu104, except those in `unsupported`, which must fail to compile
+/// with an error naming their operator (and fail the test once they compile).
+/// Returns the names of the models checked.
+pub fn check_zoo(
+    dir: &Path,
+    unsupported: &[(&str, &str)],
+    check: impl Fn(&Path, &serde_json::Value, &str),
+) -> Vec<String> {
+    let mut ran = Vec::new();
+    for entry in zoo_manifest(dir) {
+        let name = entry["name"].as_str().unwrap();
+        if let Some((_, op)) = unsupported.iter().find(|(n, _)| *n == name) {
+            let err = zoo_compiled(dir, &entry, "pynq-z2", None)
+                .err()
+                .unwrap_or_else(|| panic!("{name} compiles now: move it out of UNSUPPORTED"));
+            assert!(err.contains(op) && err.contains("not supported"), "{name}: {err}");
+            continue;
+        }
+        for config in ["pynq-z2", "zcu104"] {
+            check(dir, &entry, config);
+        }
+        ran.push(name.to_string());
+    }
+    ran
+}

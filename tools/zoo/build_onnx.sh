@@ -5,12 +5,4 @@
 #   bash tools/zoo/build_onnx.sh --large    full-width ones into
 #                                           ${TESSERA_ZOO:-$HOME/.cache/tessera/zoo}/onnx, never committed
 # Extra arguments name the models to build (default: all of the size class).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-size=small
-if [ "${1:-}" = "--large" ]; then
-    size=large
-    shift
-fi
-py="$(bash scripts/py_env.sh torch | tail -n 1)"
-"$py" tools/zoo/torch_zoo.py "$size" "$@"
+exec bash "$(dirname "$0")/build.sh" --onnx "$@"

@@ -22,7 +22,6 @@ usage (from the repository, venv of `scripts/py_env.sh tf`):
 `bash tools/zoo/build.sh [--large]` runs it.
 """
 
-import json
 import os
 import sys
 
@@ -38,6 +37,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools" / "fixtures"))
 from tflite_coverage import convert_int8, tf1_uint8  # noqa: E402
+from manifest import update_manifest, zoo_dir  # noqa: E402  (tools/zoo, the script's own directory)
 
 A = keras.applications
 L = keras.layers
@@ -475,21 +475,10 @@ def write(out: Path, name: str, family: str, size: str, fmt: str, flatbuffer: by
     return entry
 
 
-def update_manifest(out: Path, entries):
-    path = out / "manifest.json"
-    old = json.loads(path.read_text())["models"] if path.exists() else []
-    by = {e["name"]: e for e in old}
-    by.update({e["name"]: e for e in entries})
-    models = sorted(by.values(), key=lambda e: e["name"])
-    path.write_text(json.dumps({"models": models}, indent=1) + "\n")
-
-
 def main():
     size = sys.argv[1] if len(sys.argv) > 1 else "small"
     only = set(sys.argv[2:])
-    out = ROOT / "tests" / "fixtures" / "zoo" if size == "small" else Path(
-        os.environ.get("TESSERA_ZOO", Path.home() / ".cache" / "tessera" / "zoo"))
-    out.mkdir(parents=True, exist_ok=True)
+    out = zoo_dir(ROOT, size, "zoo")
     n = 3 if size == "small" else 2
     for name, (build, cls, family, layers, ios) in MODELS.items():
         if cls != size or (only and name not in only):

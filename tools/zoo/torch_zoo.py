@@ -27,8 +27,6 @@ usage (from the repository, venv of `scripts/py_env.sh torch`):
 """
 
 import io
-import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -49,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools" / "fixtures"))
 sys.path.insert(0, str(ROOT / "examples" / "shared"))
 from digits_onnx import QGemm, QLinearAdd  # noqa: E402
+from manifest import update_manifest, zoo_dir  # noqa: E402  (tools/zoo, the script's own directory)
 from onnx_arith import spec as activation_spec  # noqa: E402
 from onnx_coverage import qlinear_gap_reference  # noqa: E402
 from onnx_pool import QLinearAveragePool  # noqa: E402
@@ -327,20 +326,10 @@ def write(out: Path, name: str, arch: str, family: str, size: str, q, m: onnx.Mo
     return entry
 
 
-def update_manifest(out: Path, entries):
-    path = out / "manifest.json"
-    old = json.loads(path.read_text())["models"] if path.exists() else []
-    by = {e["name"]: e for e in old}
-    by.update({e["name"]: e for e in entries})
-    path.write_text(json.dumps({"models": sorted(by.values(), key=lambda e: e["name"])}, indent=1) + "\n")
-
-
 def main():
     size = sys.argv[1] if len(sys.argv) > 1 else "small"
     only = set(sys.argv[2:])
-    out = ROOT / "tests" / "fixtures" / "zoo_onnx" if size == "small" else Path(
-        os.environ.get("TESSERA_ZOO", Path.home() / ".cache" / "tessera" / "zoo")) / "onnx"
-    out.mkdir(parents=True, exist_ok=True)
+    out = zoo_dir(ROOT, size, "zoo_onnx", "onnx")
     n = 3 if size == "small" else 2
     torch.set_num_threads(1)
     for name, (arch, res, cls, family, q, layers) in MODELS.items():
