@@ -152,7 +152,7 @@ pub(crate) fn weight_layout(
     nm: u8,
 ) -> Result<(Vec<u8>, WeightLayout), LowerError> {
     if nm == 0 {
-        return Ok((blocked_bytes(w, k, n, cfg.array.cols as usize), WeightLayout::Blocked));
+        return Ok((crate::gemm::blocked(w, k, n, cfg.array.cols as usize), WeightLayout::Blocked));
     }
     let packed = pack_nm_weights(cfg, w, k, n, nm, w_zero).ok_or_else(|| LowerError::DoesNotFit {
         m,
@@ -161,19 +161,6 @@ pub(crate) fn weight_layout(
         reason: format!("the weights are not {nm}:4 per column pair"),
     })?;
     Ok((packed, WeightLayout::Sparse(nm)))
-}
-
-/// The row-major `K x N` bytes `w` in [`crate::gemm::blocked_order`], without the order's index
-/// vector (eight bytes per weight: ImageNet-scale layers lower several times).
-fn blocked_bytes(w: &[u8], k: usize, n: usize, cols: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(k * n);
-    for n0 in (0..n).step_by(cols) {
-        let width = cols.min(n - n0);
-        for row in w.chunks(n).take(k) {
-            out.extend_from_slice(&row[n0..n0 + width]);
-        }
-    }
-    out
 }
 
 /// Places the requantization parameters (if any) and returns the store path's settings.
@@ -214,26 +201,6 @@ fn sparse_note(engine: Engine) -> String {
         Engine::NOf4(n) => format!(", {n}:4 sparse"),
         Engine::Sparse => ", on the sparse engine".into(),
     }
-}
-
-/// The bundle of one GEMM of a lowered model layer: `rows` rows of `a` (`K` values
-/// each) times `weights` (`K x N`, one of the layer's weight matrices).
-pub fn layer_bundle(
-    cfg: &AccelConfig,
-    layer: &GemmLayer,
-    weights: &[i64],
-    a: &[i64],
-    rows: usize,
-    engine: Engine,
-) -> Result<(Bundle, GemmTiling), LowerError> {
-    let (k, n) = (layer.k, layer.n);
-    // Two's complement low bytes: the same bits for int8 and uint8 values.
-    let (a_bytes, w_bytes): (Vec<u8>, Vec<u8>) =
-        (a.iter().map(|&v| v as u8).collect(), weights.iter().map(|&v| v as u8).collect());
-    let (a_quant, w_quant) = layer_quant(layer);
-    let ops = GemmOperands { m: rows, k, n, a: &a_bytes, a_quant, w: &w_bytes, w_quant, engine };
-    let description = format!("{} ({rows}x{k}x{n}{})", layer.node, sparse_note(engine));
-    gemm_bundle(cfg, &ops, bundle_output(layer), description)
 }
 
 /// A convolution as one implicit-im2col bundle: the input tensor `a` holds `n` NHWC
@@ -329,18 +296,4 @@ pub fn tap_major_conv_bundle(
         sparse_note(Engine::from_nm(nm))
     );
     conv_bundle(cfg, &ops, bundle_output(layer), description)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn blocked_bytes_follow_the_blocked_order() {
-        for (k, n, cols) in [(1, 1, 4), (5, 7, 4), (3, 8, 8), (9, 17, 16), (4, 3, 16)] {
-            let w: Vec<u8> = (0..k * n).map(|i| (i * 7 + 3) as u8).collect();
-            let expected: Vec<u8> = crate::gemm::blocked_order(k, n, cols).into_iter().map(|i| w[i]).collect();
-            assert_eq!(blocked_bytes(&w, k, n, cols), expected, "k {k} n {n} cols {cols}");
-        }
-    }
 }
