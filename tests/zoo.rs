@@ -30,11 +30,7 @@ use tessera_sim::{GoldenDevice, VerilatorDevice};
 
 /// Committed models that need an operator the compiler does not support yet, and the
 /// text its error must contain (the operator's name).
-const UNSUPPORTED: &[(&str, &str)] = &[
-    // LayerNorm's mean over the channels (then SQUARED_DIFFERENCE, RSQRT, and GELU the
-    // converter leaves in float between DEQUANTIZE and QUANTIZE).
-    ("convnext_small_64", "`MEAN#1`: MEAN over axes Some([-1]) is not supported"),
-];
+const UNSUPPORTED: &[(&str, &str)] = &[];
 
 /// An int8 or uint8 `.npy` as a tensor.
 fn tensor(path: &Path) -> Tensor {

@@ -33,8 +33,6 @@ pub enum Runs {
     Host,
     /// The accelerator when the stated condition holds, else the host.
     AcceleratorIf(&'static str),
-    /// The accelerator, for the stated form only; other forms are refused by name.
-    AcceleratorOnly(&'static str),
     /// No work: folded into a neighbour or a change of how the same bytes are read.
     Folded(&'static str),
 }
@@ -45,7 +43,6 @@ impl Runs {
             Runs::Accelerator => "accelerator".into(),
             Runs::Host => "host".into(),
             Runs::AcceleratorIf(when) => format!("accelerator when {when}, else host"),
-            Runs::AcceleratorOnly(form) => format!("accelerator ({form}; other forms are refused)"),
             Runs::Folded(into) => format!("no instructions ({into})"),
         }
     }
@@ -71,7 +68,7 @@ const fn contrib(op: &'static str, runs: Runs) -> Coverage {
 }
 
 use Format::{OnnxQdq, OnnxQop, Tflite};
-use Runs::{Accelerator, AcceleratorIf, AcceleratorOnly, Folded, Host};
+use Runs::{Accelerator, AcceleratorIf, Folded, Host};
 
 /// Every operator the importers lower, by format.
 pub const COVERAGE: &[Coverage] = &[
@@ -82,12 +79,14 @@ pub const COVERAGE: &[Coverage] = &[
     op("ADD", Tflite, Accelerator),
     op("MAX_POOL_2D", Tflite, Accelerator),
     op("AVERAGE_POOL_2D", Tflite, Accelerator),
-    op("MEAN", Tflite, AcceleratorOnly("over axes [1, 2] of a 4-D value")),
+    op("MEAN", Tflite, AcceleratorIf("over axes [1, 2] of a 4-D value (global average pool)")),
+    op("REDUCE_MAX", Tflite, Host),
+    op("REDUCE_MIN", Tflite, Host),
     op("RESHAPE", Tflite, Folded("the same bytes with a new shape")),
     op("PAD", Tflite, Folded("into the next convolution's padding; otherwise host")),
     op("PADV2", Tflite, Folded("into the next convolution's padding; otherwise host")),
     op("QUANTIZE", Tflite, AcceleratorIf("it requantizes int8/uint8 to int8/uint8 (a TABLE)")),
-    op("DEQUANTIZE", Tflite, Host),
+    op("DEQUANTIZE", Tflite, AcceleratorIf("it opens a float island (DEQUANTIZE, exact float ops, QUANTIZE: a TABLE)")),
     op("SOFTMAX", Tflite, Host),
     op("LOGISTIC", Tflite, Accelerator),
     op("TANH", Tflite, Accelerator),
@@ -97,6 +96,9 @@ pub const COVERAGE: &[Coverage] = &[
     op("RELU6", Tflite, Accelerator),
     op("RELU_N1_TO_1", Tflite, Accelerator),
     op("RELU_0_TO_1", Tflite, Accelerator),
+    op("GELU", Tflite, Accelerator),
+    op("RSQRT", Tflite, Accelerator),
+    op("ABS", Tflite, Accelerator),
     op("PRELU", Tflite, AcceleratorIf("its alpha is one value (a TABLE)")),
     op("SUB", Tflite, AcceleratorIf("both operands are computed and of one shape (ADD's tables, one negated)")),
     op("MUL", Tflite, Host),

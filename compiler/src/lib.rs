@@ -24,6 +24,7 @@ pub mod onnx;
 pub mod package;
 pub mod plan;
 pub mod program;
+pub mod reduce;
 pub mod resize;
 pub mod shape;
 pub mod signature;

@@ -117,6 +117,7 @@ pub fn out_shape(op: &Op, ins: &[&[usize]]) -> Result<Vec<usize>, String> {
         }
         OpKind::SpatialMean(m) => m.output_shape(first()?)?,
         OpKind::ResizeBilinear(r) => r.output_shape(first()?)?,
+        OpKind::Reduce(r) => r.output_shape(first()?)?,
         OpKind::Depthwise(d) => depthwise_output_shape(first()?, &d.window, d.multiplier).map_err(|e| e.to_string())?,
         OpKind::Gemm(layer) => {
             let x = first()?;

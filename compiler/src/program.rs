@@ -240,6 +240,9 @@ pub enum OpKind {
     TfliteBinary(TfliteBinary),
     /// TFLite's `RESIZE_BILINEAR` of an 8-bit NHWC value, on the host.
     ResizeBilinear(crate::resize::Bilinear),
+    /// A TFLite reduction over any axes (`MEAN`, `SUM`, `REDUCE_MAX`, `REDUCE_MIN`), on
+    /// the host.
+    Reduce(crate::reduce::Reduce),
 }
 
 /// A quantized unary operator as the 256 outputs of its input's 256 possible bytes:

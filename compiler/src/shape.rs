@@ -192,15 +192,22 @@ pub fn reshape_shape(shape: &[usize], target: &[i64]) -> Result<Vec<usize>, Shap
     Ok(out)
 }
 
-/// [`reshape_shape`] for a model run on a batch: a target whose first dimension is 1
-/// (the model's batch) that does not fit keeps the input's leading (batch) dimension.
+/// [`reshape_shape`] for a model run on a batch: a target for one sample that does not
+/// fit has its first dimension multiplied by the number of samples the input holds —
+/// the batch itself when that dimension is 1, the rows of all samples when it counts
+/// one sample's rows (a dynamic-batch TFLite `Tensordot`'s `[H * W, C]`).
 pub fn reshape_batched(shape: &[usize], target: &[i64]) -> Result<Vec<usize>, ShapeError> {
-    reshape_shape(shape, target).or_else(|e| match (target.first(), shape.first()) {
-        (Some(1), Some(&batch)) => {
-            let per_sample: Vec<i64> = [batch as i64].into_iter().chain(target[1..].iter().copied()).collect();
-            reshape_shape(shape, &per_sample).map_err(|_| e)
+    reshape_shape(shape, target).or_else(|e| {
+        let per_sample = target.iter().try_fold(1i64, |p, &d| if d > 0 { p.checked_mul(d) } else { None });
+        let elements = shape.iter().product::<usize>() as i64;
+        match (per_sample, target.first()) {
+            (Some(per), Some(&first)) if elements > per && elements % per == 0 => {
+                let scaled: Vec<i64> =
+                    [first * (elements / per)].into_iter().chain(target[1..].iter().copied()).collect();
+                reshape_shape(shape, &scaled).map_err(|_| e)
+            }
+            _ => Err(e),
         }
-        _ => Err(e),
     })
 }
 

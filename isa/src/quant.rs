@@ -325,6 +325,75 @@ pub fn onnx_quantize(x: f32, scale: f32, zero: i64, (lo, hi): (i64, i64)) -> i64
     (q as i64 + zero).clamp(lo, hi)
 }
 
+/// TFLite `DEQUANTIZE` of one value (reference `Dequantize`): the scale in double
+/// precision, `f32(f64(scale) * (q - zero))`.
+pub fn tflite_dequantize(q: i64, zero: i64, scale: f32) -> f32 {
+    (f64::from(scale) * (q - zero) as f64) as f32
+}
+
+/// TFLite `QUANTIZE` of one float value (reference `AffineQuantize`): `round(x /
+/// scale) + zero`, the division in float32 and the rounding half away from zero,
+/// saturated to `[lo, hi]`. A quotient outside int32 (or not a number) converts as
+/// x86's `cvttss2si` does, where the reference runs: to `i32::MIN`.
+pub fn tflite_quantize(x: f32, scale: f32, zero: i64, (lo, hi): (i64, i64)) -> i64 {
+    let q = (x / scale).round();
+    let q = if q.is_finite() && q >= i32::MIN as f32 && q < i32::MAX as f32 { q as i64 } else { i64::from(i32::MIN) };
+    (q + zero).clamp(lo, hi)
+}
+
+/// gemmlowp's `SaturatingRoundingMultiplyByPOT<exponent>`: a left shift saturating
+/// at the int32 bounds, or a rounding right shift.
+fn saturating_rounding_multiply_by_pot(x: i32, exponent: i32) -> i32 {
+    if exponent <= 0 {
+        return rounding_divide_by_pot(x, (-exponent) as u32);
+    }
+    let threshold = (1i32 << (31 - exponent)) - 1;
+    if x > threshold {
+        i32::MAX
+    } else if x < -threshold {
+        i32::MIN
+    } else {
+        x << exponent
+    }
+}
+
+/// TFLite `GetInvSqrtQuantizedMultiplierExp`: `1 / sqrt(input)` as a fixed-point
+/// multiplier and shift (the shift times `reverse_shift`), by five Newton-Raphson
+/// steps in gemmlowp's 3-integer-bit fixed point. Inputs 0 and 1 give `(i32::MAX, 0)`.
+pub fn inv_sqrt_quantized_multiplier_exp(input: i32, reverse_shift: i32) -> (i32, i32) {
+    if input <= 1 {
+        return (i32::MAX, 0);
+    }
+    let mut input = input;
+    let mut shift = 11;
+    while input >= (1 << 29) {
+        input /= 4;
+        shift += 1;
+    }
+    let max_left_shift_bits = (input as u32).leading_zeros() as i32 - 1;
+    let left_shift_bit_pairs = max_left_shift_bits / 2 - 1;
+    shift -= left_shift_bit_pairs;
+    input <<= 2 * left_shift_bit_pairs;
+    // Raw values of FixedPoint<i32, 3>: 1.0 is 2^28. A product of an F3 and an F3 is an
+    // F6, and Rescale<3> of an F_k shifts left by k - 3.
+    let mul = saturating_rounding_doubling_high_mul;
+    let fixed_input = input >> 1;
+    let half_input = saturating_rounding_multiply_by_pot(fixed_input, -1);
+    let half_three = (1 << 28) + (1 << 27);
+    let mut x: i32 = 1 << 28;
+    for _ in 0..5 {
+        let x3 = saturating_rounding_multiply_by_pot(mul(mul(x, x), x), 6);
+        x = saturating_rounding_multiply_by_pot(mul(half_three, x).wrapping_sub(mul(half_input, x3)), 3);
+    }
+    // Times sqrt(2) / 2 in FixedPoint<i32, 0>.
+    let mut x = mul(x, 1_518_500_250);
+    if shift < 0 {
+        x <<= -shift;
+        shift = 0;
+    }
+    (x, shift * reverse_shift)
+}
+
 /// TFLite's int8/uint8 `ADD` arithmetic (`tensorflow/lite/kernels/add.cc` prepares it,
 /// `reference_integer_ops::Add` computes it): each input, offset by its zero point
 /// and shifted up by [`AddRescale::LEFT_SHIFT`] bits of headroom, is rescaled to twice

@@ -44,7 +44,10 @@ fn tflite_tensor<'a>(
         )
     });
     let type_ = if float { fb::TensorType::FLOAT32 } else { fb::TensorType::INT8 };
-    fb::Tensor::create(b, &fb::TensorArgs { shape: Some(shape), type_, name: Some(name), quantization, buffer: 0 })
+    fb::Tensor::create(
+        b,
+        &fb::TensorArgs { shape: Some(shape), type_, name: Some(name), quantization, ..Default::default() },
+    )
 }
 
 /// A one-operator TFLite model: `inputs` int8 `[1, 4, 4, 4]` tensors into `code`,

@@ -555,6 +555,7 @@ fn place_of(
             }
         }
         OpKind::ResizeBilinear(_) => Place::Host("bilinear resize on the host (interpolation)".into()),
+        OpKind::Reduce(r) => Place::Host(format!("{:?} over axes {:?} (no accelerator form yet)", r.op, r.axes)),
         OpKind::SpatialMean(m) => {
             let pixels = shapes.get(&op.inputs[0]).and_then(|s| s.get(1..3)).map(|s| s[0] * s[1]).unwrap_or(0);
             match (m.arith, tflite_mean_output(m, pixels)) {

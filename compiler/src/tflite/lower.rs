@@ -5,10 +5,12 @@ mod transpose_conv;
 
 use super::movement;
 use super::schema_generated::tflite::{self, BuiltinOperator as Builtin};
+use super::shape_fold::{resolve_target, ShapeFold};
 use crate::program::{
     Affine, ConstValue, ConvGeometry, DepthwiseLayer, GemmLayer, HostArith, HostOp, LayerOutput, MeanArith, Op, OpKind,
     Program, ProgramInput, SpatialMean, Window,
 };
+use crate::reduce::{Reduce, ReduceOp};
 use crate::tensor::ElemType;
 use std::collections::{HashMap, HashSet};
 use tessera_isa::isa::RequantMode;
@@ -36,6 +38,9 @@ pub(super) struct TensorInfo {
     pub(super) data: Option<Vec<i64>>,
     /// The tensor has a buffer: a constant, not a value computed at run time.
     pub(super) constant: bool,
+    /// Its shape signature has an unknown (`-1`) dimension: the declared shape is the
+    /// converter's placeholder, corrected by shape inference as the graph lowers.
+    pub(super) dynamic: bool,
     scales: Vec<f32>,
     zeros: Vec<i64>,
 }
@@ -99,7 +104,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
     let model = tflite::root_as_model(bytes).map_err(|e| format!("malformed TFLite flatbuffer: {e}"))?;
     let subgraph = model.subgraphs().and_then(|s| s.iter().next()).ok_or("the model has no subgraph")?;
     let buffers = model.buffers();
-    let tensors: Vec<TensorInfo> = subgraph
+    let mut tensors: Vec<TensorInfo> = subgraph
         .tensors()
         .ok_or("the subgraph has no tensors")?
         .iter()
@@ -125,23 +130,23 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
                 }
             }
             let q = t.quantization();
+            let dynamic = t.shape_signature().is_some_and(|s| s.iter().any(|d| d < 0));
             Ok(TensorInfo {
                 name: t.name().map_or_else(|| format!("tensor{i}"), str::to_string),
                 dtype,
                 shape,
                 data,
                 constant: bytes.is_some(),
+                dynamic,
                 scales: q.and_then(|q| q.scale()).map_or_else(Vec::new, |s| s.iter().collect()),
                 zeros: q.and_then(|q| q.zero_point()).map_or_else(Vec::new, |z| z.iter().collect()),
             })
         })
         .collect::<Result<_, String>>()?;
-    let tensor = |index: i32| -> Result<&TensorInfo, String> {
-        usize::try_from(index).ok().and_then(|i| tensors.get(i)).ok_or(format!("tensor index {index} is out of range"))
-    };
+    let by_name: HashMap<String, usize> = tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
     let mut program = Program::default();
     for &i in subgraph.inputs().ok_or("the subgraph has no inputs")?.iter().collect::<Vec<_>>().iter() {
-        let t = tensor(i)?;
+        let t = tensor(&tensors, i)?;
         let dtype = t.dtype.ok_or(format!("input `{}` has an unsupported type", t.name))?;
         program.inputs.push(ProgramInput {
             name: t.name.clone(),
@@ -165,6 +170,12 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
     let shape_only = movement::shape_only(&operators, &codes, &graph_outputs);
     // PADs that the convolution reading them absorbs, by output tensor.
     let mut folds: HashMap<i32, Fold> = HashMap::new();
+    let mut shape_fold = ShapeFold::default();
+    let islands = super::island::float_islands(&operators, &codes, &tensors, &graph_outputs);
+    let absorbed: HashSet<usize> = islands.values().flat_map(|i| i.absorbed.iter().copied()).collect();
+    // The shape of every value lowered so far (inferred, not declared).
+    let mut shapes: HashMap<String, Vec<usize>> =
+        program.inputs.iter().map(|i| (i.name.clone(), i.shape.iter().map(|d| d.unwrap_or(1)).collect())).collect();
     for (index, op) in operators.iter().enumerate() {
         let (code, custom) =
             codes.get(op.opcode_index() as usize).ok_or(format!("operator {index}: bad opcode index"))?;
@@ -173,7 +184,11 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
         let context = |e: String| format!("operator `{name}`: {e}");
         let inputs: Vec<i32> = op.inputs().map_or_else(Vec::new, |v| v.iter().collect());
         let outputs: Vec<i32> = op.outputs().map_or_else(Vec::new, |v| v.iter().collect());
+        if absorbed.contains(&index) {
+            continue;
+        }
         if !outputs.is_empty() && outputs.iter().all(|o| shape_only.contains(o)) {
+            shape_fold.eval(code, op, &inputs, &outputs, &tensors);
             continue;
         }
         let out_index = match outputs[..] {
@@ -181,10 +196,15 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             [o, ..] if movement::multi_output(code) => o,
             _ => return Err(context("one output is supported".into())),
         };
-        let out = tensor(out_index).map_err(context)?;
-        let outs: Vec<&TensorInfo> = outputs.iter().map(|&o| tensor(o)).collect::<Result<_, _>>().map_err(context)?;
-        let ins: Vec<&TensorInfo> =
-            inputs.iter().filter(|&&i| i >= 0).map(|&i| tensor(i)).collect::<Result<_, _>>().map_err(context)?;
+        let out = tensor(&tensors, out_index).map_err(context)?;
+        let outs: Vec<&TensorInfo> =
+            outputs.iter().map(|&o| tensor(&tensors, o)).collect::<Result<_, _>>().map_err(context)?;
+        let ins: Vec<&TensorInfo> = inputs
+            .iter()
+            .filter(|&&i| i >= 0)
+            .map(|&i| tensor(&tensors, i))
+            .collect::<Result<_, _>>()
+            .map_err(context)?;
         let fold = inputs
             .first()
             .and_then(|i| folds.get(i))
@@ -205,6 +225,19 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             Builtin::TRANSPOSE_CONV => transpose_conv::transpose_conv(op, &ins, out),
             Builtin::SOFTMAX => one(softmax(op, &ins, out)),
             Builtin::QUANTIZE => one(quantize(&ins, out)),
+            Builtin::DEQUANTIZE if islands.contains_key(&index) => {
+                let island = &islands[&index];
+                let quantized = tensor(&tensors, island.output).map_err(context)?;
+                let steps: Vec<&str> = island.ops.iter().map(|c| c.variant_name().unwrap_or("?")).collect();
+                let label = format!("DEQUANTIZE, {}, QUANTIZE (float island)", steps.join(", "));
+                let table = super::unary::float_island(&label, ins[0], &island.ops, quantized).map_err(context)?;
+                let dtype = quantized.dtype.ok_or_else(|| context("an unsupported output type".into()))?;
+                Ok(vec![Part {
+                    inputs: vec![ins[0].name.clone()],
+                    kind: OpKind::ByteTable(table),
+                    output: Some((quantized.name.clone(), dtype)),
+                }])
+            }
             Builtin::DEQUANTIZE if out.dtype == Some(ElemType::F32) => {
                 let [x] = ins.as_slice() else { return Err(context("DEQUANTIZE takes one input".into())) };
                 Ok(vec![Part::new(vec![x.name.clone()], OpKind::TfliteDequantize(x.affine().map_err(context)?))])
@@ -212,7 +245,10 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             Builtin::FULLY_CONNECTED => fully_connected(op, &ins, out),
             Builtin::ADD => one(add(op, &ins, out)),
             Builtin::MAX_POOL_2D | Builtin::AVERAGE_POOL_2D => one(pool(op, code == Builtin::MAX_POOL_2D, &ins, out)),
-            Builtin::MEAN => one(mean(&ins, out)),
+            Builtin::MEAN | Builtin::REDUCE_MAX | Builtin::REDUCE_MIN => {
+                let keep_dims = op.builtin_options_as_reducer_options().is_some_and(|o| o.keep_dims());
+                one(reduce(code, keep_dims, &ins, out))
+            }
             _ if super::unary::is_unary(code) => match ins.as_slice() {
                 [x] => super::unary::table(code, &op_name(code, None), op, x, out)
                     .map(|t| vec![Part::new(vec![x.name.clone()], OpKind::ByteTable(t))]),
@@ -225,13 +261,18 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
                 };
                 vec![Part::new(inputs, kind)]
             }),
-            Builtin::RESHAPE if !ins.is_empty() => Ok(vec![Part::new(
-                vec![ins[0].name.clone()],
-                OpKind::Host {
-                    op: HostOp::Reshape { shape: out.shape.iter().map(|&d| d as i64).collect() },
-                    arith: HostArith::Integer { clamp: None },
-                },
-            )]),
+            Builtin::RESHAPE if !ins.is_empty() => {
+                let target = inputs.get(1).and_then(|&i| shape_fold.value(i, &tensors));
+                reshape_target(ins[0], target.as_ref().map(|t| t.values.as_slice()), out).map(|shape| {
+                    vec![Part::new(
+                        vec![ins[0].name.clone()],
+                        OpKind::Host {
+                            op: HostOp::Reshape { shape: shape.iter().map(|&d| d as i64).collect() },
+                            arith: HostArith::Integer { clamp: None },
+                        },
+                    )]
+                })
+            }
             Builtin::PAD | Builtin::PADV2 => pad(&ins, out).map(|(pads, value)| {
                 // Absorbed by the convolution that alone reads it, when it pads only the
                 // image with the zero point (what the convolution's own padding does).
@@ -252,6 +293,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
             Some(f) => format!("{} + PAD ({})", op_name(code, None), f.node),
             None => op_name(code, custom.as_deref()),
         };
+        let mut written = Vec::new();
         for part in parts {
             for t in &ins {
                 if let (Some(values), true) = (&t.data, part.inputs.contains(&t.name)) {
@@ -266,20 +308,53 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
                     (out.name.clone(), out.dtype.ok_or_else(|| context("the output has an unsupported type".into()))?)
                 }
             };
-            program.ops.push(Op {
+            let op = Op {
                 node: name.clone(),
                 source: source.clone(),
                 inputs: part.inputs,
                 output,
                 out_type,
                 kind: part.kind,
-            });
+            };
+            let known = |v: &String| shapes.get(v).or_else(|| by_name.get(v).map(|&i| &tensors[i].shape));
+            let in_shapes: Option<Vec<&[usize]>> = op.inputs.iter().map(|v| known(v).map(Vec::as_slice)).collect();
+            if let Some(shape) = in_shapes.and_then(|s| crate::plan::out_shape(&op, &s).ok()) {
+                shapes.insert(op.output.clone(), shape);
+            }
+            written.push(op.output.clone());
+            program.ops.push(op);
+        }
+        // A dynamic output's declared shape is a placeholder: it takes the inferred one.
+        for value in written {
+            let Some(&i) = by_name.get(&value) else { continue };
+            if let (true, Some(shape)) = (tensors[i].dynamic, shapes.get(&value)) {
+                tensors[i].shape = shape.clone();
+            }
         }
     }
     for &i in &graph_outputs {
-        program.outputs.push(tensor(i)?.name.clone());
+        program.outputs.push(tensor(&tensors, i)?.name.clone());
     }
     Ok(program)
+}
+
+/// Tensor `index` of the subgraph.
+fn tensor(tensors: &[TensorInfo], index: i32) -> Result<&TensorInfo, String> {
+    usize::try_from(index).ok().and_then(|i| tensors.get(i)).ok_or(format!("tensor index {index} is out of range"))
+}
+
+/// A `RESHAPE`'s output shape: its shape input when that is known at compile time (a
+/// constant, or shape arithmetic folded by [`ShapeFold`]), else the declared shape —
+/// unless that is a dynamic placeholder.
+fn reshape_target(x: &TensorInfo, target: Option<&[i64]>, out: &TensorInfo) -> Result<Vec<usize>, String> {
+    match target {
+        Some(t) => resolve_target(t, x.shape.iter().product()),
+        None if out.dynamic => Err(format!(
+            "the target shape of `{}` is computed at run time by operators that do not fold to a constant",
+            out.name
+        )),
+        None => Ok(out.shape.clone()),
+    }
 }
 
 /// The tensors that one operator alone reads, a convolution or depthwise convolution
@@ -590,7 +665,7 @@ fn fully_connected(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo)
     if o.keep_num_dims() && x.shape.last() != Some(&k) {
         return Err(format!("keep_num_dims with an input {:?} whose last dimension is not {k}", x.shape));
     }
-    if out.shape.iter().product::<usize>() != rows * n {
+    if !out.dynamic && out.shape.iter().product::<usize>() != rows * n {
         return Err(format!("the output {:?} does not hold {rows} rows of {n}", out.shape));
     }
     let (a, y) = (x.affine()?, out.affine()?);
@@ -665,34 +740,46 @@ fn pool(op: &tflite::Operator, max: bool, ins: &[&TensorInfo], out: &TensorInfo)
 /// in either order, or [-3, -2]): global average pooling, Keras'
 /// `GlobalAveragePooling2D`. `keep_dims` shows in the output's rank (the reduced axes
 /// kept as 1s or dropped); the arithmetic is the same.
-fn mean(ins: &[&TensorInfo], out: &TensorInfo) -> Result<Part, String> {
-    let [x, axes] = ins else { return Err("MEAN takes an input and its axes".into()) };
+/// `MEAN`, `REDUCE_MAX` or `REDUCE_MIN` over constant axes: the mean of a 4-D
+/// NHWC image over [1, 2] is the accelerator's global average pool
+/// ([`SpatialMean`]); every other reduction a host [`Reduce`].
+fn reduce(code: Builtin, keep_dims: bool, ins: &[&TensorInfo], out: &TensorInfo) -> Result<Part, String> {
+    let [x, axes] = ins else { return Err("a reduction takes an input and its axes".into()) };
     let input = x.affine_of(&[ElemType::I8, ElemType::U8])?;
     let y = out.affine()?;
     if input.dtype != y.dtype {
         return Err(format!("a {} input with a {} output is not supported", input.dtype, y.dtype));
     }
-    let &[n, _, _, c] = x.shape.as_slice() else {
-        return Err(format!("the input `{}` is {:?}: MEAN over a 4-D image is supported", x.name, x.shape));
-    };
-    let mut spatial: Vec<i64> = axes
-        .data
-        .as_ref()
-        .ok_or(format!("the axes `{}` must be a constant", axes.name))?
-        .iter()
-        .map(|&a| if a < 0 { a + 4 } else { a })
-        .collect();
-    spatial.sort_unstable();
-    if spatial != [1, 2] {
-        return Err(format!("MEAN over axes {:?} is not supported (global average pooling: [1, 2])", axes.data));
+    let rank = x.shape.len();
+    let mut resolved = Vec::new();
+    for &a in axes.data.as_ref().ok_or(format!("the axes `{}` must be a constant", axes.name))? {
+        let axis = usize::try_from(if a < 0 { a + rank as i64 } else { a })
+            .ok()
+            .filter(|&a| a < rank)
+            .ok_or(format!("axis {a} is outside the rank-{rank} input `{}`", x.name))?;
+        if !resolved.contains(&axis) {
+            resolved.push(axis);
+        }
     }
-    let keep_dims = match out.shape.as_slice() {
-        [on, 1, 1, oc] if (*on, *oc) == (n, c) => true,
-        [on, oc] if (*on, *oc) == (n, c) => false,
-        other => return Err(format!("the output shape {other:?} is not the mean of {:?} over [1, 2]", x.shape)),
+    resolved.sort_unstable();
+    let op = match code {
+        Builtin::MEAN => ReduceOp::Mean,
+        Builtin::REDUCE_MAX => ReduceOp::Max,
+        _ => ReduceOp::Min,
     };
-    let mean = SpatialMean { channels_last: true, keep_dims, input, out: y, arith: MeanArith::Tflite };
-    Ok(Part::new(vec![x.name.clone()], OpKind::SpatialMean(mean)))
+    let reduction = Reduce { op, axes: resolved, keep_dims, input, out: y };
+    let shape = reduction.output_shape(&x.shape)?;
+    if !out.dynamic && shape != out.shape {
+        return Err(format!("the output shape {:?} is not the reduction of {:?} ({shape:?})", out.shape, x.shape));
+    }
+    if matches!(op, ReduceOp::Max | ReduceOp::Min) && !reduction.picks_raw_values() {
+        return Err(format!("{op:?} needs its input and output quantized alike (as the reference kernel does)"));
+    }
+    if op == ReduceOp::Mean && rank == 4 && reduction.axes == [1, 2] {
+        let mean = SpatialMean { channels_last: true, keep_dims, input, out: y, arith: MeanArith::Tflite };
+        return Ok(Part::new(vec![x.name.clone()], OpKind::SpatialMean(mean)));
+    }
+    Ok(Part::new(vec![x.name.clone()], OpKind::Reduce(reduction)))
 }
 
 /// int8 or uint8 `SOFTMAX` over the last dimension.
@@ -769,6 +856,7 @@ mod tests {
             dtype: Some(dtype),
             shape: shape.to_vec(),
             constant: data.is_some(),
+            dynamic: false,
             data,
             scales: q.0.to_vec(),
             zeros: q.1.to_vec(),
@@ -841,24 +929,33 @@ mod tests {
     }
 
     #[test]
-    fn mean_reads_the_spatial_axes_and_refuses_the_rest() {
+    fn a_spatial_mean_is_the_global_pool_and_other_reductions_run_on_the_host() {
         let x = tensor("x", ElemType::I8, &[1, 7, 7, 16], None, (&[0.05], &[-3]));
         let y = |shape: &[usize]| tensor("y", ElemType::I8, shape, None, (&[0.01], &[4]));
         let axes = |values: Vec<i64>| tensor("axes", ElemType::I32, &[values.len()], Some(values), (&[], &[]));
-        let kind = |part: Part| match part.kind {
+        let mean = |keep, ins: &[&TensorInfo], out: &TensorInfo| reduce(Builtin::MEAN, keep, ins, out);
+        let spatial = |part: Part| match part.kind {
             OpKind::SpatialMean(m) => m,
             other => panic!("{other:?}"),
         };
-        let m = kind(mean(&[&x, &axes(vec![1, 2])], &y(&[1, 16])).unwrap());
+        let m = spatial(mean(false, &[&x, &axes(vec![1, 2])], &y(&[1, 16])).unwrap());
         assert!(!m.keep_dims && m.channels_last && m.arith == MeanArith::Tflite && m.input.zero == -3);
-        assert!(kind(mean(&[&x, &axes(vec![-2, -3])], &y(&[1, 1, 1, 16])).unwrap()).keep_dims);
-        let err = mean(&[&x, &axes(vec![3])], &y(&[1, 7, 7, 1])).err().unwrap();
-        assert!(err.contains("MEAN over axes Some([3]) is not supported"), "{err}");
-        let err = mean(&[&x, &axes(vec![1, 2])], &y(&[1, 8])).err().unwrap();
+        assert!(spatial(mean(true, &[&x, &axes(vec![-2, -3])], &y(&[1, 1, 1, 16])).unwrap()).keep_dims);
+        // The channel axis (LayerNorm's statistics): a host reduction.
+        match mean(true, &[&x, &axes(vec![-1])], &y(&[1, 7, 7, 1])).unwrap().kind {
+            OpKind::Reduce(r) => assert!(r.axes == [3] && r.keep_dims && r.op == ReduceOp::Mean),
+            other => panic!("{other:?}"),
+        }
+        let err = mean(false, &[&x, &axes(vec![1, 2])], &y(&[1, 8])).err().unwrap();
         assert!(err.contains("the output shape [1, 8]"), "{err}");
+        let err = mean(false, &[&x, &axes(vec![4])], &y(&[1, 8])).err().unwrap();
+        assert!(err.contains("axis 4 is outside the rank-4 input `x`"), "{err}");
         let dynamic = tensor("axes", ElemType::I32, &[2], None, (&[], &[]));
-        assert!(mean(&[&x, &dynamic], &y(&[1, 16])).err().unwrap().contains("`axes` must be a constant"));
+        assert!(mean(false, &[&x, &dynamic], &y(&[1, 16])).err().unwrap().contains("`axes` must be a constant"));
         let u8_out = tensor("y", ElemType::U8, &[1, 16], None, (&[0.01], &[4]));
-        assert!(mean(&[&x, &axes(vec![1, 2])], &u8_out).is_err());
+        assert!(mean(false, &[&x, &axes(vec![1, 2])], &u8_out).is_err());
+        // Extrema pick raw values: the output must be quantized as the input.
+        let err = reduce(Builtin::REDUCE_MAX, false, &[&x, &axes(vec![3])], &y(&[1, 7, 7])).err().unwrap();
+        assert!(err.contains("quantized alike"), "{err}");
     }
 }

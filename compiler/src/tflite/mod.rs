@@ -11,8 +11,10 @@
 //! generated from `compiler/schema/tflite_subset.fbs`.
 
 mod binary;
+mod island;
 mod lower;
 mod movement;
+mod shape_fold;
 mod unary;
 #[allow(clippy::all, dead_code, unused_imports, mismatched_lifetime_syntaxes, unsafe_op_in_unsafe_fn)]
 #[rustfmt::skip]

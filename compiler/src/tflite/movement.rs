@@ -46,7 +46,7 @@ pub fn multi_output(code: Builtin) -> bool {
 
 /// Scalar field `index` of an operator's builtin options table (`default` when
 /// absent), read with bounds checks: `size` bytes, little-endian, sign-extended.
-fn options(op: &tflite::Operator, index: usize, size: usize, default: i64) -> Result<i64, String> {
+pub(super) fn options(op: &tflite::Operator, index: usize, size: usize, default: i64) -> Result<i64, String> {
     let Some(table) = op.builtin_options() else { return Ok(default) };
     let (buf, loc) = (table.buf(), table.loc());
     let bad = || "malformed builtin options".to_string();

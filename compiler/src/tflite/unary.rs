@@ -2,8 +2,12 @@
 //! a function of one input byte, so the importer evaluates the reference kernel's own
 //! arithmetic (`tensorflow/lite/kernels/activations.cc` as `BUILTIN_REF` runs it) on
 //! all 256 inputs. LOGISTIC and TANH are the kernels' float lookup tables
-//! (`LUTPopulate`); the ReLU family, LEAKY_RELU, PRELU and HARD_SWISH their
-//! fixed-point routines.
+//! (`LUTPopulate`), GELU too (`gelu.cc`, exact or tanh-approximated); the ReLU
+//! family, LEAKY_RELU, PRELU, HARD_SWISH, ABS and RSQRT their fixed-point routines.
+//! A float island — `DEQUANTIZE`, one-input float operators, `QUANTIZE`, as converters
+//! leave the operators they cannot quantize (ConvNeXt's LayerNorm negates its mean in
+//! float) — is a function of one byte as well, tabulated with the float kernels'
+//! float32 arithmetic where that is exact IEEE arithmetic.
 
 use super::lower::TensorInfo;
 use super::schema_generated::tflite::{self, BuiltinOperator as Builtin};
@@ -11,7 +15,8 @@ use crate::program::{Affine, ByteTable};
 use crate::tensor::ElemType;
 use tessera_isa::elementwise::Prelu;
 use tessera_isa::quant::{
-    multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot, QuantizedMultiplier,
+    inv_sqrt_quantized_multiplier_exp, multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot,
+    tflite_dequantize, tflite_quantize, QuantizedMultiplier,
 };
 
 /// Whether `code` is a one-input activation this module tabulates.
@@ -26,7 +31,59 @@ pub(super) fn is_unary(code: Builtin) -> bool {
             | Builtin::RELU6
             | Builtin::RELU_N1_TO_1
             | Builtin::RELU_0_TO_1
+            | Builtin::GELU
+            | Builtin::RSQRT
+            | Builtin::ABS
     )
+}
+
+/// Whether `code` is a float operator a float island can contain: one input, and its
+/// reference float kernel exact IEEE float32 arithmetic (no library transcendental
+/// whose last bit could differ from the platform's).
+pub(super) fn is_float_unary(code: Builtin) -> bool {
+    matches!(
+        code,
+        Builtin::NEG
+            | Builtin::ABS
+            | Builtin::SQUARE
+            | Builtin::SQRT
+            | Builtin::RSQRT
+            | Builtin::RELU
+            | Builtin::RELU6
+            | Builtin::RELU_N1_TO_1
+            | Builtin::RELU_0_TO_1
+    )
+}
+
+/// The float32 function of float operator `code` (see [`is_float_unary`]).
+fn float_unary(code: Builtin, v: f32) -> f32 {
+    match code {
+        Builtin::NEG => -v,
+        Builtin::ABS => v.abs(),
+        Builtin::SQUARE => v * v,
+        Builtin::SQRT => v.sqrt(),
+        Builtin::RSQRT => 1.0 / v.sqrt(),
+        Builtin::RELU => v.max(0.0),
+        Builtin::RELU6 => v.clamp(0.0, 6.0),
+        Builtin::RELU_N1_TO_1 => v.clamp(-1.0, 1.0),
+        Builtin::RELU_0_TO_1 => v.clamp(0.0, 1.0),
+        _ => f32::NAN,
+    }
+}
+
+/// A float island as a table: `x` dequantized (`tflite_dequantize`), the float
+/// operators `ops` in order, quantized onto `out` (`tflite_quantize`).
+pub(super) fn float_island(name: &str, x: &TensorInfo, ops: &[Builtin], out: &TensorInfo) -> Result<ByteTable, String> {
+    let (input, y) = (x.affine()?, out.affine()?);
+    let range = y.dtype.int_range().ok_or("an integer output")?;
+    let values = (0..=255u8)
+        .map(|b| {
+            let v = tflite_dequantize(i64::from(value_of(input.dtype, b)), input.zero, input.scale);
+            let v = ops.iter().fold(v, |v, &code| float_unary(code, v));
+            tflite_quantize(v, y.scale, y.zero, range)
+        })
+        .collect();
+    Ok(ByteTable { op: name.to_string(), input: input.dtype, out: y, values })
 }
 
 /// The table of activation `code` from input `x` to `out`.
@@ -53,6 +110,11 @@ pub(super) fn table(
         Builtin::RELU6 => relu_x(&input, &y, 0.0, Some(6.0))?,
         Builtin::RELU_N1_TO_1 => relu_x(&input, &y, -1.0, Some(1.0))?,
         Builtin::RELU_0_TO_1 => relu_x(&input, &y, 0.0, Some(1.0))?,
+        // GeluOptions.approximate, field 0.
+        Builtin::GELU if super::movement::options(op, 0, 1, 0)? != 0 => lut(&input, &y, gelu_tanh),
+        Builtin::GELU => lut(&input, &y, gelu),
+        Builtin::RSQRT => rsqrt(&input, &y)?,
+        Builtin::ABS => abs(&input, &y)?,
         _ => return Err(format!("{name} is not a tabulated activation")),
     };
     Ok(ByteTable { op: name.to_string(), input: input.dtype, out: y, values })
@@ -82,6 +144,61 @@ fn lut(input: &Affine, out: &Affine, transform: impl Fn(f32) -> f32) -> Vec<i64>
         let rescaled = (transform(dequantized) * inverse).round();
         (rescaled + out.zero as f32) as i32
     })
+}
+
+/// `reference_ops::GeluTransform`: `0.5 x erfc(-x / sqrt(2))` in float32.
+fn gelu(x: f32) -> f32 {
+    0.5 * x * libm::erfcf(x * -std::f32::consts::FRAC_1_SQRT_2)
+}
+
+/// `reference_ops::GeluTransformApproximate`: `0.5 x (1 + tanh(sqrt(2 / pi) (x +
+/// 0.044715 x^3)))` in float32.
+fn gelu_tanh(x: f32) -> f32 {
+    let sqrt_2_over_pi = (std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2) as f32;
+    0.5 * x * (1.0 + (sqrt_2_over_pi * (x + 0.044715 * x * x * x)).tanh())
+}
+
+/// int8 `RSQRT` (`elementwise.cc`, `RsqrtEvalQuantized`): the centred input's inverse
+/// square root as a fixed-point multiplier (`GetInvSqrtQuantizedMultiplierExp`)
+/// applied to 1 with 20 bits of headroom, rescaled by `1 / (sqrt(s_in) s_out)`; 0 maps
+/// to the largest output. The kernel fails at run time on inputs below the zero point,
+/// so an input that can hold them is refused here rather than given some value.
+fn rsqrt(input: &Affine, out: &Affine) -> Result<Vec<i64>, String> {
+    if input.dtype != ElemType::I8 {
+        return Err(format!("RSQRT of {} values (the reference kernel computes int8)", input.dtype));
+    }
+    if input.zero != -128 {
+        return Err(format!(
+            "RSQRT's input zero point {} admits negative values, on which the reference kernel fails",
+            input.zero
+        ));
+    }
+    const HEADROOM: i32 = 20;
+    let m = multiplier(1.0 / f64::from(input.scale.sqrt() * out.scale), "output")?;
+    Ok(by_byte(input, out, |v| {
+        let value = v - input.zero as i32;
+        if value == 0 {
+            return i32::from(i8::MAX);
+        }
+        let (inv, shift) = inv_sqrt_quantized_multiplier_exp(value, -1);
+        let data = multiply_by_quantized_multiplier(1, inv, shift + HEADROOM);
+        multiply_by_quantized_multiplier(data, m.multiplier, m.shift - HEADROOM) + out.zero as i32
+    }))
+}
+
+/// int8 `ABS` (`AbsEvalQuantized`): `|q - zero_in|`, rescaled by `s_in / s_out` when
+/// the scales differ, plus the output zero point.
+fn abs(input: &Affine, out: &Affine) -> Result<Vec<i64>, String> {
+    if input.dtype != ElemType::I8 {
+        return Err(format!("ABS of {} values (the reference kernel computes int8 and int16)", input.dtype));
+    }
+    let rescale = (input.scale != out.scale).then(|| multiplier(f64::from(input.scale / out.scale), "rescaling"));
+    let rescale = rescale.transpose()?;
+    Ok(by_byte(input, out, |v| {
+        let value = (v - input.zero as i32).abs();
+        let scaled = rescale.as_ref().map_or(value, |m| multiply_by_quantized_multiplier(value, m.multiplier, m.shift));
+        scaled + out.zero as i32
+    }))
 }
 
 fn multiplier(real: f64, what: &str) -> Result<QuantizedMultiplier, String> {

@@ -167,6 +167,10 @@ pub fn run_host(kind: &OpKind, args: &[Value]) -> Result<Value, String> {
                 super::binary::run(b, args[0].as_ints()?, &args[0].shape, args[1].as_ints()?, &args[1].shape)?;
             Ok(Value::ints(values, shape))
         }
+        OpKind::Reduce(r) => {
+            let (values, shape) = r.run(args[0].as_ints()?, &args[0].shape)?;
+            Ok(Value::ints(values, shape))
+        }
         OpKind::ResizeBilinear(r) => {
             let (values, shape) = r.run(args[0].as_ints()?, &args[0].shape)?;
             Ok(Value::ints(values, shape))

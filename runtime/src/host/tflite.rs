@@ -37,16 +37,14 @@ impl AddParams {
     }
 }
 
-/// `QUANTIZE` from float (reference `AffineQuantize`): `round(x / scale) + zero`, the
-/// division in float32 and the rounding half away from zero, saturated to `[lo, hi]`.
-pub fn quantize(x: &[f32], q: Quant, (lo, hi): (i64, i64)) -> Vec<i64> {
-    x.iter().map(|&v| ((v / q.scale).round() as i64 + q.zero).clamp(lo, hi)).collect()
+/// `QUANTIZE` from float: [`tessera_isa::quant::tflite_quantize`] of each value.
+pub fn quantize(x: &[f32], q: Quant, range: (i64, i64)) -> Vec<i64> {
+    x.iter().map(|&v| tessera_isa::quant::tflite_quantize(v, q.scale, q.zero, range)).collect()
 }
 
-/// `DEQUANTIZE` to float (reference `Dequantize`): the scale in double precision,
-/// `f32(f64(scale) * (q - zero))`.
+/// `DEQUANTIZE` to float: [`tessera_isa::quant::tflite_dequantize`] of each value.
 pub fn dequantize(q: &[i64], p: Quant) -> Vec<f32> {
-    q.iter().map(|&v| (f64::from(p.scale) * (v - p.zero) as f64) as f32).collect()
+    q.iter().map(|&v| tessera_isa::quant::tflite_dequantize(v, p.zero, p.scale)).collect()
 }
 
 /// A depthwise convolution: TFLite's `DEPTHWISE_CONV_2D` over NHWC (reference
