@@ -62,7 +62,9 @@ pub struct OpPlan {
     pub layer: Option<LayerPlan>,
 }
 
-/// Shapes and accelerator plans of `program` with inputs of batch `batch`.
+/// Shapes and accelerator plans of `program` with inputs of batch `batch`. The shapes
+/// follow the program in order; the layers' plans (each a search over engines and
+/// tilings) are independent and are weighed on all cores.
 pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<OpPlan>, String> {
     let mut shapes: HashMap<&str, Vec<usize>> = HashMap::new();
     for input in &program.inputs {
@@ -71,33 +73,66 @@ pub fn plan(cfg: &AccelConfig, program: &Program, batch: usize) -> Result<Vec<Op
     for (name, c) in &program.constants {
         shapes.insert(name, c.shape.clone());
     }
-    let model = CostModel::new(cfg);
-    let memo = Memo::default();
-    let mut plans = Vec::new();
+    let context = |op: &Op, e: String| format!("node `{}` ({}): {e}", op.node, op.source);
+    let mut inputs: Vec<Vec<usize>> = Vec::with_capacity(program.ops.len());
+    let mut plans = Vec::with_capacity(program.ops.len());
     for op in &program.ops {
-        let context = |e: String| format!("node `{}` ({}): {e}", op.node, op.source);
         let ins: Vec<&[usize]> = op
             .inputs
             .iter()
             .map(|name| shapes.get(name.as_str()).map(Vec::as_slice).ok_or(format!("value `{name}` has no shape")))
             .collect::<Result<_, _>>()
-            .map_err(context)?;
-        let out_shape = out_shape(op, &ins).map_err(context)?;
-        let layer = match &op.kind {
+            .map_err(|e| context(op, e))?;
+        let out_shape = out_shape(op, &ins).map_err(|e| context(op, e))?;
+        inputs.push(ins.first().map_or_else(Vec::new, |s| s.to_vec()));
+        shapes.insert(&op.output, out_shape.clone());
+        plans.push(OpPlan { node: op.node.clone(), source: op.source.clone(), out_shape, layer: None });
+    }
+    let (model, memo) = (CostModel::new(cfg), Memo::default());
+    let layer_plan = |i: usize| -> Result<Option<LayerPlan>, String> {
+        let (op, x) = (&program.ops[i], &inputs[i]);
+        Ok(match &op.kind {
             OpKind::Gemm(layer) => {
-                let rows = ins[0].iter().product::<usize>() / layer.k / layer.batches;
-                Some(gemm_plan_in(cfg, &model, layer, rows, &memo).map_err(context)?)
+                let rows = x.iter().product::<usize>() / layer.k / layer.batches;
+                Some(gemm_plan_in(cfg, &model, layer, rows, &memo)?)
             }
             OpKind::Conv { geometry, layer } => {
-                let [n, _, h, w] = geometry.dims(ins[0]).expect("checked by out_shape");
-                Some(conv_plan_in(cfg, &model, layer, geometry, [n, h, w], &memo).map_err(context)?)
+                let [n, _, h, w] = geometry.dims(x).expect("checked by out_shape");
+                Some(conv_plan_in(cfg, &model, layer, geometry, [n, h, w], &memo)?)
             }
             _ => None,
-        };
-        shapes.insert(&op.output, out_shape.clone());
-        plans.push(OpPlan { node: op.node.clone(), source: op.source.clone(), out_shape, layer });
+        })
+    };
+    let layers: Vec<usize> = (0..program.ops.len()).filter(|&i| program.ops[i].kind.layer().is_some()).collect();
+    for (i, result) in layers.iter().copied().zip(on_all_cores(&layers, layer_plan)) {
+        plans[i].layer = result.map_err(|e| context(&program.ops[i], e))?;
     }
     Ok(plans)
+}
+
+/// `f` of every item, in order, computed by as many threads as there are cores, each
+/// taking the next item when it is free.
+fn on_all_cores<T: Send>(items: &[usize], f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(&item) = items.get(k) else { return done };
+            done.push((k, f(item)));
+        }
+    };
+    let mut results: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
+        let mut all = worker();
+        for h in handles {
+            all.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        all
+    });
+    results.sort_by_key(|(k, _)| *k);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The shape of `op`'s output for inputs of `ins`.

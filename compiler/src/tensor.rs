@@ -104,18 +104,50 @@ impl Tensor {
 /// that reading an ImageNet-scale weight matrix column by column does not miss the
 /// cache on every element.
 pub fn transposed(values: &[i64], rows: usize, cols: usize) -> Vec<i64> {
-    const BLOCK: usize = 32;
+    transposed_with(rows, cols, |i| values[i])
+}
+
+/// [`transposed`] of the row-major matrix whose element `i` is `value(i)` (e.g. a
+/// weight tensor's bytes, decoded on the way). A large matrix (an ImageNet model's
+/// layer: most of the time is first touches of the output's pages) is split by
+/// output rows over the cores.
+pub fn transposed_with(rows: usize, cols: usize, value: impl Fn(usize) -> i64 + Sync) -> Vec<i64> {
+    const PARALLEL_ABOVE: usize = 1 << 20;
     let mut out = vec![0i64; rows * cols];
+    let threads = match rows * cols {
+        n if n >= PARALLEL_ABOVE => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        _ => 1,
+    };
+    let per_thread = cols.div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for (i, part) in out.chunks_mut(per_thread * rows.max(1)).enumerate() {
+            let value = &value;
+            let first = i * per_thread;
+            let mut fill = move || transpose_columns(part, rows, cols, first, value);
+            if threads > 1 {
+                scope.spawn(fill);
+            } else {
+                fill();
+            }
+        }
+    });
+    out
+}
+
+/// Output rows `first..` of a transposed `[rows, cols]` matrix (one per input column)
+/// into `part`, in 32 x 32 blocks.
+fn transpose_columns(part: &mut [i64], rows: usize, cols: usize, first: usize, value: &impl Fn(usize) -> i64) {
+    const BLOCK: usize = 32;
+    let count = part.len() / rows.max(1);
     for r0 in (0..rows).step_by(BLOCK) {
-        for c0 in (0..cols).step_by(BLOCK) {
+        for c0 in (first..first + count).step_by(BLOCK) {
             for r in r0..(r0 + BLOCK).min(rows) {
-                for c in c0..(c0 + BLOCK).min(cols) {
-                    out[c * rows + r] = values[r * cols + c];
+                for c in c0..(c0 + BLOCK).min(first + count).min(cols) {
+                    part[(c - first) * rows + r] = value(r * cols + c);
                 }
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -126,7 +158,7 @@ mod transpose_tests {
     fn transposed_swaps_rows_and_columns() {
         // [[0, 1, 2], [3, 4, 5]] -> [[0, 3], [1, 4], [2, 5]], by hand.
         assert_eq!(transposed(&[0, 1, 2, 3, 4, 5], 2, 3), vec![0, 3, 1, 4, 2, 5]);
-        for (rows, cols) in [(1, 1), (33, 70), (64, 1), (5, 97)] {
+        for (rows, cols) in [(1, 1), (33, 70), (64, 1), (5, 97), (1031, 1025), (3, 400_000)] {
             let v: Vec<i64> = (0..(rows * cols) as i64).collect();
             let t = transposed(&v, rows, cols);
             assert_eq!(transposed(&t, cols, rows), v, "{rows}x{cols}");

@@ -63,7 +63,8 @@ pub(super) fn binary(
         }
         Builtin::PRELU => {
             // One alpha value for every element: a function of one byte.
-            let alpha = b.data.as_deref().filter(|v| !v.is_empty() && v.iter().all(|&x| x == v[0]));
+            let values = b.values();
+            let alpha = values.as_deref().filter(|v| !v.is_empty() && v.iter().all(|&x| x == v[0]));
             if let Some(alpha) = alpha {
                 if b.shape.len() <= a.shape.len() {
                     return Ok(OpKind::ByteTable(unary::prelu(&qa, &y, &qb, alpha[0])?));

@@ -12,6 +12,7 @@ use crate::program::{
 };
 use crate::reduce::{Reduce, ReduceOp};
 use crate::tensor::ElemType;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use tessera_isa::isa::RequantMode;
 use tessera_isa::quant::{
@@ -29,13 +30,16 @@ fn op_name(code: Builtin, custom: Option<&str>) -> String {
 
 /// One tensor of the subgraph, decoded.
 #[derive(Clone)]
-pub(super) struct TensorInfo {
+pub(super) struct TensorInfo<'t> {
     pub(super) name: String,
     pub(super) dtype: Option<ElemType>,
     pub(super) shape: Vec<usize>,
-    /// Constant values (weights, biases, shapes), if the tensor has a buffer (and is
-    /// not a float constant).
+    /// Decoded constant values (biases, shapes, and tensors the importer builds); see
+    /// [`TensorInfo::values`].
     pub(super) data: Option<Vec<i64>>,
+    /// An 8-bit constant's bytes (weights), borrowed from the file: decoded when read,
+    /// a layer's weights straight into the layer's order ([`WeightValues`]).
+    raw: Option<&'t [u8]>,
     /// The tensor has a buffer: a constant, not a value computed at run time.
     pub(super) constant: bool,
     /// Its shape signature has an unknown (`-1`) dimension: the declared shape is the
@@ -45,7 +49,16 @@ pub(super) struct TensorInfo {
     zeros: Vec<i64>,
 }
 
-impl TensorInfo {
+impl TensorInfo<'_> {
+    /// The constant's values, if it has a buffer (and is not a float constant).
+    pub(super) fn values(&self) -> Option<Cow<'_, [i64]>> {
+        match (&self.data, self.raw) {
+            (Some(d), _) => Some(Cow::Borrowed(d)),
+            (None, Some(raw)) => Some(Cow::Owned((0..raw.len()).map(|i| byte_value(raw, self.dtype, i)).collect())),
+            (None, None) => None,
+        }
+    }
+
     /// Per-tensor quantization of an int8 or uint8 activation.
     pub(super) fn affine(&self) -> Result<Affine, String> {
         self.affine_of(&[ElemType::I8, ElemType::U8])
@@ -83,6 +96,15 @@ fn elem_type(t: tflite::TensorType) -> Option<ElemType> {
     })
 }
 
+/// Element `i` of 8-bit constant bytes `raw` of type `dtype` (uint8, else int8).
+fn byte_value(raw: &[u8], dtype: Option<ElemType>, i: usize) -> i64 {
+    if dtype == Some(ElemType::U8) {
+        i64::from(raw[i])
+    } else {
+        i64::from(raw[i] as i8)
+    }
+}
+
 /// Little-endian integer elements of a buffer.
 fn decode(bytes: &[u8], dtype: Option<ElemType>) -> Option<Vec<i64>> {
     let v = match dtype? {
@@ -118,16 +140,18 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
                 .and_then(|b| b.get(index).data())
                 .filter(|d| !d.is_empty());
             // Float constants (a float model's weights and biases) stay undecoded: the
-            // operators reading them compute on float values, which are refused.
+            // operators reading them compute on float values, which are refused. 8-bit
+            // ones stay bytes until read.
+            let bytes8 = matches!(dtype, Some(ElemType::I8 | ElemType::U8));
+            let raw = bytes.filter(|_| bytes8).map(|d| d.bytes());
             let data = bytes
-                .filter(|_| !matches!(dtype, Some(ElemType::F32 | ElemType::F16)))
+                .filter(|_| !bytes8 && !matches!(dtype, Some(ElemType::F32 | ElemType::F16)))
                 .map(|d| decode(d.bytes(), dtype).ok_or(format!("tensor {i}: constant of an unsupported type")))
                 .transpose()?;
             let shape: Vec<usize> = t.shape().map_or_else(Vec::new, |s| s.iter().map(|d| d.max(1) as usize).collect());
-            if let Some(values) = &data {
-                if values.len() != shape.iter().product::<usize>() {
-                    return Err(format!("tensor {i}: {} values for shape {shape:?}", values.len()));
-                }
+            let count = data.as_ref().map(Vec::len).or(raw.map(<[u8]>::len));
+            if let Some(count) = count.filter(|&c| c != shape.iter().product::<usize>()) {
+                return Err(format!("tensor {i}: {count} values for shape {shape:?}"));
             }
             let q = t.quantization();
             let dynamic = t.shape_signature().is_some_and(|s| s.iter().any(|d| d < 0));
@@ -136,6 +160,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
                 dtype,
                 shape,
                 data,
+                raw,
                 constant: bytes.is_some(),
                 dynamic,
                 scales: q.and_then(|q| q.scale()).map_or_else(Vec::new, |s| s.iter().collect()),
@@ -296,10 +321,14 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
         let mut written = Vec::new();
         for part in parts {
             for t in &ins {
-                if let (Some(values), true) = (&t.data, part.inputs.contains(&t.name)) {
+                // (Weights that a layer holds are not decoded again.)
+                if !part.inputs.contains(&t.name) {
+                    continue;
+                }
+                if let Some(values) = t.values() {
                     program
                         .constants
-                        .insert(t.name.clone(), ConstValue { shape: t.shape.clone(), values: values.clone() });
+                        .insert(t.name.clone(), ConstValue { shape: t.shape.clone(), values: values.into_owned() });
                 }
             }
             let (output, out_type) = match part.output {
@@ -339,7 +368,7 @@ pub fn lower_model(bytes: &[u8]) -> Result<Program, String> {
 }
 
 /// Tensor `index` of the subgraph.
-fn tensor(tensors: &[TensorInfo], index: i32) -> Result<&TensorInfo, String> {
+fn tensor<'a, 't>(tensors: &'a [TensorInfo<'t>], index: i32) -> Result<&'a TensorInfo<'t>, String> {
     usize::try_from(index).ok().and_then(|i| tensors.get(i)).ok_or(format!("tensor index {index} is out of range"))
 }
 
@@ -461,12 +490,44 @@ fn geometry(
 /// quantization-aware training, the Coral models) have one scale and one zero point,
 /// which the array subtracts.
 struct Weights<'t> {
-    /// Borrowed from the tensor: an ImageNet-scale model's weights are copied once,
-    /// into the layer's order.
-    values: &'t [i64],
+    values: WeightValues<'t>,
     dtype: ElemType,
     zero: i64,
     params: Vec<ParamLane>,
+}
+
+/// A layer's weight values, borrowed from the tensor (decoded, or the file's bytes):
+/// an ImageNet-scale model's weights are decoded once, into the layer's order.
+enum WeightValues<'t> {
+    Decoded(&'t [i64]),
+    Bytes(&'t [u8], Option<ElemType>),
+}
+
+impl WeightValues<'_> {
+    fn len(&self) -> usize {
+        match self {
+            WeightValues::Decoded(v) => v.len(),
+            WeightValues::Bytes(b, _) => b.len(),
+        }
+    }
+
+    /// The `[rows, cols]` row-major values, transposed.
+    fn transposed(&self, rows: usize, cols: usize) -> Vec<i64> {
+        match *self {
+            WeightValues::Decoded(v) => crate::tensor::transposed(v, rows, cols),
+            WeightValues::Bytes(b, Some(ElemType::U8)) => {
+                crate::tensor::transposed_with(rows, cols, |i| i64::from(b[i]))
+            }
+            WeightValues::Bytes(b, _) => crate::tensor::transposed_with(rows, cols, |i| i64::from(b[i] as i8)),
+        }
+    }
+
+    fn to_vec(&self) -> Vec<i64> {
+        match *self {
+            WeightValues::Decoded(v) => v.to_vec(),
+            WeightValues::Bytes(b, dtype) => (0..b.len()).map(|i| byte_value(b, dtype, i)).collect(),
+        }
+    }
 }
 
 fn fixed_point_channels<'t>(
@@ -475,7 +536,11 @@ fn fixed_point_channels<'t>(
     n: usize,
     scale_of: impl Fn(f32) -> f64,
 ) -> Result<Weights<'t>, String> {
-    let values = weight.data.as_deref().ok_or(format!("the weights `{}` must be constant", weight.name))?;
+    let values = match (&weight.data, weight.raw) {
+        (Some(d), _) => WeightValues::Decoded(d),
+        (None, Some(raw)) => WeightValues::Bytes(raw, weight.dtype),
+        (None, None) => return Err(format!("the weights `{}` must be constant", weight.name)),
+    };
     let zero = match (weight.dtype, weight.zeros.as_slice(), weight.scales.len()) {
         (Some(ElemType::I8), zeros, _) if zeros.iter().all(|&z| z == 0) => 0,
         (Some(ElemType::I8), ..) => {
@@ -495,10 +560,10 @@ fn fixed_point_channels<'t>(
     }
     let biases: Vec<i64> = match bias {
         Some(b) => b
-            .data
-            .clone()
+            .values()
             .filter(|v| v.len() == n)
-            .ok_or(format!("the bias `{}` must be {n} int32 constants", b.name))?,
+            .ok_or(format!("the bias `{}` must be {n} int32 constants", b.name))?
+            .into_owned(),
         None => vec![0; n],
     };
     let params = (0..n)
@@ -551,7 +616,7 @@ fn tflite_layer(
         k,
         n,
         // [N, K] -> [K, N]
-        weights: crate::tensor::transposed(w.values, n, k),
+        weights: w.values.transposed(n, k),
         w_type: w.dtype,
         w_zero: w.zero,
         w_zero_columns: None,
@@ -752,7 +817,7 @@ fn reduce(code: Builtin, keep_dims: bool, ins: &[&TensorInfo], out: &TensorInfo)
     }
     let rank = x.shape.len();
     let mut resolved = Vec::new();
-    for &a in axes.data.as_ref().ok_or(format!("the axes `{}` must be a constant", axes.name))? {
+    for &a in axes.values().ok_or(format!("the axes `{}` must be a constant", axes.name))?.iter() {
         let axis = usize::try_from(if a < 0 { a + rank as i64 } else { a })
             .ok()
             .filter(|&a| a < rank)
@@ -828,7 +893,7 @@ fn pad(ins: &[&TensorInfo], out: &TensorInfo) -> Result<(Vec<[usize; 2]>, i64), 
     if (a.scale, a.zero) != (y.scale, y.zero) {
         return Err("the input and output quantization must be equal".into());
     }
-    let values = paddings.data.as_ref().ok_or(format!("the paddings `{}` must be constant", paddings.name))?;
+    let values = paddings.values().ok_or(format!("the paddings `{}` must be constant", paddings.name))?;
     if paddings.shape != [x.shape.len(), 2] || values.iter().any(|&v| v < 0) {
         return Err(format!("the paddings `{}` must be [{}, 2] non-negative values", paddings.name, x.shape.len()));
     }
@@ -838,7 +903,7 @@ fn pad(ins: &[&TensorInfo], out: &TensorInfo) -> Result<(Vec<[usize; 2]>, i64), 
     }
     let value = match constant {
         None => y.zero,
-        Some(c) => match (c.data.as_deref(), c.affine()) {
+        Some(c) => match (c.values().as_deref(), c.affine()) {
             (Some(&[v]), Ok(q)) if (q.scale, q.zero) == (y.scale, y.zero) => v,
             _ => return Err(format!("the constant `{}` must be one value quantized as the output", c.name)),
         },
@@ -850,7 +915,13 @@ fn pad(ins: &[&TensorInfo], out: &TensorInfo) -> Result<(Vec<[usize; 2]>, i64), 
 mod tests {
     use super::*;
 
-    fn tensor(name: &str, dtype: ElemType, shape: &[usize], data: Option<Vec<i64>>, q: (&[f32], &[i64])) -> TensorInfo {
+    fn tensor(
+        name: &str,
+        dtype: ElemType,
+        shape: &[usize],
+        data: Option<Vec<i64>>,
+        q: (&[f32], &[i64]),
+    ) -> TensorInfo<'static> {
         TensorInfo {
             name: name.into(),
             dtype: Some(dtype),
@@ -858,6 +929,7 @@ mod tests {
             constant: data.is_some(),
             dynamic: false,
             data,
+            raw: None,
             scales: q.0.to_vec(),
             zeros: q.1.to_vec(),
         }

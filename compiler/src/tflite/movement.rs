@@ -12,6 +12,7 @@ use crate::movement::{Movement, PadMode};
 use crate::program::{HostArith, HostOp, OpKind};
 use crate::resize::Bilinear;
 use crate::tensor::ElemType;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// Whether [`lower`] handles `code`.
@@ -71,8 +72,8 @@ pub(super) fn options(op: &tflite::Operator, index: usize, size: usize, default:
 }
 
 /// A constant integer input's values.
-fn constant<'t>(t: &'t TensorInfo, what: &str) -> Result<&'t [i64], String> {
-    t.data.as_deref().ok_or(format!("the {what} `{}` must be a constant", t.name))
+fn constant<'t>(t: &'t TensorInfo, what: &str) -> Result<Cow<'t, [i64]>, String> {
+    t.values().ok_or(format!("the {what} `{}` must be a constant", t.name))
 }
 
 /// `axis` (negative: from the end) of a rank-`rank` tensor.
@@ -313,7 +314,7 @@ pub fn lower(
 fn resize_size(ins: &[&TensorInfo], out: &TensorInfo) -> Result<[usize; 2], String> {
     let [x, size] = ins else { return Err("a resize takes an input and a size".into()) };
     same_quantization(x, out)?;
-    let &[h, w] = constant(size, "size")? else { return Err("the size must be [height, width]".into()) };
+    let &[h, w] = &*constant(size, "size")? else { return Err("the size must be [height, width]".into()) };
     if h <= 0 || w <= 0 || x.shape.len() != 4 {
         return Err(format!("resizing {:?} to {h}x{w}", x.shape));
     }

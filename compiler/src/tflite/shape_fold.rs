@@ -49,7 +49,7 @@ impl ShapeFold {
         }
         let t = tensors.get(usize::try_from(index).ok()?)?;
         let integer = matches!(t.dtype, Some(ElemType::I32 | ElemType::I64));
-        t.data.clone().filter(|_| integer).map(|values| IntValue { shape: t.shape.clone(), values })
+        t.values().filter(|_| integer).map(|values| IntValue { shape: t.shape.clone(), values: values.into_owned() })
     }
 
     /// Evaluates operator `code` when its inputs are known integers (SHAPE: when its

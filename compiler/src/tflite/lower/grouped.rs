@@ -8,7 +8,7 @@
 use super::TensorInfo;
 
 /// The filter `w` (`[O, kh, kw, C / groups]`) over all `channels` inputs.
-pub(super) fn block_diagonal(w: &TensorInfo, channels: usize) -> Result<TensorInfo, String> {
+pub(super) fn block_diagonal<'t>(w: &TensorInfo<'t>, channels: usize) -> Result<TensorInfo<'t>, String> {
     let &[m, kh, kw, per_group] = w.shape.as_slice() else {
         return Err(format!("the filter {:?} is not [O, kh, kw, I]", w.shape));
     };
@@ -16,7 +16,7 @@ pub(super) fn block_diagonal(w: &TensorInfo, channels: usize) -> Result<TensorIn
     if per_group == 0 || !channels.is_multiple_of(per_group) || !m.is_multiple_of(groups) {
         return Err(format!("{channels} input and {m} output channels do not split into groups of {per_group} inputs"));
     }
-    let values = w.data.as_ref().ok_or(format!("the filter `{}` must be constant", w.name))?;
+    let values = w.values().ok_or(format!("the filter `{}` must be constant", w.name))?;
     let zero = w.zeros.first().copied().unwrap_or(0);
     let (taps, outputs_per_group) = (kh * kw, m / groups);
     let data = (0..m * taps * channels)

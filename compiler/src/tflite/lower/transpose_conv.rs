@@ -61,7 +61,7 @@ pub(super) fn transpose_conv(
     let same = o.padding() == tflite::Padding::SAME;
     let (top, bottom) = gather_pads(h, oh, kh, sh, reference_pad(same, oh, kh, sh))?;
     let (left, right) = gather_pads(wd, ow, kw, sw, reference_pad(same, ow, kw, sw))?;
-    let values = w.data.as_ref().ok_or(format!("the filter `{}` must be constant", w.name))?;
+    let values = w.values().ok_or(format!("the filter `{}` must be constant", w.name))?;
     let flipped = TensorInfo {
         data: Some(
             (0..values.len())
