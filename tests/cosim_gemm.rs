@@ -59,7 +59,7 @@ fn gemm_case(cfg: &AccelConfig, case: Case) {
     };
     let out_bytes = if requant { m * n } else { 4 * m * n };
     let c_addr = ddr.reserve(out_bytes);
-    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a, w, output };
+    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, c_row_stride: n, a, w, output };
     let (program, _) = lower_gemm(cfg, &spec).unwrap();
     let run = cosim(cfg, &ddr, &program);
     let stats = run.golden_result.as_ref().expect("checked by cosim");

@@ -84,6 +84,7 @@ fn check_raw_in(cfg: &AccelConfig, case: &Case, seed: u64, layout: WeightLayout)
         a_addr,
         b_addr,
         c_addr,
+        c_row_stride: case.n,
         a: case.a,
         w: case.w,
         output: GemmOutput::Raw32,
@@ -210,7 +211,7 @@ fn requantized_output_matches_scalar_reference() {
         let c_addr = ddr.reserve(m * n);
         let output =
             GemmOutput::Requant { params_addr, mode, out_type: OutType::I8, zero_point: -7, clamp: (-100, 120) };
-        let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: SIGNED, w: SIGNED, output };
+        let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, c_row_stride: n, a: SIGNED, w: SIGNED, output };
         let (program, _) = lower_gemm(&cfg, &spec).unwrap();
         Golden::new(&cfg).run(&program, &mut ddr.bytes).unwrap();
         let acc = a.dot(&b);

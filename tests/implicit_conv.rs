@@ -12,10 +12,12 @@ mod common;
 use common::{cosim, DdrImage};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tessera_compiler::gemm_bundle::conv_layer_bundle;
+use tessera_compiler::gemm::{ImageGeometry, OperandQuant};
+use tessera_compiler::gemm_bundle::{conv_at, conv_layer_bundle, BundleOutput, ConvOperands};
+use tessera_compiler::image::ImageBuilder;
 use tessera_compiler::program::{ConvGeometry, GemmLayer, LayerOutput, Window};
 use tessera_compiler::tensor::ElemType;
-use tessera_isa::bundle::Role;
+use tessera_isa::bundle::{DType, Role};
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::Instr;
 
@@ -190,4 +192,106 @@ fn check_conv(cfg: &AccelConfig, seed: u64, rng: &mut StdRng, conv: &Conv, nm: u
         conv.n, conv.h, conv.w, conv.window
     );
     true
+}
+
+/// A convolution over a channel slice of a wider NHWC image, writing a column slice
+/// of wider output rows (`ImageGeometry::pixel_stride`, `GemmSpec::c_row_stride`: how
+/// a depthwise layer runs per channel block, `docs/depthwise.md`): golden and RTL
+/// leave identical DDR images, the slice equals the direct convolution of the
+/// slice's channels, and the output elements outside the slice stay untouched.
+#[test]
+fn a_convolution_over_a_channel_slice_writes_its_column_slice_on_golden_and_rtl() {
+    let cfg = AccelConfig::builtin("tiny").unwrap();
+    let mut checked = 0;
+    for seed in 0..12u64 {
+        let mut rng = StdRng::seed_from_u64(500 + seed);
+        let mut conv = random_conv(&mut rng);
+        conv.window.channels_last = true;
+        let total = rng.random_range(conv.c + 1..=conv.c + 9);
+        let first = rng.random_range(0..=total - conv.c);
+        let out_total = rng.random_range(conv.m..=conv.m + 7);
+        let out_first = rng.random_range(0..=out_total - conv.m);
+        let (taps, c, m) = (conv.window.kernel[0] * conv.window.kernel[1], conv.c, conv.m);
+        let x: Vec<u8> = (0..conv.n * conv.h * conv.w * total).map(|_| rng.random::<u8>()).collect();
+        let w: Vec<u8> = (0..taps * c * m).map(|_| rng.random::<u8>()).collect();
+        let (a_zero, w_zero) = (rng.random_range(-128..=127i16), rng.random_range(-128..=127i16));
+        let geometry = ImageGeometry { pixel_stride: total, ..ImageGeometry::whole(conv.h, conv.w, c, conv.window) };
+        let [oh, ow] = geometry.out().unwrap();
+        let rows = conv.n * oh * ow;
+        let mut image = ImageBuilder::new();
+        let a_addr = image.tensor("a", Role::Input, DType::I8, &[conv.n, conv.h, conv.w, total], &x);
+        let c_addr = image.output("c", DType::I32, &[rows, out_total]);
+        let ops = ConvOperands {
+            images: conv.n,
+            geometry,
+            n: m,
+            c_row_stride: out_total,
+            x: &[],
+            a_quant: OperandQuant { zero: a_zero, unsigned: false },
+            w: &w,
+            w_quant: OperandQuant { zero: w_zero, unsigned: false },
+            nm: 0,
+        };
+        let at = [a_addr + first as u32, c_addr + 4 * out_first as u32];
+        let Ok(code) = conv_at(&cfg, &ops, BundleOutput::Raw32, at, &mut image, None) else { continue };
+        let bundle = image.finish(&cfg, &code.program, "a channel slice");
+        let program = bundle.program().unwrap();
+        let run = cosim(&cfg, &DdrImage { bytes: bundle.image.clone() }, &program);
+        let slot = bundle.tensors(Role::Output).next().unwrap();
+        let bytes = &run.golden[slot.offset as usize..slot.offset as usize + slot.bytes()];
+        let out: Vec<i64> = (0..slot.elements()).map(|i| i64::from(slot.dtype.get(bytes, i))).collect();
+        let slice: Vec<i64> = (0..conv.n * conv.h * conv.w)
+            .flat_map(|p| (first..first + c).map(move |ch| p * total + ch))
+            .map(|i| i64::from(x[i] as i8))
+            .collect();
+        let expected = direct(&conv, &slice, i64::from(a_zero), |o, i, j, ch| {
+            i64::from(w[((i * conv.window.kernel[1] + j) * c + ch) * m + o] as i8) - i64::from(w_zero)
+        });
+        for r in 0..rows {
+            let got = &out[r * out_total..(r + 1) * out_total];
+            assert_eq!(&got[out_first..out_first + m], &expected[r * m..(r + 1) * m], "seed {seed}, row {r}");
+            assert!(
+                got[..out_first].iter().chain(&got[out_first + m..]).all(|&v| v == 0),
+                "seed {seed}, row {r}: written outside the slice"
+            );
+        }
+        checked += 1;
+    }
+    println!("{checked} of 12 slices checked");
+    assert!(checked >= 8, "only {checked} of 12 slices fit");
+}
+
+/// Slices that do not hold their channels or outputs are refused.
+#[test]
+fn slices_narrower_than_their_channels_or_outputs_are_refused() {
+    let cfg = AccelConfig::builtin("tiny").unwrap();
+    let window = Window {
+        kernel: [3, 3],
+        pads: [1; 4],
+        strides: [1, 1],
+        dilations: [1, 1],
+        channels_last: true,
+        ceil_mode: false,
+    };
+    let w = vec![0u8; 9 * 4 * 4];
+    let ops = |pixel_stride: usize, c_row_stride: usize| ConvOperands {
+        images: 1,
+        geometry: ImageGeometry { pixel_stride, ..ImageGeometry::whole(5, 5, 4, window) },
+        n: 4,
+        c_row_stride,
+        x: &[],
+        a_quant: OperandQuant::default(),
+        w: &w,
+        w_quant: OperandQuant::default(),
+        nm: 0,
+    };
+    let lower = |pixel_stride, c_row_stride| {
+        let mut image = ImageBuilder::new();
+        conv_at(&cfg, &ops(pixel_stride, c_row_stride), BundleOutput::Raw32, [0, 4096], &mut image, None).err()
+    };
+    assert!(lower(8, 4).is_none() && lower(4, 9).is_none());
+    let narrow = lower(3, 4).expect("refused").to_string();
+    assert!(narrow.contains("pixels 3 elements apart"), "{narrow}");
+    let short = lower(4, 3).expect("refused").to_string();
+    assert!(short.contains("output rows 3 elements apart cannot hold 4 outputs"), "{short}");
 }

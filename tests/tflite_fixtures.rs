@@ -107,6 +107,7 @@ fn run_on_golden(cfg: &AccelConfig, f: &Fixture, mode: RequantMode) -> Array2<i3
         a_addr,
         b_addr,
         c_addr,
+        c_row_stride: n,
         a: OperandQuant { zero: f.input_zero_point as i16, unsigned: false },
         w: OperandQuant::default(),
         output: GemmOutput::Requant {

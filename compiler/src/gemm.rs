@@ -60,8 +60,11 @@ pub struct GemmSpec {
     pub a_addr: u32,
     /// `K x N` operands, rows contiguous.
     pub b_addr: u32,
-    /// `M x N` outputs, rows contiguous.
+    /// `M x N` outputs, row `i` at `c_addr + i * c_row_stride` elements.
     pub c_addr: u32,
+    /// Elements from one output row to the next: `n`, or more when the outputs are
+    /// a column slice of wider rows (a channel block of a depthwise layer).
+    pub c_row_stride: usize,
     pub a: OperandQuant,
     pub w: OperandQuant,
     pub output: GemmOutput,
@@ -96,11 +99,19 @@ pub struct ImageGeometry {
     pub h: usize,
     pub w: usize,
     pub c: usize,
+    /// Elements from one pixel to the next in DDR: `c`, or more when the image is a
+    /// channel slice of a wider one (dense implicit im2col only).
+    pub pixel_stride: usize,
     /// The kernel's window (its layout flag is unused: images are NHWC).
     pub window: Window,
 }
 
 impl ImageGeometry {
+    /// A whole NHWC image: its pixels `c` elements apart.
+    pub fn whole(h: usize, w: usize, c: usize, window: Window) -> ImageGeometry {
+        ImageGeometry { h, w, c, pixel_stride: c, window }
+    }
+
     /// Output height and width.
     pub fn out(&self) -> Option<[usize; 2]> {
         self.window.output_size(self.h, self.w)
@@ -519,6 +530,17 @@ fn lower_with(
         return Err(fail(format!("{nm}:4 tiles need a GEMM with 8-bit operands on an array with the {nm}:4 mode")));
     }
     let vector = tessera_isa::nm::ratio(nm) as usize;
+    if spec.c_row_stride < spec.n {
+        return Err(fail(format!("output rows {} elements apart cannot hold {} outputs", spec.c_row_stride, spec.n)));
+    }
+    if let Some(g) = image.or(gather) {
+        if g.pixel_stride < g.c || (g.pixel_stride != g.c && (nm != 0 || gather.is_some())) {
+            return Err(fail(format!(
+                "pixels {} elements apart: a channel slice needs at least {} and dense implicit im2col",
+                g.pixel_stride, g.c
+            )));
+        }
+    }
     if let (true, Some(g)) = (nm != 0, image) {
         if !g.c.is_multiple_of(rows * vector) {
             return Err(fail(format!(
@@ -867,7 +889,7 @@ impl Emitter<'_> {
                 if span == g.padded()[0] { (0, win.pads[0], g.h) } else { g.band_rows(piece.first_row, piece.rows) };
             let bottom = span - top - present;
             let base = self.a_slot(s) + t * self.piece_entries(g);
-            let image = piece.image * g.h * g.w * g.c + first * g.w * g.c;
+            let image = (piece.image * g.h + first) * g.w * g.pixel_stride;
             let pad_value = self.spec.a.pad_bits(self.cfg.array.operand_bits);
             if self.b.nm != 0 {
                 // N:4 tiles read 4 / N channel blocks of a pixel at once: pixel-major, each
@@ -899,9 +921,9 @@ impl Emitter<'_> {
                     sram_addr: u16_of(base + kb * span * wp),
                     dram_addr: u32_of(self.spec.a_addr as usize + self.op_bytes(image + kb * rows)),
                     x_size: u16_of(g.w),
-                    x_stride: u32_of(self.op_bytes(g.c)),
+                    x_stride: u32_of(self.op_bytes(g.pixel_stride)),
                     y_size: u16_of(present),
-                    y_stride: u32_of(self.op_bytes(g.w * g.c)),
+                    y_stride: u32_of(self.op_bytes(g.w * g.pixel_stride)),
                     lanes: rows.min(g.c - kb * rows) as u8,
                     pad: Pad {
                         top: top as u8,
@@ -1283,9 +1305,9 @@ impl Emitter<'_> {
                 let mut st = Store {
                     out_type: OutType::I32,
                     acc_addr: u16_of(self.acc_slot(s) + j * s.m_rows),
-                    dram_addr: u32_of(spec.c_addr as usize + out_bytes(s.m0 * spec.n + n0)),
+                    dram_addr: u32_of(spec.c_addr as usize + out_bytes(s.m0 * spec.c_row_stride + n0)),
                     x_size: u16_of(s.m_rows),
-                    x_stride: u32_of(out_bytes(spec.n)),
+                    x_stride: u32_of(out_bytes(spec.c_row_stride)),
                     y_size: 1,
                     lanes: (spec.n - n0).min(cols) as u8,
                     ..Default::default()

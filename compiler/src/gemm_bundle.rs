@@ -123,7 +123,7 @@ pub fn gemm_at(
     let (weights, layout) = weight_layout(cfg, ops.w, [m, k, n], ops.w_quant.zero, ops.engine.nm())?;
     let b_addr = consts.place(&weights);
     let output = place_output(cfg, consts, output);
-    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
+    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, c_row_stride: n, a: ops.a_quant, w: ops.w_quant, output };
     lower_placed(cfg, &spec, layout, None, resident)
 }
 
@@ -210,6 +210,8 @@ pub struct ConvOperands<'a> {
     pub images: usize,
     pub geometry: ImageGeometry,
     pub n: usize,
+    /// Elements from one output row to the next (`n`, or more for a column slice).
+    pub c_row_stride: usize,
     pub x: &'a [u8],
     pub a_quant: OperandQuant,
     pub w: &'a [u8],
@@ -254,7 +256,18 @@ pub fn conv_at(
     let (weights, layout) = weight_layout(cfg, ops.w, [m, k, n], ops.w_quant.zero, ops.nm)?;
     let b_addr = consts.place(&weights);
     let output = place_output(cfg, consts, output);
-    let spec = GemmSpec { m, k, n, a_addr, b_addr, c_addr, a: ops.a_quant, w: ops.w_quant, output };
+    let spec = GemmSpec {
+        m,
+        k,
+        n,
+        a_addr,
+        b_addr,
+        c_addr,
+        c_row_stride: ops.c_row_stride,
+        a: ops.a_quant,
+        w: ops.w_quant,
+        output,
+    };
     lower_placed(cfg, &spec, layout, Some(*g), resident)
 }
 
@@ -283,12 +296,12 @@ pub fn tap_major_conv_bundle(
     nm: u8,
 ) -> Result<(Bundle, GemmTiling), LowerError> {
     let win = &geometry.window;
-    let g = ImageGeometry { h, w, c: geometry.channels, window: *win };
+    let g = ImageGeometry::whole(h, w, geometry.channels, *win);
     let (taps, c, n) = (win.kernel[0] * win.kernel[1], geometry.channels, layer.n);
     let w: Vec<u8> = layer.weights[..taps * c * n].iter().map(|&v| v as u8).collect();
     let x: Vec<u8> = x.iter().map(|&v| v as u8).collect();
     let (a_quant, w_quant) = layer_quant(layer);
-    let ops = ConvOperands { images, geometry: g, n, x: &x, a_quant, w: &w, w_quant, nm };
+    let ops = ConvOperands { images, geometry: g, n, c_row_stride: n, x: &x, a_quant, w: &w, w_quant, nm };
     let description = format!(
         "{} ({images} images {h}x{}x{c}, implicit im2col{})",
         layer.node,

@@ -112,8 +112,18 @@ fn gemm_case(cfg: &AccelConfig, seed: u64) -> Case {
     } else {
         GemmOutput::Raw32
     };
-    let spec =
-        GemmSpec { m, k, n, a_addr: a_addr as u32, b_addr: b_addr as u32, c_addr: c_addr as u32, a: aq, w: wq, output };
+    let spec = GemmSpec {
+        m,
+        k,
+        n,
+        a_addr: a_addr as u32,
+        b_addr: b_addr as u32,
+        c_addr: c_addr as u32,
+        c_row_stride: n,
+        a: aq,
+        w: wq,
+        output,
+    };
     let (program, tiling) = lower_gemm(cfg, &spec).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
 
     let wrap = |v: i32| (v << (32 - cfg.array.acc_bits)) >> (32 - cfg.array.acc_bits);

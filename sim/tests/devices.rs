@@ -34,6 +34,7 @@ fn gemm_bundle(cfg: &AccelConfig, m: usize, k: usize, n: usize) -> (Bundle, Vec<
         a_addr,
         b_addr,
         c_addr,
+        c_row_stride: n,
         a: OperandQuant::default(),
         w: OperandQuant::default(),
         output: GemmOutput::Raw32,

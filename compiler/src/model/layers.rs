@@ -100,8 +100,18 @@ pub fn conv_implicit(
     let taps = geometry.window.kernel[0] * geometry.window.kernel[1];
     let weights: Vec<u8> = tap_major.weights[..taps * geometry.channels * layer.n].iter().map(|&v| v as u8).collect();
     let (a_quant, w_quant) = layer_quant(layer);
-    let g = ImageGeometry { h, w, c: geometry.channels, window: geometry.window };
-    let ops = ConvOperands { images: n, geometry: g, n: layer.n, x: &[], a_quant, w: &weights, w_quant, nm };
+    let g = ImageGeometry::whole(h, w, geometry.channels, geometry.window);
+    let ops = ConvOperands {
+        images: n,
+        geometry: g,
+        n: layer.n,
+        c_row_stride: layer.n,
+        x: &[],
+        a_quant,
+        w: &weights,
+        w_quant,
+        nm,
+    };
     let code = conv_at(cfg, &ops, bundle_output(layer), [u32_offset(a_addr)?, u32_offset(c_addr)?], consts, resident)
         .map_err(|e| e.to_string())?;
     Ok(Code { programs: vec![code.program], preload: code.preload.instrs, tiling: code.tiling })
@@ -121,7 +131,7 @@ pub fn conv_gather(
     resident: Option<usize>,
 ) -> Result<Code, String> {
     let rows = cfg.array.rows as usize;
-    let g = ImageGeometry { h, w, c: geometry.channels, window: geometry.window };
+    let g = ImageGeometry::whole(h, w, geometry.channels, geometry.window);
     let [kh, kw] = geometry.window.kernel;
     let [oh, ow] = g.out().ok_or("the kernel is larger than the padded input")?;
     let (c, cols_out) = (geometry.channels, layer.n);
@@ -154,6 +164,7 @@ pub fn conv_gather(
         a_addr: u32_offset(a_addr)?,
         b_addr,
         c_addr: u32_offset(c_addr)?,
+        c_row_stride: cols_out,
         a: a_quant,
         w: w_quant,
         output,
@@ -237,6 +248,7 @@ pub fn global_average_pool(
             a_addr: ones,
             b_addr: u32_offset(a_addr + (b * pixels * c) as u64)?,
             c_addr: u32_offset(c_addr + (b * c) as u64)?,
+            c_row_stride: c,
             a: OperandQuant::default(),
             w,
             output,

@@ -959,7 +959,7 @@ impl<'a> Builder<'a> {
     fn image_geometry(&self, i: usize, geometry: &crate::program::ConvGeometry) -> Option<crate::gemm::ImageGeometry> {
         let shape = self.shapes.get(&self.program.ops[i].inputs[0])?;
         let [_, _, h, w] = geometry.dims(shape)?;
-        Some(crate::gemm::ImageGeometry { h, w, c: geometry.channels, window: geometry.window })
+        Some(crate::gemm::ImageGeometry::whole(h, w, geometry.channels, geometry.window))
     }
 
     /// The convolutions whose kernel rows are gathered into A's rows instead of
