@@ -12,7 +12,7 @@ use crate::gemm_bundle::{
     bundle_output, conv_at, gemm_at, layer_quant, place_output, weight_layout, ConvOperands, GemmOperands,
 };
 use crate::image::ImageBuilder;
-use crate::program::{ConvGeometry, GemmLayer};
+use crate::program::{ConvGeometry, DepthwiseLayer, GemmLayer, LayerOutput};
 use crate::tensor::ElemType;
 use tessera_isa::config::AccelConfig;
 use tessera_isa::isa::{encode_param_entries, Instr, OutType, Program, RequantMode};
@@ -276,4 +276,76 @@ mod tests {
             }
         }
     }
+}
+
+/// A depthwise convolution (NHWC, depth multiplier 1) over `n` images of `h x w`
+/// at `a_addr`, as one dense implicit-im2col convolution per block of `cols`
+/// channels (`docs/depthwise.md`, option A): the block's channel slice of the image
+/// (`ImageGeometry::pixel_stride`), a weight tile per tap holding the block's
+/// kernels on its diagonal (the weight zero point elsewhere, which contributes
+/// nothing), its column slice of the output rows at `c_addr`. One program per block.
+pub fn depthwise(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    layer: &DepthwiseLayer,
+    a_type: ElemType,
+    [n, h, w]: [usize; 3],
+    [a_addr, c_addr]: [u64; 2],
+) -> Result<Code, String> {
+    if layer.multiplier != 1 || !layer.window.channels_last {
+        return Err("a depthwise convolution with depth multiplier 1 over NHWC images".into());
+    }
+    let channels = layer.params.len();
+    let taps = layer.window.kernel[0] * layer.window.kernel[1];
+    let block = cfg.array.cols as usize;
+    let unsigned = layer.w_zero != 0 || layer.weights.iter().any(|&v| v > 127);
+    let w_type = if unsigned { ElemType::U8 } else { ElemType::I8 };
+    let mut code = Code { programs: Vec::new(), preload: Vec::new(), tiling: GemmTiling::default() };
+    for first in (0..channels).step_by(block) {
+        let cb = block.min(channels - first);
+        // Rows (tap, input channel of the block), columns the block's outputs.
+        let mut weights = vec![layer.w_zero; taps * cb * cb];
+        for tap in 0..taps {
+            for c in 0..cb {
+                weights[(tap * cb + c) * cb + c] = layer.weights[tap * channels + first + c];
+            }
+        }
+        let slice = GemmLayer {
+            node: String::new(),
+            batches: 1,
+            k: taps * cb,
+            n: cb,
+            weights,
+            w_type,
+            w_zero: layer.w_zero,
+            w_zero_columns: None,
+            a_type,
+            a_zero: layer.a_zero,
+            output: LayerOutput::Requant {
+                params: layer.params[first..first + cb].to_vec(),
+                out: layer.out,
+                mode: layer.mode,
+                clamp: layer.clamp,
+            },
+        };
+        let bytes: Vec<u8> = slice.weights.iter().map(|&v| v as u8).collect();
+        let (a_quant, w_quant) = layer_quant(&slice);
+        let geometry = ImageGeometry { pixel_stride: channels, ..ImageGeometry::whole(h, w, cb, layer.window) };
+        let ops = ConvOperands {
+            images: n,
+            geometry,
+            n: cb,
+            c_row_stride: channels,
+            x: &[],
+            a_quant,
+            w: &bytes,
+            w_quant,
+            nm: 0,
+        };
+        let at = [u32_offset(a_addr + first as u64)?, u32_offset(c_addr + first as u64)?];
+        let block_code = conv_at(cfg, &ops, bundle_output(&slice), at, consts, None).map_err(|e| e.to_string())?;
+        code.programs.push(block_code.program);
+        code.tiling = block_code.tiling;
+    }
+    Ok(code)
 }

@@ -525,7 +525,14 @@ fn place_of(
         }
         OpKind::Host { op: HostOp::Move(m), .. } => Place::Host(crate::movement::host_reason(m).into()),
         OpKind::Host { .. } => Place::Host("reshape with requantization".into()),
-        OpKind::Depthwise(_) => Place::Host("depthwise convolution has no accelerator lowering yet (issue #19)".into()),
+        OpKind::Depthwise(d) if !d.window.channels_last => {
+            Place::Host("depthwise convolution over NCHW values (the accelerator's needs NHWC)".into())
+        }
+        OpKind::Depthwise(d) if d.multiplier != 1 => Place::Host(format!(
+            "depthwise convolution with depth multiplier {} (the accelerator's takes 1)",
+            d.multiplier
+        )),
+        OpKind::Depthwise(_) => Place::Accel,
         OpKind::Quantize(_) | OpKind::TfliteQuantize(_) => Place::Host("quantizes a float input".into()),
         OpKind::TfliteRequantize { input, out } => {
             let bytes = |t: ElemType| matches!(t, ElemType::I8 | ElemType::U8);
@@ -1108,7 +1115,7 @@ impl<'a> Builder<'a> {
         let op = &self.program.ops[i];
         let shape = self.shapes.get(&self.input_of(i))?;
         let through_wbuf = match &op.kind {
-            OpKind::SpatialMean(_) => true,
+            OpKind::SpatialMean(_) | OpKind::Depthwise(_) => true,
             OpKind::Host { op: HostOp::AvgPool(w), .. } => is_global(w, shape),
             _ => false,
         };
@@ -1200,6 +1207,13 @@ impl<'a> Builder<'a> {
                 let out_q = layers::PoolOutput::average(x.dtype, h * wd, clamp.unwrap_or(range))?;
                 let code = layers::global_average_pool(cfg, consts, [n, h * wd, c], &out_q, at)?;
                 (code, Engine::Dense, "global average pool".to_string(), [1, h * wd, c], n)
+            }
+            (OpKind::Depthwise(d), _) => {
+                let &[n, h, wd, c] = x.shape.as_slice() else { return Err("the input is not 4-D".into()) };
+                let [oh, ow] = d.window.output_size(h, wd).ok_or("the kernel exceeds the input")?;
+                let code = layers::depthwise(cfg, consts, d, x.dtype, [n, h, wd], at)?;
+                let taps = d.window.kernel[0] * d.window.kernel[1];
+                (code, Engine::Dense, "depthwise, per channel block".to_string(), [n * oh * ow, taps, c], 1)
             }
             (OpKind::SpatialMean(m), _) => {
                 let &[n, h, wd, c] = x.shape.as_slice() else { return Err("the input is not 4-D".into()) };
