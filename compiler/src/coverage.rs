@@ -74,7 +74,7 @@ use Runs::{Accelerator, AcceleratorIf, Folded, Host};
 pub const COVERAGE: &[Coverage] = &[
     op("CONV_2D", Tflite, Accelerator),
     op("FULLY_CONNECTED", Tflite, Accelerator),
-    op("DEPTHWISE_CONV_2D", Tflite, Host),
+    op("DEPTHWISE_CONV_2D", Tflite, AcceleratorIf("its depth multiplier is 1 (one convolution per channel block)")),
     op("TRANSPOSE_CONV", Tflite, AcceleratorIf("its stride is 1; else the input's spreading on the host first")),
     op("ADD", Tflite, Accelerator),
     op("MAX_POOL_2D", Tflite, Accelerator),
