@@ -260,24 +260,6 @@ pub fn global_average_pool(
     Ok(Code { programs, preload: Vec::new(), tiling: tiling.ok_or("no images")? })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_average_divisor_rounds_like_tflite() {
-        for count in [1, 2, 4, 9, 25, 49, 64, 125, 144] {
-            let m = average_divisor(count, (-128 * count, 127 * count)).unwrap_or_else(|| panic!("count {count}"));
-            // Hand-checked ties: count/2 rounds up, -count/2 down.
-            if count % 2 == 0 {
-                let half = count / 2;
-                assert_eq!(multiply_by_quantized_multiplier(half as i32, m.multiplier, m.shift), 1);
-                assert_eq!(multiply_by_quantized_multiplier(-half as i32, m.multiplier, m.shift), -1);
-            }
-        }
-    }
-}
-
 /// A depthwise convolution (NHWC, depth multiplier 1) over `n` images of `h x w`
 /// at `a_addr`, as one dense implicit-im2col convolution per block of `cols`
 /// channels (`docs/depthwise.md`, option A): the block's channel slice of the image
@@ -348,4 +330,22 @@ pub fn depthwise(
         code.tiling = block_code.tiling;
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_average_divisor_rounds_like_tflite() {
+        for count in [1, 2, 4, 9, 25, 49, 64, 125, 144] {
+            let m = average_divisor(count, (-128 * count, 127 * count)).unwrap_or_else(|| panic!("count {count}"));
+            // Hand-checked ties: count/2 rounds up, -count/2 down.
+            if count % 2 == 0 {
+                let half = count / 2;
+                assert_eq!(multiply_by_quantized_multiplier(half as i32, m.multiplier, m.shift), 1);
+                assert_eq!(multiply_by_quantized_multiplier(-half as i32, m.multiplier, m.shift), -1);
+            }
+        }
+    }
 }
