@@ -54,7 +54,7 @@ impl TensorInfo<'_> {
     pub(super) fn values(&self) -> Option<Cow<'_, [i64]>> {
         match (&self.data, self.raw) {
             (Some(d), _) => Some(Cow::Borrowed(d)),
-            (None, Some(raw)) => Some(Cow::Owned((0..raw.len()).map(|i| byte_value(raw, self.dtype, i)).collect())),
+            (None, Some(raw)) => decode(raw, self.dtype).map(Cow::Owned),
             (None, None) => None,
         }
     }
@@ -94,15 +94,6 @@ fn elem_type(t: tflite::TensorType) -> Option<ElemType> {
         tflite::TensorType::INT64 => ElemType::I64,
         _ => return None,
     })
-}
-
-/// Element `i` of 8-bit constant bytes `raw` of type `dtype` (uint8, else int8).
-fn byte_value(raw: &[u8], dtype: Option<ElemType>, i: usize) -> i64 {
-    if dtype == Some(ElemType::U8) {
-        i64::from(raw[i])
-    } else {
-        i64::from(raw[i] as i8)
-    }
 }
 
 /// Little-endian integer elements of a buffer.
@@ -525,7 +516,8 @@ impl WeightValues<'_> {
     fn to_vec(&self) -> Vec<i64> {
         match *self {
             WeightValues::Decoded(v) => v.to_vec(),
-            WeightValues::Bytes(b, dtype) => (0..b.len()).map(|i| byte_value(b, dtype, i)).collect(),
+            // 8-bit bytes (`fixed_point_channels` checks the type): `decode` reads them.
+            WeightValues::Bytes(b, dtype) => decode(b, dtype).unwrap_or_default(),
         }
     }
 }
