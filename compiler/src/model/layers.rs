@@ -92,20 +92,47 @@ pub fn conv_implicit(
     geometry: &ConvGeometry,
     layer: &GemmLayer,
     nm: u8,
+    dims: [usize; 3],
+    at: [u64; 2],
+    resident: Option<usize>,
+) -> Result<Code, String> {
+    let whole = Strides { pixel: geometry.channels, row: layer.n };
+    conv_implicit_strided(cfg, consts, geometry, layer, nm, dims, at, resident, whole)
+}
+
+/// How far apart an implicit-im2col convolution's operands lie in DDR, in elements:
+/// its input's pixels and its output rows. A whole tensor: its own channels and
+/// outputs; a channel block of one (a depthwise layer's): the whole tensor's.
+#[derive(Clone, Copy)]
+struct Strides {
+    pixel: usize,
+    row: usize,
+}
+
+/// [`conv_implicit`] over operands `strides` apart.
+#[allow(clippy::too_many_arguments)]
+fn conv_implicit_strided(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    geometry: &ConvGeometry,
+    layer: &GemmLayer,
+    nm: u8,
     [n, h, w]: [usize; 3],
     [a_addr, c_addr]: [u64; 2],
     resident: Option<usize>,
+    strides: Strides,
 ) -> Result<Code, String> {
     let tap_major = geometry.tap_major(layer);
     let taps = geometry.window.kernel[0] * geometry.window.kernel[1];
     let weights: Vec<u8> = tap_major.weights[..taps * geometry.channels * layer.n].iter().map(|&v| v as u8).collect();
     let (a_quant, w_quant) = layer_quant(layer);
-    let g = ImageGeometry::whole(h, w, geometry.channels, geometry.window);
+    let g =
+        ImageGeometry { pixel_stride: strides.pixel, ..ImageGeometry::whole(h, w, geometry.channels, geometry.window) };
     let ops = ConvOperands {
         images: n,
         geometry: g,
         n: layer.n,
-        c_row_stride: layer.n,
+        c_row_stride: strides.row,
         x: &[],
         a_quant,
         w: &weights,
@@ -310,23 +337,11 @@ pub fn depthwise(
                 clamp: layer.clamp,
             },
         };
-        let bytes: Vec<u8> = slice.weights.iter().map(|&v| v as u8).collect();
-        let (a_quant, w_quant) = layer_quant(&slice);
-        let geometry = ImageGeometry { pixel_stride: channels, ..ImageGeometry::whole(h, w, cb, layer.window) };
-        let ops = ConvOperands {
-            images: n,
-            geometry,
-            n: cb,
-            c_row_stride: channels,
-            x: &[],
-            a_quant,
-            w: &bytes,
-            w_quant,
-            nm: 0,
-        };
-        let at = [u32_offset(a_addr + first as u64)?, u32_offset(c_addr + first as u64)?];
-        let block_code = conv_at(cfg, &ops, bundle_output(&slice), at, consts, None).map_err(|e| e.to_string())?;
-        code.programs.push(block_code.program);
+        let geometry = ConvGeometry { channels: cb, window: layer.window };
+        let at = [a_addr + first as u64, c_addr + first as u64];
+        let slices = Strides { pixel: channels, row: channels };
+        let block_code = conv_implicit_strided(cfg, consts, &geometry, &slice, 0, [n, h, w], at, None, slices)?;
+        code.programs.extend(block_code.programs);
         code.tiling = block_code.tiling;
     }
     Ok(code)
