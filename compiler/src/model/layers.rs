@@ -287,8 +287,8 @@ pub fn global_average_pool(
     Ok(Code { programs, preload: Vec::new(), tiling: tiling.ok_or("no images")? })
 }
 
-/// A depthwise convolution (NHWC, depth multiplier 1) over `n` images of `h x w`
-/// at `a_addr`, as one dense implicit-im2col convolution per block of `cols`
+/// A depthwise convolution (depth multiplier 1) over `n` images of `h x w` stored
+/// channels-last (TFLite's NHWC, or an ONNX NCHW value in its DDR layout) at `a_addr`, as one dense implicit-im2col convolution per block of `cols`
 /// channels (`docs/depthwise.md`, option A): the block's channel slice of the image
 /// (`ImageGeometry::pixel_stride`), a weight tile per tap holding the block's
 /// kernels on its diagonal (the weight zero point elsewhere, which contributes
@@ -301,8 +301,8 @@ pub fn depthwise(
     [n, h, w]: [usize; 3],
     [a_addr, c_addr]: [u64; 2],
 ) -> Result<Code, String> {
-    if layer.multiplier != 1 || !layer.window.channels_last {
-        return Err("a depthwise convolution with depth multiplier 1 over NHWC images".into());
+    if layer.multiplier != 1 {
+        return Err("a depthwise convolution with depth multiplier 1".into());
     }
     let channels = layer.params.len();
     let taps = layer.window.kernel[0] * layer.window.kernel[1];
@@ -337,7 +337,10 @@ pub fn depthwise(
                 clamp: layer.clamp,
             },
         };
-        let geometry = ConvGeometry { channels: cb, window: layer.window };
+        // Rows are built tap-major and the image is channels-last whatever the
+        // model's layout: a channels-last window keeps `tap_major` from reordering.
+        let window = crate::shape::Window { channels_last: true, ..layer.window };
+        let geometry = ConvGeometry { channels: cb, window };
         let at = [a_addr + first as u64, c_addr + first as u64];
         let slices = Strides { pixel: channels, row: channels };
         let block_code = conv_implicit_strided(cfg, consts, &geometry, &slice, 0, [n, h, w], at, None, slices)?;

@@ -525,9 +525,6 @@ fn place_of(
         }
         OpKind::Host { op: HostOp::Move(m), .. } => Place::Host(crate::movement::host_reason(m).into()),
         OpKind::Host { .. } => Place::Host("reshape with requantization".into()),
-        OpKind::Depthwise(d) if !d.window.channels_last => {
-            Place::Host("depthwise convolution over NCHW values (the accelerator's needs NHWC)".into())
-        }
         OpKind::Depthwise(d) if d.multiplier != 1 => Place::Host(format!(
             "depthwise convolution with depth multiplier {} (the accelerator's takes 1)",
             d.multiplier
@@ -1209,7 +1206,8 @@ impl<'a> Builder<'a> {
                 (code, Engine::Dense, "global average pool".to_string(), [1, h * wd, c], n)
             }
             (OpKind::Depthwise(d), _) => {
-                let &[n, h, wd, c] = x.shape.as_slice() else { return Err("the input is not 4-D".into()) };
+                // NCHW (ONNX) values are stored channels-last like every accelerator layer's.
+                let [n, c, h, wd] = d.window.dims(&x.shape).map_err(|e| e.to_string())?;
                 let [oh, ow] = d.window.output_size(h, wd).ok_or("the kernel exceeds the input")?;
                 let code = layers::depthwise(cfg, consts, d, x.dtype, [n, h, wd], at)?;
                 let taps = d.window.kernel[0] * d.window.kernel[1];
