@@ -30,10 +30,28 @@
 //! 1..3 travel through registers beside them, and a [`LaneSelect`] in front of each
 //! pair feeds its DSP the lane its tile row's index names (dense tiles use lane 0).
 //! The zero-point column sums lane 0: sparse tiles have a zero weight zero point.
+//!
+//! An array built with a window mode (`docs/depthwise.md`, option B) can instead
+//! give each pair its own activation: rows form groups of [`GROUP_ROWS`], and with
+//! `window` set, every pair `p` of group `g` multiplies stream `win_in[g * pairs + p]`
+//! rather than the row's activation. The stream is skewed inside the array so that
+//! the vector presented at time `t0` meets, in row `g * GROUP_ROWS + j`, the group's
+//! value presented at `t0 + j`: each column computes
+//! `sum_g sum_j w[g * GROUP_ROWS + j][c] * win[g][c / 2](t0 + j)`, a correlation of
+//! up to `GROUP_ROWS` consecutive stream values per group (H. T. Kung's systolic
+//! convolution: the partial sum moving down meets the next tap's weight one cycle
+//! later). With one channel per pair and the groups fed one image row apart, that is
+//! a depthwise convolution of eight channels per cycle. The weight zero point is not
+//! applied to window streams (the edge column sums `a_in`): window tiles have none.
 
 use crate::delay::Delay;
 use crate::pe::{LaneSelect, PairResult, PePair, WeightPacker, PSUM_BITS};
 use rust_hdl::prelude::*;
+
+/// Rows per group of a window-mode array: consecutive taps sharing one stream.
+pub const GROUP_ROWS: usize = 4;
+// The generated index expressions spell the group size as a literal.
+const _: () = assert!(GROUP_ROWS == 4);
 
 #[derive(LogicBlock)]
 pub struct SystolicArray {
@@ -51,6 +69,11 @@ pub struct SystolicArray {
     pub w_index: Vec<Signal<In, Bits<2>>>,
     pub w_row: Signal<In, Bits<8>>,
     pub w_write: Signal<In, Bit>,
+    /// Window mode: pairs multiply their group's stream (an array built with it).
+    pub window: Signal<In, Bit>,
+    /// Group `g`'s stream for pair `p` at `win_in[g * pairs + p]`, unskewed (empty
+    /// unless the array was built with a window mode).
+    pub win_in: Vec<Signal<In, Signed<16>>>,
     pes: Vec<PePair>,
     /// N:4 arrays: lanes 1..3 as they pass pair `(r, p)`, at `((r * pairs + p) * 3 + j - 1)`.
     lane_regs: Vec<DFF<Signed<16>>>,
@@ -61,6 +84,9 @@ pub struct SystolicArray {
     a_skew: Vec<Delay<Signed<16>>>,
     /// `first_in` delayed to arrive one cycle ahead of its vector in each row.
     first_skew: Vec<Delay<Bit>>,
+    /// `win_in[g * pairs + p]` delayed to meet the partial sums of group `g`'s first
+    /// row at pair `p`: `g * GROUP_ROWS + 2 + p` cycles.
+    win_skew: Vec<Delay<Signed<16>>>,
     /// The zero point of the tile being written, and of the tile in use at row 0.
     zw_shadow: DFF<Signed<16>>,
     zw_active: DFF<Signed<16>>,
@@ -81,11 +107,24 @@ pub struct SystolicArray {
     _lanes: usize,
     /// `0..1` in an N:4 array, `0..0` otherwise: generates the lane logic only there.
     _sparse: usize,
+    /// Row groups of the window mode (0 in an array without one).
+    _groups: usize,
 }
 
 impl SystolicArray {
     /// An array of `rows x cols` PEs with `lanes` activations per row (1, or 4 for N:4 sparsity).
     pub fn new(rows: usize, cols: usize, lanes: usize) -> Self {
+        Self::build(rows, cols, lanes, 0)
+    }
+
+    /// A dense array of `rows x cols` PEs (`rows` a multiple of [`GROUP_ROWS`]) that
+    /// also has the window mode.
+    pub fn windowed(rows: usize, cols: usize) -> Self {
+        assert!(rows.is_multiple_of(GROUP_ROWS), "window groups are {GROUP_ROWS} rows");
+        Self::build(rows, cols, 1, rows / GROUP_ROWS)
+    }
+
+    fn build(rows: usize, cols: usize, lanes: usize, groups: usize) -> Self {
         // 128 rows keep the activation sum in 16 bits and partial sums in PSUM_BITS.
         assert!(rows >= 1 && cols >= 1 && rows <= 128 && cols <= 128);
         assert!(lanes == 1 || lanes == 4, "an array row takes 1 or 4 activation lanes");
@@ -101,6 +140,8 @@ impl SystolicArray {
             w_index: (0..pairs).map(|_| Default::default()).collect(),
             w_row: Default::default(),
             w_write: Default::default(),
+            window: Default::default(),
+            win_in: (0..groups * pairs).map(|_| Default::default()).collect(),
             pes: (0..rows * pairs).map(|_| PePair::new(sparse)).collect(),
             lane_regs: (0..rows * pairs * (lanes - 1)).map(|_| Default::default()).collect(),
             selects: (0..if sparse { rows * pairs } else { 0 }).map(|_| Default::default()).collect(),
@@ -108,6 +149,7 @@ impl SystolicArray {
             w_even: (0..2 * pairs).map(|_| Default::default()).collect(),
             a_skew: (0..rows * lanes).map(|i| Delay::new(i / lanes + 2)).collect(),
             first_skew: (0..rows).map(|r| Delay::new(r + 1)).collect(),
+            win_skew: (0..groups * pairs).map(|i| Delay::new(i / pairs * GROUP_ROWS + 2 + i % pairs)).collect(),
             zw_shadow: Default::default(),
             zw_active: Default::default(),
             edge_sum: (0..rows).map(|_| Default::default()).collect(),
@@ -123,6 +165,7 @@ impl SystolicArray {
             _pairs: pairs,
             _lanes: lanes,
             _sparse: usize::from(sparse),
+            _groups: groups,
         }
     }
 
@@ -155,6 +198,10 @@ impl Logic for SystolicArray {
         }
         for i in 0..self.lane_regs.len() {
             self.lane_regs[i].clock.next = self.clock.val();
+        }
+        for i in 0..self.win_skew.len() {
+            self.win_skew[i].clock.next = self.clock.val();
+            self.win_skew[i].data_in.next = self.win_in[i].val();
         }
         for i in 0..self._rows {
             self.first_skew[i].clock.next = self.clock.val();
@@ -236,6 +283,17 @@ impl Logic for SystolicArray {
                     for p in 0..self._pairs {
                         self.selects[r * pp + p].index.next = self.pes[r * pp + p].index.val();
                         self.pes[r * pp + p].a_mul.next = self.selects[r * pp + p].out.val();
+                    }
+                }
+            }
+            // Window mode: each pair multiplies its group's skewed stream (groups of
+            // GROUP_ROWS = 4 rows; index expressions take literals and loop variables).
+            for g in 0..self._groups {
+                for j in 0..4 {
+                    for p in 0..self._pairs {
+                        if self.window.val() {
+                            self.pes[(g * 4 + j) * pp + p].a_mul.next = self.win_skew[g * pp + p].data_out.val();
+                        }
                     }
                 }
             }

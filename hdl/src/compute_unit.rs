@@ -1013,6 +1013,8 @@ impl Logic for ComputeUnit {
             self.array.a_in[i].next = self.route.lanes[i].val();
         }
         self.array.first_in.next = self.v_first.q.val();
+        // The window mode (docs/depthwise.md, option B) has no instruction yet.
+        self.array.window.next = false;
         self.side.data_in.next = self.v_side.q.val();
         if self.shadow_busy.q.val().any() {
             self.shadow_busy.d.next = self.shadow_busy.q.val() - 1;

@@ -5,7 +5,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rust_hdl::prelude::*;
-use tessera_hdl::array::SystolicArray;
+use tessera_hdl::array::{SystolicArray, GROUP_ROWS};
 
 fn i(v: Signed<32>) -> i64 {
     v.bigint().try_into().unwrap()
@@ -31,7 +31,8 @@ struct Cycle {
 /// [`SystolicArray::shadow_span`] cycles after tile `k - 1`'s first vector (the
 /// earliest). Both bounds are tight: one cycle either way breaks the results.
 /// Every result must equal `sum_k a_k * (w_kn - zero)`.
-fn check_array(rows: usize, cols: usize, tiles: &[Tile], vectors: &[(usize, Vec<i64>)], gap: usize) {
+/// With `windowed`, the array has the window mode, off, and garbage on its streams.
+fn check_array(rows: usize, cols: usize, tiles: &[Tile], vectors: &[(usize, Vec<i64>)], gap: usize, windowed: bool) {
     let span = SystolicArray::shadow_span(cols);
     let mut plan: Vec<Cycle> = Vec::new();
     let mut presented = Vec::new();
@@ -66,7 +67,7 @@ fn check_array(rows: usize, cols: usize, tiles: &[Tile], vectors: &[(usize, Vec<
         })
         .collect();
     let latency = SystolicArray::latency(rows, cols);
-    let mut uut = SystolicArray::new(rows, cols, 1);
+    let mut uut = if windowed { SystolicArray::windowed(rows, cols) } else { SystolicArray::new(rows, cols, 1) };
     uut.connect_all();
     let mut sim = Simulation::new();
     sim.add_clock(5, |x: &mut Box<SystolicArray>| x.clock.next = !x.clock.val());
@@ -88,6 +89,9 @@ fn check_array(rows: usize, cols: usize, tiles: &[Tile], vectors: &[(usize, Vec<
             // Idle cycles carry garbage activations, as in the compute unit.
             let (a, first) = cycle.vector.unwrap_or((vec![77; rows], false));
             x.first_in.next = first;
+            for lane in x.win_in.iter_mut() {
+                lane.next = (-55).into();
+            }
             for (lane, value) in x.a_in.iter_mut().zip(&a) {
                 lane.next = (*value).into();
             }
@@ -121,14 +125,15 @@ fn array_multiplies_with_successive_tiles_and_zero_points() {
         (2, vec![-255, -255, -255]),
         (2, vec![1, 1, 1]),
     ];
-    check_array(3, 3, &tiles, &vectors, 0);
-    check_array(3, 3, &tiles, &vectors, 3);
+    check_array(3, 3, &tiles, &vectors, 0, false);
+    check_array(3, 3, &tiles, &vectors, 3, false);
 }
 
 #[test]
 fn array_matches_the_reference_on_random_tiles() {
     let mut rng = StdRng::seed_from_u64(5);
-    for (rows, cols) in [(5, 6), (4, 1), (2, 7)] {
+    // Rows a multiple of 4 also run on an array with the window mode (off).
+    for (rows, cols) in [(5, 6), (4, 1), (2, 7), (8, 6), (4, 5)] {
         let tiles: Vec<Tile> = (0..6)
             .map(|_| Tile {
                 w: (0..rows).map(|_| (0..cols).map(|_| rng.random_range(-128..=127)).collect()).collect(),
@@ -141,6 +146,83 @@ fn array_matches_the_reference_on_random_tiles() {
                 vectors.push((k, (0..rows).map(|_| rng.random_range(-255..=255)).collect()));
             }
         }
-        check_array(rows, cols, &tiles, &vectors, 0);
+        check_array(rows, cols, &tiles, &vectors, 0, false);
+        if rows % GROUP_ROWS == 0 {
+            check_array(rows, cols, &tiles, &vectors, 0, true);
+        }
+    }
+}
+
+/// Window mode: one tile, then `vectors` outputs back to back; group `g`'s stream for
+/// pair `p` is `streams[g][p]` (one value per cycle from the first vector on, three
+/// more than the vectors). Output `t` of column `c` must be
+/// `sum_g sum_j w[4g + j][c] * streams[g][c / 2][t + j]`; `a_in` carries garbage,
+/// which the window mode must ignore.
+fn check_window(rows: usize, cols: usize, w: &[Vec<i64>], streams: &[Vec<Vec<i64>>], vectors: usize) {
+    let pairs = SystolicArray::pairs(cols);
+    let groups = rows / GROUP_ROWS;
+    let expected: Vec<Vec<i64>> = (0..vectors)
+        .map(|t| {
+            (0..cols)
+                .map(|c| (0..rows).map(|r| w[r][c] * streams[r / GROUP_ROWS][c / 2][t + r % GROUP_ROWS]).sum::<i64>())
+                .collect()
+        })
+        .collect();
+    let latency = SystolicArray::latency(rows, cols);
+    let (w, streams) = (w.to_vec(), streams.to_vec());
+    let mut uut = SystolicArray::windowed(rows, cols);
+    uut.connect_all();
+    let mut sim = Simulation::new();
+    sim.add_clock(5, |x: &mut Box<SystolicArray>| x.clock.next = !x.clock.val());
+    sim.add_testbench(move |mut sim: Sim<SystolicArray>| {
+        let mut x = sim.init()?;
+        wait_clock_cycle!(sim, clock, x);
+        let mut got = Vec::new();
+        // Rows are written in cycles 0..rows, the first vector is presented at `rows`.
+        for t in 0..rows + vectors + GROUP_ROWS + latency + 2 {
+            x.window.next = true;
+            x.w_write.next = t < rows;
+            if t < rows {
+                x.w_row.next = (t as u64).into();
+                x.w_zero.next = 0.into();
+                for (lane, value) in x.w_data.iter_mut().zip(&w[t]) {
+                    lane.next = (*value).into();
+                }
+            }
+            x.first_in.next = t == rows;
+            for lane in x.a_in.iter_mut() {
+                lane.next = 77.into();
+            }
+            for g in 0..groups {
+                for p in 0..pairs {
+                    let v = t.checked_sub(rows).and_then(|s| streams[g][p].get(s)).copied().unwrap_or(-99);
+                    x.win_in[g * pairs + p].next = v.into();
+                }
+            }
+            if let Some(n) = t.checked_sub(rows + latency).filter(|&n| n < vectors) {
+                got.push((n, (0..cols).map(|c| i(x.psum_out[c].val())).collect::<Vec<_>>()));
+            }
+            wait_clock_cycle!(sim, clock, x);
+        }
+        let got: Vec<Vec<i64>> = got.into_iter().map(|(_, v)| v).collect();
+        sim_assert_eq!(sim, got, expected, x);
+        sim.done(x)
+    });
+    sim.run(Box::new(uut), 10_000_000).unwrap();
+}
+
+#[test]
+fn window_mode_correlates_each_group_stream_with_its_rows() {
+    let mut rng = StdRng::seed_from_u64(19);
+    for (rows, cols, vectors) in [(4, 4, 9), (8, 6, 12), (16, 16, 20), (8, 5, 7)] {
+        let w: Vec<Vec<i64>> = (0..rows).map(|_| (0..cols).map(|_| rng.random_range(-128..=127)).collect()).collect();
+        let streams: Vec<Vec<Vec<i64>>> = (0..rows / GROUP_ROWS)
+            .map(|_| {
+                (0..SystolicArray::pairs(cols))
+                    .map(|_| (0..vectors + GROUP_ROWS).map(|_| rng.random_range(-255..=255)).collect())
+                    .collect()
+            })
+            .collect();
+        check_window(rows, cols, &w, &streams, vectors);
     }
 }
