@@ -45,7 +45,7 @@
 //! applied to window streams (the edge column sums `a_in`): window tiles have none.
 
 use crate::delay::Delay;
-use crate::pe::{LaneSelect, PairResult, PePair, WeightPacker, PSUM_BITS};
+use crate::pe::{Activation, LaneSelect, PairResult, PePair, WeightPacker, PSUM_BITS};
 use rust_hdl::prelude::*;
 
 /// Rows per group of a window-mode array: consecutive taps sharing one stream.
@@ -56,7 +56,8 @@ const _: () = assert!(GROUP_ROWS == 4);
 #[derive(LogicBlock)]
 pub struct SystolicArray {
     pub clock: Signal<In, Clock>,
-    /// Row `r`'s activation lanes at `a_in[r * lanes + j]`.
+    /// Row `r`'s activation lanes at `a_in[r * lanes + j]` (zero point removed, in
+    /// `-255..=255`: the array keeps their low 9 bits, see [`Activation`]).
     pub a_in: Vec<Signal<In, Signed<16>>>,
     /// This vector is the first to use the tile written since the last such vector.
     pub first_in: Signal<In, Bit>,
@@ -76,17 +77,17 @@ pub struct SystolicArray {
     pub win_in: Vec<Signal<In, Signed<16>>>,
     pes: Vec<PePair>,
     /// N:4 arrays: lanes 1..3 as they pass pair `(r, p)`, at `((r * pairs + p) * 3 + j - 1)`.
-    lane_regs: Vec<DFF<Signed<16>>>,
+    lane_regs: Vec<DFF<Activation>>,
     selects: Vec<LaneSelect>,
     packers: Vec<WeightPacker>,
     /// `w_data` padded with a zero weight to an even number of columns.
     w_even: Vec<Signal<Local, Signed<16>>>,
-    a_skew: Vec<Delay<Signed<16>>>,
+    a_skew: Vec<Delay<Activation>>,
     /// `first_in` delayed to arrive one cycle ahead of its vector in each row.
     first_skew: Vec<Delay<Bit>>,
     /// `win_in[g * pairs + p]` delayed to meet the partial sums of group `g`'s first
     /// row at pair `p`: `g * GROUP_ROWS + 2 + p` cycles.
-    win_skew: Vec<Delay<Signed<16>>>,
+    win_skew: Vec<Delay<Activation>>,
     /// The zero point of the tile being written, and of the tile in use at row 0.
     zw_shadow: DFF<Signed<16>>,
     zw_active: DFF<Signed<16>>,
@@ -194,14 +195,14 @@ impl Logic for SystolicArray {
         // Input skew and the edge column.
         for i in 0..(self._rows * self._lanes) {
             self.a_skew[i].clock.next = self.clock.val();
-            self.a_skew[i].data_in.next = self.a_in[i].val();
+            self.a_skew[i].data_in.next = signed_bit_cast::<9, 16>(self.a_in[i].val());
         }
         for i in 0..self.lane_regs.len() {
             self.lane_regs[i].clock.next = self.clock.val();
         }
         for i in 0..self.win_skew.len() {
             self.win_skew[i].clock.next = self.clock.val();
-            self.win_skew[i].data_in.next = self.win_in[i].val();
+            self.win_skew[i].data_in.next = signed_bit_cast::<9, 16>(self.win_in[i].val());
         }
         for i in 0..self._rows {
             self.first_skew[i].clock.next = self.clock.val();
@@ -215,11 +216,12 @@ impl Logic for SystolicArray {
         if self.first_skew[0].data_out.val() {
             self.zw_active.d.next = self.zw_shadow.q.val();
         }
-        self.edge_sum[0].d.next = self.a_skew[0].data_out.val();
+        self.edge_sum[0].d.next = signed_bit_cast::<16, 9>(self.a_skew[0].data_out.val());
         self.edge_zw[0].d.next = self.zw_active.q.val();
         for ll in self._lanes..(self._lanes + 1) {
             for r in 1..self._rows {
-                self.edge_sum[r].d.next = self.edge_sum[r - 1].q.val() + self.a_skew[r * ll].data_out.val();
+                self.edge_sum[r].d.next =
+                    self.edge_sum[r - 1].q.val() + signed_bit_cast::<16, 9>(self.a_skew[r * ll].data_out.val());
                 self.edge_zw[r].d.next = self.edge_zw[r - 1].q.val();
             }
         }

@@ -32,6 +32,11 @@ use rust_hdl::prelude::*;
 /// Partial-sum width inside the array: enough for 128 rows of 9 x 8-bit products.
 pub const PSUM_BITS: usize = 24;
 
+/// An activation inside the array, zero point removed: `-255..=255` needs 9 bits, and
+/// carrying only those keeps the array's activation registers, skew shift registers
+/// and operand multiplexers at 9 bits instead of 16.
+pub type Activation = Signed<9>;
+
 /// A packed weight pair, the DSP's 25-bit multiplicand `hi * 2^16 + lo`: bits
 /// 24..16 the high weight minus the low weight's sign (the borrow of the packed
 /// sum), bits 15..0 the low weight sign-extended. It is stored in this form (not
@@ -51,12 +56,12 @@ pub fn pack_weights(lo: i64, hi: i64) -> u64 {
 pub struct PePair {
     pub clock: Signal<In, Clock>,
     /// Activation from the left neighbour (zero point removed: 9 significant bits).
-    pub a_in: Signal<In, Signed<16>>,
+    pub a_in: Signal<In, Activation>,
     /// The activation to multiply this cycle (`a_in`, or the lane `index` names).
-    pub a_mul: Signal<In, Signed<16>>,
+    pub a_mul: Signal<In, Activation>,
     /// The activation arriving next cycle is the first of a newly written tile.
     pub first_in: Signal<In, Bit>,
-    pub a_out: Signal<Out, Signed<16>>,
+    pub a_out: Signal<Out, Activation>,
     pub first_out: Signal<Out, Bit>,
     /// High column's partial sum from above.
     pub hi_in: Signal<In, Signed<PSUM_BITS>>,
@@ -71,7 +76,7 @@ pub struct PePair {
     pub w_write: Signal<In, Bit>,
     /// The lane index of the active tile row (0 in a dense-only array).
     pub index: Signal<Out, Bits<2>>,
-    a: DFF<Signed<16>>,
+    a: DFF<Activation>,
     first: DFF<Bit>,
     /// Loaded on `w_write` and `first_in` (clock enables, see `DffEn`).
     shadow: DffEn<PackedWeights>,
@@ -144,7 +149,7 @@ impl Logic for PePair {
         self.active.en.next = self.first_in.val();
         self.active.d.next = self.shadow.q.val();
         self.c_bits.next = (bit_cast::<40, PSUM_BITS>(unsigned_cast(self.hi_in.val())) << 16) | 0x8000;
-        self.mac.a.next = self.a_mul.val();
+        self.mac.a.next = signed_bit_cast::<16, 9>(self.a_mul.val());
         self.mac.b.next = signed_cast(self.active.q.val());
         self.mac.c.next = signed_cast(self.c_bits.val());
         self.p_bits.next = unsigned_cast(self.mac.p.val());
@@ -214,12 +219,12 @@ impl Logic for PairResult {
 /// activations, by the pair's active lane index.
 #[derive(LogicBlock, Default)]
 pub struct LaneSelect {
-    pub lane0: Signal<In, Signed<16>>,
-    pub lane1: Signal<In, Signed<16>>,
-    pub lane2: Signal<In, Signed<16>>,
-    pub lane3: Signal<In, Signed<16>>,
+    pub lane0: Signal<In, Activation>,
+    pub lane1: Signal<In, Activation>,
+    pub lane2: Signal<In, Activation>,
+    pub lane3: Signal<In, Activation>,
     pub index: Signal<In, Bits<2>>,
-    pub out: Signal<Out, Signed<16>>,
+    pub out: Signal<Out, Activation>,
 }
 
 impl Logic for LaneSelect {
