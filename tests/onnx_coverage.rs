@@ -128,7 +128,8 @@ fn the_coverage_fixtures_on_the_rtl_equal_the_reference() {
 fn reports_say_where_the_means_run() {
     let gap = report("gap_qdq");
     assert!(op_rows(&gap, "gap").first().is_some_and(|r| r.contains("host: ONNX's float32 mean")), "{gap}");
-    for (stem, place) in [("qlinearconv_g2", " seg0"), ("qlinearconv_dw", " host: depthwise")] {
+    let places = [("qlinearconv_g2", " seg0"), ("qlinearconv_dw", " seg0"), ("qlinearconv_dw_m2", " host: depthwise")];
+    for (stem, place) in places {
         let r = report(stem);
         assert!(op_rows(&r, "conv").first().is_some_and(|row| row.contains(place)), "{stem}: {r}");
     }

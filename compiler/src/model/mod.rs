@@ -408,6 +408,7 @@ fn reshape_arith(arith: &HostArith) -> bool {
 fn window_of(op: &Op) -> Option<&crate::shape::Window> {
     match &op.kind {
         OpKind::Conv { geometry, .. } => Some(&geometry.window),
+        OpKind::Depthwise(d) => Some(&d.window),
         OpKind::Host {
             op: HostOp::MaxPool(w) | HostOp::AvgPool(w) | HostOp::AvgPoolFloat { window: w, .. }, ..
         } => Some(w),
