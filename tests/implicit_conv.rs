@@ -170,7 +170,7 @@ fn check_conv(cfg: &AccelConfig, seed: u64, rng: &mut StdRng, conv: &Conv, nm: u
         a_zero,
         output: LayerOutput::Raw32,
     };
-    let geometry = ConvGeometry { channels: c, window: conv.window };
+    let geometry = ConvGeometry::new(c, conv.window);
     let Ok((bundle, tiling)) = conv_layer_bundle(cfg, &layer, &geometry, &x, [conv.n, conv.h, conv.w], nm) else {
         return false; // an image larger than half the input buffer
     };

@@ -340,7 +340,7 @@ pub fn depthwise(
         // Rows are built tap-major and the image is channels-last whatever the
         // model's layout: a channels-last window keeps `tap_major` from reordering.
         let window = crate::shape::Window { channels_last: true, ..layer.window };
-        let geometry = ConvGeometry { channels: cb, window };
+        let geometry = ConvGeometry::new(cb, window);
         let at = [a_addr + first as u64, c_addr + first as u64];
         let slices = Strides { pixel: channels, row: channels };
         let block_code = conv_implicit_strided(cfg, consts, &geometry, &slice, 0, [n, h, w], at, None, slices)?;
