@@ -15,11 +15,13 @@ use rand::{Rng, SeedableRng};
 use tessera_compiler::gemm::{ImageGeometry, OperandQuant};
 use tessera_compiler::gemm_bundle::{conv_at, conv_layer_bundle, BundleOutput, ConvOperands};
 use tessera_compiler::image::ImageBuilder;
+use tessera_compiler::model::stream::Stream;
+use tessera_compiler::model::{channel_blocks, conv_per_block};
 use tessera_compiler::program::{ConvGeometry, GemmLayer, LayerOutput, Window};
 use tessera_compiler::tensor::ElemType;
 use tessera_isa::bundle::{DType, Role};
 use tessera_isa::config::AccelConfig;
-use tessera_isa::isa::Instr;
+use tessera_isa::isa::{Instr, Program};
 
 struct Conv {
     n: usize,
@@ -111,6 +113,25 @@ fn implicit_im2col_with_n_of_4_tiles_equals_a_direct_convolution_on_golden_and_r
     assert_eq!(checked, 16, "only {checked} of 16 geometries fit");
 }
 
+/// A layer of `[K, N]` `weights` writing int32 accumulators, its activation and
+/// weight types and zero points given in that order.
+fn raw_layer(node: String, [k, n]: [usize; 2], weights: Vec<i64>, types: [ElemType; 2], zeros: [i64; 2]) -> GemmLayer {
+    let ([a_type, w_type], [a_zero, w_zero]) = (types, zeros);
+    GemmLayer {
+        node,
+        batches: 1,
+        k,
+        n,
+        weights,
+        w_type,
+        w_zero,
+        w_zero_columns: None,
+        a_type,
+        a_zero,
+        output: LayerOutput::Raw32,
+    }
+}
+
 /// Lowers `conv` with random operands (weights pruned to N:4 per column pair when
 /// `nm` is N) and checks golden, RTL and the direct convolution; false when an
 /// image does not fit half the input buffer.
@@ -157,20 +178,8 @@ fn check_conv(cfg: &AccelConfig, seed: u64, rng: &mut StdRng, conv: &Conv, nm: u
             }
         }
     }
-    let layer = GemmLayer {
-        node: format!("conv{seed}"),
-        batches: 1,
-        k: taps * c,
-        n: m,
-        weights: weights.clone(),
-        w_type,
-        w_zero,
-        w_zero_columns: None,
-        a_type,
-        a_zero,
-        output: LayerOutput::Raw32,
-    };
-    let geometry = ConvGeometry { channels: c, window: conv.window };
+    let layer = raw_layer(format!("conv{seed}"), [taps * c, m], weights.clone(), [a_type, w_type], [a_zero, w_zero]);
+    let geometry = ConvGeometry::new(c, conv.window);
     let Ok((bundle, tiling)) = conv_layer_bundle(cfg, &layer, &geometry, &x, [conv.n, conv.h, conv.w], nm) else {
         return false; // an image larger than half the input buffer
     };
@@ -294,4 +303,77 @@ fn slices_narrower_than_their_channels_or_outputs_are_refused() {
     assert!(narrow.contains("pixels 3 elements apart"), "{narrow}");
     let short = lower(4, 3).expect("refused").to_string();
     assert!(short.contains("output rows 3 elements apart cannot hold 4 outputs"), "{short}");
+}
+
+/// Grouped convolutions run per block of output channels
+/// (`model::conv_per_block`, `docs/depthwise.md`): blocks of whole groups when a
+/// group's outputs fit the array's columns, else parts of one group; each block
+/// reads a channel slice of the image whose width and offset need not be multiples
+/// of the array's rows and writes a column slice of the int32 output rows. Golden
+/// and RTL leave identical DDR images and the output equals the direct grouped
+/// convolution, with the blocks' weights streamed or resident.
+#[test]
+fn a_grouped_convolution_per_channel_block_equals_a_direct_convolution_on_golden_and_rtl() {
+    let cfg = AccelConfig::builtin("tiny").unwrap();
+    let cols = cfg.array.cols as usize;
+    let (mut checked, mut split_groups, mut wide_slices) = (0, 0, 0);
+    for seed in 0..12u64 {
+        let mut rng = StdRng::seed_from_u64(700 + seed);
+        let mut conv = random_conv(&mut rng);
+        conv.window.channels_last = true;
+        conv.n = conv.n.min(2);
+        let groups = rng.random_range(2..=4);
+        let (per_group, outputs) = (rng.random_range(1..=5), rng.random_range(1..=6));
+        (conv.c, conv.m) = (groups * per_group, groups * outputs);
+        let (taps, c, m) = (conv.window.kernel[0] * conv.window.kernel[1], conv.c, conv.m);
+        let x: Vec<u8> = (0..conv.n * conv.h * conv.w * c).map(|_| rng.random::<u8>()).collect();
+        let (a_zero, w_zero) = (rng.random_range(-128..=127i64), rng.random_range(-128..=127i64));
+        // Rows (tap, channel of the output's group), one column per output.
+        let weights: Vec<i64> = (0..taps * per_group * m).map(|_| rng.random_range(-128..=127)).collect();
+        let types = [ElemType::I8; 2];
+        let layer =
+            raw_layer(format!("grouped{seed}"), [taps * per_group, m], weights.clone(), types, [a_zero, w_zero]);
+        let geometry = ConvGeometry { groups, ..ConvGeometry::new(c, conv.window) };
+        let g = ImageGeometry::whole(conv.h, conv.w, c, conv.window);
+        let [oh, ow] = g.out().unwrap();
+        let rows = conv.n * oh * ow;
+        let mut image = ImageBuilder::new();
+        let a_addr = image.tensor("a", Role::Input, DType::I8, &[conv.n, conv.h, conv.w, c], &x);
+        let c_addr = image.output("c", DType::I32, &[rows, m]);
+        let resident = rng.random_bool(0.5).then_some(0);
+        let dims = [conv.n, conv.h, conv.w];
+        let at = [u64::from(a_addr), u64::from(c_addr)];
+        let Ok(code) = conv_per_block(&cfg, &mut image, &geometry, &layer, dims, at, resident) else { continue };
+        let blocks = channel_blocks(&geometry, m, cols).unwrap();
+        assert_eq!(code.programs.len(), blocks.len(), "seed {seed}: one program per block");
+        split_groups += usize::from(outputs > cols);
+        wide_slices += usize::from(blocks.iter().any(|b| b.inputs.len() > cfg.array.rows as usize));
+        let mut stream = Stream::new();
+        if resident.is_some() {
+            let mut preload = code.preload.clone();
+            preload.push(Instr::Finish);
+            stream.push_layer(&Program::new(preload));
+        }
+        for program in &code.programs {
+            stream.push_layer(program);
+        }
+        let bundle = image.finish(&cfg, &stream.finish(), "a grouped convolution");
+        let run = cosim(&cfg, &DdrImage { bytes: bundle.image.clone() }, &bundle.program().unwrap());
+        let slot = bundle.tensors(Role::Output).next().unwrap();
+        let bytes = &run.golden[slot.offset as usize..slot.offset as usize + slot.bytes()];
+        let ours: Vec<i64> = (0..slot.elements()).map(|i| i64::from(slot.dtype.get(bytes, i))).collect();
+        let x: Vec<i64> = x.iter().map(|&v| i64::from(v as i8)).collect();
+        let expected = direct(&conv, &x, a_zero, |o, i, j, ch| {
+            let (group, tap) = (o / outputs, i * conv.window.kernel[1] + j);
+            if ch / per_group == group {
+                weights[(tap * per_group + ch % per_group) * m + o] - w_zero
+            } else {
+                0
+            }
+        });
+        assert_eq!(ours, expected, "seed {seed}: {groups} groups of {per_group} -> {outputs}, {:?}", conv.window);
+        checked += 1;
+    }
+    println!("{checked} of 12 grouped convolutions checked ({split_groups} split groups, {wide_slices} wide slices)");
+    assert!(checked >= 8 && split_groups > 0 && wide_slices > 0, "{checked} checked");
 }

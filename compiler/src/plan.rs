@@ -7,7 +7,7 @@ use crate::cost::{CostModel, Prediction};
 pub use crate::engine::Engine;
 use crate::gemm::GemmTiling;
 use crate::image::ImageBuilder;
-use crate::model::layers::{conv_implicit, gemm};
+use crate::model::layers::{conv_implicit, conv_per_block, gemm};
 use crate::program::{ConvGeometry, GemmLayer, HostOp, Op, OpKind, Program};
 use crate::shape::{
     broadcast_shape, depthwise_output_shape, dilate_shape, flatten_shape, pad_shape, pool_output_shape, reshape_batched,
@@ -28,6 +28,12 @@ pub struct LayerPlan {
     pub predicted: Prediction,
     /// A convolution lowered as implicit im2col (its bundle's input is the images).
     pub implicit: bool,
+    /// A grouped convolution whose direct form (the one that runs unless the host
+    /// builds its patch matrix) is one implicit-im2col convolution per channel block
+    /// (`model::layers::conv_per_block`). With `implicit`, the plan is that form and
+    /// `gemm` the grouped layer's own (`K = taps * C / groups`); without, the
+    /// explicit GEMM is faster but only where the host's patches pay.
+    pub per_block: bool,
     /// The engine chosen, and every lowering the cost model weighed (engine, and for
     /// convolutions the im2col) with its predicted cycles.
     pub engine: Engine,
@@ -42,14 +48,31 @@ impl LayerPlan {
     /// The predicted cycles of the convolution as implicit im2col on `engine` from
     /// a fresh WBUF, if the plan weighed it (`None`: the image does not fit).
     pub fn implicit_cycles(&self, engine: Engine) -> Option<u64> {
-        let label = implicit_label(engine);
-        self.considered.iter().find(|(how, _)| *how == label).map(|c| c.1)
+        self.cycles_of(&implicit_label(engine))
+    }
+
+    /// The predicted cycles of a grouped convolution per channel block from a fresh
+    /// WBUF, if the plan weighed it.
+    pub fn per_block_cycles(&self) -> Option<u64> {
+        self.cycles_of(&per_block_label())
+    }
+
+    fn cycles_of(&self, label: &str) -> Option<u64> {
+        self.considered.iter().find(|(how, _)| how == label).map(|c| c.1)
     }
 }
 
 /// How [`LayerPlan::considered`] names implicit im2col on `engine`.
 fn implicit_label(engine: Engine) -> String {
     format!("{engine} implicit im2col")
+}
+
+/// How the report names a grouped convolution run per channel block.
+pub const PER_BLOCK: &str = "grouped, per channel block";
+
+/// How [`LayerPlan::considered`] names it (the blocks are dense).
+fn per_block_label() -> String {
+    format!("{} {PER_BLOCK}", Engine::Dense)
 }
 
 /// One operation of the program.
@@ -255,13 +278,61 @@ fn conv_plan_of(
                 instructions: program.len(),
                 predicted,
                 implicit: true,
+                per_block: false,
                 engine,
                 considered: vec![],
             };
         }
     }
+    // Per channel block where it is not slower than the block-diagonal form (it
+    // multiplies `groups` times fewer weights, but its blocks' loads, fills and
+    // drains add up), and where each block's image fits.
+    let per_block = (geometry.groups > 1).then(|| per_block_plan(cfg, model, layer, geometry, [n, h, w]).ok());
+    if let Some(plan) = per_block.flatten() {
+        considered.push((per_block_label(), plan.predicted.cycles));
+        let dense_implicit = considered.iter().find(|(how, _)| *how == implicit_label(Engine::Dense)).map(|c| c.1);
+        if plan.predicted.cycles <= best.predicted.cycles {
+            best = plan;
+        } else if !best.implicit && dense_implicit.is_none_or(|c| plan.predicted.cycles <= c) {
+            // An explicit GEMM is faster still, if the host's patches pay for
+            // themselves; where they do not, the blocks run instead of the dense
+            // implicit im2col.
+            best.per_block = true;
+        }
+    }
     best.considered = considered;
     Ok(best)
+}
+
+/// A grouped convolution as one dense implicit-im2col convolution per channel block
+/// from a fresh WBUF, lowered at placeholder addresses.
+fn per_block_plan(
+    cfg: &AccelConfig,
+    model: &CostModel,
+    layer: &GemmLayer,
+    geometry: &ConvGeometry,
+    [n, h, w]: [usize; 3],
+) -> Result<LayerPlan, String> {
+    let [oh, ow] = geometry.output_size(h, w).ok_or("the kernel exceeds the input")?;
+    let per_group = geometry.per_group(layer)?;
+    let code = conv_per_block(cfg, &mut ImageBuilder::new(), geometry, &per_group, [n, h, w], [0, 0], None)?;
+    let mut predicted = Prediction { cycles: 0, busy: [0; 3] };
+    for program in &code.programs {
+        let p = model.predict(program)?;
+        predicted.cycles += p.cycles;
+        predicted.busy = std::array::from_fn(|u| predicted.busy[u] + p.busy[u]);
+    }
+    Ok(LayerPlan {
+        gemm: [n * oh * ow, per_group.k, per_group.n],
+        gemms: 1,
+        tiling: code.tiling,
+        instructions: code.programs.iter().map(|p| p.len()).sum(),
+        predicted,
+        implicit: true,
+        per_block: true,
+        engine: Engine::Dense,
+        considered: vec![],
+    })
 }
 
 /// Lowers one GEMM of `layer` with `rows` rows (activations are placeholders: the
@@ -365,6 +436,7 @@ fn engine_plan(
         instructions: program.len() * layer.batches,
         predicted: Prediction { cycles: times(one.cycles), busy: one.busy.map(times) },
         implicit: false,
+        per_block: false,
         engine,
         considered: vec![],
     })

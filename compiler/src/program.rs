@@ -81,15 +81,35 @@ pub struct BoundaryQuant {
     pub dtype: ElemType,
 }
 
-/// Where a convolution's kernel visits its input: the input's channel count and the
-/// window (kernel, padding, strides, dilations, layout) it slides.
+/// Where a convolution's kernel visits its input: the input's channel count, the
+/// window (kernel, padding, strides, dilations, layout) it slides, and its groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConvGeometry {
     pub channels: usize,
     pub window: Window,
+    /// Groups of a grouped convolution (ONNX `group`, a TFLite filter of `C / groups`
+    /// input channels): output channel `o` of `M` reads only the `C / groups` input
+    /// channels of group `o / (M / groups)`, its layer's weights for the other
+    /// channels being the weight zero point (block-diagonal). 1 (written as absent,
+    /// as packages before it have it): an ordinary convolution.
+    #[serde(default = "one_group", skip_serializing_if = "is_one_group")]
+    pub groups: usize,
+}
+
+fn one_group() -> usize {
+    1
+}
+
+fn is_one_group(groups: &usize) -> bool {
+    *groups == 1
 }
 
 impl ConvGeometry {
+    /// An ordinary (one group) convolution's geometry.
+    pub fn new(channels: usize, window: Window) -> Self {
+        ConvGeometry { channels, window, groups: 1 }
+    }
+
     /// Output height and width for an input of `h` x `w`.
     pub fn output_size(&self, h: usize, w: usize) -> Option<[usize; 2]> {
         self.window.output_size(h, w)
@@ -125,6 +145,42 @@ impl ConvGeometry {
             })
             .collect();
         std::borrow::Cow::Owned(GemmLayer { weights, ..layer.clone() })
+    }
+
+    /// A grouped convolution's `layer` (block-diagonal over all `C` input channels)
+    /// without the zeros outside the groups: `K = taps * C / groups` rows in (tap,
+    /// channel of the output's group) order, the `M` columns unchanged.
+    pub fn per_group(&self, layer: &GemmLayer) -> Result<GemmLayer, String> {
+        let (c, m, groups) = (self.channels, layer.n, self.groups);
+        let taps = self.window.kernel[0] * self.window.kernel[1];
+        if c == 0 || m == 0 || taps == 0 || groups == 0 || !c.is_multiple_of(groups) || !m.is_multiple_of(groups) {
+            return Err(format!("{c} input and {m} output channels do not split into {groups} groups"));
+        }
+        if layer.batches != 1 || layer.k != taps * c || layer.weights.len() != layer.k * m {
+            return Err(format!("a {}x{m} weight matrix is not a {taps}-tap kernel over {c} channels", layer.k));
+        }
+        let (per_group, outputs) = (c / groups, m / groups);
+        let tap_major = self.tap_major(layer);
+        let k = taps * per_group;
+        let weights = (0..k * m)
+            .map(|i| {
+                let (tap, j, o) = (i / m / per_group, i / m % per_group, i % m);
+                tap_major.weights[(tap * c + o / outputs * per_group + j) * m + o]
+            })
+            .collect();
+        Ok(GemmLayer {
+            node: layer.node.clone(),
+            batches: 1,
+            k,
+            n: m,
+            weights,
+            w_type: layer.w_type,
+            w_zero: layer.w_zero,
+            w_zero_columns: layer.w_zero_columns.clone(),
+            a_type: layer.a_type,
+            a_zero: layer.a_zero,
+            output: layer.output.clone(),
+        })
     }
 }
 
@@ -497,5 +553,62 @@ mod tests {
         json.as_object_mut().unwrap().remove("mode");
         let old: DepthwiseLayer = serde_json::from_value(json).unwrap();
         assert_eq!(old, DepthwiseLayer { mode: RequantMode::Fixed, ..layer });
+    }
+
+    /// One group is written as nothing (packages keep their bytes) and a geometry
+    /// without `groups` loads as one group; other counts survive.
+    #[test]
+    fn groups_default_to_one_and_round_trip() {
+        let geometry = ConvGeometry::new(8, Window::nchw([3, 3], [1; 4], [1, 1]));
+        let json = serde_json::to_value(geometry).unwrap();
+        assert!(json.get("groups").is_none(), "{json}");
+        assert_eq!(serde_json::from_value::<ConvGeometry>(json).unwrap().groups, 1);
+        let grouped = ConvGeometry { groups: 4, ..geometry };
+        assert_eq!(serde_json::from_value::<ConvGeometry>(serde_json::to_value(grouped).unwrap()).unwrap(), grouped);
+    }
+
+    /// The block-diagonal kernel of an NCHW grouped convolution (rows (c, tap)) read
+    /// per group: rows (tap, channel of the group), only the groups' own weights.
+    #[test]
+    fn per_group_weights_drop_the_zeros_outside_the_groups() {
+        let (c, m, groups, taps) = (4, 6, 2, 2);
+        let (per_group, outputs) = (c / groups, m / groups);
+        let own = |tap: usize, j: usize, o: usize| (100 * tap + 10 * j + o) as i64;
+        // Rows (input channel, tap) of the kernel over all channels, weight zero point -1.
+        let weights = (0..c * taps * m)
+            .map(|i| {
+                let (ch, tap, o) = (i / m / taps, i / m % taps, i % m);
+                if ch / per_group == o / outputs {
+                    own(tap, ch % per_group, o)
+                } else {
+                    -1
+                }
+            })
+            .collect();
+        let layer = GemmLayer {
+            node: "conv".into(),
+            batches: 1,
+            k: c * taps,
+            n: m,
+            weights,
+            w_type: ElemType::I8,
+            w_zero: -1,
+            w_zero_columns: None,
+            a_type: ElemType::I8,
+            a_zero: 0,
+            output: LayerOutput::Raw32,
+        };
+        let geometry = ConvGeometry { groups, ..ConvGeometry::new(c, Window::nchw([1, 2], [0; 4], [1, 1])) };
+        let compact = geometry.per_group(&layer).unwrap();
+        assert_eq!((compact.k, compact.n), (taps * per_group, m));
+        let expected: Vec<i64> =
+            (0..taps * per_group * m).map(|i| own(i / m / per_group, i / m % per_group, i % m)).collect();
+        assert_eq!(compact.weights, expected);
+        // Groups that do not divide the channels, and kernels of another size, are errors.
+        for bad in [ConvGeometry { groups: 3, ..geometry }, ConvGeometry { groups: 0, ..geometry }] {
+            assert!(bad.per_group(&layer).unwrap_err().contains("do not split"));
+        }
+        let short = GemmLayer { k: 2, weights: vec![0; 12], ..layer };
+        assert!(geometry.per_group(&short).is_err());
     }
 }

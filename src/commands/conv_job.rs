@@ -66,7 +66,7 @@ pub fn build(
             clamp: (-128, 127),
         },
     };
-    let geometry = ConvGeometry { channels: c, window: window() };
+    let geometry = ConvGeometry::new(c, window());
     let (bundle, _) = conv_layer_bundle(cfg, &layer, &geometry, &x, [1, h, w], nm)?;
 
     // The convolution, directly: output pixel (y, x), channel o.

@@ -301,7 +301,8 @@ pub fn matmul_integer(g: &Graph, node: &Node, a_type: ElemType) -> Result<OpKind
     Ok(OpKind::Gemm(gemm_layer(g, node, q, weights, Bias::None)?))
 }
 
-/// A 2-D convolution (grouped ones as one convolution with block-diagonal weights):
+/// A 2-D convolution (grouped ones with block-diagonal weights and their groups in
+/// the geometry):
 /// `QLinearConv(x, x_scale, x_zero, w, w_scale,
 /// w_zero, y_scale, y_zero[, B])`, `ConvInteger(x, w[, x_zero, w_zero])`, or (`qdq`
 /// given: input and output parameters) a float `Conv(DQ(x), DQ(w)[, DQ(b)])`.
@@ -353,7 +354,7 @@ pub fn conv(g: &Graph, node: &Node, a_type: ElemType, qdq: Option<(Affine, Affin
         return depthwise(g, node, q, weights, bias, geometry, groups);
     }
     let layer = grouped_gemm_layer(g, node, q, weights, bias, groups)?;
-    Ok(OpKind::Conv { geometry, layer })
+    Ok(OpKind::Conv { geometry: ConvGeometry { groups, ..geometry }, layer })
 }
 
 /// `ConvTranspose(DQ(x), DQ(w)[, DQ(b)])` quantized to `out` (one group, no
@@ -416,7 +417,7 @@ pub fn conv_transpose(g: &Graph, node: &Node, a: Affine, out: Affine) -> Result<
     let layer = gemm_layer(g, node, Requant { a, out: Some(out) }, weights, bias)?;
     let window = Window::nchw([kh, kw], [top, left, bottom, right], [1, 1]);
     let spread = [strides[0] as usize, strides[1] as usize];
-    Ok((OpKind::Conv { geometry: ConvGeometry { channels: c, window }, layer }, spread))
+    Ok((OpKind::Conv { geometry: ConvGeometry::new(c, window), layer }, spread))
 }
 
 /// A requantized convolution with one input channel per group (`group` = C, any
@@ -474,5 +475,5 @@ pub fn window_geometry(node: &Node, channels: usize, kernel: [usize; 2]) -> Resu
         channels_last: false,
         ceil_mode: false,
     };
-    Ok(ConvGeometry { channels, window })
+    Ok(ConvGeometry::new(channels, window))
 }

@@ -42,8 +42,13 @@ pub struct Code {
 /// WBUF entries one weight matrix of `layer` takes when resident: `k_blocks` K
 /// blocks of `rows` (or an N:4 tile's entries) per column block.
 pub fn resident_entries(cfg: &AccelConfig, layer: &GemmLayer, engine: Engine, k_blocks: usize) -> usize {
+    weight_entries(cfg, layer.n, engine, k_blocks)
+}
+
+/// WBUF entries a weight matrix of `k_blocks` K blocks and `n` columns takes.
+fn weight_entries(cfg: &AccelConfig, n: usize, engine: Engine, k_blocks: usize) -> usize {
     let (rows, cols) = (cfg.array.rows, cfg.array.cols as usize);
-    k_blocks * layer.n.div_ceil(cols) * tessera_isa::nm::tile_entries(rows, engine.nm()) as usize
+    k_blocks * n.div_ceil(cols) * tessera_isa::nm::tile_entries(rows, engine.nm()) as usize
 }
 
 /// A GEMM layer over `rows` activation rows at `a_addr` (each `K` stored features,
@@ -287,72 +292,199 @@ pub fn global_average_pool(
     Ok(Code { programs, preload: Vec::new(), tiling: tiling.ok_or("no images")? })
 }
 
+/// One block of a grouped convolution run on its own: output channels `outputs`
+/// (at most the array's columns), reading only the input channels `inputs` of their
+/// groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelBlock {
+    pub outputs: std::ops::Range<usize>,
+    pub inputs: std::ops::Range<usize>,
+}
+
+/// The blocks of a grouped convolution of `geometry` with `m` outputs on an array of
+/// `cols` columns: as many whole groups as `cols` outputs hold, or, when one
+/// group has more than `cols` outputs, `cols` of them at a time.
+pub fn channel_blocks(geometry: &ConvGeometry, m: usize, cols: usize) -> Result<Vec<ChannelBlock>, String> {
+    let (c, groups) = (geometry.channels, geometry.groups);
+    if c == 0 || m == 0 || cols == 0 || groups == 0 || !c.is_multiple_of(groups) || !m.is_multiple_of(groups) {
+        return Err(format!("{c} input and {m} output channels do not split into {groups} groups"));
+    }
+    let (per_group, outputs) = (c / groups, m / groups);
+    let block = |g: std::ops::Range<usize>, o: std::ops::Range<usize>| ChannelBlock {
+        outputs: o,
+        inputs: g.start * per_group..g.end * per_group,
+    };
+    Ok(if outputs <= cols {
+        let whole = cols / outputs;
+        (0..groups)
+            .step_by(whole)
+            .map(|g| {
+                let last = (g + whole).min(groups);
+                block(g..last, g * outputs..last * outputs)
+            })
+            .collect()
+    } else {
+        (0..groups)
+            .flat_map(|g| (0..outputs).step_by(cols).map(move |o| (g, o)))
+            .map(|(g, o)| block(g..g + 1, g * outputs + o..g * outputs + (o + cols).min(outputs)))
+            .collect()
+    })
+}
+
+/// WBUF entries a grouped convolution's blocks ([`conv_per_block`]) take resident.
+pub fn per_block_entries(cfg: &AccelConfig, blocks: &[ChannelBlock], taps: usize) -> usize {
+    let k_blocks = |b: &ChannelBlock| taps * b.inputs.len().div_ceil(cfg.array.rows as usize);
+    blocks.iter().map(|b| weight_entries(cfg, b.outputs.len(), Engine::Dense, k_blocks(b))).sum()
+}
+
+/// A grouped convolution (`geometry.groups` groups; a depthwise one has one input
+/// channel per group) over `n` images of `h x w` stored channels-last (TFLite's NHWC,
+/// or an ONNX NCHW value in its DDR layout) at `a_addr`, as one dense
+/// implicit-im2col convolution per [`ChannelBlock`] (`docs/depthwise.md`, option
+/// A): the block's channel slice of the image (`ImageGeometry::pixel_stride`), its
+/// weights block-diagonal only inside the block (the weight zero point outside its
+/// groups, which contributes nothing), its column slice of the output rows at
+/// `c_addr`. `layer` holds the weights per group ([`ConvGeometry::per_group`]: rows
+/// (tap, channel of the group)). One program per block; with `resident`, the blocks'
+/// weights stay in WBUF one after the other from that entry.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_per_block(
+    cfg: &AccelConfig,
+    consts: &mut ImageBuilder,
+    geometry: &ConvGeometry,
+    layer: &GemmLayer,
+    dims: [usize; 3],
+    [a_addr, c_addr]: [u64; 2],
+    resident: Option<usize>,
+) -> Result<Code, String> {
+    let (c, m) = (geometry.channels, layer.n);
+    let taps = geometry.window.kernel[0] * geometry.window.kernel[1];
+    let blocks = channel_blocks(geometry, m, cfg.array.cols as usize)?;
+    let per_group = c / geometry.groups;
+    let outputs = m / geometry.groups;
+    if layer.batches != 1 || layer.w_zero_columns.is_some() || layer.weights.len() != taps * per_group * m {
+        return Err("a grouped convolution per block needs one weight matrix of its groups' kernels".into());
+    }
+    let out_bytes = if layer.out_type() == ElemType::I32 { 4 } else { 1 };
+    // Rows are built tap-major and the image is channels-last whatever the model's
+    // layout: a channels-last window keeps `tap_major` from reordering.
+    let window = crate::shape::Window { channels_last: true, ..geometry.window };
+    let strides = Strides { pixel: c, row: m };
+    let mut code = Code { programs: Vec::new(), preload: Vec::new(), tiling: GemmTiling::default() };
+    let mut base = resident;
+    for block in &blocks {
+        let (inputs, cols) = (block.inputs.len(), block.outputs.len());
+        // Rows (tap, input channel of the block), columns the block's outputs.
+        let weights = (0..taps * inputs * cols)
+            .map(|i| {
+                let (tap, ch, o) =
+                    (i / cols / inputs, block.inputs.start + i / cols % inputs, block.outputs.start + i % cols);
+                if ch / per_group == o / outputs {
+                    layer.weights[(tap * per_group + ch % per_group) * m + o]
+                } else {
+                    layer.w_zero
+                }
+            })
+            .collect();
+        let output = match &layer.output {
+            LayerOutput::Requant { params, out, mode, clamp } => LayerOutput::Requant {
+                params: params.get(block.outputs.clone()).ok_or("fewer requantization lanes than outputs")?.to_vec(),
+                out: *out,
+                mode: *mode,
+                clamp: *clamp,
+            },
+            LayerOutput::Raw32 => LayerOutput::Raw32,
+        };
+        let slice = GemmLayer {
+            node: String::new(),
+            batches: 1,
+            k: taps * inputs,
+            n: cols,
+            weights,
+            w_type: layer.w_type,
+            w_zero: layer.w_zero,
+            w_zero_columns: None,
+            a_type: layer.a_type,
+            a_zero: layer.a_zero,
+            output,
+        };
+        let at = [a_addr + block.inputs.start as u64, c_addr + (block.outputs.start * out_bytes) as u64];
+        let slice_geometry = ConvGeometry::new(inputs, window);
+        let block_code = conv_implicit_strided(cfg, consts, &slice_geometry, &slice, 0, dims, at, base, strides)?;
+        base = base.map(|b| b + per_block_entries(cfg, std::slice::from_ref(block), taps));
+        code.programs.extend(block_code.programs);
+        code.preload.extend(block_code.preload);
+        code.tiling = block_code.tiling;
+    }
+    Ok(code)
+}
+
 /// A depthwise convolution (depth multiplier 1) over `n` images of `h x w` stored
-/// channels-last (TFLite's NHWC, or an ONNX NCHW value in its DDR layout) at `a_addr`, as one dense implicit-im2col convolution per block of `cols`
-/// channels (`docs/depthwise.md`, option A): the block's channel slice of the image
-/// (`ImageGeometry::pixel_stride`), a weight tile per tap holding the block's
-/// kernels on its diagonal (the weight zero point elsewhere, which contributes
-/// nothing), its column slice of the output rows at `c_addr`. One program per block.
+/// channels-last at `a_addr`: the grouped convolution of one input channel per group
+/// ([`conv_per_block`]), writing `c_addr`.
 pub fn depthwise(
     cfg: &AccelConfig,
     consts: &mut ImageBuilder,
     layer: &DepthwiseLayer,
     a_type: ElemType,
-    [n, h, w]: [usize; 3],
-    [a_addr, c_addr]: [u64; 2],
+    dims: [usize; 3],
+    at: [u64; 2],
 ) -> Result<Code, String> {
     if layer.multiplier != 1 {
         return Err("a depthwise convolution with depth multiplier 1".into());
     }
     let channels = layer.params.len();
     let taps = layer.window.kernel[0] * layer.window.kernel[1];
-    let block = cfg.array.cols as usize;
     let unsigned = layer.w_zero != 0 || layer.weights.iter().any(|&v| v > 127);
-    let w_type = if unsigned { ElemType::U8 } else { ElemType::I8 };
-    let mut code = Code { programs: Vec::new(), preload: Vec::new(), tiling: GemmTiling::default() };
-    for first in (0..channels).step_by(block) {
-        let cb = block.min(channels - first);
-        // Rows (tap, input channel of the block), columns the block's outputs.
-        let mut weights = vec![layer.w_zero; taps * cb * cb];
-        for tap in 0..taps {
-            for c in 0..cb {
-                weights[(tap * cb + c) * cb + c] = layer.weights[tap * channels + first + c];
-            }
-        }
-        let slice = GemmLayer {
-            node: String::new(),
-            batches: 1,
-            k: taps * cb,
-            n: cb,
-            weights,
-            w_type,
-            w_zero: layer.w_zero,
-            w_zero_columns: None,
-            a_type,
-            a_zero: layer.a_zero,
-            output: LayerOutput::Requant {
-                params: layer.params[first..first + cb].to_vec(),
-                out: layer.out,
-                mode: layer.mode,
-                clamp: layer.clamp,
-            },
-        };
-        // Rows are built tap-major and the image is channels-last whatever the
-        // model's layout: a channels-last window keeps `tap_major` from reordering.
-        let window = crate::shape::Window { channels_last: true, ..layer.window };
-        let geometry = ConvGeometry { channels: cb, window };
-        let at = [a_addr + first as u64, c_addr + first as u64];
-        let slices = Strides { pixel: channels, row: channels };
-        let block_code = conv_implicit_strided(cfg, consts, &geometry, &slice, 0, [n, h, w], at, None, slices)?;
-        code.programs.extend(block_code.programs);
-        code.tiling = block_code.tiling;
-    }
-    Ok(code)
+    // `[kh, kw, C]`: rows (tap, the group's one channel), a column per channel.
+    let per_group = GemmLayer {
+        node: String::new(),
+        batches: 1,
+        k: taps,
+        n: channels,
+        weights: layer.weights.clone(),
+        w_type: if unsigned { ElemType::U8 } else { ElemType::I8 },
+        w_zero: layer.w_zero,
+        w_zero_columns: None,
+        a_type,
+        a_zero: layer.a_zero,
+        output: LayerOutput::Requant {
+            params: layer.params.clone(),
+            out: layer.out,
+            mode: layer.mode,
+            clamp: layer.clamp,
+        },
+    };
+    let geometry = ConvGeometry { channels, window: layer.window, groups: channels };
+    conv_per_block(cfg, consts, &geometry, &per_group, dims, at, None)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn blocks(channels: usize, groups: usize, m: usize) -> Result<Vec<(usize, usize, usize, usize)>, String> {
+        let window = crate::shape::Window::nchw([3, 3], [1; 4], [1, 1]);
+        let geometry = ConvGeometry { groups, ..ConvGeometry::new(channels, window) };
+        let blocks = channel_blocks(&geometry, m, 16)?;
+        Ok(blocks.iter().map(|b| (b.outputs.start, b.outputs.end, b.inputs.start, b.inputs.end)).collect())
+    }
+
+    #[test]
+    fn channel_blocks_hold_whole_groups_or_part_of_one() {
+        // Depthwise: 16 channels a block, the last one shorter.
+        assert_eq!(blocks(40, 40, 40), Ok(vec![(0, 16, 0, 16), (16, 32, 16, 32), (32, 40, 32, 40)]));
+        // RegNet's group width 8: two groups a block.
+        assert_eq!(blocks(32, 4, 32), Ok(vec![(0, 16, 0, 16), (16, 32, 16, 32)]));
+        // 6 outputs a group: two groups (12 columns), input slices 10 wide from 10.
+        assert_eq!(blocks(20, 4, 24), Ok(vec![(0, 12, 0, 10), (12, 24, 10, 20)]));
+        // 24 outputs a group: 16 and 8 of one group, reading its 24 channels.
+        let split = vec![(0, 16, 0, 24), (16, 24, 0, 24), (24, 40, 24, 48), (40, 48, 24, 48)];
+        assert_eq!(blocks(48, 2, 48), Ok(split));
+        for (c, groups, m) in [(48, 0, 48), (48, 5, 50), (50, 5, 48), (0, 1, 8), (8, 1, 0)] {
+            assert!(blocks(c, groups, m).is_err_and(|e| e.contains("do not split")), "{c} {groups} {m}");
+        }
+    }
 
     #[test]
     fn the_average_divisor_rounds_like_tflite() {

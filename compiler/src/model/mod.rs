@@ -23,7 +23,7 @@ pub(crate) mod layers;
 pub mod layout;
 pub mod stream;
 
-pub use layers::average_divisor;
+pub use layers::{average_divisor, channel_blocks, conv_per_block, ChannelBlock, Code};
 pub use layout::Layout;
 
 use crate::cost::CostModel;
@@ -676,7 +676,8 @@ impl<'a> Builder<'a> {
         let input = &self.program.ops[i].inputs[0];
         let from_host = self.program.inputs.iter().any(|x| &x.name == input)
             || self.program.ops[..i].iter().zip(places).any(|(o, p)| &o.output == input && matches!(p, Place::Host(_)));
-        let implicit = plan.considered.iter().filter(|(how, _)| how.ends_with("implicit im2col")).map(|c| c.1).min();
+        let direct = |how: &str| how.ends_with("implicit im2col") || how.ends_with(crate::plan::PER_BLOCK);
+        let implicit = plan.considered.iter().filter(|(how, _)| direct(how)).map(|c| c.1).min();
         let [m, k, _] = plan.gemm;
         let gather_cycles = (m * k) as f64 * self.cfg.clock_mhz / HOST_GATHER_MB_S;
         from_host && implicit.is_some_and(|c| plan.predicted.cycles as f64 + gather_cycles < c as f64)
@@ -687,15 +688,21 @@ impl<'a> Builder<'a> {
         self.implicit_cycles(op).is_some()
     }
 
-    /// The predicted cycles of convolution `op` as dense implicit im2col from a
-    /// fresh WBUF (`None`: its image does not fit, or it has per-column weight zero
-    /// points or several weight matrices), as its plan weighed them.
+    /// The predicted cycles of convolution `op` as dense implicit im2col (per
+    /// channel block where its plan says so) from a fresh WBUF (`None`: its image
+    /// does not fit, or it has per-column weight zero points or several weight
+    /// matrices), as its plan weighed them.
     fn implicit_cycles(&self, op: usize) -> Option<u64> {
         let OpKind::Conv { layer, .. } = &self.program.ops[op].kind else { return None };
         if layer.w_zero_columns.is_some() || layer.batches != 1 {
             return None;
         }
-        self.plans[op].layer.as_ref()?.implicit_cycles(Engine::Dense)
+        let plan = self.plans[op].layer.as_ref()?;
+        if plan.per_block {
+            plan.per_block_cycles()
+        } else {
+            plan.implicit_cycles(Engine::Dense)
+        }
     }
 
     /// Whether accelerator op `i` needs a host correction of its outputs.
@@ -952,6 +959,11 @@ impl<'a> Builder<'a> {
                 let g = self.image_geometry(i, geometry)?;
                 crate::gemm::gather_k(&g, self.cfg.array.rows as usize).div_ceil(span)
             }
+            OpKind::Conv { geometry, .. } if plan.per_block && !self.patches.contains_key(&i) => {
+                let blocks = layers::channel_blocks(geometry, layer.n, self.cfg.array.cols as usize).ok()?;
+                let taps = geometry.window.kernel[0] * geometry.window.kernel[1];
+                return Some(layers::per_block_entries(self.cfg, &blocks, taps));
+            }
             OpKind::Conv { geometry, .. } if !self.patches.contains_key(&i) => {
                 geometry.window.kernel[0] * geometry.window.kernel[1] * geometry.channels.div_ceil(span)
             }
@@ -1086,6 +1098,8 @@ impl<'a> Builder<'a> {
             "patches"
         } else if self.gathered.contains(&i) {
             "gathered"
+        } else if plan.per_block {
+            "per block"
         } else {
             "direct"
         };
@@ -1189,7 +1203,14 @@ impl<'a> Builder<'a> {
             (OpKind::Conv { geometry, layer }, Some(plan)) if self.gathered.contains(&i) => {
                 let [n, _, h, w] = geometry.dims(&x.shape).ok_or_else(|| format!("input {:?} is not 4-D", x.shape))?;
                 let code = layers::conv_gather(cfg, consts, geometry, layer, [n, h, w], at, resident)?;
-                (code, Engine::Dense, "gathered kernel rows".to_string(), plan.gemm, 1)
+                (code, Engine::Dense, "gathered kernel rows".to_string(), [plan.gemm[0], layer.k, layer.n], 1)
+            }
+            (OpKind::Conv { geometry, layer }, Some(plan)) if plan.per_block => {
+                let [n, _, h, w] = geometry.dims(&x.shape).ok_or_else(|| format!("input {:?} is not 4-D", x.shape))?;
+                let per_group = geometry.per_group(layer)?;
+                let code = layers::conv_per_block(cfg, consts, geometry, &per_group, [n, h, w], at, resident)?;
+                let gemm = [plan.gemm[0], per_group.k, per_group.n];
+                (code, Engine::Dense, crate::plan::PER_BLOCK.to_string(), gemm, 1)
             }
             (OpKind::Conv { geometry, layer }, Some(plan)) => {
                 let [n, _, h, w] = geometry.dims(&x.shape).ok_or_else(|| format!("input {:?} is not 4-D", x.shape))?;

@@ -472,7 +472,7 @@ fn geometry(
     let (left, right) = padding(same, w, kernel[1], strides[1], dilations[1]);
     let window =
         Window { kernel, pads: [top, left, bottom, right], strides, dilations, channels_last: true, ceil_mode: false };
-    Ok(ConvGeometry { channels: c, window })
+    Ok(ConvGeometry::new(c, window))
 }
 
 /// A layer's constant weights and, per output channel `c` of `n`, its bias and the
@@ -642,7 +642,7 @@ fn conv(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo, fold: Opti
     let &[_, kh, kw, c] = w.shape.as_slice() else {
         return Err(format!("the filter {:?} is not [O, kh, kw, I]", w.shape));
     };
-    let (g, input) = conv_window(
+    let (mut g, input) = conv_window(
         x,
         fold,
         [kh, kw],
@@ -651,6 +651,9 @@ fn conv(op: &tflite::Operator, ins: &[&TensorInfo], out: &TensorInfo, fold: Opti
         o.padding() == tflite::Padding::SAME,
     )?;
     let full = if g.channels == c { None } else { Some(grouped::block_diagonal(w, g.channels)?) };
+    if full.is_some() {
+        g.groups = g.channels / c;
+    }
     let w = full.as_ref().unwrap_or(w);
     let (a, y) = (x.affine()?, out.affine()?);
     // The reference convolution rescales its int32 accumulators with double rounding.

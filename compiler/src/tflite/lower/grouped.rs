@@ -1,9 +1,12 @@
 //! Grouped `CONV_2D` (Keras `Conv2D(groups=g)`, RegNet, ResNeXt): a filter of `[O,
 //! kh, kw, C / g]` whose output channel `o` reads only group `o / (O / g)`'s input
-//! channels. It runs as one convolution over all `C` channels whose kernel is
+//! channels. Its layer is one convolution over all `C` channels whose kernel is
 //! block-diagonal: the weights outside a channel's group are its weight zero point,
 //! so `(w - w_zero) = 0` adds nothing and the sums are exactly the grouped ones (the
-//! ONNX lowering's form for `group` < C).
+//! ONNX lowering's form for `group` < C). The geometry records the groups: the
+//! accelerator runs it per block of output channels over their groups' input
+//! channels only (`model::layers::conv_per_block`) where the cost model finds that
+//! faster, which it derives from this kernel.
 
 use super::TensorInfo;
 

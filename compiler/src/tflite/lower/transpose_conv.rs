@@ -77,8 +77,7 @@ pub(super) fn transpose_conv(
     let rescale = Rescale { out: y, act, mode: RequantMode::Fixed };
     let layer = tflite_layer(&out.name, x, &flipped, rest.first().copied(), rescale, |s| conv_scale(&a, &y, s))?;
     let window = Window { channels_last: true, ..Window::nchw([kh, kw], [top, left, bottom, right], [1, 1]) };
-    let conv =
-        |input: String| Part::new(vec![input], OpKind::Conv { geometry: ConvGeometry { channels: c, window }, layer });
+    let conv = |input: String| Part::new(vec![input], OpKind::Conv { geometry: ConvGeometry::new(c, window), layer });
     if (sh, sw) == (1, 1) {
         return Ok(vec![conv(x.name.clone())]);
     }
