@@ -47,9 +47,9 @@ fn qlinear_global_average_pool_equals_its_specification() {
 
 /// `QLinearConv` with `group` > 1: two groups (ShuffleNet), depthwise (stride 2, and
 /// channel multiplier 2), uint8 with a weight zero point in four groups; QDQ `Conv`
-/// in four groups and depthwise, per-channel weights. Grouped ones are one
-/// convolution on the accelerator whose weights are block-diagonal; depthwise ones
-/// the host's depthwise convolution with ONNX's float requantization over NCHW.
+/// in four groups and depthwise, per-channel weights. All run on the accelerator, one
+/// dense convolution per block of output channels over the input channels their
+/// groups read (`docs/depthwise.md`), with ONNX's float requantization.
 #[test]
 fn grouped_and_depthwise_convolutions_equal_the_reference() {
     check("qlinearconv_g2", 15552, "pynq-z2", "golden");
@@ -128,7 +128,7 @@ fn the_coverage_fixtures_on_the_rtl_equal_the_reference() {
 fn reports_say_where_the_means_run() {
     let gap = report("gap_qdq");
     assert!(op_rows(&gap, "gap").first().is_some_and(|r| r.contains("host: ONNX's float32 mean")), "{gap}");
-    let places = [("qlinearconv_g2", " seg0"), ("qlinearconv_dw", " seg0"), ("qlinearconv_dw_m2", " host: depthwise")];
+    let places = [("qlinearconv_g2", " seg0"), ("qlinearconv_dw", " seg0"), ("qlinearconv_dw_m2", " seg0")];
     for (stem, place) in places {
         let r = report(stem);
         assert!(op_rows(&r, "conv").first().is_some_and(|row| row.contains(place)), "{stem}: {r}");

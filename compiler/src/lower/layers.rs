@@ -421,7 +421,7 @@ pub fn conv_transpose(g: &Graph, node: &Node, a: Affine, out: Affine) -> Result<
 }
 
 /// A requantized convolution with one input channel per group (`group` = C, any
-/// channel multiplier): the host's depthwise convolution. Its kernel `[M, 1, kh, kw]`
+/// channel multiplier): a `Depthwise` operation. Its kernel `[M, 1, kh, kw]`
 /// read as a one-group convolution's GEMM is `[kh * kw, M]`, the depthwise layer's
 /// `[kh, kw, M]` weights, with the float requantization lanes of `QLinearConv`.
 fn depthwise(

@@ -419,9 +419,9 @@ pub fn conv_per_block(
     Ok(code)
 }
 
-/// A depthwise convolution (depth multiplier 1) over `n` images of `h x w` stored
-/// channels-last at `a_addr`: the grouped convolution of one input channel per group
-/// ([`conv_per_block`]), writing `c_addr`.
+/// A depthwise convolution over `n` images of `h x w` stored channels-last at
+/// `a_addr`: the grouped convolution of one input channel per group and `multiplier`
+/// outputs per group ([`conv_per_block`]), writing `c_addr`.
 pub fn depthwise(
     cfg: &AccelConfig,
     consts: &mut ImageBuilder,
@@ -430,13 +430,15 @@ pub fn depthwise(
     dims: [usize; 3],
     at: [u64; 2],
 ) -> Result<Code, String> {
-    if layer.multiplier != 1 {
-        return Err("a depthwise convolution with depth multiplier 1".into());
-    }
     let channels = layer.params.len();
+    if layer.multiplier == 0 || !channels.is_multiple_of(layer.multiplier) {
+        return Err(format!("{channels} depthwise outputs with depth multiplier {}", layer.multiplier));
+    }
+    let inputs = channels / layer.multiplier;
     let taps = layer.window.kernel[0] * layer.window.kernel[1];
     let unsigned = layer.w_zero != 0 || layer.weights.iter().any(|&v| v > 127);
-    // `[kh, kw, C]`: rows (tap, the group's one channel), a column per channel.
+    // `[kh, kw, C * multiplier]`: rows (tap, the group's one channel), a column per
+    // output (output `c * multiplier + m` reads input channel `c`).
     let per_group = GemmLayer {
         node: String::new(),
         batches: 1,
@@ -455,7 +457,7 @@ pub fn depthwise(
             clamp: layer.clamp,
         },
     };
-    let geometry = ConvGeometry { channels, window: layer.window, groups: channels };
+    let geometry = ConvGeometry { channels: inputs, window: layer.window, groups: inputs };
     conv_per_block(cfg, consts, &geometry, &per_group, dims, at, None)
 }
 

@@ -526,10 +526,6 @@ fn place_of(
         }
         OpKind::Host { op: HostOp::Move(m), .. } => Place::Host(crate::movement::host_reason(m).into()),
         OpKind::Host { .. } => Place::Host("reshape with requantization".into()),
-        OpKind::Depthwise(d) if d.multiplier != 1 => Place::Host(format!(
-            "depthwise convolution with depth multiplier {} (the accelerator's takes 1)",
-            d.multiplier
-        )),
         OpKind::Depthwise(_) => Place::Accel,
         OpKind::Quantize(_) | OpKind::TfliteQuantize(_) => Place::Host("quantizes a float input".into()),
         OpKind::TfliteRequantize { input, out } => {
@@ -1233,7 +1229,8 @@ impl<'a> Builder<'a> {
                 let [oh, ow] = d.window.output_size(h, wd).ok_or("the kernel exceeds the input")?;
                 let code = layers::depthwise(cfg, consts, d, x.dtype, [n, h, wd], at)?;
                 let taps = d.window.kernel[0] * d.window.kernel[1];
-                (code, Engine::Dense, "depthwise, per channel block".to_string(), [n * oh * ow, taps, c], 1)
+                let outputs = c * d.multiplier;
+                (code, Engine::Dense, "depthwise, per channel block".to_string(), [n * oh * ow, taps, outputs], 1)
             }
             (OpKind::SpatialMean(m), _) => {
                 let &[n, h, wd, c] = x.shape.as_slice() else { return Err("the input is not 4-D".into()) };
