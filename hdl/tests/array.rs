@@ -23,6 +23,53 @@ struct Tile {
 struct Cycle {
     write: Option<(usize, Vec<i64>, i64)>,
     vector: Option<(Vec<i64>, bool)>,
+    /// The window mode on, with these values on `win_in` (off, with garbage, if `None`).
+    window: Option<Vec<i64>>,
+}
+
+/// Drives `plan` into `uut`, one entry per cycle (idle cycles carry garbage
+/// activations, as in the compute unit), and checks that the results of the vectors
+/// presented in cycles `presented` equal `expected`, in order.
+fn run(mut uut: SystolicArray, plan: Vec<Cycle>, presented: Vec<usize>, expected: Vec<Vec<i64>>) {
+    let (rows, cols) = (uut.a_in.len(), uut.psum_out.len());
+    let latency = SystolicArray::latency(rows, cols);
+    uut.connect_all();
+    let mut sim = Simulation::new();
+    sim.add_clock(5, |x: &mut Box<SystolicArray>| x.clock.next = !x.clock.val());
+    let end = presented.last().unwrap() + latency + 2;
+    sim.add_testbench(move |mut sim: Sim<SystolicArray>| {
+        let mut x = sim.init()?;
+        wait_clock_cycle!(sim, clock, x);
+        let mut got = Vec::new();
+        for t in 0..end {
+            let cycle = plan.get(t).cloned().unwrap_or_default();
+            x.w_write.next = cycle.write.is_some();
+            if let Some((r, row, zero)) = &cycle.write {
+                x.w_row.next = (*r as u64).into();
+                x.w_zero.next = (*zero).into();
+                for (w, value) in x.w_data.iter_mut().zip(row) {
+                    w.next = (*value).into();
+                }
+            }
+            let (a, first) = cycle.vector.unwrap_or((vec![77; rows], false));
+            x.first_in.next = first;
+            for (lane, value) in x.a_in.iter_mut().zip(&a) {
+                lane.next = (*value).into();
+            }
+            x.window.next = cycle.window.is_some();
+            let streams = cycle.window.unwrap_or_else(|| vec![-55; x.win_in.len()]);
+            for (lane, value) in x.win_in.iter_mut().zip(&streams) {
+                lane.next = (*value).into();
+            }
+            if t.checked_sub(latency).is_some_and(|s| presented.contains(&s)) {
+                got.push((0..cols).map(|c| i(x.psum_out[c].val())).collect::<Vec<_>>());
+            }
+            wait_clock_cycle!(sim, clock, x);
+        }
+        sim_assert_eq!(sim, got, expected, x);
+        sim.done(x)
+    });
+    sim.run(Box::new(uut), 10_000_000).unwrap();
 }
 
 /// Streams `vectors` (tile index, activations; tile indices non-decreasing) as
@@ -66,45 +113,8 @@ fn check_array(rows: usize, cols: usize, tiles: &[Tile], vectors: &[(usize, Vec<
             (0..cols).map(|c| (0..rows).map(|r| a[r] * (tile.w[r][c] - tile.zero)).sum()).collect()
         })
         .collect();
-    let latency = SystolicArray::latency(rows, cols);
-    let mut uut = if windowed { SystolicArray::windowed(rows, cols) } else { SystolicArray::new(rows, cols, 1) };
-    uut.connect_all();
-    let mut sim = Simulation::new();
-    sim.add_clock(5, |x: &mut Box<SystolicArray>| x.clock.next = !x.clock.val());
-    let end = presented.last().unwrap() + latency + 2;
-    sim.add_testbench(move |mut sim: Sim<SystolicArray>| {
-        let mut x = sim.init()?;
-        wait_clock_cycle!(sim, clock, x);
-        let mut got = Vec::new();
-        for t in 0..end {
-            let cycle = plan.get(t).cloned().unwrap_or_default();
-            x.w_write.next = cycle.write.is_some();
-            if let Some((r, row, zero)) = &cycle.write {
-                x.w_row.next = (*r as u64).into();
-                x.w_zero.next = (*zero).into();
-                for (w, value) in x.w_data.iter_mut().zip(row) {
-                    w.next = (*value).into();
-                }
-            }
-            // Idle cycles carry garbage activations, as in the compute unit.
-            let (a, first) = cycle.vector.unwrap_or((vec![77; rows], false));
-            x.first_in.next = first;
-            for lane in x.win_in.iter_mut() {
-                lane.next = (-55).into();
-            }
-            for (lane, value) in x.a_in.iter_mut().zip(&a) {
-                lane.next = (*value).into();
-            }
-            if let Some(n) = t.checked_sub(latency).and_then(|s| presented.iter().position(|&p| p == s)) {
-                got.push((n, (0..cols).map(|c| i(x.psum_out[c].val())).collect::<Vec<_>>()));
-            }
-            wait_clock_cycle!(sim, clock, x);
-        }
-        let got: Vec<Vec<i64>> = got.into_iter().map(|(_, v)| v).collect();
-        sim_assert_eq!(sim, got, expected, x);
-        sim.done(x)
-    });
-    sim.run(Box::new(uut), 10_000_000).unwrap();
+    let uut = if windowed { SystolicArray::windowed(rows, cols) } else { SystolicArray::new(rows, cols, 1) };
+    run(uut, plan, presented, expected);
 }
 
 #[test]
@@ -168,47 +178,17 @@ fn check_window(rows: usize, cols: usize, w: &[Vec<i64>], streams: &[Vec<Vec<i64
                 .collect()
         })
         .collect();
-    let latency = SystolicArray::latency(rows, cols);
-    let (w, streams) = (w.to_vec(), streams.to_vec());
-    let mut uut = SystolicArray::windowed(rows, cols);
-    uut.connect_all();
-    let mut sim = Simulation::new();
-    sim.add_clock(5, |x: &mut Box<SystolicArray>| x.clock.next = !x.clock.val());
-    sim.add_testbench(move |mut sim: Sim<SystolicArray>| {
-        let mut x = sim.init()?;
-        wait_clock_cycle!(sim, clock, x);
-        let mut got = Vec::new();
-        // Rows are written in cycles 0..rows, the first vector is presented at `rows`.
-        for t in 0..rows + vectors + GROUP_ROWS + latency + 2 {
-            x.window.next = true;
-            x.w_write.next = t < rows;
-            if t < rows {
-                x.w_row.next = (t as u64).into();
-                x.w_zero.next = 0.into();
-                for (lane, value) in x.w_data.iter_mut().zip(&w[t]) {
-                    lane.next = (*value).into();
-                }
-            }
-            x.first_in.next = t == rows;
-            for lane in x.a_in.iter_mut() {
-                lane.next = 77.into();
-            }
-            for g in 0..groups {
-                for p in 0..pairs {
-                    let v = t.checked_sub(rows).and_then(|s| streams[g][p].get(s)).copied().unwrap_or(-99);
-                    x.win_in[g * pairs + p].next = v.into();
-                }
-            }
-            if let Some(n) = t.checked_sub(rows + latency).filter(|&n| n < vectors) {
-                got.push((n, (0..cols).map(|c| i(x.psum_out[c].val())).collect::<Vec<_>>()));
-            }
-            wait_clock_cycle!(sim, clock, x);
-        }
-        let got: Vec<Vec<i64>> = got.into_iter().map(|(_, v)| v).collect();
-        sim_assert_eq!(sim, got, expected, x);
-        sim.done(x)
-    });
-    sim.run(Box::new(uut), 10_000_000).unwrap();
+    // Rows are written in cycles 0..rows, the first vector is presented at `rows`; the
+    // mode stays on (garbage after the streams end) until the last result leaves.
+    let value = |g: usize, p: usize, t: usize| t.checked_sub(rows).and_then(|s| streams[g][p].get(s)).copied();
+    let plan: Vec<Cycle> = (0..rows + vectors + SystolicArray::latency(rows, cols) + 2)
+        .map(|t| Cycle {
+            write: (t < rows).then(|| (t, w[t].clone(), 0)),
+            vector: (rows..rows + vectors).contains(&t).then(|| (vec![77; rows], t == rows)),
+            window: Some((0..groups * pairs).map(|k| value(k / pairs, k % pairs, t).unwrap_or(-99)).collect()),
+        })
+        .collect();
+    run(SystolicArray::windowed(rows, cols), plan, (rows..rows + vectors).collect(), expected);
 }
 
 #[test]
