@@ -65,6 +65,15 @@ impl GemmLayer {
             LayerOutput::Raw32 => ElemType::I32,
         }
     }
+
+    /// Bytes of one output element in DDR: 4 raw int32 sums, 1 requantized 8-bit value.
+    pub fn out_bytes(&self) -> usize {
+        if self.out_type() == ElemType::I32 {
+            4
+        } else {
+            1
+        }
+    }
 }
 
 /// The parameters of a graph-boundary `QuantizeLinear` / `DequantizeLinear`: one

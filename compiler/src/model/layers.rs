@@ -68,7 +68,7 @@ pub fn gemm(
 ) -> Result<Code, String> {
     let (k, n) = (layer.k, layer.n);
     let group = rows / layer.batches.max(1);
-    let out_bytes = if layer.out_type() == ElemType::I32 { 4 } else { 1 };
+    let out_bytes = layer.out_bytes();
     let (a_quant, w_quant) = layer_quant(layer);
     let k_blocks = k.div_ceil(cfg.array.rows as usize * tessera_isa::nm::ratio(engine.nm()) as usize);
     let per_matrix = resident_entries(cfg, layer, engine, k_blocks);
@@ -365,7 +365,7 @@ pub fn conv_per_block(
     if layer.batches != 1 || layer.w_zero_columns.is_some() || layer.weights.len() != taps * per_group * m {
         return Err("a grouped convolution per block needs one weight matrix of its groups' kernels".into());
     }
-    let out_bytes = if layer.out_type() == ElemType::I32 { 4 } else { 1 };
+    let out_bytes = layer.out_bytes();
     // Rows are built tap-major and the image is channels-last whatever the model's
     // layout: a channels-last window keeps `tap_major` from reordering.
     let window = crate::shape::Window { channels_last: true, ..geometry.window };
